@@ -1,0 +1,318 @@
+/**
+ * Node configuration: defaults, a JSON file (--config or SWITCHBOARD_CONFIG), then a
+ * few command-line overrides. Validated once at start; any bad or unknown key stops
+ * the node with a message naming it (e.g. `limits.maxFrameBytes: must be an integer
+ * between 1024 and 16777216`). Every value is documented in docs/CONFIG.md.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface TlsConfig {
+  certFile: string;
+  keyFile: string;
+  passphrase: string;
+}
+
+export interface Config {
+  node: { id: string; dataDir: string };
+  listen: { host: string; port: number; tls: TlsConfig | null };
+  shards: { count: number };
+  limits: {
+    /** Largest WebSocket frame accepted; bigger frames close the socket with 1009. */
+    maxFrameBytes: number;
+    /** Largest body + meta of one message. */
+    maxMessageBytes: number;
+    /** Token bucket per connection for Send frames: refill rate and burst. */
+    sendRatePerSec: number;
+    sendBurst: number;
+    /** Token bucket per connection for all other frames. */
+    frameRatePerSec: number;
+    frameBurst: number;
+    /** A socket with no inbound frame (pongs count) for this long is closed with 4002. */
+    idleTimeoutMs: number;
+    /** Interval of server pings. */
+    heartbeatMs: number;
+    defaultSyncPage: number;
+    maxSyncPage: number;
+    maxHistoryPage: number;
+    /** Outbound bytes buffered per socket before it is closed as a slow consumer (4003). */
+    maxBackpressureBytes: number;
+    maxConversationMembers: number;
+    /** Most in-flight sends per connection awaiting their ack. */
+    maxInflightSends: number;
+  };
+  store: {
+    kind: 'sqlite' | 'cassandra';
+    sqlite: { file: string };
+    cassandra: { contactPoints: string[]; localDataCenter: string; keyspace: string; consistency: string };
+    batch: { maxBatch: number; maxDelayMs: number; maxQueue: number };
+    /** Keep at most this many messages per conversation (0 = keep all). */
+    retentionMessages: number;
+  };
+  auth: {
+    issuer: string;
+    audience: string;
+    clockToleranceSec: number;
+    ticketTtlMs: number;
+    keys: AuthKeyConfig[];
+  };
+  /** Keys app backends use for the HTTP API (Authorization: Bearer <key>). */
+  api: { keys: string[] };
+  drain: { deadlineMs: number; goawayJitterMs: number };
+  log: { level: 'debug' | 'info' | 'warn' | 'error' };
+}
+
+export type AuthKeyConfig =
+  | { kid: string; alg: 'HS256'; secret: string }
+  | { kid: string; alg: 'EdDSA'; publicKeyPem: string; privateKeyPem?: string };
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
+    super(`${key}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function defaultConfig(): Config {
+  return {
+    node: { id: 'node-1', dataDir: './data' },
+    listen: { host: '127.0.0.1', port: 8080, tls: null },
+    shards: { count: 1 },
+    limits: {
+      maxFrameBytes: 64 * 1024,
+      maxMessageBytes: 32 * 1024,
+      sendRatePerSec: 50,
+      sendBurst: 100,
+      frameRatePerSec: 200,
+      frameBurst: 400,
+      idleTimeoutMs: 60_000,
+      heartbeatMs: 20_000,
+      defaultSyncPage: 200,
+      maxSyncPage: 1000,
+      maxHistoryPage: 200,
+      maxBackpressureBytes: 4 * 1024 * 1024,
+      maxConversationMembers: 1024,
+      maxInflightSends: 256,
+    },
+    store: {
+      kind: 'sqlite',
+      sqlite: { file: '' },
+      cassandra: { contactPoints: ['127.0.0.1:9042'], localDataCenter: 'datacenter1', keyspace: 'switchboard', consistency: 'localQuorum' },
+      batch: { maxBatch: 256, maxDelayMs: 2, maxQueue: 10_000 },
+      retentionMessages: 0,
+    },
+    auth: { issuer: '', audience: '', clockToleranceSec: 5, ticketTtlMs: 30_000, keys: [] },
+    api: { keys: [] },
+    drain: { deadlineMs: 15_000, goawayJitterMs: 5_000 },
+    log: { level: 'info' },
+  };
+}
+
+type Check = (v: unknown, key: string) => unknown;
+
+const int = (min: number, max: number): Check => (v, key) => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(key, `must be an integer between ${min} and ${max} (got ${JSON.stringify(v)})`);
+  }
+  return v;
+};
+const str = (opts: { nonEmpty?: boolean; oneOf?: string[] } = {}): Check => (v, key) => {
+  if (typeof v !== 'string') throw new ConfigError(key, `must be a string (got ${JSON.stringify(v)})`);
+  if (opts.nonEmpty && v === '') throw new ConfigError(key, 'must not be empty');
+  if (opts.oneOf && !opts.oneOf.includes(v)) throw new ConfigError(key, `must be one of ${opts.oneOf.join(', ')} (got ${JSON.stringify(v)})`);
+  return v;
+};
+const strList: Check = (v, key) => {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(key, 'must be a list of strings');
+  return v;
+};
+
+/** The schema mirrors Config; a nested object is a schema, a function checks a leaf. */
+type Schema = { [k: string]: Check | Schema };
+
+const schema: Schema = {
+  node: { id: str({ nonEmpty: true }), dataDir: str({ nonEmpty: true }) },
+  listen: {
+    host: str({ nonEmpty: true }),
+    port: int(0, 65535),
+    tls: (v, key) => {
+      if (v === null) return null;
+      return validateAgainst(v, { certFile: str({ nonEmpty: true }), keyFile: str({ nonEmpty: true }), passphrase: str() }, key, { passphrase: '' });
+    },
+  },
+  shards: { count: int(1, 256) },
+  limits: {
+    maxFrameBytes: int(1024, 16 * 1024 * 1024),
+    maxMessageBytes: int(16, 16 * 1024 * 1024),
+    sendRatePerSec: int(1, 1_000_000),
+    sendBurst: int(1, 1_000_000),
+    frameRatePerSec: int(1, 1_000_000),
+    frameBurst: int(1, 1_000_000),
+    idleTimeoutMs: int(1000, 3_600_000),
+    heartbeatMs: int(100, 3_600_000),
+    defaultSyncPage: int(1, 100_000),
+    maxSyncPage: int(1, 100_000),
+    maxHistoryPage: int(1, 100_000),
+    maxBackpressureBytes: int(1024, 1 << 30),
+    maxConversationMembers: int(2, 100_000),
+    maxInflightSends: int(1, 100_000),
+  },
+  store: {
+    kind: str({ oneOf: ['sqlite', 'cassandra'] }),
+    sqlite: { file: str() },
+    cassandra: {
+      contactPoints: strList,
+      localDataCenter: str({ nonEmpty: true }),
+      keyspace: (v, key) => {
+        str({ nonEmpty: true })(v, key);
+        if (!/^[a-z][a-z0-9_]{0,47}$/.test(v as string)) throw new ConfigError(key, 'must match [a-z][a-z0-9_]{0,47}');
+        return v;
+      },
+      consistency: str({ oneOf: ['one', 'localOne', 'quorum', 'localQuorum', 'eachQuorum', 'all'] }),
+    },
+    batch: { maxBatch: int(1, 100_000), maxDelayMs: int(0, 10_000), maxQueue: int(1, 10_000_000) },
+    retentionMessages: int(0, Number.MAX_SAFE_INTEGER),
+  },
+  auth: {
+    issuer: str(),
+    audience: str(),
+    clockToleranceSec: int(0, 3600),
+    ticketTtlMs: int(1000, 3_600_000),
+    keys: (v, key) => {
+      if (!Array.isArray(v)) throw new ConfigError(key, 'must be a list of keys');
+      return v.map((k, i) => checkAuthKey(k, `${key}[${i}]`));
+    },
+  },
+  api: {
+    keys: (v, key) => {
+      strList(v, key);
+      (v as string[]).forEach((k, i) => {
+        if (k.length < 24) throw new ConfigError(`${key}[${i}]`, 'must be at least 24 characters');
+      });
+      return v;
+    },
+  },
+  drain: { deadlineMs: int(100, 600_000), goawayJitterMs: int(0, 600_000) },
+  log: { level: str({ oneOf: ['debug', 'info', 'warn', 'error'] }) },
+};
+
+function checkAuthKey(k: unknown, key: string): AuthKeyConfig {
+  if (k === null || typeof k !== 'object') throw new ConfigError(key, 'must be an object');
+  const o = k as Record<string, unknown>;
+  str({ nonEmpty: true })(o.kid, `${key}.kid`);
+  const alg = str({ oneOf: ['HS256', 'EdDSA'] })(o.alg, `${key}.alg`);
+  if (alg === 'HS256') {
+    validateAgainst(o, { kid: str(), alg: str(), secret: str({ nonEmpty: true }) }, key, {});
+    if (Buffer.byteLength(o.secret as string) < 32) throw new ConfigError(`${key}.secret`, 'must be at least 32 bytes');
+  } else {
+    validateAgainst(o, { kid: str(), alg: str(), publicKeyPem: str({ nonEmpty: true }), privateKeyPem: str() }, key, {});
+  }
+  return o as unknown as AuthKeyConfig;
+}
+
+function validateAgainst(value: unknown, s: Schema, prefix: string, defaults: Record<string, unknown>): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(prefix || '(root)', 'must be an object');
+  }
+  const v = value as Record<string, unknown>;
+  for (const k of Object.keys(v)) {
+    if (!(k in s)) throw new ConfigError(prefix ? `${prefix}.${k}` : k, 'unknown key');
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, check] of Object.entries(s)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    const has = k in v;
+    if (!has && !(k in defaults)) throw new ConfigError(key, 'is required');
+    const val = has ? v[k] : defaults[k];
+    out[k] = typeof check === 'function' ? check(val, key) : validateAgainst(val, check, key, {});
+  }
+  return out;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === 'object' && !Array.isArray(x);
+}
+
+/** Deep-merge `over` onto `base` (objects merge, everything else replaces). */
+export function merge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = k in base ? merge(base[k], v) : v;
+  return out;
+}
+
+/** Validate a full (defaults already merged) config object. */
+export function validateConfig(raw: unknown): Config {
+  const cfg = validateAgainst(raw, schema, '', {}) as unknown as Config;
+  if (cfg.limits.defaultSyncPage > cfg.limits.maxSyncPage) {
+    throw new ConfigError('limits.defaultSyncPage', 'must not exceed limits.maxSyncPage');
+  }
+  if (cfg.limits.heartbeatMs >= cfg.limits.idleTimeoutMs) {
+    throw new ConfigError('limits.heartbeatMs', 'must be smaller than limits.idleTimeoutMs');
+  }
+  if (cfg.limits.maxMessageBytes > cfg.limits.maxFrameBytes) {
+    throw new ConfigError('limits.maxMessageBytes', 'must not exceed limits.maxFrameBytes');
+  }
+  return cfg;
+}
+
+export interface CliOverrides {
+  config?: string;
+  port?: number;
+  host?: string;
+  dataDir?: string;
+  nodeId?: string;
+  shards?: number;
+}
+
+export function parseArgs(argv: string[]): CliOverrides {
+  const out: CliOverrides = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new ConfigError(a, 'needs a value');
+      return v;
+    };
+    switch (a) {
+      case '--config': out.config = next(); break;
+      case '--port': out.port = Number(next()); break;
+      case '--host': out.host = next(); break;
+      case '--data-dir': out.dataDir = next(); break;
+      case '--node-id': out.nodeId = next(); break;
+      case '--shards': out.shards = Number(next()); break;
+      default: throw new ConfigError(a, 'unknown command-line option (known: --config --port --host --data-dir --node-id --shards)');
+    }
+  }
+  return out;
+}
+
+/** Load: defaults <- file <- CLI flags, then validate. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
+  const cli = parseArgs(argv);
+  let raw: unknown = defaultConfig();
+  const file = cli.config ?? env.SWITCHBOARD_CONFIG;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new ConfigError('--config', `cannot read ${file}: ${(e as Error).message}`);
+    }
+    raw = merge(raw, parsed);
+  }
+  const over: Record<string, unknown> = {};
+  if (cli.port !== undefined) over.listen = { port: cli.port };
+  if (cli.host !== undefined) over.listen = { ...(over.listen as object), host: cli.host };
+  if (cli.dataDir !== undefined) over.node = { dataDir: cli.dataDir };
+  if (cli.nodeId !== undefined) over.node = { ...(over.node as object), id: cli.nodeId };
+  if (cli.shards !== undefined) over.shards = { count: cli.shards };
+  raw = merge(raw, over);
+  const cfg = validateConfig(raw);
+  cfg.node.dataDir = path.resolve(cfg.node.dataDir);
+  if (cfg.store.sqlite.file === '') cfg.store.sqlite.file = path.join(cfg.node.dataDir, 'switchboard.sqlite');
+  return cfg;
+}

@@ -1,0 +1,167 @@
+/**
+ * The HTTP API, free of sockets: a request in, {status, body} out. Socket shards
+ * receive the HTTP requests and forward them here (the host thread).
+ *
+ *   GET  /healthz                                   liveness
+ *   GET  /readyz                                    200 when accepting, 503 while draining
+ *   POST /v1/tickets                    (user JWT)  single-use WebSocket ticket for browsers
+ *   POST /v1/conversations/direct       (API key)   {"users": [a, b]} -> the 1:1 conversation
+ *   POST /v1/messages                   (API key)   send on behalf of a user (same dedup and order)
+ *   GET  /v1/conversations/:id/messages (API key)   history, newest first: ?before=<seq>&limit=<n>
+ *
+ * Errors are JSON {code, message} with codes from protocol/codes.ts.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
+import type { HttpRequest, HttpResponse } from '../shards/messages.js';
+import type { ChatService } from './core/chat_service.js';
+import { ChatError } from './core/errors.js';
+import { ID_PATTERN } from './core/ids.js';
+import { handleTicketRequest } from './auth/ticket_handler.js';
+import type { TicketStore } from './auth/tickets.js';
+import type { Verifier } from './auth/verify.js';
+
+export interface HttpApiDeps {
+  service: ChatService;
+  verifier: Verifier;
+  tickets: TicketStore;
+  apiKeys: string[];
+  ready: () => boolean;
+  /** Extra GET routes (status, metrics) the host adds. */
+  extra?: Record<string, () => Promise<HttpResponse> | HttpResponse>;
+}
+
+const STATUS_OF: Partial<Record<ErrorCode, number>> = {
+  bad_frame: 400,
+  invalid_argument: 400,
+  unknown_frame_type: 404,
+  not_member: 404,
+  forbidden: 403,
+  unauthenticated: 401,
+  token_expired: 401,
+  rate_limited: 429,
+  overloaded: 503,
+  unavailable: 503,
+  timeout: 504,
+  limit_exceeded: 413,
+  frame_too_large: 413,
+  internal: 500,
+};
+
+export function errorResponse(code: ErrorCode, message: string): HttpResponse {
+  return { status: STATUS_OF[code] ?? 400, body: { code, message, retryable: ERROR_CODES[code].retryable } };
+}
+
+export async function handleHttp(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse> {
+  try {
+    return await route(req, deps);
+  } catch (e) {
+    if (e instanceof ChatError) return errorResponse(e.code, e.message);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code in ERROR_CODES) return errorResponse(code as ErrorCode, (e as Error).message);
+    return errorResponse('internal', 'internal error');
+  }
+}
+
+async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse> {
+  const { method, path } = req;
+  if (method === 'GET' && path === '/healthz') return { status: 200, body: { status: 'ok' } };
+  if (method === 'GET' && path === '/readyz') return deps.ready() ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'draining' } };
+  if (method === 'GET' && deps.extra?.[path]) return deps.extra[path]();
+  if (method === 'POST' && path === '/v1/tickets') {
+    const r = await handleTicketRequest(req.authorization, deps.verifier, deps.tickets);
+    return { status: r.status, headers: r.headers, body: r.body };
+  }
+  if (path.startsWith('/v1/')) {
+    if (!apiKeyOk(req.authorization, deps.apiKeys)) {
+      return errorResponse('unauthenticated', deps.apiKeys.length ? 'Authorization: Bearer <api key> required' : 'the HTTP API is off: set api.keys in the config');
+    }
+    if (method === 'POST' && path === '/v1/conversations/direct') {
+      const b = json(req.body);
+      const users = b.users;
+      if (!Array.isArray(users) || users.length !== 2 || users.some((u) => typeof u !== 'string' || !ID_PATTERN.test(u))) {
+        return errorResponse('invalid_argument', 'users: must be two user ids');
+      }
+      const conv = await deps.service.openDirect(users[0] as string, users[1] as string);
+      return { status: 200, body: { conversation: conv.id, members: conv.members.map((m) => m.user) } };
+    }
+    if (method === 'POST' && path === '/v1/messages') {
+      const b = json(req.body);
+      const sender = str(b, 'sender');
+      if (!ID_PATTERN.test(sender)) return errorResponse('invalid_argument', 'sender: must be a user id');
+      const device = typeof b.sender_device === 'string' && b.sender_device ? b.sender_device : 'api';
+      const meta = b.meta ?? {};
+      if (typeof meta !== 'object' || Array.isArray(meta) || Object.values(meta).some((v) => typeof v !== 'string')) {
+        return errorResponse('invalid_argument', 'meta: must be an object of strings');
+      }
+      const ack = await deps.service.send(
+        { user: sender, device, conn: null },
+        { conversation: str(b, 'conversation'), clientMsgId: str(b, 'client_msg_id'), body: typeof b.body === 'string' ? b.body : '', meta: meta as Record<string, string> },
+      );
+      return {
+        status: ack.duplicate ? 200 : 201,
+        body: { conversation: ack.conversation, client_msg_id: ack.clientMsgId, message_id: ack.messageId, seq: ack.seq, server_ts: ack.serverTs, duplicate: ack.duplicate },
+      };
+    }
+    const m = /^\/v1\/conversations\/([^/]+)\/messages$/.exec(path);
+    if (method === 'GET' && m) {
+      const q = new URLSearchParams(req.query);
+      const before = intParam(q, 'before', 0);
+      const limit = intParam(q, 'limit', 50);
+      const page = await deps.service.history(null, decodeURIComponent(m[1]), before, limit);
+      return {
+        status: 200,
+        body: {
+          conversation: page.conversation,
+          has_more: page.hasMore,
+          first_seq: page.firstSeq,
+          messages: page.messages.map((x) => ({
+            seq: x.seq,
+            message_id: x.messageId,
+            sender: x.sender,
+            sender_device: x.senderDevice,
+            client_msg_id: x.clientMsgId,
+            body: x.body,
+            meta: x.meta,
+            server_ts: x.serverTs,
+          })),
+        },
+      };
+    }
+  }
+  return { status: 404, body: { code: 'invalid_argument', message: `no route ${method} ${path}` } };
+}
+
+function apiKeyOk(header: string, keys: string[]): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const given = Buffer.from(m[1].trim());
+  return keys.some((k) => {
+    const want = Buffer.from(k);
+    return want.length === given.length && timingSafeEqual(want, given);
+  });
+}
+
+function json(body: string): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(body || '{}');
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    /* fall through */
+  }
+  throw new ChatError('bad_frame', 'the body must be a JSON object');
+}
+
+function str(b: Record<string, unknown>, key: string): string {
+  const v = b[key];
+  if (typeof v !== 'string' || v === '') throw new ChatError('invalid_argument', `${key}: required string`);
+  return v;
+}
+
+function intParam(q: URLSearchParams, key: string, dflt: number): number {
+  const v = q.get(key);
+  if (v === null || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new ChatError('invalid_argument', `${key}: must be a non-negative integer`);
+  return n;
+}

@@ -1,0 +1,329 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { BatchWriter, type WriterClock } from './batch_writer.js';
+import { OverloadedError, StoreUnavailableError } from './errors.js';
+
+/** Manual clock: time moves only when a test calls advance(). */
+class FakeClock implements WriterClock {
+  private time = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private nextHandle = 1;
+
+  now(): number {
+    return this.time;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const handle = this.nextHandle++;
+    this.timers.set(handle, { at: this.time + ms, fn });
+    return handle;
+  }
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+  /** Move time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const target = this.time + ms;
+    for (;;) {
+      const due = [...this.timers.entries()].filter(([, t]) => t.at <= target).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.time = due[1].at;
+      due[1].fn();
+    }
+    this.time = target;
+  }
+}
+
+/** A sink whose batches complete only when the test says so. */
+class ManualSink<Op> {
+  readonly batches: Op[][] = [];
+  private waiting: { resolve(): void; reject(err: Error): void }[] = [];
+
+  readonly fn = (ops: Op[]): Promise<void> => {
+    this.batches.push(ops);
+    return new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
+  };
+
+  get inFlight(): number {
+    return this.waiting.length;
+  }
+  async completeNext(): Promise<void> {
+    const next = this.waiting.shift();
+    assert.ok(next, 'no batch in flight to complete');
+    next.resolve();
+    await settle();
+  }
+  async failNext(err: Error): Promise<void> {
+    const next = this.waiting.shift();
+    assert.ok(next, 'no batch in flight to fail');
+    next.reject(err);
+    await settle();
+  }
+}
+
+/** Let queued promise callbacks run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+/** Track a promise's outcome without awaiting it. */
+function track(p: Promise<void>): { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } {
+  const t: { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } = { state: 'pending' };
+  p.then(
+    () => (t.state = 'resolved'),
+    (err) => {
+      t.state = 'rejected';
+      t.error = err;
+    },
+  );
+  return t;
+}
+
+function setup(options: { maxBatch?: number; maxDelayMs?: number; maxQueue?: number; concurrency?: number } = {}) {
+  const clock = new FakeClock();
+  const sink = new ManualSink<number>();
+  const writer = new BatchWriter<number>(sink.fn, { maxBatch: 4, maxDelayMs: 10, maxQueue: 100, ...options, clock });
+  return { clock, sink, writer };
+}
+
+describe('BatchWriter', () => {
+  it('flushes as soon as maxBatch ops are queued, without waiting for the delay', async () => {
+    const { sink, writer } = setup({ maxBatch: 3 });
+    const a = track(writer.submit(1));
+    writer.submit(2);
+    await settle();
+    assert.equal(sink.batches.length, 0, 'two of three ops must still wait');
+    writer.submit(3);
+    await settle();
+    assert.deepEqual(sink.batches, [[1, 2, 3]]);
+    assert.equal(a.state, 'pending', 'an op is not acked before its batch is durable');
+    await sink.completeNext();
+    assert.equal(a.state, 'resolved');
+    assert.deepEqual(writer.stats(), {
+      queueDepth: 0,
+      inFlightOps: 0,
+      batchesCommitted: 1,
+      opsCommitted: 3,
+      batchesFailed: 0,
+      opsFailed: 0,
+      opsRejected: 0,
+      lastBatchSize: 3,
+    });
+  });
+
+  it('flushes a partial batch maxDelayMs after the first queued op', async () => {
+    const { clock, sink, writer } = setup({ maxBatch: 10, maxDelayMs: 10 });
+    const a = track(writer.submit(1));
+    clock.advance(6);
+    writer.submit(2);
+    clock.advance(3);
+    await settle();
+    assert.equal(sink.batches.length, 0, 'not due before 10 ms');
+    clock.advance(1);
+    await settle();
+    assert.deepEqual(sink.batches, [[1, 2]], 'due 10 ms after the first op, not the last');
+    await sink.completeNext();
+    assert.equal(a.state, 'resolved');
+    assert.equal(clock.pendingTimers, 0, 'no timer left once the queue is empty');
+  });
+
+  it('keeps FIFO order across batches and sends one batch at a time by default', async () => {
+    const { clock, sink, writer } = setup({ maxBatch: 4 });
+    const results = Array.from({ length: 10 }, (_, i) => track(writer.submit(i)));
+    await settle();
+    assert.deepEqual(sink.batches, [[0, 1, 2, 3]], 'second batch waits for the first');
+    assert.equal(sink.inFlight, 1);
+    await sink.completeNext();
+    assert.deepEqual(sink.batches[1], [4, 5, 6, 7]);
+    await sink.completeNext();
+    // Two ops left: under maxBatch, so they leave on the delay.
+    assert.equal(sink.batches.length, 2);
+    clock.advance(10);
+    await settle();
+    assert.deepEqual(sink.batches[2], [8, 9]);
+    await sink.completeNext();
+    assert.deepEqual(sink.batches.flat(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.ok(results.every((r) => r.state === 'resolved'));
+  });
+
+  it('lets ops that waited behind a slow batch leave as soon as it completes', async () => {
+    const { clock, sink, writer } = setup({ maxBatch: 10, maxDelayMs: 5 });
+    writer.submit(1);
+    clock.advance(5);
+    await settle();
+    writer.submit(2);
+    clock.advance(20); // the first batch is slow; op 2 is long overdue
+    await settle();
+    assert.equal(sink.batches.length, 1);
+    await sink.completeNext();
+    assert.deepEqual(sink.batches[1], [2], 'the overdue op goes right after the completion');
+  });
+
+  it('runs up to `concurrency` batches at once', async () => {
+    const { sink, writer } = setup({ maxBatch: 2, concurrency: 2 });
+    for (let i = 0; i < 6; i++) writer.submit(i);
+    await settle();
+    assert.deepEqual(sink.batches, [
+      [0, 1],
+      [2, 3],
+    ]);
+    await sink.completeNext();
+    assert.deepEqual(sink.batches[2], [4, 5]);
+  });
+
+  it('keeps a submitMany group in one batch, even when that makes a short batch', async () => {
+    const { clock, sink, writer } = setup({ maxBatch: 4 });
+    writer.submit(1);
+    writer.submit(2);
+    const group = track(writer.submitMany([10, 11, 12]));
+    await settle();
+    // 5 ops queued (>= maxBatch) but 2 + 3 > 4: the group does not fit behind 1 and 2,
+    // so the first batch leaves short rather than splitting the group.
+    assert.deepEqual(sink.batches, [[1, 2]]);
+    await sink.completeNext();
+    clock.advance(10);
+    await settle();
+    assert.deepEqual(sink.batches[1], [10, 11, 12]);
+    assert.equal(group.state, 'pending', 'the group is acked only with its batch');
+    await sink.completeNext();
+    assert.equal(group.state, 'resolved');
+  });
+
+  it('sends a group larger than maxBatch alone, and refuses one larger than maxQueue', async () => {
+    const { sink, writer } = setup({ maxBatch: 2, maxQueue: 5 });
+    const big = track(writer.submitMany([1, 2, 3]));
+    await settle();
+    assert.deepEqual(sink.batches, [[1, 2, 3]]);
+    await sink.completeNext();
+    assert.equal(big.state, 'resolved');
+    await assert.rejects(writer.submitMany([1, 2, 3, 4, 5, 6]), RangeError);
+    assert.equal(writer.stats().queueDepth, 0);
+  });
+
+  it('rejects with OverloadedError when the queue is full, and drops nothing accepted', async () => {
+    const { clock, sink, writer } = setup({ maxBatch: 2, maxQueue: 3 });
+    const accepted = [writer.submit(1), writer.submit(2)].map(track);
+    await settle(); // [1, 2] in flight; the queue is empty again
+    const waiting = [writer.submit(3), writer.submit(4), writer.submit(5)].map(track);
+    await settle();
+    assert.equal(writer.stats().queueDepth, 3);
+
+    const refused = writer.submit(6);
+    await assert.rejects(refused, (err: unknown) => {
+      assert.ok(err instanceof OverloadedError);
+      assert.equal(err.code, 'overloaded');
+      assert.equal(err.retryable, true);
+      assert.equal(err.queueDepth, 3);
+      assert.match(err.message, /queue is full/);
+      return true;
+    });
+    await assert.rejects(writer.submitMany([7, 8]), OverloadedError, 'a group that does not fit is refused whole');
+
+    await sink.completeNext();
+    await sink.completeNext();
+    clock.advance(10);
+    await settle();
+    await sink.completeNext();
+    assert.deepEqual(sink.batches.flat(), [1, 2, 3, 4, 5], 'every accepted op reached the sink, no refused one did');
+    assert.ok([...accepted, ...waiting].every((t) => t.state === 'resolved'));
+    assert.equal(writer.stats().opsRejected, 3);
+  });
+
+  it('rejects every op of a failed batch with StoreUnavailableError carrying the cause, and goes on', async () => {
+    const { clock, sink, writer } = setup({ maxBatch: 2 });
+    const first = [writer.submit(1), writer.submit(2)].map(track);
+    const later = track(writer.submit(3));
+    await settle();
+    const cause = new Error('disk I/O error');
+    await sink.failNext(cause);
+    for (const t of first) {
+      assert.equal(t.state, 'rejected');
+      assert.ok(t.error instanceof StoreUnavailableError);
+      assert.equal(t.error.code, 'unavailable');
+      assert.equal(t.error.cause, cause);
+      assert.match(t.error.message, /batch of 2 ops failed: disk I\/O error/);
+    }
+    clock.advance(10);
+    await settle();
+    await sink.completeNext();
+    assert.equal(later.state, 'resolved', 'a failure does not poison later batches');
+    const stats = writer.stats();
+    assert.equal(stats.batchesFailed, 1);
+    assert.equal(stats.opsFailed, 2);
+    assert.equal(stats.batchesCommitted, 1);
+    assert.equal(stats.opsCommitted, 1);
+  });
+
+  it('treats a sink that throws synchronously like a failed batch', async () => {
+    const clock = new FakeClock();
+    const writer = new BatchWriter<number>(
+      () => {
+        throw new Error('boom');
+      },
+      { maxBatch: 1, clock },
+    );
+    await assert.rejects(writer.submit(1), StoreUnavailableError);
+    assert.equal(writer.stats().batchesFailed, 1);
+  });
+
+  it('flush() sends everything queued without waiting for size or time', async () => {
+    const { sink, writer } = setup({ maxBatch: 3, maxDelayMs: 1000 });
+    const ops = [1, 2, 3, 4, 5].map((n) => track(writer.submit(n)));
+    await settle();
+    assert.deepEqual(sink.batches, [[1, 2, 3]]);
+    let flushed = false;
+    const done = writer.flush().then(() => (flushed = true));
+    await sink.completeNext();
+    assert.deepEqual(sink.batches[1], [4, 5], 'the short tail leaves without the 1 s delay');
+    assert.equal(flushed, false, 'flush waits for the tail to be durable');
+    await sink.completeNext();
+    await done;
+    assert.ok(ops.every((t) => t.state === 'resolved'));
+  });
+
+  it('flush() resolves even when a batch fails; the failure reaches the submitter', async () => {
+    const { sink, writer } = setup({ maxBatch: 10, maxDelayMs: 1000 });
+    const op = track(writer.submit(1));
+    const done = writer.flush();
+    await settle();
+    await sink.failNext(new Error('gone'));
+    await done;
+    assert.equal(op.state, 'rejected');
+  });
+
+  it('close() drains accepted ops, then refuses new ones', async () => {
+    const { clock, sink, writer } = setup({ maxBatch: 10, maxDelayMs: 1000 });
+    const op = track(writer.submit(1));
+    const closing = writer.close();
+    await assert.rejects(writer.submit(2), (err: unknown) => {
+      assert.ok(err instanceof StoreUnavailableError);
+      assert.match(err.message, /closed/);
+      return true;
+    });
+    await settle();
+    await sink.completeNext();
+    await closing;
+    assert.equal(op.state, 'resolved');
+    assert.deepEqual(sink.batches, [[1]]);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('validates its options and names the bad one', () => {
+    const sink = async () => undefined;
+    assert.throws(() => new BatchWriter(sink, { maxBatch: 0 }), /maxBatch must be a positive integer, got 0/);
+    assert.throws(() => new BatchWriter(sink, { maxQueue: 1.5 }), /maxQueue/);
+    assert.throws(() => new BatchWriter(sink, { concurrency: -1 }), /concurrency/);
+    assert.throws(() => new BatchWriter(sink, { maxDelayMs: -1 }), /maxDelayMs/);
+  });
+
+  it('works on the real clock end to end', async () => {
+    const seen: number[][] = [];
+    const writer = new BatchWriter<number>(async (ops) => void seen.push(ops), { maxBatch: 100, maxDelayMs: 1 });
+    await Promise.all([writer.submit(1), writer.submit(2), writer.submitMany([3, 4])]);
+    assert.deepEqual(seen.flat(), [1, 2, 3, 4]);
+    await writer.close();
+  });
+});

@@ -1,0 +1,308 @@
+/**
+ * MessageStore on embedded SQLite (better-sqlite3): the single-node default.
+ *
+ * Durability: WAL journal with synchronous=FULL, so a commit returns only after the
+ * WAL is fsynced; one `commit(ops)` is one transaction, hence one fsync per batch.
+ * That is why writes go through a BatchWriter: the fsync is paid per batch, not per
+ * message.
+ *
+ * better-sqlite3 is synchronous: every call blocks the event loop for its duration
+ * (a commit for one fsync). Methods still return promises so this store is
+ * interchangeable with the Cassandra one.
+ */
+import Database from 'better-sqlite3';
+import type { MessageStore } from './store.js';
+import type { Conversation, ConversationKind, DeviceCursor, Role, StoredMessage, WriteOp } from './types.js';
+import { migrate } from './sqlite_schema.js';
+import { InvalidWriteError, StoreUnavailableError } from './errors.js';
+
+export interface SqliteStoreOptions {
+  /**
+   * How long a write waits for another connection's lock before failing. 5 s: the
+   * node is the only writer, so contention only comes from an operator's sqlite3
+   * shell or a backup; waiting beats failing a batch, and 5 s stays well under the
+   * client's send timeout.
+   */
+  busyTimeoutMs?: number;
+}
+
+interface MessageRow {
+  conversation: string;
+  seq: number;
+  message_id: string;
+  sender: string;
+  sender_device: string;
+  client_msg_id: string;
+  body: string;
+  meta: string;
+  server_ts: number;
+}
+
+interface ConversationRow {
+  id: string;
+  kind: ConversationKind;
+  created_at: number;
+  subject: string;
+  first_seq: number;
+}
+
+const MESSAGE_COLUMNS = 'conversation, seq, message_id, sender, sender_device, client_msg_id, body, meta, server_ts';
+
+export class SqliteStore implements MessageStore {
+  readonly kind = 'sqlite';
+  readonly path: string;
+  private readonly db: Database.Database;
+  private closed = false;
+
+  // Prepared once: statement compilation would otherwise dominate small reads.
+  // Idempotent inserts use ON CONFLICT DO NOTHING, not INSERT OR IGNORE: OR IGNORE
+  // also swallows CHECK and type violations, silently dropping an invalid op.
+  private readonly stmt;
+  private readonly applyBatch: Database.Transaction<(ops: WriteOp[]) => void>;
+
+  /** `path` is a file chosen by the caller, or ':memory:' for tests. */
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.path = path;
+    this.db = new Database(path);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss,
+      // and an acked message must survive that.
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+      migrate(this.db);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+
+    const db = this.db;
+    this.stmt = {
+      insertMessage: db.prepare(
+        `INSERT INTO messages (${MESSAGE_COLUMNS})
+         VALUES (@conversation, @seq, @message_id, @sender, @sender_device, @client_msg_id, @body, @meta, @server_ts)
+         ON CONFLICT DO NOTHING`,
+      ),
+      insertDedup: db.prepare(
+        'INSERT INTO dedup (conversation, sender, client_msg_id, seq) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      mergeCursor: db.prepare(
+        `INSERT INTO cursors (conversation, user, device, delivered, read) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (conversation, user, device) DO UPDATE SET
+           delivered = max(delivered, excluded.delivered),
+           read = max(read, excluded.read)`,
+      ),
+      insertConversation: db.prepare(
+        'INSERT INTO conversations (id, kind, created_at, subject, first_seq) VALUES (?, ?, ?, ?, 1) ON CONFLICT DO NOTHING',
+      ),
+      insertMember: db.prepare('INSERT INTO members (conversation, user, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+      insertUserConversation: db.prepare(
+        'INSERT INTO user_conversations (user, conversation) VALUES (?, ?) ON CONFLICT DO NOTHING',
+      ),
+      trimMessages: db.prepare('DELETE FROM messages WHERE conversation = ? AND seq < ?'),
+      trimDedup: db.prepare('DELETE FROM dedup WHERE conversation = ? AND seq < ?'),
+      raiseFirstSeq: db.prepare('UPDATE conversations SET first_seq = max(first_seq, ?) WHERE id = ?'),
+
+      getConversation: db.prepare('SELECT id, kind, created_at, subject, first_seq FROM conversations WHERE id = ?'),
+      getMembers: db.prepare('SELECT user, role FROM members WHERE conversation = ? ORDER BY user'),
+      listUserConversations: db.prepare(
+        'SELECT conversation FROM user_conversations WHERE user = ? ORDER BY conversation',
+      ),
+      lastSeq: db.prepare('SELECT max(seq) AS seq FROM messages WHERE conversation = ?'),
+      firstSeq: db.prepare('SELECT first_seq FROM conversations WHERE id = ?'),
+      findByClientMsgId: db.prepare(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages
+         WHERE conversation = ? AND seq = (
+           SELECT seq FROM dedup WHERE conversation = ? AND sender = ? AND client_msg_id = ?)`,
+      ),
+      readAfter: db.prepare(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
+      ),
+      readBefore: db.prepare(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+      ),
+      getCursors: db.prepare(
+        `SELECT conversation, user, device, delivered, read FROM cursors
+         WHERE conversation = ? ORDER BY user, device`,
+      ),
+    };
+
+    this.applyBatch = db.transaction((ops: WriteOp[]) => {
+      for (const op of ops) this.applyOp(op);
+    });
+  }
+
+  async commit(ops: WriteOp[]): Promise<void> {
+    this.assertOpen();
+    if (ops.length === 0) return;
+    try {
+      // IMMEDIATE takes the write lock up front, so the batch cannot fail halfway
+      // with SQLITE_BUSY on a lock upgrade.
+      this.applyBatch.immediate(ops);
+    } catch (err) {
+      throw classifyWriteError(err, ops.length);
+    }
+  }
+
+  async getConversation(id: string): Promise<Conversation | null> {
+    this.assertOpen();
+    const row = this.stmt.getConversation.get(id) as ConversationRow | undefined;
+    if (!row) return null;
+    const members = this.stmt.getMembers.all(id) as { user: string; role: Role }[];
+    return {
+      id: row.id,
+      kind: row.kind,
+      members: members.map((m) => ({ user: m.user, role: m.role })),
+      createdAt: row.created_at,
+      subject: row.subject,
+    };
+  }
+
+  async listUserConversations(user: string): Promise<string[]> {
+    this.assertOpen();
+    return (this.stmt.listUserConversations.all(user) as { conversation: string }[]).map((r) => r.conversation);
+  }
+
+  async lastSeq(conversation: string): Promise<number> {
+    this.assertOpen();
+    const row = this.stmt.lastSeq.get(conversation) as { seq: number | null };
+    return row.seq ?? 0;
+  }
+
+  async firstSeq(conversation: string): Promise<number> {
+    this.assertOpen();
+    const row = this.stmt.firstSeq.get(conversation) as { first_seq: number } | undefined;
+    return row?.first_seq ?? 1;
+  }
+
+  async findByClientMsgId(conversation: string, sender: string, clientMsgId: string): Promise<StoredMessage | null> {
+    this.assertOpen();
+    const row = this.stmt.findByClientMsgId.get(conversation, conversation, sender, clientMsgId) as
+      | MessageRow
+      | undefined;
+    return row ? toMessage(row) : null;
+  }
+
+  async readAfter(conversation: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    this.assertOpen();
+    checkLimit('readAfter', limit);
+    if (limit === 0) return [];
+    return (this.stmt.readAfter.all(conversation, afterSeq, limit) as MessageRow[]).map(toMessage);
+  }
+
+  async readBefore(conversation: string, beforeSeq: number, limit: number): Promise<StoredMessage[]> {
+    this.assertOpen();
+    checkLimit('readBefore', limit);
+    if (limit === 0) return [];
+    return (this.stmt.readBefore.all(conversation, beforeSeq, limit) as MessageRow[]).map(toMessage);
+  }
+
+  async getCursors(conversation: string): Promise<DeviceCursor[]> {
+    this.assertOpen();
+    return this.stmt.getCursors.all(conversation) as DeviceCursor[];
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  /** A pragma's current value, for tests and the admin CLI. */
+  pragma(name: 'journal_mode' | 'synchronous' | 'busy_timeout' | 'user_version'): unknown {
+    this.assertOpen();
+    return this.db.pragma(name, { simple: true });
+  }
+
+  private applyOp(op: WriteOp): void {
+    switch (op.kind) {
+      case 'message': {
+        const m = op.message;
+        this.stmt.insertMessage.run({
+          conversation: m.conversation,
+          seq: m.seq,
+          message_id: m.messageId,
+          sender: m.sender,
+          sender_device: m.senderDevice,
+          client_msg_id: m.clientMsgId,
+          body: m.body,
+          meta: JSON.stringify(m.meta),
+          server_ts: m.serverTs,
+        });
+        this.stmt.insertDedup.run(m.conversation, m.sender, m.clientMsgId, m.seq);
+        return;
+      }
+      case 'cursor': {
+        const c = op.cursor;
+        this.stmt.mergeCursor.run(c.conversation, c.user, c.device, c.delivered, c.read);
+        return;
+      }
+      case 'conversation': {
+        const c = op.conversation;
+        this.stmt.insertConversation.run(c.id, c.kind, c.createdAt, c.subject);
+        for (const member of c.members) {
+          this.stmt.insertMember.run(c.id, member.user, member.role);
+          this.stmt.insertUserConversation.run(member.user, c.id);
+        }
+        return;
+      }
+      case 'trim': {
+        this.stmt.trimMessages.run(op.conversation, op.firstSeq);
+        this.stmt.trimDedup.run(op.conversation, op.firstSeq);
+        this.stmt.raiseFirstSeq.run(op.firstSeq, op.conversation);
+        return;
+      }
+      default: {
+        const unknown: never = op;
+        throw new InvalidWriteError(`unknown write op kind ${JSON.stringify((unknown as { kind: unknown }).kind)}`);
+      }
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreUnavailableError(`sqlite store ${this.path} is closed`);
+  }
+}
+
+function toMessage(row: MessageRow): StoredMessage {
+  return {
+    conversation: row.conversation,
+    seq: row.seq,
+    messageId: row.message_id,
+    sender: row.sender,
+    senderDevice: row.sender_device,
+    clientMsgId: row.client_msg_id,
+    body: row.body,
+    meta: JSON.parse(row.meta) as Record<string, string>,
+    serverTs: row.server_ts,
+  };
+}
+
+// SQLite reads a negative LIMIT as "no limit": refuse it rather than return a whole history.
+function checkLimit(method: string, limit: number): void {
+  if (!Number.isInteger(limit) || limit < 0) {
+    throw new RangeError(`${method}: limit must be a non-negative integer, got ${limit}`);
+  }
+}
+
+/**
+ * A constraint or type violation means the op itself is wrong (not retryable); any
+ * other failure (I/O, disk full, lock timeout) means durability is unknown.
+ */
+function classifyWriteError(err: unknown, batchSize: number): Error {
+  if (err instanceof InvalidWriteError) return err;
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof code === 'string' && (code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH')) {
+    return new InvalidWriteError(`sqlite batch of ${batchSize} ops rolled back: an op is invalid (${code}: ${message})`, {
+      cause: err,
+    });
+  }
+  if (err instanceof TypeError || err instanceof RangeError) {
+    // better-sqlite3 throws these for values it cannot bind (undefined, objects, bigints out of range).
+    return new InvalidWriteError(`sqlite batch of ${batchSize} ops rolled back: an op has an unbindable value (${message})`, {
+      cause: err,
+    });
+  }
+  return new StoreUnavailableError(`sqlite batch of ${batchSize} ops failed: ${message}`, { cause: err });
+}

@@ -1,0 +1,143 @@
+/**
+ * Internal values -> protocol frames (protocol/gen types). The one place where seq
+ * numbers become the wire's uint64 (bigint).
+ */
+import { create } from '@bufbuild/protobuf';
+import {
+  MessageSchema,
+  ReceiptKind,
+  ReceiptSchema,
+  ServerFrameSchema,
+  type Message,
+  type Receipt,
+  type ServerFrame,
+} from '../protocol/gen/client_pb.js';
+import { ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
+import type { StoredMessage } from '../node/store/types.js';
+import type { MemberReceipt } from '../node/core/receipts.js';
+import type { CoreResult } from './messages.js';
+
+export function messageFrame(m: StoredMessage): Message {
+  return create(MessageSchema, {
+    conversation: m.conversation,
+    seq: BigInt(m.seq),
+    messageId: m.messageId,
+    sender: m.sender,
+    senderDevice: m.senderDevice,
+    clientMsgId: m.clientMsgId,
+    body: m.body,
+    meta: m.meta,
+    serverTs: BigInt(m.serverTs),
+  });
+}
+
+export function receiptFrame(r: MemberReceipt): Receipt {
+  return create(ReceiptSchema, {
+    conversation: r.conversation,
+    user: r.user,
+    kind: r.kind === 'read' ? ReceiptKind.READ : ReceiptKind.DELIVERED,
+    seq: BigInt(r.seq),
+  });
+}
+
+export function errorFrame(
+  reqId: number,
+  code: ErrorCode,
+  message: string,
+  extra: { retryAfterMs?: number; conversation?: string; clientMsgId?: string } = {},
+): ServerFrame {
+  return create(ServerFrameSchema, {
+    reqId,
+    kind: {
+      case: 'error',
+      value: {
+        code,
+        message,
+        retryable: ERROR_CODES[code].retryable,
+        retryAfterMs: extra.retryAfterMs ?? 0,
+        conversation: extra.conversation ?? '',
+        clientMsgId: extra.clientMsgId ?? '',
+      },
+    },
+  });
+}
+
+/** The frame answering a forwarded request. */
+export function resultFrame(reqId: number, res: CoreResult, about: { conversation?: string; clientMsgId?: string } = {}): ServerFrame | null {
+  switch (res.r) {
+    case 'send_ack':
+      return create(ServerFrameSchema, {
+        reqId,
+        kind: {
+          case: 'sendAck',
+          value: {
+            conversation: res.ack.conversation,
+            clientMsgId: res.ack.clientMsgId,
+            messageId: res.ack.messageId,
+            seq: BigInt(res.ack.seq),
+            serverTs: BigInt(res.ack.serverTs),
+            duplicate: res.ack.duplicate,
+          },
+        },
+      });
+    case 'sync_page':
+      return create(ServerFrameSchema, {
+        reqId,
+        kind: {
+          case: 'syncPage',
+          value: {
+            messages: res.page.messages.map(messageFrame),
+            conversations: res.page.conversations.map((c) => ({
+              conversation: c.conversation,
+              lastSeq: BigInt(c.lastSeq),
+              firstSeq: BigInt(c.firstSeq),
+              resyncRequired: c.resyncRequired,
+              nextCursor: BigInt(c.nextCursor),
+            })),
+            hasMore: res.page.hasMore,
+            receipts: res.page.receipts.map(receiptFrame),
+          },
+        },
+      });
+    case 'history_page':
+      return create(ServerFrameSchema, {
+        reqId,
+        kind: {
+          case: 'historyPage',
+          value: {
+            conversation: res.page.conversation,
+            messages: res.page.messages.map(messageFrame),
+            hasMore: res.page.hasMore,
+            firstSeq: BigInt(res.page.firstSeq),
+          },
+        },
+      });
+    case 'direct_opened':
+      return create(ServerFrameSchema, {
+        reqId,
+        kind: {
+          case: 'directOpened',
+          value: { conversation: res.conversation.id, members: res.conversation.members.map((m) => m.user) },
+        },
+      });
+    case 'conversations':
+      return create(ServerFrameSchema, {
+        reqId,
+        kind: {
+          case: 'conversations',
+          value: {
+            conversations: res.list.map((c) => ({
+              conversation: c.conv.id,
+              kind: c.conv.kind,
+              members: c.conv.members.map((m) => m.user),
+              lastSeq: BigInt(c.lastSeq),
+            })),
+          },
+        },
+      });
+    case 'ok':
+      return null;
+    case 'error':
+      return errorFrame(reqId, res.code, res.message, { retryAfterMs: res.retryAfterMs, ...about });
+  }
+}

@@ -1,0 +1,384 @@
+/**
+ * The uWebSockets.js shell of a socket shard: accepts WS/WSS upgrades (auth at the
+ * upgrade), feeds frames to the pure session (session.ts), writes what it returns,
+ * serves the HTTP routes by forwarding them to the host, and runs the heartbeat
+ * sweep. Everything here is I/O; decisions live in session.ts.
+ */
+import uWS from 'uWebSockets.js';
+import { create } from '@bufbuild/protobuf';
+import { ServerFrameSchema, type ServerFrame } from '../protocol/gen/client_pb.js';
+import { decodeClientFrame, DecodeError, encodeServerFrame, negotiate, type Encoding } from '../protocol/codec.js';
+import { CLOSE_CODES } from '../protocol/codes.js';
+import type { StoredMessage } from '../node/store/types.js';
+import type { MemberReceipt } from '../node/core/receipts.js';
+import { errorFrame, messageFrame, receiptFrame } from './frames.js';
+import type { CoreOp, CoreResult, HttpRequest, HttpResponse, ShardInit } from './messages.js';
+import { expiry, newSession, onClientFrame, onDeliver, onResult, touch, type Session } from './session.js';
+
+export interface Identity {
+  user: string;
+  device: string;
+  /** seconds since epoch; 0 = none */
+  exp: number;
+}
+
+export type AuthOutcome = { ok: true; identity: Identity } | { ok: false; code: 'unauthenticated' | 'token_expired'; message: string };
+
+/** What the listener needs from the rest of the shard (narrow on purpose). */
+export interface ShardPorts {
+  authenticate(authorization: string, ticket: string): Promise<AuthOutcome>;
+  opened(s: Session): void;
+  closed(s: Session): void;
+  forward(s: Session, id: number, op: CoreOp): void;
+  http(req: HttpRequest): Promise<HttpResponse>;
+  log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
+}
+
+interface UserData {
+  session: Session | null;
+  authError: AuthOutcome | null;
+  encoding: Encoding;
+}
+
+type WS = uWS.WebSocket<UserData>;
+
+/** Hard cap above max_frame_bytes: frames between the two get an error and the socket survives. */
+const HARD_CAP_FACTOR = 4;
+/** After this many undecodable frames in a row the client is broken: close it. */
+const MAX_BAD_FRAMES = 20;
+
+export class Listener {
+  private app: uWS.TemplatedApp;
+  private listenSocket: uWS.us_listen_socket | null = null;
+  private readonly sockets = new Map<number, WS>();
+  private readonly badFrames = new WeakMap<WS, number>();
+  private nextConn = 1;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private draining = false;
+  readonly stats = { framesIn: 0, framesOut: 0, opened: 0, closed: 0 };
+
+  constructor(
+    private readonly init: ShardInit,
+    private readonly ports: ShardPorts,
+  ) {
+    const tls = init.tls;
+    this.app = tls
+      ? uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile, passphrase: tls.passphrase })
+      : uWS.App();
+    this.routes();
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(this.init.host, this.init.port, (ls) => {
+        if (!ls) return reject(new Error(`cannot listen on ${this.init.host}:${this.init.port}`));
+        this.listenSocket = ls;
+        this.sweepTimer = setInterval(() => this.sweep(), this.init.limits.heartbeatMs);
+        this.sweepTimer.unref();
+        resolve(uWS.us_socket_local_port(ls as unknown as uWS.us_socket));
+      });
+    });
+  }
+
+  private routes(): void {
+    const limits = this.init.limits;
+    this.app.ws<UserData>('/v1/ws', {
+      maxPayloadLength: limits.maxFrameBytes * HARD_CAP_FACTOR,
+      idleTimeout: 0, // our own sweep closes idle sockets with a documented code
+      sendPingsAutomatically: false,
+      maxBackpressure: limits.maxBackpressureBytes,
+      closeOnBackpressureLimit: 0,
+      upgrade: (res, req, context) => this.upgrade(res, req, context),
+      open: (ws) => this.open(ws),
+      message: (ws, data, isBinary) => this.message(ws, data, isBinary),
+      pong: (ws) => {
+        const s = ws.getUserData().session;
+        if (s) touch(s, Date.now());
+      },
+      close: (ws) => {
+        const s = ws.getUserData().session;
+        if (s && this.sockets.get(s.conn) === ws) {
+          this.sockets.delete(s.conn);
+          this.stats.closed++;
+          this.ports.closed(s);
+        }
+      },
+    });
+    this.app.any('/*', (res, req) => this.httpRoute(res, req));
+  }
+
+  private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
+    const key = req.getHeader('sec-websocket-key');
+    const protoHeader = req.getHeader('sec-websocket-protocol');
+    const ext = req.getHeader('sec-websocket-extensions');
+    const authorization = req.getHeader('authorization');
+    const ticket = new URLSearchParams(req.getQuery() ?? '').get('ticket') ?? '';
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    if (this.draining) {
+      res.cork(() => res.writeStatus('503 Service Unavailable').end('draining'));
+      return;
+    }
+    const neg = negotiate(protoHeader);
+    if (!neg) {
+      res.cork(() =>
+        res.writeStatus('400 Bad Request').end('Sec-WebSocket-Protocol: offer switchboard.v1.proto or switchboard.v1.json'),
+      );
+      return;
+    }
+    this.ports.authenticate(authorization, ticket).then(
+      (outcome) => {
+        if (aborted) return;
+        const ud: UserData = {
+          session: null,
+          authError: outcome.ok ? null : outcome,
+          encoding: neg.encoding,
+        };
+        if (outcome.ok) {
+          ud.session = newSession(this.nextConn++, outcome.identity.user, outcome.identity.device, neg.encoding, outcome.identity.exp * 1000, this.init.limits, Date.now());
+        }
+        res.cork(() => res.upgrade(ud, key, neg.subprotocol, ext, context));
+      },
+      (e) => {
+        if (aborted) return;
+        this.ports.log('error', 'authentication failed unexpectedly', { err: String(e) });
+        res.cork(() => res.writeStatus('500 Internal Server Error').end());
+      },
+    );
+  }
+
+  private open(ws: WS): void {
+    const ud = ws.getUserData();
+    if (ud.authError && !ud.authError.ok) {
+      // Browsers cannot read the status of a refused upgrade, so a bad token gets a
+      // completed upgrade, one error frame and a close code from the catalog.
+      const err = ud.authError;
+      this.sendFrame(ws, ud.encoding, errorFrame(0, err.code, err.message));
+      ws.end(CLOSE_CODES[err.code].code, err.code);
+      return;
+    }
+    const s = ud.session!;
+    this.sockets.set(s.conn, ws);
+    this.stats.opened++;
+    this.ports.opened(s);
+    const l = this.init.limits;
+    this.sendFrame(
+      ws,
+      s.encoding,
+      create(ServerFrameSchema, {
+        kind: {
+          case: 'welcome',
+          value: {
+            user: s.user,
+            device: s.device,
+            node: this.init.nodeId,
+            serverTs: BigInt(Date.now()),
+            maxFrameBytes: l.maxFrameBytes,
+            heartbeatMs: l.heartbeatMs,
+            idleTimeoutMs: l.idleTimeoutMs,
+            maxSyncPage: l.maxSyncPage,
+          },
+        },
+      }),
+    );
+  }
+
+  private message(ws: WS, data: ArrayBuffer, isBinary: boolean): void {
+    const s = ws.getUserData().session;
+    if (!s) return;
+    this.stats.framesIn++;
+    const now = Date.now();
+    if (data.byteLength > this.init.limits.maxFrameBytes) {
+      touch(s, now);
+      this.sendFrame(ws, s.encoding, errorFrame(0, 'frame_too_large', `frame of ${data.byteLength} bytes; max_frame_bytes is ${this.init.limits.maxFrameBytes}`));
+      return;
+    }
+    let frame;
+    try {
+      frame = decodeClientFrame(data, isBinary, s.encoding);
+    } catch (e) {
+      touch(s, now);
+      if (!(e instanceof DecodeError)) throw e;
+      this.sendFrame(ws, s.encoding, errorFrame(e.reqId, e.code, e.message));
+      const n = (this.badFrames.get(ws) ?? 0) + 1;
+      this.badFrames.set(ws, n);
+      if (n >= MAX_BAD_FRAMES) ws.end(CLOSE_CODES.protocol_violation.code, 'too many bad frames');
+      return;
+    }
+    this.badFrames.delete(ws);
+    const eff = onClientFrame(s, frame, this.init.limits, now);
+    if (eff.kind === 'reply') this.sendFrame(ws, s.encoding, eff.frame);
+    else if (eff.kind === 'forward') this.ports.forward(s, eff.id, eff.op);
+  }
+
+  // ------------------------------------------------------------------ from the host
+
+  reply(conn: number, id: number, result: CoreResult): void {
+    const ws = this.sockets.get(conn);
+    if (!ws) return;
+    const s = ws.getUserData().session!;
+    const frame = onResult(s, id, result);
+    if (frame) this.sendFrame(ws, s.encoding, frame);
+  }
+
+  deliver(conns: number[], message: StoredMessage): void {
+    // Encode once per encoding, not once per recipient.
+    const encoded: Partial<Record<Encoding, Uint8Array | string>> = {};
+    let frame: ServerFrame | null = null;
+    for (const c of conns) {
+      const ws = this.sockets.get(c);
+      if (!ws) continue;
+      const s = ws.getUserData().session!;
+      if (!onDeliver(s, message)) continue;
+      frame ??= create(ServerFrameSchema, { kind: { case: 'message', value: messageFrame(message) } });
+      const bytes = (encoded[s.encoding] ??= encodeServerFrame(frame, s.encoding));
+      this.write(ws, bytes, s.encoding);
+    }
+  }
+
+  receipts(conns: number[], receipts: MemberReceipt[]): void {
+    for (const c of conns) {
+      const ws = this.sockets.get(c);
+      if (!ws) continue;
+      const s = ws.getUserData().session!;
+      ws.cork(() => {
+        for (const r of receipts) this.sendFrame(ws, s.encoding, create(ServerFrameSchema, { kind: { case: 'receipt', value: receiptFrame(r) } }));
+      });
+    }
+  }
+
+  // ------------------------------------------------------------------ output
+
+  private sendFrame(ws: WS, enc: Encoding, frame: ServerFrame): void {
+    this.write(ws, encodeServerFrame(frame, enc), enc);
+  }
+
+  private write(ws: WS, bytes: Uint8Array | string, enc: Encoding): void {
+    this.stats.framesOut++;
+    ws.send(bytes, enc === 'proto', false);
+    if (ws.getBufferedAmount() > this.init.limits.maxBackpressureBytes) {
+      this.ports.log('warn', 'slow consumer closed', { conn: ws.getUserData().session?.conn });
+      ws.end(CLOSE_CODES.slow_consumer.code, 'slow consumer');
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const ws of this.sockets.values()) {
+      const s = ws.getUserData().session!;
+      const why = expiry(s, this.init.limits, now);
+      if (why === 'idle') ws.end(CLOSE_CODES.idle_timeout.code, 'idle timeout');
+      else if (why === 'token') {
+        this.sendFrame(ws, s.encoding, errorFrame(0, 'token_expired', 'the token expired'));
+        ws.end(CLOSE_CODES.token_expired.code, 'token expired');
+      } else ws.ping();
+    }
+  }
+
+  // ------------------------------------------------------------------ HTTP
+
+  private httpRoute(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+    const httpReq: HttpRequest = {
+      method: req.getCaseSensitiveMethod ? req.getCaseSensitiveMethod() : req.getMethod().toUpperCase(),
+      path: req.getUrl(),
+      query: req.getQuery() ?? '',
+      authorization: req.getHeader('authorization'),
+      body: '',
+    };
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const maxBody = this.init.limits.maxFrameBytes;
+    res.onData((chunk, isLast) => {
+      if (aborted) return;
+      size += chunk.byteLength;
+      if (size > maxBody) {
+        if (size - chunk.byteLength <= maxBody) {
+          aborted = true;
+          res.cork(() => res.writeStatus('413 Payload Too Large').writeHeader('content-type', 'application/json').end(JSON.stringify({ code: 'frame_too_large', message: `body over ${maxBody} bytes` }), true));
+        }
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (!isLast) return;
+      httpReq.body = Buffer.concat(chunks).toString('utf8');
+      this.ports.http(httpReq).then(
+        (r) => {
+          if (aborted) return;
+          res.cork(() => {
+            res.writeStatus(statusLine(r.status)).writeHeader('content-type', 'application/json');
+            for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
+            res.end(JSON.stringify(r.body));
+          });
+        },
+        () => {
+          if (aborted) return;
+          res.cork(() => res.writeStatus('500 Internal Server Error').end());
+        },
+      );
+    });
+  }
+
+  // ------------------------------------------------------------------ shutdown
+
+  /** Stop accepting; tell every client to reconnect elsewhere after a jittered delay. */
+  drain(reconnectAfterMs: number, jitterMs: number): void {
+    this.draining = true;
+    if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = null;
+    for (const ws of this.sockets.values()) {
+      const s = ws.getUserData().session!;
+      const after = reconnectAfterMs + Math.floor(Math.random() * (jitterMs + 1));
+      this.sendFrame(ws, s.encoding, create(ServerFrameSchema, { kind: { case: 'goaway', value: { reconnectAfterMs: after, reason: 'node draining' } } }));
+      ws.end(CLOSE_CODES.going_away.code, 'draining');
+    }
+  }
+
+  /**
+   * Close everything this thread holds so the thread can end without taking the
+   * process down (uWS aborts the process if a thread exits holding sockets).
+   */
+  closeAll(code: number = CLOSE_CODES.server_restart.code): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = null;
+    for (const ws of [...this.sockets.values()]) {
+      try {
+        ws.end(code, 'shard stopping');
+      } catch {
+        /* already closed */
+      }
+    }
+    this.sockets.clear();
+    this.app.close();
+  }
+}
+
+const STATUS: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  204: 'No Content',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+function statusLine(code: number): string {
+  return `${code} ${STATUS[code] ?? 'Status'}`;
+}

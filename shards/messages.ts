@@ -1,0 +1,73 @@
+/**
+ * Every message between the host (main thread) and a socket shard (worker thread)
+ * is one of these two unions. Values are plain data (structured clone).
+ *
+ * The host owns conversations, sequencing and the store; a shard owns sockets,
+ * decoding, auth and per-connection session state. A shard never touches the store.
+ */
+import type { StoredMessage } from '../node/store/types.js';
+import type { MemberReceipt } from '../node/core/receipts.js';
+import type { HistoryPage, SendAck, SyncPage } from '../node/core/chat_service.js';
+import type { ErrorCode } from '../protocol/codes.js';
+import type { Conversation } from '../node/store/types.js';
+
+export type CoreOp =
+  | { op: 'send'; conversation: string; clientMsgId: string; body: string; meta: Record<string, string> }
+  | { op: 'ack'; conversation: string; seq: number }
+  | { op: 'read'; conversation: string; seq: number }
+  | { op: 'sync'; cursors: Array<{ conversation: string; seq: number }>; limit: number }
+  | { op: 'history'; conversation: string; beforeSeq: number; limit: number }
+  | { op: 'open_direct'; peer: string }
+  | { op: 'list' };
+
+export type CoreResult =
+  | { r: 'send_ack'; ack: SendAck }
+  | { r: 'sync_page'; page: SyncPage }
+  | { r: 'history_page'; page: HistoryPage }
+  | { r: 'direct_opened'; conversation: Conversation }
+  | { r: 'conversations'; list: Array<{ conv: Conversation; lastSeq: number }> }
+  | { r: 'ok' }
+  | { r: 'error'; code: ErrorCode; message: string; retryAfterMs: number };
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  query: string;
+  /** Authorization header value (never logged). */
+  authorization: string;
+  body: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body: unknown;
+}
+
+export type ShardToHost =
+  | { t: 'listening'; shard: number; port: number }
+  | { t: 'open'; conn: number; user: string; device: string }
+  | { t: 'close'; conn: number; user: string; device: string }
+  | { t: 'req'; conn: number; reqId: number; user: string; device: string; op: CoreOp }
+  | { t: 'http'; id: number; req: HttpRequest }
+  | { t: 'redeem'; id: number; ticket: string }
+  | { t: 'drained' };
+
+export type HostToShard =
+  | { t: 'reply'; conn: number; reqId: number; result: CoreResult }
+  | { t: 'deliver'; conns: number[]; message: StoredMessage }
+  | { t: 'receipts'; conns: number[]; receipts: MemberReceipt[] }
+  | { t: 'http_reply'; id: number; res: HttpResponse }
+  | { t: 'redeemed'; id: number; identity: { user: string; device: string; exp: number } | null }
+  | { t: 'drain'; reconnectAfterMs: number; jitterMs: number };
+
+/** workerData of a shard thread. */
+export interface ShardInit {
+  shard: number;
+  nodeId: string;
+  host: string;
+  port: number;
+  tls: { certFile: string; keyFile: string; passphrase: string } | null;
+  limits: import('../node/config.js').Config['limits'];
+  auth: import('../node/config.js').Config['auth'];
+}

@@ -1,0 +1,124 @@
+/**
+ * Entry point of a socket-shard worker thread. Wires the uWS listener to the host
+ * over the thread's port (messages.ts) and makes sure the thread never ends while
+ * it still holds uWS sockets: that would abort the whole process. So a crash closes
+ * every socket first (clients see 4000 and reconnect), then rethrows.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createVerifier } from '../node/auth/verify.js';
+import { AuthError } from '../node/auth/errors.js';
+import { bearerFromHeader } from '../node/auth/verify.js';
+import type { AuthConfig } from '../node/auth/types.js';
+import { CLOSE_CODES } from '../protocol/codes.js';
+import { Listener, type AuthOutcome } from './listener.js';
+import type { HostToShard, HttpResponse, ShardInit, ShardToHost } from './messages.js';
+
+const init = workerData as ShardInit;
+const port = parentPort!;
+const post = (m: ShardToHost): void => port.postMessage(m);
+
+const authCfg: AuthConfig = {
+  issuer: init.auth.issuer || undefined,
+  audience: init.auth.audience || undefined,
+  clockToleranceSec: init.auth.clockToleranceSec,
+  ticketTtlMs: init.auth.ticketTtlMs,
+  keys: init.auth.keys,
+};
+const verifier = createVerifier(authCfg);
+
+let nextCall = 1;
+const httpCalls = new Map<number, (r: HttpResponse) => void>();
+const redeemCalls = new Map<number, (id: { user: string; device: string; exp: number } | null) => void>();
+
+function log(level: string, msg: string, fields: Record<string, unknown> = {}): void {
+  // One JSON line; tokens never reach here (auth errors carry no token text).
+  process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level, shard: init.shard, msg, ...fields }) + '\n');
+}
+
+async function authenticate(authorization: string, ticket: string): Promise<AuthOutcome> {
+  const token = bearerFromHeader(authorization);
+  if (token) {
+    try {
+      return { ok: true, identity: await verifier.verify(token) };
+    } catch (e) {
+      if (e instanceof AuthError) return { ok: false, code: e.code, message: e.message };
+      throw e;
+    }
+  }
+  if (ticket) {
+    const id = nextCall++;
+    const identity = await new Promise<{ user: string; device: string; exp: number } | null>((resolve) => {
+      redeemCalls.set(id, resolve);
+      post({ t: 'redeem', id, ticket });
+    });
+    if (identity) return { ok: true, identity };
+    return { ok: false, code: 'unauthenticated', message: 'unknown, used or expired ticket' };
+  }
+  return { ok: false, code: 'unauthenticated', message: 'send Authorization: Bearer <token> or ?ticket=<ticket>' };
+}
+
+const listener = new Listener(init, {
+  authenticate,
+  opened: (s) => post({ t: 'open', conn: s.conn, user: s.user, device: s.device }),
+  closed: (s) => post({ t: 'close', conn: s.conn, user: s.user, device: s.device }),
+  forward: (s, id, op) => post({ t: 'req', conn: s.conn, reqId: id, user: s.user, device: s.device, op }),
+  http: (req) =>
+    new Promise((resolve) => {
+      const id = nextCall++;
+      httpCalls.set(id, resolve);
+      post({ t: 'http', id, req });
+    }),
+  log,
+});
+
+let stopping = false;
+function shutdown(code: number): void {
+  if (stopping) return;
+  stopping = true;
+  listener.closeAll(code);
+  port.close();
+}
+
+port.on('message', (m: HostToShard | { type?: string }) => {
+  if ('type' in m && typeof m.type === 'string' && m.type.startsWith('$sup:')) {
+    if (m.type === '$sup:stop') shutdown(CLOSE_CODES.going_away.code);
+    return;
+  }
+  const msg = m as HostToShard;
+  switch (msg.t) {
+    case 'reply':
+      listener.reply(msg.conn, msg.reqId, msg.result);
+      break;
+    case 'deliver':
+      listener.deliver(msg.conns, msg.message);
+      break;
+    case 'receipts':
+      listener.receipts(msg.conns, msg.receipts);
+      break;
+    case 'http_reply':
+      httpCalls.get(msg.id)?.(msg.res);
+      httpCalls.delete(msg.id);
+      break;
+    case 'redeemed':
+      redeemCalls.get(msg.id)?.(msg.identity);
+      redeemCalls.delete(msg.id);
+      break;
+    case 'drain':
+      listener.drain(msg.reconnectAfterMs, msg.jitterMs);
+      post({ t: 'drained' });
+      break;
+  }
+});
+
+process.on('uncaughtException', (e) => {
+  log('error', 'shard crashed', { err: e instanceof Error ? e.stack : String(e) });
+  try {
+    listener.closeAll(CLOSE_CODES.server_restart.code);
+  } finally {
+    // Sockets are closed, so ending the thread is safe now.
+    process.exit(1);
+  }
+});
+
+const actualPort = await listener.listen();
+post({ t: 'listening', shard: init.shard, port: actualPort });
