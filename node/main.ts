@@ -18,6 +18,7 @@ import { devAuthConfig } from './auth/dev.js';
 import type { AuthConfig } from './auth/types.js';
 import { handleHttp } from './http_api.js';
 import { ShardLink, startShardThread } from './host/shard_link.js';
+import { faultHook } from './host/faults.js';
 import type { ShardInit } from '../shards/messages.js';
 
 function log(level: string, msg: string, fields: Record<string, unknown> = {}): void {
@@ -52,7 +53,11 @@ if (cfg.auth.keys.length === 0) {
 }
 
 const store = new SqliteStore(cfg.store.sqlite.file);
-const writer = new BatchWriter<WriteOp>((ops) => store.commit(ops), cfg.store.batch);
+const fault = faultHook();
+const writer = new BatchWriter<WriteOp>(async (ops) => {
+  await store.commit(ops);
+  fault?.(ops);
+}, cfg.store.batch);
 const registry = new ConnectionRegistry();
 const links: ShardLink[] = [];
 

@@ -62,7 +62,7 @@ export class FakeWorld {
     return this.byId.get(id)?.length ?? 0;
   }
 
-  /** Events of one kind, e.g. `kinds('start')` -> ['a', 'b']. */
+  /** Ids in the events of one kind, in order: `of('start')` -> ['a', 'b']. */
   of(kind: string): string[] {
     return this.events.filter((e) => e.startsWith(`${kind}:`)).map((e) => e.slice(kind.length + 1));
   }

@@ -217,7 +217,7 @@ export class BatchWriter<Op> {
     return (
       this.queuedOps >= this.maxBatch ||
       head.id <= this.urgentThrough ||
-      this.clock.now() - head.queuedAt > this.maxDelayMs
+      this.clock.now() - head.queuedAt >= this.maxDelayMs
     );
   }
 

@@ -119,6 +119,27 @@ describe('SqliteStore specifics', () => {
     }
   });
 
+  it('trim also deletes the dedup keys of dropped messages, so they do not pile up', async () => {
+    const file = freshFile();
+    const store = new SqliteStore(file);
+    try {
+      await store.commit([msg('c', 1), msg('c', 2), msg('c', 3), msg('other', 1)]);
+      await store.commit([{ kind: 'trim', conversation: 'c', firstSeq: 3 }]);
+      const raw = new Database(file, { readonly: true });
+      try {
+        const rows = raw.prepare('SELECT conversation, seq FROM dedup ORDER BY conversation, seq').all();
+        assert.deepEqual(rows, [
+          { conversation: 'c', seq: 3 },
+          { conversation: 'other', seq: 1 },
+        ]);
+      } finally {
+        raw.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a database written by a newer schema', () => {
     const file = freshFile();
     const raw = new Database(file);

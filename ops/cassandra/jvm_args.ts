@@ -102,8 +102,10 @@ export function jvmArgs(o: JvmOptions): string[] {
       ? []
       : [`-Dcassandra.jmx.local.port=${o.jmxPort}`, '-Dcom.sun.management.jmxremote.authenticate=false']),
     ...(o.extraArgs ?? []),
+    // Jars only: config is passed by path above, and a directory on the classpath would
+    // also rule out a class-data-sharing archive.
     '-cp',
-    [layout.confDir, path.join(o.libDir, '*')].join(':'),
+    path.join(o.libDir, '*'),
     MAIN_CLASS,
   ];
   return args;
