@@ -68,6 +68,7 @@ export class TestClient {
       rejectUnauthorized: o.rejectUnauthorized ?? true,
       localAddress: o.localAddress,
       handshakeTimeout: o.timeoutMs ?? 10_000,
+      perMessageDeflate: false,
     });
     const c = new TestClient(ws, encoding);
     return new Promise((resolve, reject) => {

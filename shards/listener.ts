@@ -36,16 +36,30 @@ export interface ShardPorts {
 
 interface UserData {
   session: Session | null;
-  authError: AuthOutcome | null;
   encoding: Encoding;
+  /** Credentials until authentication finishes (then cleared; never logged). */
+  authorization: string;
+  ticket: string;
+  /** Frames that arrived before authentication finished (bounded). */
+  early: Array<{ data: ArrayBuffer; isBinary: boolean }>;
+  closed: boolean;
 }
 
 type WS = uWS.WebSocket<UserData>;
 
-/** Hard cap above max_frame_bytes: frames between the two get an error and the socket survives. */
-const HARD_CAP_FACTOR = 4;
+/**
+ * Oversize frames, by size over max_frame_bytes:
+ *   up to 4x  an error frame (frame_too_large); the socket survives
+ *   up to 8x  closed with 1009
+ *   beyond    uWS drops the socket without reading further (no close frame): it is
+ *             the only way to bound what a socket may make us buffer.
+ */
+const SURVIVABLE_FACTOR = 4;
+const HARD_CAP_FACTOR = 8;
 /** After this many undecodable frames in a row the client is broken: close it. */
 const MAX_BAD_FRAMES = 20;
+/** Frames a client may send before its welcome; more are dropped. */
+const MAX_EARLY_FRAMES = 16;
 
 export class Listener {
   private app: uWS.TemplatedApp;
@@ -99,8 +113,9 @@ export class Listener {
         const s = ws.getUserData().session;
         if (s) touch(s, Date.now());
       },
-      close: (ws) => {
+      close: (ws, code, msg) => {
         const s = ws.getUserData().session;
+        if (process.env.SB_DEBUG) this.ports.log('info', 'ws close', { conn: s?.conn, code, msg: Buffer.from(msg).toString() });
         if (s && this.sockets.get(s.conn) === ws) {
           this.sockets.delete(s.conn);
           this.stats.closed++;
@@ -111,89 +126,96 @@ export class Listener {
     this.app.any('/*', (res, req) => this.httpRoute(res, req));
   }
 
+  /**
+   * The upgrade completes synchronously and authentication runs after it: uWS (this
+   * build, in a worker thread) drops sockets upgraded from a later macrotask, and a
+   * browser cannot read the status of a refused upgrade anyway. Until the token is
+   * verified the socket gets nothing but its welcome or its close code.
+   */
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
     const key = req.getHeader('sec-websocket-key');
     const protoHeader = req.getHeader('sec-websocket-protocol');
     const ext = req.getHeader('sec-websocket-extensions');
     const authorization = req.getHeader('authorization');
     const ticket = new URLSearchParams(req.getQuery() ?? '').get('ticket') ?? '';
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
     if (this.draining) {
-      res.cork(() => res.writeStatus('503 Service Unavailable').end('draining'));
+      res.writeStatus('503 Service Unavailable').end('draining');
       return;
     }
     const neg = negotiate(protoHeader);
     if (!neg) {
-      res.cork(() =>
-        res.writeStatus('400 Bad Request').end('Sec-WebSocket-Protocol: offer switchboard.v1.proto or switchboard.v1.json'),
-      );
+      res.writeStatus('400 Bad Request').end('Sec-WebSocket-Protocol: offer switchboard.v1.proto or switchboard.v1.json');
       return;
     }
-    this.ports.authenticate(authorization, ticket).then(
-      (outcome) => {
-        if (aborted) return;
-        const ud: UserData = {
-          session: null,
-          authError: outcome.ok ? null : outcome,
-          encoding: neg.encoding,
-        };
-        if (outcome.ok) {
-          ud.session = newSession(this.nextConn++, outcome.identity.user, outcome.identity.device, neg.encoding, outcome.identity.exp * 1000, this.init.limits, Date.now());
-        }
-        res.cork(() => res.upgrade(ud, key, neg.subprotocol, ext, context));
-      },
-      (e) => {
-        if (aborted) return;
-        this.ports.log('error', 'authentication failed unexpectedly', { err: String(e) });
-        res.cork(() => res.writeStatus('500 Internal Server Error').end());
-      },
-    );
+    const ud: UserData = { session: null, encoding: neg.encoding, authorization, ticket, early: [], closed: false };
+    res.upgrade(ud, key, neg.subprotocol, ext, context);
   }
 
   private open(ws: WS): void {
     const ud = ws.getUserData();
-    if (ud.authError && !ud.authError.ok) {
-      // Browsers cannot read the status of a refused upgrade, so a bad token gets a
-      // completed upgrade, one error frame and a close code from the catalog.
-      const err = ud.authError;
-      this.sendFrame(ws, ud.encoding, errorFrame(0, err.code, err.message));
-      ws.end(CLOSE_CODES[err.code].code, err.code);
+    const { authorization, ticket } = ud;
+    ud.authorization = '';
+    ud.ticket = '';
+    this.ports.authenticate(authorization, ticket).then(
+      (outcome) => this.authenticated(ws, outcome),
+      (e) => {
+        this.ports.log('error', 'authentication failed unexpectedly', { err: String(e) });
+        if (!ud.closed) ws.end(CLOSE_CODES.server_restart.code, 'internal error');
+      },
+    );
+  }
+
+  private authenticated(ws: WS, outcome: AuthOutcome): void {
+    const ud = ws.getUserData();
+    if (ud.closed) return;
+    if (!outcome.ok) {
+      this.sendFrame(ws, ud.encoding, errorFrame(0, outcome.code, outcome.message));
+      ws.end(CLOSE_CODES[outcome.code].code, outcome.code);
       return;
     }
-    const s = ud.session!;
+    const now = Date.now();
+    const s = newSession(this.nextConn++, outcome.identity.user, outcome.identity.device, ud.encoding, outcome.identity.exp * 1000, this.init.limits, now);
+    ud.session = s;
     this.sockets.set(s.conn, ws);
     this.stats.opened++;
     this.ports.opened(s);
     const l = this.init.limits;
-    this.sendFrame(
-      ws,
-      s.encoding,
-      create(ServerFrameSchema, {
-        kind: {
-          case: 'welcome',
-          value: {
-            user: s.user,
-            device: s.device,
-            node: this.init.nodeId,
-            serverTs: BigInt(Date.now()),
-            maxFrameBytes: l.maxFrameBytes,
-            heartbeatMs: l.heartbeatMs,
-            idleTimeoutMs: l.idleTimeoutMs,
-            maxSyncPage: l.maxSyncPage,
+    ws.cork(() => {
+      this.sendFrame(
+        ws,
+        s.encoding,
+        create(ServerFrameSchema, {
+          kind: {
+            case: 'welcome',
+            value: {
+              user: s.user,
+              device: s.device,
+              node: this.init.nodeId,
+              serverTs: BigInt(now),
+              maxFrameBytes: l.maxFrameBytes,
+              heartbeatMs: l.heartbeatMs,
+              idleTimeoutMs: l.idleTimeoutMs,
+              maxSyncPage: l.maxSyncPage,
+            },
           },
-        },
-      }),
-    );
+        }),
+      );
+      const early = ud.early;
+      ud.early = [];
+      for (const f of early) this.message(ws, f.data, f.isBinary);
+    });
   }
 
   private message(ws: WS, data: ArrayBuffer, isBinary: boolean): void {
     const s = ws.getUserData().session;
+    if (process.env.SB_DEBUG) this.ports.log('info', 'ws message', { conn: s?.conn, bytes: data.byteLength });
     if (!s) return;
     this.stats.framesIn++;
     const now = Date.now();
+    if (data.byteLength > this.init.limits.maxFrameBytes * SURVIVABLE_FACTOR) {
+      ws.end(CLOSE_CODES.too_large.code, 'frame too large');
+      return;
+    }
     if (data.byteLength > this.init.limits.maxFrameBytes) {
       touch(s, now);
       this.sendFrame(ws, s.encoding, errorFrame(0, 'frame_too_large', `frame of ${data.byteLength} bytes; max_frame_bytes is ${this.init.limits.maxFrameBytes}`));

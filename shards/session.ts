@@ -4,6 +4,9 @@
  * out what it returns.
  *
  * Live pushes and sync pages hand over without gaps or duplicates:
+ * - Live pushes start after the connection's first complete sync (the last page,
+ *   has_more = false): before it the server cannot know what the device holds, and
+ *   pushing anyway would hand it seq 40 before the 1..39 it is about to sync.
  * - While a sync is outstanding, live pushes are dropped: the host cuts each sync
  *   page in the same tick as it checks for newer commits, so anything dropped here is
  *   either in a later page or flips has_more.
@@ -31,6 +34,8 @@ export interface Session {
   frameBucket: Bucket;
   /** Outstanding sync requests. */
   syncing: number;
+  /** True once a sync has completed; live pushes flow only after that. */
+  synced: boolean;
   sentUpTo: Map<string, number>;
   /** Internal request id -> what the client asked. */
   pending: Map<number, { reqId: number; op: CoreOp['op']; conversation: string; clientMsgId: string }>;
@@ -51,6 +56,7 @@ export function newSession(conn: number, user: string, device: string, encoding:
     sendBucket: newBucket(limits.sendBurst, now),
     frameBucket: newBucket(limits.frameBurst, now),
     syncing: 0,
+    synced: false,
     sentUpTo: new Map(),
     pending: new Map(),
     nextId: 1,
@@ -160,7 +166,10 @@ export function onResult(s: Session, id: number, res: CoreResult): ServerFrame |
         // A resync restarts the conversation: what was sent before no longer counts.
         s.sentUpTo.set(c.conversation, c.resyncRequired ? c.nextCursor : Math.max(prev, c.nextCursor));
       }
-      if (!res.page.hasMore) s.syncing = Math.max(0, s.syncing - 1);
+      if (!res.page.hasMore) {
+        s.syncing = Math.max(0, s.syncing - 1);
+        s.synced = true;
+      }
     } else {
       s.syncing = Math.max(0, s.syncing - 1);
     }
@@ -174,7 +183,7 @@ export function onResult(s: Session, id: number, res: CoreResult): ServerFrame |
 
 /** A live push for this connection: send it or not. */
 export function onDeliver(s: Session, m: StoredMessage): boolean {
-  if (s.syncing > 0) return false;
+  if (!s.synced || s.syncing > 0) return false;
   const sent = s.sentUpTo.get(m.conversation);
   if (sent !== undefined && m.seq <= sent) return false;
   s.sentUpTo.set(m.conversation, m.seq);

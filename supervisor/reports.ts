@@ -33,7 +33,7 @@ interface Base {
 }
 
 export type SupervisorReport =
-  /** A child started (progress report; logged only when `logProgress` is on). */
+  /** A child started (a progress report: logged only when `logProgress` is on). */
   | (Base & { readonly kind: 'child_started'; readonly child: string; readonly restarts: number; readonly pid?: number; readonly threadId?: number })
   /** A child ended without being asked. `action` says what the supervisor does about it. */
   | (Base & {
@@ -67,9 +67,13 @@ export type SupervisorReport =
 
 export type ReportKind = SupervisorReport['kind'];
 
-/** Progress reports are routine; everything else is worth a line in the log. */
+/**
+ * Progress reports are routine: starts, and clean exits that need no restart (a
+ * per-peer link closing). Everything else is worth a line in the log.
+ */
 export function isProgress(report: SupervisorReport): boolean {
-  return report.kind === 'child_started';
+  if (report.kind === 'child_started') return true;
+  return report.kind === 'child_exited' && (report.reason.kind === 'normal' || report.reason.kind === 'shutdown') && report.action !== 'restart';
 }
 
 export function reasonInfo(reason: ExitReason): ReasonInfo {

@@ -9,6 +9,7 @@
  * no longer the child's current handle is stale (we stopped or replaced it) and ignored.
  */
 import type { ChildHandle, StartContext } from './child_handle.js';
+import { childStatus, newRecord, type ChildRecord } from './child_record.js';
 import { validateChildSpec, type ChildSpec, type ChildSpecInput } from './child_spec.js';
 import type { Clock } from './clock.js';
 import {
@@ -28,14 +29,6 @@ import { restartGroup, type Strategy } from './strategy.js';
 import { SerialQueue } from './serial_queue.js';
 import { validateSupervisorOptions, type SupervisorOptions } from './supervisor_options.js';
 import type { ChildState, ChildStatus, SupervisorState, SupervisorTree } from './tree.js';
-
-interface ChildRecord {
-  readonly spec: ChildSpec;
-  state: ChildState;
-  handle: ChildHandle | undefined;
-  restarts: number;
-  lastExit: ExitReason | undefined;
-}
 
 /** Reports without the fields every report shares; `emit` fills those in. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -164,7 +157,7 @@ export class Supervisor {
         this.remove(rec);
         throw new ChildStartError(this.name, spec.id, error);
       }
-      return this.statusOf(rec);
+      return childStatus(rec);
     });
   }
 
@@ -189,7 +182,7 @@ export class Supervisor {
       } catch (error) {
         throw new ChildStartError(this.name, id, error);
       }
-      return this.statusOf(rec);
+      return childStatus(rec);
     });
   }
 
@@ -204,7 +197,7 @@ export class Supervisor {
 
   /** The children as data, in list order (OTP's `which_children`). */
   whichChildren(): ChildStatus[] {
-    return this.children.map((rec) => this.statusOf(rec));
+    return this.children.map(childStatus);
   }
 
   /** This supervisor and everything under it, as data; see tree.ts `formatTree`. */
@@ -420,24 +413,4 @@ export class Supervisor {
     const index = this.children.indexOf(rec);
     if (index >= 0) this.children.splice(index, 1);
   }
-
-  private statusOf(rec: ChildRecord): ChildStatus {
-    const identity = rec.handle?.identity?.() ?? {};
-    const tree = rec.handle?.tree?.();
-    return {
-      id: rec.spec.id,
-      type: rec.spec.type,
-      restart: rec.spec.restart,
-      state: rec.state,
-      restarts: rec.restarts,
-      ...(identity.pid !== undefined ? { pid: identity.pid } : {}),
-      ...(identity.threadId !== undefined ? { threadId: identity.threadId } : {}),
-      ...(rec.lastExit !== undefined ? { lastExit: summarizeReason(rec.lastExit) } : {}),
-      ...(tree !== undefined ? { tree } : {}),
-    };
-  }
-}
-
-function newRecord(spec: ChildSpec): ChildRecord {
-  return { spec, state: 'stopped', handle: undefined, restarts: 0, lastExit: undefined };
 }

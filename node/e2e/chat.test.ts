@@ -107,13 +107,18 @@ describe('1:1 chat', () => {
     for (let i = 0; i < 40; i++) {
       sends.push(send(a1, conv, `a-${i}`, `a${i}`));
       sends.push(send(b1, conv, `b-${i}`, `b${i}`));
-      if (i === 20) void node.connect('bob4', 'tablet').then((c) => (late = c));
+      // A device that connects mid-stream and syncs while sends continue.
+      if (i === 20) void node.connect('bob4', 'tablet').then(async (c) => {
+        await syncAll(c);
+        late = c;
+      });
     }
     let late: TestClient | null = null;
     const acks = (await Promise.all(sends)).map(ackSeq);
     assert.deepEqual([...acks].sort((x, y) => x - y), Array.from({ length: 80 }, (_, i) => i + 1), 'gapless seqs 1..80');
     while (!late) await sleep(20);
-    await syncAll(late);
+    const lateClient: TestClient = late;
+    await lateClient.waitFor(() => messagesOf(lateClient, conv).length >= 80).catch(() => {});
     // A device's full view = what it was pushed + its own acked sends.
     const view = (c: TestClient, own: Map<number, string>) => {
       const seen = messagesOf(c, conv).map((m) => [m.seq, m.body] as [number, string]);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchWriter, type WriterClock } from './batch_writer.js';
+import { BatchWriter, type BatchWriterOptions, type WriterClock } from './batch_writer.js';
 import { OverloadedError, StoreUnavailableError } from './errors.js';
 
 /** Manual clock: time moves only when a test calls advance(). */
@@ -82,7 +82,7 @@ function track(p: Promise<void>): { state: 'pending' | 'resolved' | 'rejected'; 
   return t;
 }
 
-function setup(options: { maxBatch?: number; maxDelayMs?: number; maxQueue?: number; concurrency?: number } = {}) {
+function setup(options: Omit<BatchWriterOptions, 'clock'> = {}) {
   const clock = new FakeClock();
   const sink = new ManualSink<number>();
   const writer = new BatchWriter<number>(sink.fn, { maxBatch: 4, maxDelayMs: 10, maxQueue: 100, ...options, clock });
@@ -232,10 +232,9 @@ describe('BatchWriter', () => {
     assert.equal(writer.stats().opsRejected, 3);
   });
 
-  it('rejects every op of a failed batch with StoreUnavailableError carrying the cause, and goes on', async () => {
-    const { clock, sink, writer } = setup({ maxBatch: 2 });
+  it('rejects every op of a failed batch with StoreUnavailableError carrying the cause', async () => {
+    const { sink, writer } = setup({ maxBatch: 2 });
     const first = [writer.submit(1), writer.submit(2)].map(track);
-    const later = track(writer.submit(3));
     await settle();
     const cause = new Error('disk I/O error');
     await sink.failNext(cause);
@@ -243,18 +242,58 @@ describe('BatchWriter', () => {
       assert.equal(t.state, 'rejected');
       assert.ok(t.error instanceof StoreUnavailableError);
       assert.equal(t.error.code, 'unavailable');
+      assert.equal(t.error.retryable, true);
       assert.equal(t.error.cause, cause);
       assert.match(t.error.message, /batch of 2 ops failed: disk I\/O error/);
     }
-    clock.advance(10);
-    await settle();
-    await sink.completeNext();
-    assert.equal(later.state, 'resolved', 'a failure does not poison later batches');
     const stats = writer.stats();
     assert.equal(stats.batchesFailed, 1);
     assert.equal(stats.opsFailed, 2);
-    assert.equal(stats.batchesCommitted, 1);
-    assert.equal(stats.opsCommitted, 1);
+    assert.equal(stats.batchesCommitted, 0);
+  });
+
+  it('by default fails the ops queued behind a failed batch untried, then accepts new ones', async () => {
+    const { clock, sink, writer } = setup({ maxBatch: 2 });
+    writer.submit(1).catch(() => undefined);
+    writer.submit(2).catch(() => undefined);
+    await settle();
+    const behind = [writer.submit(3), writer.submit(4), writer.submit(5)].map(track);
+    await settle();
+    assert.equal(sink.batches.length, 1, 'ops 3.. wait behind the in-flight batch');
+    const cause = new Error('disk full');
+    await sink.failNext(cause);
+    for (const t of behind) {
+      assert.equal(t.state, 'rejected');
+      assert.ok(t.error instanceof StoreUnavailableError);
+      assert.equal(t.error.cause, cause);
+      assert.match(t.error.message, /not attempted: an earlier store batch of 2 ops failed \(disk full\)/);
+    }
+    assert.equal(sink.batches.length, 1, 'the failed-behind ops never reach the sink');
+    assert.equal(writer.stats().queueDepth, 0);
+    assert.equal(writer.stats().opsFailed, 5);
+
+    const after = track(writer.submit(6));
+    clock.advance(10);
+    await settle();
+    await sink.completeNext();
+    assert.deepEqual(sink.batches[1], [6]);
+    assert.equal(after.state, 'resolved', 'the writer works again after a failure');
+  });
+
+  it("with onBatchFailure 'continue', later batches go on after a failure", async () => {
+    const { clock, sink, writer } = setup({ maxBatch: 2, onBatchFailure: 'continue' });
+    writer.submit(1).catch(() => undefined);
+    writer.submit(2).catch(() => undefined);
+    const later = track(writer.submit(3));
+    await settle();
+    await sink.failNext(new Error('boom'));
+    clock.advance(10);
+    await settle();
+    assert.deepEqual(sink.batches[1], [3]);
+    await sink.completeNext();
+    assert.equal(later.state, 'resolved');
+    assert.equal(writer.stats().opsFailed, 2);
+    assert.equal(writer.stats().opsCommitted, 1);
   });
 
   it('treats a sink that throws synchronously like a failed batch', async () => {

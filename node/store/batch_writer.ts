@@ -9,9 +9,11 @@
  *
  * Backpressure is explicit: at most `maxQueue` ops wait. Past that, `submit` rejects
  * at once with OverloadedError and the client is told to retry; nothing accepted is
- * ever dropped. A failed batch rejects every op in it with StoreUnavailableError. The
- * writer does not retry: every op is idempotent, so the caller (ultimately the client,
- * resending with the same client_msg_id) decides.
+ * ever dropped unheard: every accepted op settles, durable or rejected. A failed batch
+ * rejects every op in it with StoreUnavailableError, and by default (see
+ * `onBatchFailure`) so is every op queued behind it at that moment. The writer does
+ * not retry: every op is idempotent, so the caller (ultimately the client, resending
+ * with the same client_msg_id) decides.
  *
  * Order: batches leave in FIFO order and ops keep their order inside a batch. With
  * `concurrency` 1 (the default) batch n+1 starts only after batch n settled, so the
@@ -61,6 +63,15 @@ export interface BatchWriterOptions {
    * that do not need cross-batch order.
    */
   concurrency?: number;
+  /**
+   * What a failed batch does to the ops queued behind it. 'fail-queued' (default):
+   * they are rejected too, without being tried. A failed batch leaves a hole in some
+   * conversation's seqs; committing the later seqs over it would make the hole
+   * permanent, while failing them lets the sequencer reload its counter from the store
+   * and reassign. Ops submitted after the failure are tried normally. 'continue': later
+   * batches go on regardless, for sinks whose ops carry no order (e.g. cursors only).
+   */
+  onBatchFailure?: 'fail-queued' | 'continue';
   clock?: WriterClock;
 }
 
@@ -72,6 +83,7 @@ export interface BatchWriterStats {
   batchesCommitted: number;
   opsCommitted: number;
   batchesFailed: number;
+  /** Ops rejected by failed batches, including those failed untried behind one. */
   opsFailed: number;
   /** Submissions refused because the queue was full. */
   opsRejected: number;
@@ -98,6 +110,7 @@ export class BatchWriter<Op> {
   private readonly maxDelayMs: number;
   private readonly maxQueue: number;
   private readonly concurrency: number;
+  private readonly onBatchFailure: 'fail-queued' | 'continue';
   private readonly clock: WriterClock;
 
   private readonly queue: Entry<Op>[] = [];
@@ -125,6 +138,7 @@ export class BatchWriter<Op> {
     this.maxDelayMs = nonNegative('maxDelayMs', options.maxDelayMs ?? DEFAULTS.maxDelayMs);
     this.maxQueue = positiveInt('maxQueue', options.maxQueue ?? DEFAULTS.maxQueue);
     this.concurrency = positiveInt('concurrency', options.concurrency ?? DEFAULTS.concurrency);
+    this.onBatchFailure = options.onBatchFailure ?? 'fail-queued';
     this.clock = options.clock ?? systemClock;
   }
 
@@ -251,6 +265,7 @@ export class BatchWriter<Op> {
         const reason = cause instanceof Error ? cause.message : String(cause);
         const err = new StoreUnavailableError(`store batch of ${ops.length} ops failed: ${reason}`, { cause });
         for (const e of entries) e.reject(err);
+        if (this.onBatchFailure === 'fail-queued') this.failQueued(ops.length, reason, cause);
       } finally {
         this.inFlightOps -= ops.length;
       }
@@ -260,6 +275,19 @@ export class BatchWriter<Op> {
       this.inFlight.delete(run);
       this.pump();
     });
+  }
+
+  private failQueued(failedBatchSize: number, reason: string, cause: unknown): void {
+    if (this.queue.length === 0) return;
+    const behind = this.queue.splice(0);
+    const count = this.queuedOps;
+    this.queuedOps = 0;
+    this.counters.opsFailed += count;
+    const err = new StoreUnavailableError(
+      `not attempted: an earlier store batch of ${failedBatchSize} ops failed (${reason})`,
+      { cause },
+    );
+    for (const e of behind) e.reject(err);
   }
 
   /** Keep one timer, set for when the oldest waiting op becomes due. */

@@ -28,6 +28,7 @@ options:
   --port N              CQL port (default: saved in the data dir, else ${DEFAULT_CQL_PORT}; 0 = any free port)
   --storage-port N      inter-node port (default: saved, else 7000 beside 9042, else free)
   --heap SIZE           -Xms/-Xmx (default ${DEFAULT_HEAP})
+  --full-jit            start: normal tiered JIT (for benchmarks); default stops at C1 for a quicker start
   --commitlog-sync M    batch | group | periodic (default batch: acks only after fsync)
   --jmx-port N          open JMX on loopback for nodetool (default off)
   --wait                start: also wait for CQL
@@ -48,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
       'commitlog-sync': { type: 'string' },
       'jmx-port': { type: 'string' },
       wait: { type: 'boolean' },
+      'full-jit': { type: 'boolean' },
       timeout: { type: 'string' },
       grace: { type: 'string' },
       keyspace: { type: 'string' },
@@ -87,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
         port: int('port', values.port),
         storagePort: int('storage-port', values['storage-port']),
         heap: values.heap,
+        jit: values['full-jit'] ? 'full' : 'quick',
         commitlogSync: sync as CommitlogSync | undefined,
         jmxPort: int('jmx-port', values['jmx-port']),
         detached: true,

@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { CONFIG_DEFAULTS, renderCassandraYaml, renderLogbackXml, type CommitlogSync } from './config.js';
 import { requireJars } from './fetch.js';
-import { jvmArgs, MAIN_CLASS } from './jvm_args.js';
+import { resolveJava } from './java.js';
+import { jvmArgs, MAIN_CLASS, type JitMode } from './jvm_args.js';
 import { LIB_DIR, nodeLayout, type NodeLayout } from './layout.js';
 import { assertPortsFree, readSavedPorts, resolvePorts, savePorts } from './ports.js';
 import { waitForCql, type CqlReady } from './wait_for_cql.js';
@@ -26,8 +27,11 @@ export interface StartOptions {
   /** Inter-node port; default: saved, else 7000 next to 9042, else any free port. */
   readonly storagePort?: number;
   readonly heap?: string;
+  /** Default 'quick' (fast startup, C1 only); 'full' for benchmarks. See jvm_args.ts. */
+  readonly jit?: JitMode;
   readonly commitlogSync?: CommitlogSync;
   readonly jmxPort?: number;
+  /** Path of a Java 17 binary; default: see java.ts. */
   readonly java?: string;
   /** Wait until CQL answers before resolving (default true). */
   readonly wait?: boolean;
@@ -73,6 +77,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<Cassandra
   const log = opts.log ?? (() => undefined);
   const host = CONFIG_DEFAULTS.host;
   const jars = requireJars();
+  const java = opts.java ?? resolveJava();
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'switchboard-cassandra-'));
   const layout = nodeLayout(dataDir);
   for (const d of [layout.dataDir, layout.confDir, layout.logDir]) mkdirSync(d, { recursive: true });
@@ -104,6 +109,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<Cassandra
     libDir: LIB_DIR,
     jars,
     heap: opts.heap ?? DEFAULT_HEAP,
+    jit: opts.jit ?? 'quick',
     jmxPort: opts.jmxPort,
     extraArgs: opts.extraJvmArgs,
   });
@@ -111,7 +117,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<Cassandra
   writeFileSync(out, `\n==== ${new Date().toISOString()} starting Cassandra (CQL ${ports.cqlPort}, storage ${ports.storagePort})\n`);
   let child: ChildProcess;
   try {
-    child = spawn(opts.java ?? 'java', args, {
+    child = spawn(java, args, {
       cwd: layout.dataDir,
       detached: opts.detached ?? false,
       stdio: ['ignore', out, out],

@@ -15,6 +15,7 @@ export { waitForCql, CassandraStartError } from './wait_for_cql.js';
 export type { CqlReady, WaitForCqlOptions } from './wait_for_cql.js';
 export { fetchCassandra, cachedJars } from './fetch.js';
 export type { CommitlogSync } from './config.js';
+export type { JitMode } from './jvm_args.js';
 export { CASSANDRA_VERSION, nodeLayout } from './layout.js';
 /** SimpleSnitch's datacenter name: what drivers must pass as localDataCenter. */
 export const LOCAL_DATACENTER = 'datacenter1';
