@@ -1,10 +1,11 @@
 /**
- * Node configuration: defaults, a JSON file (--config or SWITCHBOARD_CONFIG), then a
+ * Node configuration: defaults, a JSON file (--config, SWITCHBOARD_CONFIG, or
+ * ./switchboard.json when present), then a
  * few command-line overrides. Validated once at start; any bad or unknown key stops
  * the node with a message naming it (e.g. `limits.maxFrameBytes: must be an integer
  * between 1024 and 16777216`). Every value is documented in docs/CONFIG.md.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface TlsConfig {
@@ -294,7 +295,7 @@ export function parseArgs(argv: string[]): CliOverrides {
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
   const cli = parseArgs(argv);
   let raw: unknown = defaultConfig();
-  const file = cli.config ?? env.SWITCHBOARD_CONFIG;
+  const file = cli.config ?? env.SWITCHBOARD_CONFIG ?? (existsSync('switchboard.json') ? 'switchboard.json' : undefined);
   if (file) {
     let parsed: unknown;
     try {

@@ -54,9 +54,9 @@ describe('ops/token', () => {
     assert.ok(Math.abs(id.exp - (Date.now() / 1000 + 120)) < 10);
   });
 
-  it('reads ./switchboard.json and its dataDir when present', async () => {
+  it('reads ./switchboard.json and its node.dataDir when present', async () => {
     const cwd = mkdtempSync(join(root, 'sbjson-'));
-    writeFileSync(join(cwd, 'switchboard.json'), JSON.stringify({ dataDir: 'state' }));
+    writeFileSync(join(cwd, 'switchboard.json'), JSON.stringify({ node: { dataDir: 'state' } }));
     const r = await cli(cwd, '--user', 'bob', '--device', 'web');
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await createVerifier(devAuthConfig(join(cwd, 'state'))).verify(r.stdout.trim())).user, 'bob');

@@ -113,9 +113,8 @@ export class Listener {
         const s = ws.getUserData().session;
         if (s) touch(s, Date.now());
       },
-      close: (ws, code, msg) => {
+      close: (ws) => {
         const s = ws.getUserData().session;
-        if (process.env.SB_DEBUG) this.ports.log('info', 'ws close', { conn: s?.conn, code, msg: Buffer.from(msg).toString() });
         if (s && this.sockets.get(s.conn) === ws) {
           this.sockets.delete(s.conn);
           this.stats.closed++;
@@ -207,9 +206,13 @@ export class Listener {
   }
 
   private message(ws: WS, data: ArrayBuffer, isBinary: boolean): void {
-    const s = ws.getUserData().session;
-    if (process.env.SB_DEBUG) this.ports.log('info', 'ws message', { conn: s?.conn, bytes: data.byteLength });
-    if (!s) return;
+    const ud = ws.getUserData();
+    const s = ud.session;
+    if (!s) {
+      // Not authenticated yet: keep a few frames (copied: uWS reuses the buffer).
+      if (ud.early.length < MAX_EARLY_FRAMES && data.byteLength <= this.init.limits.maxFrameBytes) ud.early.push({ data: data.slice(0), isBinary });
+      return;
+    }
     this.stats.framesIn++;
     const now = Date.now();
     if (data.byteLength > this.init.limits.maxFrameBytes * SURVIVABLE_FACTOR) {

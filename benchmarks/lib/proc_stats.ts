@@ -50,3 +50,62 @@ export function cpuPercent(a: ProcSample, b: ProcSample): number {
 }
 
 export const MiB = 1024 * 1024;
+
+export interface ProcTimelinePoint {
+  tSec: number;
+  rssMiB: number;
+  cpuPct: number;
+}
+
+/**
+ * Samples a process once a second for the RSS-over-time plot and for average CPU over
+ * a measured window (mark() starts a window, since() closes it).
+ */
+export class ProcWatcher {
+  readonly timeline: ProcTimelinePoint[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private prev: ProcSample | null;
+  private readonly t0 = Date.now();
+  latest: ProcSample | null;
+
+  constructor(readonly pid: number) {
+    this.prev = this.latest = sampleProc(pid);
+  }
+
+  start(): this {
+    this.timer = setInterval(() => {
+      const s = sampleProc(this.pid);
+      if (!s) return;
+      const cpu = this.prev ? cpuPercent(this.prev, s) : 0;
+      this.timeline.push({ tSec: Math.round((s.atMs - this.t0) / 100) / 10, rssMiB: Math.round((s.rssBytes / MiB) * 10) / 10, cpuPct: Math.round(cpu) });
+      this.prev = this.latest = s;
+    }, 1000);
+    this.timer.unref();
+    return this;
+  }
+
+  /** The most recent one-second CPU figure. */
+  get cpuNow(): number {
+    return this.timeline.at(-1)?.cpuPct ?? 0;
+  }
+
+  mark(): ProcSample | null {
+    return sampleProc(this.pid);
+  }
+
+  /** Average CPU % and RSS figures since a mark. */
+  since(m: ProcSample | null): { cpuPct: number; rssStartMiB: number; rssEndMiB: number; rssPeakMiB: number } | null {
+    const now = sampleProc(this.pid);
+    if (!m || !now) return null;
+    return {
+      cpuPct: Math.round(cpuPercent(m, now)),
+      rssStartMiB: Math.round(m.rssBytes / MiB),
+      rssEndMiB: Math.round(now.rssBytes / MiB),
+      rssPeakMiB: Math.round(now.hwmBytes / MiB),
+    };
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

@@ -54,6 +54,15 @@ describe('transport', () => {
     j.close();
   });
 
+  it('frames sent before the welcome are held until authentication finishes', async () => {
+    const c = await TestClient.connect({ url: node.url, token: await node.token('early', 'phone') });
+    c.send({ reqId: 5, kind: { case: 'ping', value: { ts: 42n } } });
+    const pong = await c.reply(5);
+    assert.equal(pong.kind.case, 'pong');
+    assert.ok(c.frames.findIndex((f) => f.kind.case === 'welcome') < c.frames.indexOf(pong), 'welcome comes first');
+    c.close();
+  });
+
   it('a client offering only unknown subprotocols is refused with 400', async () => {
     await assert.rejects(TestClient.connect({ url: node.url, token: await node.token('x', 'y'), subprotocol: 'chat.v9' }), /400/);
   });

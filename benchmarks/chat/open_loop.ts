@@ -1,0 +1,222 @@
+/**
+ * Open-loop 1:1 chat load. Message i of a step is *scheduled* at t0 + i/rate and its
+ * latencies are measured from that intended time, not from when the client got round
+ * to sending it. If the node (or this client) stalls, the messages that should have
+ * gone out during the stall are charged the stall: this is what avoids coordinated
+ * omission, where a closed loop would quietly send less and report flattering
+ * percentiles. How late the client itself was is reported too (scheduleLag), so a
+ * reader can tell a saturated load generator from a slow node.
+ */
+import { performance } from 'node:perf_hooks';
+import type { ServerFrame } from '../../protocol/gen/client_pb.js';
+import { Latency, type LatencySummary, type PercentileCurve } from '../lib/latency.js';
+import type { Pair } from './pairs.js';
+
+export interface Progress {
+  tSec: number;
+  sent: number;
+  acked: number;
+  delivered: number;
+  errors: number;
+  inflight: number;
+}
+
+export interface StepResult {
+  targetRate: number;
+  durationSec: number;
+  sent: number;
+  acked: number;
+  delivered: number;
+  /** Acked (durable) messages per second from the first scheduled send to the last ack. */
+  durableRate: number;
+  deliveredRate: number;
+  unacked: number;
+  undelivered: number;
+  errors: Record<string, number>;
+  ack: LatencySummary;
+  deliver: LatencySummary;
+  scheduleLag: LatencySummary;
+  ackCurve: PercentileCurve;
+  deliverCurve: PercentileCurve;
+  /** Replies that arrived for a previous step's messages (after its drain deadline). */
+  stale: number;
+}
+
+interface Pending {
+  intended: number;
+  acked: boolean;
+  delivered: boolean;
+}
+
+export interface StepOptions {
+  rate: number;
+  durationSec: number;
+  /** After the last send, wait this long for outstanding acks and deliveries. */
+  drainMs: number;
+  onSecond?: (p: Progress) => void;
+}
+
+export class OpenLoopChat {
+  private readonly ack = new Latency();
+  private readonly deliver = new Latency();
+  private readonly lag = new Latency();
+  private pending = new Map<string, Pending>();
+  private errors: Record<string, number> = {};
+  private sent = 0;
+  private acked = 0;
+  private delivered = 0;
+  private stale = 0;
+  private lastAckAt = 0;
+  private lastDeliverAt = 0;
+  private step = 0;
+  private running = false;
+  private readonly body: string;
+
+  constructor(
+    private readonly pairs: Pair[],
+    private readonly tag: string,
+    bodyBytes = 100,
+  ) {
+    this.body = 'x'.repeat(bodyBytes);
+    for (const p of pairs) {
+      p.sender.onFrame = (f) => this.onSenderFrame(f);
+      p.recipient.onFrame = (f) => this.onRecipientFrame(f);
+      const closed = (code: number): void => {
+        if (this.running) this.count(`closed_${code}`);
+      };
+      p.sender.onClose = closed;
+      p.recipient.onClose = closed;
+    }
+  }
+
+  private count(code: string): void {
+    this.errors[code] = (this.errors[code] ?? 0) + 1;
+  }
+
+  private onSenderFrame(f: ServerFrame): void {
+    if (f.kind.case === 'sendAck') {
+      const id = f.kind.value.clientMsgId;
+      const p = this.pending.get(id);
+      if (!p) return void this.stale++;
+      if (p.acked) return this.count('duplicate_ack');
+      const now = performance.now();
+      p.acked = true;
+      this.acked++;
+      this.lastAckAt = now;
+      this.ack.recordMs(now - p.intended);
+      if (p.delivered) this.pending.delete(id);
+    } else if (f.kind.case === 'error') {
+      this.count(f.kind.value.code || 'error');
+      this.pending.delete(f.kind.value.clientMsgId);
+    }
+    // Receipts and other pushes are not part of this load.
+  }
+
+  private onRecipientFrame(f: ServerFrame): void {
+    if (f.kind.case !== 'message') return;
+    const id = f.kind.value.clientMsgId;
+    const p = this.pending.get(id);
+    if (!p) return void this.stale++;
+    if (p.delivered) return this.count('duplicate_delivery');
+    const now = performance.now();
+    p.delivered = true;
+    this.delivered++;
+    this.lastDeliverAt = now;
+    this.deliver.recordMs(now - p.intended);
+    if (p.acked) this.pending.delete(id);
+  }
+
+  /** Run one step at a fixed rate; histograms and counters start fresh for each step. */
+  async run(o: StepOptions): Promise<StepResult> {
+    this.step++;
+    this.ack.reset();
+    this.deliver.reset();
+    this.lag.reset();
+    this.pending.clear();
+    this.errors = {};
+    this.sent = this.acked = this.delivered = this.stale = 0;
+    this.running = true;
+    const total = Math.max(1, Math.round(o.rate * o.durationSec));
+    const interval = 1000 / o.rate;
+    const t0 = performance.now() + 5;
+    this.lastAckAt = this.lastDeliverAt = t0;
+    const progress = setInterval(() => {
+      o.onSecond?.({
+        tSec: Math.round((performance.now() - t0) / 1000),
+        sent: this.sent,
+        acked: this.acked,
+        delivered: this.delivered,
+        errors: Object.values(this.errors).reduce((a, b) => a + b, 0),
+        inflight: this.pending.size,
+      });
+    }, 1000);
+    try {
+      await this.schedule(t0, total, interval);
+      const deadline = performance.now() + o.drainMs;
+      while (this.pending.size > 0 && performance.now() < deadline) await sleep(10);
+    } finally {
+      clearInterval(progress);
+      this.running = false;
+    }
+    let unacked = 0;
+    let undelivered = 0;
+    for (const p of this.pending.values()) {
+      if (!p.acked) unacked++;
+      if (!p.delivered) undelivered++;
+    }
+    if (unacked) this.errors.no_ack_in_time = unacked;
+    if (undelivered) this.errors.not_delivered_in_time = undelivered;
+    this.pending.clear();
+    const span = (t: number): number => Math.max(0.001, (t - t0) / 1000);
+    return {
+      targetRate: o.rate,
+      durationSec: o.durationSec,
+      sent: this.sent,
+      acked: this.acked,
+      delivered: this.delivered,
+      durableRate: this.acked / span(this.lastAckAt),
+      deliveredRate: this.delivered / span(this.lastDeliverAt),
+      unacked,
+      undelivered,
+      errors: { ...this.errors },
+      ack: this.ack.summary(),
+      deliver: this.deliver.summary(),
+      scheduleLag: this.lag.summary(),
+      ackCurve: this.ack.curve(),
+      deliverCurve: this.deliver.curve(),
+      stale: this.stale,
+    };
+  }
+
+  /** Send every message whose intended time has come, then sleep until the next one is due. */
+  private schedule(t0: number, total: number, interval: number): Promise<void> {
+    let i = 0;
+    return new Promise((resolve) => {
+      const tick = (): void => {
+        const now = performance.now();
+        while (i < total) {
+          const intended = t0 + i * interval;
+          if (intended > now) break;
+          this.sendOne(i, intended, now);
+          i++;
+        }
+        if (i >= total) return resolve();
+        setTimeout(tick, Math.max(0, t0 + i * interval - performance.now()));
+      };
+      setTimeout(tick, Math.max(0, t0 - performance.now()));
+    });
+  }
+
+  private sendOne(i: number, intended: number, now: number): void {
+    const pair = this.pairs[i % this.pairs.length];
+    this.lag.recordMs(now - intended);
+    this.sent++;
+    if (!pair.sender.open) return this.count('sender_not_open');
+    // The id encodes the step so a late reply from an earlier step is recognised as stale.
+    const clientMsgId = `${this.tag}.${this.step}.${i}`;
+    this.pending.set(clientMsgId, { intended, acked: false, delivered: false });
+    pair.sender.send({ kind: { case: 'send', value: { conversation: pair.conversation, clientMsgId, body: this.body } } });
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
