@@ -72,7 +72,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
   const watcher = new ProcWatcher(node.proc.pid!).start();
   const tag = `b${randomBytes(3).toString('hex')}`;
   let pairs: Awaited<ReturnType<typeof openPairs>> = [];
-  const steps: Array<StepResult & { server: ReturnType<ProcWatcher['since']>; clientCpuPct: number }> = [];
+  const steps: StepRow[] = [];
   const perSecond: Array<{ step: number; tSec: number; sent: number; acked: number; delivered: number; errors: number; inflight: number; rssMiB: number; cpuPct: number }> = [];
   let maxSustainable: { rate: number; durableRate: number; ackP99Ms: number; deliverP99Ms: number } | null = null;
   let stopReason = '';
@@ -161,28 +161,39 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
   writeReport(path.join(dir, 'report.html'), {
     title: `Switchboard ${envelope.scenario}`,
     envelope,
-    latency: steps.map((s, i) => ({ label: `step ${i + 1} @ ${fmt(s.targetRate)}/s`, ack: s.ackCurve, deliver: s.deliverCurve })),
-    rss: watcher.timeline.map((p) => [p.tSec, p.rssMiB]),
-    cpu: watcher.timeline.map((p) => [p.tSec, p.cpuPct]),
+    tables: [summaryTable(steps)],
+    charts: [
+      { title: 'send -> ack latency by percentile', xLabel: 'percentile', yLabel: 'ms', xKind: 'nines', logY: true, series: steps.map((s) => ({ label: `${fmt(s.targetRate)} msg/s`, points: s.ackCurve })) },
+      { title: 'send -> deliver latency by percentile', xLabel: 'percentile', yLabel: 'ms', xKind: 'nines', logY: true, series: steps.map((s) => ({ label: `${fmt(s.targetRate)} msg/s`, points: s.deliverCurve })) },
+      { title: 'node RSS over time', xLabel: 's', yLabel: 'MiB', series: [{ label: 'RSS', points: watcher.timeline.map((p) => [p.tSec, p.rssMiB]) }] },
+      { title: 'node CPU over time (100 = one core)', xLabel: 's', yLabel: '%', series: [{ label: 'CPU', points: watcher.timeline.map((p) => [p.tSec, p.cpuPct]) }] },
+    ],
   });
   console.log(`\nresult: ${path.relative(process.cwd(), dir)}/result.json  (report.html beside it)`);
   return dir;
 }
 
-function printSummary(steps: Array<StepResult & { server: { cpuPct: number; rssEndMiB: number; rssPeakMiB: number } | null; clientCpuPct: number }>, cfg: OneNodeConfig, max: { rate: number; durableRate: number } | null, stopReason: string): void {
+type StepRow = StepResult & { server: { cpuPct: number; rssEndMiB: number; rssPeakMiB: number } | null; clientCpuPct: number };
+
+const SUMMARY_HEADER = ['target/s', 'sent', 'acked', 'durable/s', 'ack p50', 'p90', 'p99', 'p99.9', 'max', 'deliver p50', 'p90', 'p99', 'p99.9', 'max', 'errors', 'node cpu%', 'node rss MiB', 'client cpu%'];
+
+function summaryRows(steps: StepRow[]): Array<Array<string | number>> {
+  return steps.map((s) => [
+    s.targetRate, s.sent, s.acked, s.durableRate,
+    s.ack.p50Ms, s.ack.p90Ms, s.ack.p99Ms, s.ack.p999Ms, s.ack.maxMs,
+    s.deliver.p50Ms, s.deliver.p90Ms, s.deliver.p99Ms, s.deliver.p999Ms, s.deliver.maxMs,
+    Object.values(s.errors).reduce((a, b) => a + b, 0),
+    s.server?.cpuPct ?? -1, s.server?.rssEndMiB ?? -1, s.clientCpuPct,
+  ]);
+}
+
+function summaryTable(steps: StepRow[]): { title: string; header: string[]; rows: Array<Array<string | number>> } {
+  return { title: 'Steps (latencies in ms from the scheduled send time)', header: SUMMARY_HEADER, rows: summaryRows(steps) };
+}
+
+function printSummary(steps: StepRow[], cfg: OneNodeConfig, max: { rate: number; durableRate: number } | null, stopReason: string): void {
   console.log('');
-  console.log(
-    table(
-      ['target/s', 'sent', 'acked', 'durable/s', 'ack p50', 'p90', 'p99', 'p99.9', 'max', 'deliver p50', 'p90', 'p99', 'p99.9', 'max', 'errors', 'node cpu%', 'node rss MiB', 'client cpu%'],
-      steps.map((s) => [
-        s.targetRate, s.sent, s.acked, s.durableRate,
-        s.ack.p50Ms, s.ack.p90Ms, s.ack.p99Ms, s.ack.p999Ms, s.ack.maxMs,
-        s.deliver.p50Ms, s.deliver.p90Ms, s.deliver.p99Ms, s.deliver.p999Ms, s.deliver.maxMs,
-        Object.values(s.errors).reduce((a, b) => a + b, 0),
-        s.server?.cpuPct ?? -1, s.server?.rssEndMiB ?? -1, s.clientCpuPct,
-      ]),
-    ),
-  );
+  console.log(table(SUMMARY_HEADER, summaryRows(steps)));
   console.log('(latencies in ms, measured from the scheduled send time; cpu% is of one core, 200% = both cores)');
   for (const [i, s] of steps.entries()) {
     const errs = Object.entries(s.errors);

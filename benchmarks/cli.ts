@@ -1,0 +1,35 @@
+/**
+ * `npm run bench -- <scenario> [flags]`. Each scenario prints progress once a second,
+ * a summary table at the end, and writes results/<timestamp>-<scenario>/result.json
+ * and report.html. See benchmarks/README.md for what each one measures.
+ */
+import { parseFlags } from './lib/args.js';
+import { runOneNode } from './one_node.js';
+
+type Scenario = { about: string; run: (flags: ReturnType<typeof parseFlags>, argv: string[]) => Promise<unknown> };
+
+const SCENARIOS: Record<string, Scenario> = {
+  'one-node': { about: 'open-loop 1:1 chat against one node: durable msg/s, send->ack / send->deliver percentiles (--find-max steps the rate up)', run: runOneNode },
+};
+
+function usage(): string {
+  return [
+    'usage: npm run bench -- <scenario> [flags]   (every scenario takes --smoke for a run of a few seconds)',
+    '',
+    ...Object.entries(SCENARIOS).map(([k, s]) => `  ${k.padEnd(10)} ${s.about}`),
+  ].join('\n');
+}
+
+const [name, ...rest] = process.argv.slice(2);
+const scenario = name ? SCENARIOS[name] : undefined;
+if (!scenario) {
+  console.error(name && name !== '--help' ? `unknown scenario ${JSON.stringify(name)}\n\n${usage()}` : usage());
+  process.exit(name && name !== '--help' ? 2 : 0);
+}
+try {
+  await scenario.run(parseFlags(rest), ['bench', name, ...rest]);
+  process.exit(0);
+} catch (e) {
+  console.error(`bench ${name}: ${(e as Error).stack ?? e}`);
+  process.exit(1);
+}
