@@ -5,11 +5,13 @@
  */
 import { parseFlags } from './lib/args.js';
 import { runOneNode } from './one_node.js';
+import { runSoak } from './scenarios/soak.js';
 
 type Scenario = { about: string; run: (flags: ReturnType<typeof parseFlags>, argv: string[]) => Promise<unknown> };
 
 const SCENARIOS: Record<string, Scenario> = {
   'one-node': { about: 'open-loop 1:1 chat against one node: durable msg/s, send->ack / send->deliver percentiles (--find-max steps the rate up)', run: runOneNode },
+  soak: { about: 'N idle authenticated connections (over worker processes and nodes): RSS over time, memory per connection vs bare uWS / ws', run: runSoak },
 };
 
 function usage(): string {

@@ -17,6 +17,7 @@ export interface TlsConfig {
 export interface Config {
   node: { id: string; dataDir: string };
   listen: { host: string; port: number; tls: TlsConfig | null };
+  /** Socket shards (worker threads); 0 = one per core. */
   shards: { count: number };
   limits: {
     /** Largest WebSocket frame accepted; bigger frames close the socket with 1009. */
@@ -81,7 +82,7 @@ export function defaultConfig(): Config {
   return {
     node: { id: 'node-1', dataDir: './data' },
     listen: { host: '127.0.0.1', port: 8080, tls: null },
-    shards: { count: 1 },
+    shards: { count: 0 },
     limits: {
       maxFrameBytes: 64 * 1024,
       maxMessageBytes: 32 * 1024,
@@ -144,7 +145,7 @@ const schema: Schema = {
       return validateAgainst(v, { certFile: str({ nonEmpty: true }), keyFile: str({ nonEmpty: true }), passphrase: str() }, key, { passphrase: '' });
     },
   },
-  shards: { count: int(1, 256) },
+  shards: { count: int(0, 256) },
   limits: {
     maxFrameBytes: int(1024, 16 * 1024 * 1024),
     maxMessageBytes: int(16, 16 * 1024 * 1024),

@@ -8,6 +8,9 @@
  *   POST /v1/conversations/direct       (API key)   {"users": [a, b]} -> the 1:1 conversation
  *   POST /v1/messages                   (API key)   send on behalf of a user (same dedup and order)
  *   GET  /v1/conversations/:id/messages (API key)   history, newest first: ?before=<seq>&limit=<n>
+ *   GET  /metrics                                   Prometheus text, all threads merged
+ *   GET  /admin/status                  (API key)   the live supervision tree (text)
+ *   POST /admin/drain                   (API key)   graceful drain, as on SIGTERM
  *
  * Errors are JSON {code, message} with codes from protocol/codes.ts.
  */
@@ -22,13 +25,13 @@ import type { TicketStore } from './auth/tickets.js';
 import type { Verifier } from './auth/verify.js';
 
 export interface HttpApiDeps {
-  service: ChatService;
+  service: () => ChatService;
   verifier: Verifier;
   tickets: TicketStore;
   apiKeys: string[];
   ready: () => boolean;
-  /** Extra GET routes (status, metrics) the host adds. */
-  extra?: Record<string, () => Promise<HttpResponse> | HttpResponse>;
+  metrics?: () => Promise<string>;
+  admin?: { status(): string; drain(): void };
 }
 
 const STATUS_OF: Partial<Record<ErrorCode, number>> = {
@@ -67,7 +70,15 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
   const { method, path } = req;
   if (method === 'GET' && path === '/healthz') return { status: 200, body: { status: 'ok' } };
   if (method === 'GET' && path === '/readyz') return deps.ready() ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'draining' } };
-  if (method === 'GET' && deps.extra?.[path]) return deps.extra[path]();
+  if (method === 'GET' && path === '/metrics' && deps.metrics) return { status: 200, body: null, text: await deps.metrics() };
+  if (path.startsWith('/admin/') && deps.admin) {
+    if (!apiKeyOk(req.authorization, deps.apiKeys)) return errorResponse('unauthenticated', 'Authorization: Bearer <api key> required');
+    if (method === 'GET' && path === '/admin/status') return { status: 200, body: null, text: deps.admin.status() };
+    if (method === 'POST' && path === '/admin/drain') {
+      deps.admin.drain();
+      return { status: 202, body: { status: 'draining' } };
+    }
+  }
   if (method === 'POST' && path === '/v1/tickets') {
     const r = await handleTicketRequest(req.authorization, deps.verifier, deps.tickets);
     return { status: r.status, headers: r.headers, body: r.body };
@@ -82,7 +93,7 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
       if (!Array.isArray(users) || users.length !== 2 || users.some((u) => typeof u !== 'string' || !ID_PATTERN.test(u))) {
         return errorResponse('invalid_argument', 'users: must be two user ids');
       }
-      const conv = await deps.service.openDirect(users[0] as string, users[1] as string);
+      const conv = await deps.service().openDirect(users[0] as string, users[1] as string);
       return { status: 200, body: { conversation: conv.id, members: conv.members.map((m) => m.user) } };
     }
     if (method === 'POST' && path === '/v1/messages') {
@@ -94,7 +105,7 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
       if (typeof meta !== 'object' || Array.isArray(meta) || Object.values(meta).some((v) => typeof v !== 'string')) {
         return errorResponse('invalid_argument', 'meta: must be an object of strings');
       }
-      const ack = await deps.service.send(
+      const ack = await deps.service().send(
         { user: sender, device, conn: null },
         { conversation: str(b, 'conversation'), clientMsgId: str(b, 'client_msg_id'), body: typeof b.body === 'string' ? b.body : '', meta: meta as Record<string, string> },
       );
@@ -108,7 +119,7 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
       const q = new URLSearchParams(req.query);
       const before = intParam(q, 'before', 0);
       const limit = intParam(q, 'limit', 50);
-      const page = await deps.service.history(null, decodeURIComponent(m[1]), before, limit);
+      const page = await deps.service().history(null, decodeURIComponent(m[1]), before, limit);
       return {
         status: 200,
         body: {

@@ -1,29 +1,33 @@
 /**
- * A Switchboard node. `npm start` runs one on the embedded default: SQLite under the
- * data dir, local routing, dev auth (a generated HS256 secret; mint tokens with
- * `npm run token -- --user alice --device phone`).
+ * A Switchboard node host, read as its supervision tree:
+ *
+ *   host (rest_for_one: each child depends on the ones before it)
+ *   ├── store      the message store and its batch writer (acks wait for its commits)
+ *   ├── chat       conversations, sequencing, receipts, sync (caches over the store)
+ *   └── shards     (one_for_one) N uWebSockets.js worker threads on one port
+ *       ├── shard-0
+ *       └── shard-N-1
+ *
+ * `npm start` runs one on the embedded default: SQLite under the data dir, local
+ * routing, dev auth (mint tokens with `npm run token -- --user alice --device phone`).
  *
  *   node --import tsx node/main.ts [--config file.json] [--port N] [--data-dir DIR] [--shards N]
+ *
+ * SIGTERM (or POST /admin/drain) drains: stop accepting, goaway with a jittered
+ * reconnect delay, flush the writer, stop children in reverse, exit within
+ * drain.deadlineMs. If a supervisor gives up (restart storm, hung shard) the host
+ * writes the crash report and exits non-zero for its OS-level restarter.
  */
 import { mkdirSync } from 'node:fs';
-import { BatchWriter } from './store/batch_writer.js';
-import { SqliteStore } from './store/sqlite_store.js';
-import type { WriteOp } from './store/types.js';
-import { ChatService, type Outbox } from './core/chat_service.js';
-import { ConnectionRegistry, type ConnRef } from './core/registry.js';
+import { cpus } from 'node:os';
+import { Supervisor, supervisorSpec, serviceChild, exitHostOnGiveUp, formatTree } from '../supervisor/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createVerifier } from './auth/verify.js';
-import { TicketStore } from './auth/tickets.js';
 import { devAuthConfig } from './auth/dev.js';
-import type { AuthConfig } from './auth/types.js';
 import { handleHttp } from './http_api.js';
-import { ShardLink, startShardThread } from './host/shard_link.js';
-import { faultHook } from './host/faults.js';
-import type { ShardInit } from '../shards/messages.js';
-
-function log(level: string, msg: string, fields: Record<string, unknown> = {}): void {
-  process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }) + '\n');
-}
+import { Host, log } from './host/host.js';
+import { drainHost } from './host/drain.js';
+import { resolvePort } from './host/port.js';
+import type { HttpRequest, HttpResponse } from '../shards/messages.js';
 
 let cfg: Config;
 try {
@@ -36,124 +40,53 @@ try {
   throw e;
 }
 mkdirSync(cfg.node.dataDir, { recursive: true });
-
-let authCfg: AuthConfig;
 if (cfg.auth.keys.length === 0) {
-  authCfg = devAuthConfig(cfg.node.dataDir);
-  cfg.auth = { ...cfg.auth, keys: authCfg.keys };
+  cfg.auth = { ...cfg.auth, keys: devAuthConfig(cfg.node.dataDir).keys };
   log('warn', 'no auth.keys configured: using the dev HS256 secret in the data dir (mint tokens with npm run token)');
-} else {
-  authCfg = {
-    issuer: cfg.auth.issuer || undefined,
-    audience: cfg.auth.audience || undefined,
-    clockToleranceSec: cfg.auth.clockToleranceSec,
-    ticketTtlMs: cfg.auth.ticketTtlMs,
-    keys: cfg.auth.keys,
-  };
 }
 
-const store = new SqliteStore(cfg.store.sqlite.file);
-const fault = faultHook();
-const writer = new BatchWriter<WriteOp>(async (ops) => {
-  await store.commit(ops);
-  fault?.(ops);
-}, cfg.store.batch);
-const registry = new ConnectionRegistry();
-const links: ShardLink[] = [];
+const host = new Host(cfg, await resolvePort(cfg.listen.host, cfg.listen.port));
+const shardCount = cfg.shards.count > 0 ? cfg.shards.count : cpus().length;
 
-const outbox: Outbox = {
-  deliver(to, message) {
-    for (const [shard, conns] of byShard(to)) links[shard]?.post({ t: 'deliver', conns, message });
-  },
-  receipts(to, receipts) {
-    for (const [shard, conns] of byShard(to)) links[shard]?.post({ t: 'receipts', conns, receipts });
-  },
-};
-
-const service = new ChatService(store, writer, registry, outbox, {
-  maxMessageBytes: cfg.limits.maxMessageBytes,
-  defaultSyncPage: cfg.limits.defaultSyncPage,
-  maxSyncPage: cfg.limits.maxSyncPage,
-  maxHistoryPage: cfg.limits.maxHistoryPage,
-  maxConversationMembers: cfg.limits.maxConversationMembers,
-  retentionMessages: cfg.store.retentionMessages,
-});
-const verifier = createVerifier(authCfg);
-const tickets = new TicketStore({ ttlMs: cfg.auth.ticketTtlMs });
-let draining = false;
-
-const http = (req: import('../shards/messages.js').HttpRequest) =>
-  handleHttp(req, { service, verifier, tickets, apiKeys: cfg.api.keys, ready: () => !draining });
-
-function byShard(to: ConnRef[]): Map<number, number[]> {
-  const m = new Map<number, number[]>();
-  for (const r of to) {
-    let l = m.get(r.shard);
-    if (!l) m.set(r.shard, (l = []));
-    l.push(r.conn);
-  }
-  return m;
-}
-
-async function startShard(shard: number, port: number): Promise<number> {
-  const init: ShardInit = {
-    shard,
-    nodeId: cfg.node.id,
-    host: cfg.listen.host,
-    port,
-    tls: cfg.listen.tls,
-    limits: cfg.limits,
-    auth: cfg.auth,
-  };
-  const worker = startShardThread(init);
-  return new Promise((resolve, reject) => {
-    const link = new ShardLink(shard, worker, {
-      service,
-      http,
-      redeem: (t) => tickets.redeem(t),
-      log,
-      onListening: resolve,
-      onDrained: () => drainedShards.add(shard),
-    });
-    links[shard] = link;
-    worker.once('error', reject);
-    worker.on('exit', (code) => {
-      registry.removeShard(shard);
-      if (!draining) {
-        log('error', 'socket shard exited', { shard, code });
-        process.exitCode = 1;
-        void shutdown('shard exit');
-      }
-    });
+const http = (req: HttpRequest): Promise<HttpResponse> =>
+  handleHttp(req, {
+    service: () => host.chat(),
+    verifier: host.verifier,
+    tickets: host.tickets,
+    apiKeys: cfg.api.keys,
+    ready: () => !host.draining && host.service !== null,
+    metrics: () => host.metrics.render(),
+    admin: { status: (): string => formatTree(root.tree()), drain: (): void => void drain('admin') },
   });
-}
 
-const drainedShards = new Set<number>();
-let shuttingDown: Promise<void> | null = null;
+const root: Supervisor = new Supervisor({
+  name: 'host',
+  strategy: 'rest_for_one',
+  intensity: 3,
+  periodMs: 10_000,
+  children: [
+    { id: 'store', start: serviceChild(() => host.storeService()), shutdown: 10_000 },
+    { id: 'chat', start: serviceChild(() => host.chatService()) },
+    supervisorSpec('shards', {
+      strategy: 'one_for_one',
+      // A shard that crashes more than 5 times in 10 s is not a transient fault.
+      intensity: 5,
+      periodMs: 10_000,
+      children: Array.from({ length: shardCount }, (_, i) => host.shardSpec(i, http)),
+    }),
+  ],
+});
+root.onReport((r) => host.metrics.onReport(r));
 
-function shutdown(reason: string): Promise<void> {
-  shuttingDown ??= (async () => {
-    log('info', 'draining', { reason });
-    draining = true;
-    const deadline = setTimeout(() => {
-      log('error', 'drain deadline passed; exiting');
-      process.exit(1);
-    }, cfg.drain.deadlineMs);
-    deadline.unref();
-    for (const l of links) l?.post({ t: 'drain', reconnectAfterMs: 0, jitterMs: cfg.drain.goawayJitterMs });
-    await writer.flush();
-    for (const l of links) l?.post({ type: '$sup:stop' } as never);
-    await writer.close();
-    await store.close();
-    log('info', 'stopped');
-  })();
-  return shuttingDown;
-}
+const drain = (reason: string): Promise<void> => drainHost(host, root, reason);
+process.on('SIGTERM', () => void drain('SIGTERM'));
+process.on('SIGINT', () => void drain('SIGINT'));
 
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
-
-const port = await startShard(0, cfg.listen.port);
-for (let i = 1; i < cfg.shards.count; i++) await startShard(i, port);
+void exitHostOnGiveUp(root);
+await root.start();
 const scheme = cfg.listen.tls ? 'wss' : 'ws';
-console.log(`Switchboard node ${cfg.node.id} ready: ${scheme}://${cfg.listen.host}:${port}/v1/ws  (store: sqlite ${cfg.store.sqlite.file}; HTTP API: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host}:${port}/v1/)`);
+console.log(
+  `Switchboard node ${cfg.node.id} ready: ${scheme}://${cfg.listen.host}:${host.port}/v1/ws  ` +
+    `(${shardCount} shard${shardCount === 1 ? '' : 's'}; store: ${cfg.store.kind} ${cfg.store.kind === 'sqlite' ? cfg.store.sqlite.file : cfg.store.cassandra.keyspace}; ` +
+    `HTTP API: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host}:${host.port}/v1/)`,
+);

@@ -7,12 +7,12 @@
 import uWS from 'uWebSockets.js';
 import { create } from '@bufbuild/protobuf';
 import { ServerFrameSchema, type ServerFrame } from '../protocol/gen/client_pb.js';
-import { decodeClientFrame, DecodeError, encodeServerFrame, negotiate, type Encoding } from '../protocol/codec.js';
+import { decodeClientFrame, decodeServerFrame, DecodeError, encodeServerFrame, negotiate, serverFrameToJson, type Encoding } from '../protocol/codec.js';
 import { CLOSE_CODES } from '../protocol/codes.js';
-import type { StoredMessage } from '../node/store/types.js';
 import type { MemberReceipt } from '../node/core/receipts.js';
-import { errorFrame, messageFrame, receiptFrame } from './frames.js';
-import type { CoreOp, CoreResult, HttpRequest, HttpResponse, ShardInit } from './messages.js';
+import { errorFrame, receiptFrame } from './frames.js';
+import type { CoreOp, CoreResult, HttpRequest, HttpResponse, PushItem, ShardInit } from './messages.js';
+import type { ShardMetrics } from './metrics.js';
 import { expiry, newSession, onClientFrame, onDeliver, onResult, touch, type Session } from './session.js';
 
 export interface Identity {
@@ -29,7 +29,7 @@ export interface ShardPorts {
   authenticate(authorization: string, ticket: string): Promise<AuthOutcome>;
   opened(s: Session): void;
   closed(s: Session): void;
-  forward(s: Session, id: number, op: CoreOp): void;
+  forward(s: Session, id: number, op: CoreOp, t0: number): void;
   http(req: HttpRequest): Promise<HttpResponse>;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
@@ -69,11 +69,12 @@ export class Listener {
   private nextConn = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
   private draining = false;
-  readonly stats = { framesIn: 0, framesOut: 0, opened: 0, closed: 0 };
+  private readonly sendStarted = new Map<string, number>();
 
   constructor(
     private readonly init: ShardInit,
     private readonly ports: ShardPorts,
+    private readonly metrics: ShardMetrics,
   ) {
     const tls = init.tls;
     this.app = tls
@@ -117,7 +118,7 @@ export class Listener {
         const s = ws.getUserData().session;
         if (s && this.sockets.get(s.conn) === ws) {
           this.sockets.delete(s.conn);
-          this.stats.closed++;
+          this.metrics.connections.set(this.sockets.size);
           this.ports.closed(s);
         }
       },
@@ -159,7 +160,7 @@ export class Listener {
       (outcome) => this.authenticated(ws, outcome),
       (e) => {
         this.ports.log('error', 'authentication failed unexpectedly', { err: String(e) });
-        if (!ud.closed) ws.end(CLOSE_CODES.server_restart.code, 'internal error');
+        if (!ud.closed) this.end(ws, CLOSE_CODES.server_restart.code, 'internal error');
       },
     );
   }
@@ -169,14 +170,14 @@ export class Listener {
     if (ud.closed) return;
     if (!outcome.ok) {
       this.sendFrame(ws, ud.encoding, errorFrame(0, outcome.code, outcome.message));
-      ws.end(CLOSE_CODES[outcome.code].code, outcome.code);
+      this.end(ws, CLOSE_CODES[outcome.code].code, outcome.code);
       return;
     }
     const now = Date.now();
     const s = newSession(this.nextConn++, outcome.identity.user, outcome.identity.device, ud.encoding, outcome.identity.exp * 1000, this.init.limits, now);
     ud.session = s;
     this.sockets.set(s.conn, ws);
-    this.stats.opened++;
+    this.metrics.connections.set(this.sockets.size);
     this.ports.opened(s);
     const l = this.init.limits;
     ws.cork(() => {
@@ -195,6 +196,7 @@ export class Listener {
               heartbeatMs: l.heartbeatMs,
               idleTimeoutMs: l.idleTimeoutMs,
               maxSyncPage: l.maxSyncPage,
+              shard: this.init.shard,
             },
           },
         }),
@@ -213,10 +215,10 @@ export class Listener {
       if (ud.early.length < MAX_EARLY_FRAMES && data.byteLength <= this.init.limits.maxFrameBytes) ud.early.push({ data: data.slice(0), isBinary });
       return;
     }
-    this.stats.framesIn++;
+    this.metrics.framesIn.inc();
     const now = Date.now();
     if (data.byteLength > this.init.limits.maxFrameBytes * SURVIVABLE_FACTOR) {
-      ws.end(CLOSE_CODES.too_large.code, 'frame too large');
+      this.end(ws, CLOSE_CODES.too_large.code, 'frame too large');
       return;
     }
     if (data.byteLength > this.init.limits.maxFrameBytes) {
@@ -233,13 +235,16 @@ export class Listener {
       this.sendFrame(ws, s.encoding, errorFrame(e.reqId, e.code, e.message));
       const n = (this.badFrames.get(ws) ?? 0) + 1;
       this.badFrames.set(ws, n);
-      if (n >= MAX_BAD_FRAMES) ws.end(CLOSE_CODES.protocol_violation.code, 'too many bad frames');
+      if (n >= MAX_BAD_FRAMES) this.end(ws, CLOSE_CODES.protocol_violation.code, 'too many bad frames');
       return;
     }
     this.badFrames.delete(ws);
     const eff = onClientFrame(s, frame, this.init.limits, now);
     if (eff.kind === 'reply') this.sendFrame(ws, s.encoding, eff.frame);
-    else if (eff.kind === 'forward') this.ports.forward(s, eff.id, eff.op);
+    else if (eff.kind === 'forward') {
+      if (eff.op.op === 'send') this.sendStarted.set(`${s.conn}:${eff.id}`, performance.now());
+      this.ports.forward(s, eff.id, eff.op, now);
+    }
   }
 
   // ------------------------------------------------------------------ from the host
@@ -248,26 +253,41 @@ export class Listener {
     const ws = this.sockets.get(conn);
     if (!ws) return;
     const s = ws.getUserData().session!;
+    const key = `${conn}:${id}`;
+    const started = this.sendStarted.get(key);
+    if (started !== undefined) {
+      this.sendStarted.delete(key);
+      if (result.r === 'send_ack') this.metrics.sendAck.observe((performance.now() - started) / 1000);
+    }
     const frame = onResult(s, id, result);
     if (frame) this.sendFrame(ws, s.encoding, frame);
   }
 
-  deliver(conns: number[], message: StoredMessage): void {
-    // Encode once per encoding, not once per recipient.
-    const encoded: Partial<Record<Encoding, Uint8Array | string>> = {};
-    let frame: ServerFrame | null = null;
-    for (const c of conns) {
-      const ws = this.sockets.get(c);
-      if (!ws) continue;
-      const s = ws.getUserData().session!;
-      if (!onDeliver(s, message)) continue;
-      frame ??= create(ServerFrameSchema, { kind: { case: 'message', value: messageFrame(message) } });
-      const bytes = (encoded[s.encoding] ??= encodeServerFrame(frame, s.encoding));
-      this.write(ws, bytes, s.encoding);
+  /** Pushes batched by the host (messages.ts PushItem). */
+  push(items: PushItem[]): void {
+    for (const it of items) {
+      if (it.k === 'deliver') this.deliver(it);
+      else this.receipts(it.conns, it.receipts);
     }
   }
 
-  receipts(conns: number[], receipts: MemberReceipt[]): void {
+  private deliver(it: Extract<PushItem, { k: 'deliver' }>): void {
+    // The frame arrives encoded once (protobuf); JSON clients get it re-encoded once.
+    const bytes = new Uint8Array(it.frame);
+    let json: string | null = null;
+    const now = Date.now();
+    for (const c of it.conns) {
+      const ws = this.sockets.get(c);
+      if (!ws) continue;
+      const s = ws.getUserData().session!;
+      if (!onDeliver(s, it)) continue;
+      if (s.encoding === 'json') json ??= serverFrameToJson(decodeServerFrame(bytes, 'proto'));
+      this.write(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
+      if (it.t0 > 0) this.metrics.sendDeliver.observe(Math.max(0, now - it.t0) / 1000);
+    }
+  }
+
+  private receipts(conns: number[], receipts: MemberReceipt[]): void {
     for (const c of conns) {
       const ws = this.sockets.get(c);
       if (!ws) continue;
@@ -280,16 +300,22 @@ export class Listener {
 
   // ------------------------------------------------------------------ output
 
+  private end(ws: WS, code: number, reason: string): void {
+    this.metrics.closes.inc({ code: String(code) });
+    ws.end(code, reason);
+  }
+
   private sendFrame(ws: WS, enc: Encoding, frame: ServerFrame): void {
+    if (frame.kind.case === 'error') this.metrics.errors.inc({ code: frame.kind.value.code });
     this.write(ws, encodeServerFrame(frame, enc), enc);
   }
 
   private write(ws: WS, bytes: Uint8Array | string, enc: Encoding): void {
-    this.stats.framesOut++;
+    this.metrics.framesOut.inc();
     ws.send(bytes, enc === 'proto', false);
     if (ws.getBufferedAmount() > this.init.limits.maxBackpressureBytes) {
       this.ports.log('warn', 'slow consumer closed', { conn: ws.getUserData().session?.conn });
-      ws.end(CLOSE_CODES.slow_consumer.code, 'slow consumer');
+      this.end(ws, CLOSE_CODES.slow_consumer.code, 'slow consumer');
     }
   }
 
@@ -298,10 +324,10 @@ export class Listener {
     for (const ws of this.sockets.values()) {
       const s = ws.getUserData().session!;
       const why = expiry(s, this.init.limits, now);
-      if (why === 'idle') ws.end(CLOSE_CODES.idle_timeout.code, 'idle timeout');
+      if (why === 'idle') this.end(ws, CLOSE_CODES.idle_timeout.code, 'idle timeout');
       else if (why === 'token') {
         this.sendFrame(ws, s.encoding, errorFrame(0, 'token_expired', 'the token expired'));
-        ws.end(CLOSE_CODES.token_expired.code, 'token expired');
+        this.end(ws, CLOSE_CODES.token_expired.code, 'token expired');
       } else ws.ping();
     }
   }
@@ -340,9 +366,10 @@ export class Listener {
         (r) => {
           if (aborted) return;
           res.cork(() => {
-            res.writeStatus(statusLine(r.status)).writeHeader('content-type', 'application/json');
+            res.writeStatus(statusLine(r.status));
+            res.writeHeader('content-type', r.text !== undefined ? 'text/plain; charset=utf-8' : 'application/json');
             for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
-            res.end(JSON.stringify(r.body));
+            res.end(r.text !== undefined ? r.text : JSON.stringify(r.body));
           });
         },
         () => {
@@ -364,7 +391,7 @@ export class Listener {
       const s = ws.getUserData().session!;
       const after = reconnectAfterMs + Math.floor(Math.random() * (jitterMs + 1));
       this.sendFrame(ws, s.encoding, create(ServerFrameSchema, { kind: { case: 'goaway', value: { reconnectAfterMs: after, reason: 'node draining' } } }));
-      ws.end(CLOSE_CODES.going_away.code, 'draining');
+      this.end(ws, CLOSE_CODES.going_away.code, 'draining');
     }
   }
 
@@ -378,7 +405,7 @@ export class Listener {
     this.listenSocket = null;
     for (const ws of [...this.sockets.values()]) {
       try {
-        ws.end(code, 'shard stopping');
+        this.end(ws, code, 'shard stopping');
       } catch {
         /* already closed */
       }
@@ -391,6 +418,7 @@ export class Listener {
 const STATUS: Record<number, string> = {
   200: 'OK',
   201: 'Created',
+  202: 'Accepted',
   204: 'No Content',
   400: 'Bad Request',
   401: 'Unauthorized',

@@ -5,7 +5,6 @@
  * The host owns conversations, sequencing and the store; a shard owns sockets,
  * decoding, auth and per-connection session state. A shard never touches the store.
  */
-import type { StoredMessage } from '../node/store/types.js';
 import type { MemberReceipt } from '../node/core/receipts.js';
 import type { HistoryPage, SendAck, SyncPage } from '../node/core/chat_service.js';
 import type { ErrorCode } from '../protocol/codes.js';
@@ -41,22 +40,37 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number;
   headers?: Record<string, string>;
+  /** Sent as JSON unless `text` is set. */
   body: unknown;
+  /** A plain-text body (e.g. Prometheus exposition, the supervision tree). */
+  text?: string;
 }
 
 export type ShardToHost =
   | { t: 'listening'; shard: number; port: number }
   | { t: 'open'; conn: number; user: string; device: string }
   | { t: 'close'; conn: number; user: string; device: string }
-  | { t: 'req'; conn: number; reqId: number; user: string; device: string; op: CoreOp }
+  /** t0: when the frame arrived at the shard (ms since epoch), for send->deliver timing. */
+  | { t: 'req'; conn: number; reqId: number; user: string; device: string; op: CoreOp; t0: number }
   | { t: 'http'; id: number; req: HttpRequest }
   | { t: 'redeem'; id: number; ticket: string }
-  | { t: 'drained' };
+  | { t: 'drained' }
+  /** prom-client getMetricsAsJSON() of the shard's registry. */
+  | { t: 'metrics'; id: number; json: unknown };
+
+/**
+ * Pushes for one shard, batched per host tick. The Message frame is encoded once in
+ * the host as protobuf (a transferable ArrayBuffer) and sent as-is to protobuf
+ * connections; the shard re-encodes it to JSON once per item if it has JSON clients.
+ */
+export type PushItem =
+  | { k: 'deliver'; conns: number[]; conversation: string; seq: number; t0: number; frame: ArrayBuffer }
+  | { k: 'receipts'; conns: number[]; receipts: MemberReceipt[] };
 
 export type HostToShard =
   | { t: 'reply'; conn: number; reqId: number; result: CoreResult }
-  | { t: 'deliver'; conns: number[]; message: StoredMessage }
-  | { t: 'receipts'; conns: number[]; receipts: MemberReceipt[] }
+  | { t: 'push'; items: PushItem[] }
+  | { t: 'metrics'; id: number }
   | { t: 'http_reply'; id: number; res: HttpResponse }
   | { t: 'redeemed'; id: number; identity: { user: string; device: string; exp: number } | null }
   | { t: 'drain'; reconnectAfterMs: number; jitterMs: number };
@@ -70,4 +84,6 @@ export interface ShardInit {
   tls: { certFile: string; keyFile: string; passphrase: string } | null;
   limits: import('../node/config.js').Config['limits'];
   auth: import('../node/config.js').Config['auth'];
+  /** Test-only faults (SWITCHBOARD_TEST_FAULT), inert when empty. */
+  fault: string;
 }

@@ -16,7 +16,6 @@
 import { create } from '@bufbuild/protobuf';
 import { ServerFrameSchema, type ClientFrame, type ServerFrame } from '../protocol/gen/client_pb.js';
 import type { Encoding } from '../protocol/codec.js';
-import type { StoredMessage } from '../node/store/types.js';
 import type { Config } from '../node/config.js';
 import type { CoreOp, CoreResult } from './messages.js';
 import { errorFrame, resultFrame } from './frames.js';
@@ -182,7 +181,7 @@ export function onResult(s: Session, id: number, res: CoreResult): ServerFrame |
 }
 
 /** A live push for this connection: send it or not. */
-export function onDeliver(s: Session, m: StoredMessage): boolean {
+export function onDeliver(s: Session, m: { conversation: string; seq: number }): boolean {
   if (!s.synced || s.syncing > 0) return false;
   const sent = s.sentUpTo.get(m.conversation);
   if (sent !== undefined && m.seq <= sent) return false;

@@ -1,21 +1,30 @@
 /**
  * Entry point of a socket-shard worker thread. Wires the uWS listener to the host
  * over the thread's port (messages.ts) and makes sure the thread never ends while
- * it still holds uWS sockets: that would abort the whole process. So a crash closes
- * every socket first (clients see 4000 and reconnect), then rethrows.
+ * it still holds uWS sockets: that would abort the whole process. A stop request
+ * from the supervisor and a crash both close every socket first (clients see 4001
+ * or 4000 and reconnect), and only then does the thread end.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createVerifier } from '../node/auth/verify.js';
+import { createVerifier, bearerFromHeader } from '../node/auth/verify.js';
 import { AuthError } from '../node/auth/errors.js';
-import { bearerFromHeader } from '../node/auth/verify.js';
 import type { AuthConfig } from '../node/auth/types.js';
 import { CLOSE_CODES } from '../protocol/codes.js';
+import { serveSupervisor } from '../supervisor/thread_side.js';
 import { Listener, type AuthOutcome } from './listener.js';
+import { ShardMetrics } from './metrics.js';
 import type { HostToShard, HttpResponse, ShardInit, ShardToHost } from './messages.js';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
 const post = (m: ShardToHost): void => port.postMessage(m);
+// Before any uWS object exists, so the thread may simply die.
+if (init.fault === 'crash_shard_at_start') throw new Error('test fault: shard crashes at start');
+
+function log(level: string, msg: string, fields: Record<string, unknown> = {}): void {
+  // One JSON line; tokens never reach here (auth errors carry no token text).
+  process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level, msg, shard: init.shard, ...fields }) + '\n');
+}
 
 const authCfg: AuthConfig = {
   issuer: init.auth.issuer || undefined,
@@ -25,15 +34,11 @@ const authCfg: AuthConfig = {
   keys: init.auth.keys,
 };
 const verifier = createVerifier(authCfg);
+const metrics = new ShardMetrics(init.shard);
 
 let nextCall = 1;
 const httpCalls = new Map<number, (r: HttpResponse) => void>();
 const redeemCalls = new Map<number, (id: { user: string; device: string; exp: number } | null) => void>();
-
-function log(level: string, msg: string, fields: Record<string, unknown> = {}): void {
-  // One JSON line; tokens never reach here (auth errors carry no token text).
-  process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level, shard: init.shard, msg, ...fields }) + '\n');
-}
 
 async function authenticate(authorization: string, ticket: string): Promise<AuthOutcome> {
   const token = bearerFromHeader(authorization);
@@ -57,43 +62,47 @@ async function authenticate(authorization: string, ticket: string): Promise<Auth
   return { ok: false, code: 'unauthenticated', message: 'send Authorization: Bearer <token> or ?ticket=<ticket>' };
 }
 
-const listener = new Listener(init, {
-  authenticate,
-  opened: (s) => post({ t: 'open', conn: s.conn, user: s.user, device: s.device }),
-  closed: (s) => post({ t: 'close', conn: s.conn, user: s.user, device: s.device }),
-  forward: (s, id, op) => post({ t: 'req', conn: s.conn, reqId: id, user: s.user, device: s.device, op }),
-  http: (req) =>
-    new Promise((resolve) => {
-      const id = nextCall++;
-      httpCalls.set(id, resolve);
-      post({ t: 'http', id, req });
-    }),
-  log,
-});
+const listener = new Listener(
+  init,
+  {
+    authenticate,
+    opened: (s) => post({ t: 'open', conn: s.conn, user: s.user, device: s.device }),
+    closed: (s) => post({ t: 'close', conn: s.conn, user: s.user, device: s.device }),
+    forward: (s, id, op, t0) => {
+      if (init.fault === 'crash_shard_on_body:' + (op.op === 'send' ? op.body : '')) throw new Error('test fault: shard crash on request');
+      post({ t: 'req', conn: s.conn, reqId: id, user: s.user, device: s.device, op, t0 });
+    },
+    http: (req) =>
+      new Promise((resolve) => {
+        const id = nextCall++;
+        httpCalls.set(id, resolve);
+        post({ t: 'http', id, req });
+      }),
+    log,
+  },
+  metrics,
+);
 
-let stopping = false;
-function shutdown(code: number): void {
-  if (stopping) return;
-  stopping = true;
+let closed = false;
+function closeEverything(code: number): void {
+  if (closed) return;
+  closed = true;
   listener.closeAll(code);
-  port.close();
 }
 
+const sup = serveSupervisor({
+  onStop: () => closeEverything(CLOSE_CODES.going_away.code),
+});
+
 port.on('message', (m: HostToShard | { type?: string }) => {
-  if ('type' in m && typeof m.type === 'string' && m.type.startsWith('$sup:')) {
-    if (m.type === '$sup:stop') shutdown(CLOSE_CODES.going_away.code);
-    return;
-  }
+  if ('type' in m) return; // `$sup:` protocol, handled by serveSupervisor
   const msg = m as HostToShard;
   switch (msg.t) {
     case 'reply':
       listener.reply(msg.conn, msg.reqId, msg.result);
       break;
-    case 'deliver':
-      listener.deliver(msg.conns, msg.message);
-      break;
-    case 'receipts':
-      listener.receipts(msg.conns, msg.receipts);
+    case 'push':
+      listener.push(msg.items);
       break;
     case 'http_reply':
       httpCalls.get(msg.id)?.(msg.res);
@@ -102,6 +111,9 @@ port.on('message', (m: HostToShard | { type?: string }) => {
     case 'redeemed':
       redeemCalls.get(msg.id)?.(msg.identity);
       redeemCalls.delete(msg.id);
+      break;
+    case 'metrics':
+      void metrics.registry.getMetricsAsJSON().then((json) => post({ t: 'metrics', id: msg.id, json }));
       break;
     case 'drain':
       listener.drain(msg.reconnectAfterMs, msg.jitterMs);
@@ -113,12 +125,13 @@ port.on('message', (m: HostToShard | { type?: string }) => {
 process.on('uncaughtException', (e) => {
   log('error', 'shard crashed', { err: e instanceof Error ? e.stack : String(e) });
   try {
-    listener.closeAll(CLOSE_CODES.server_restart.code);
+    closeEverything(CLOSE_CODES.server_restart.code);
   } finally {
-    // Sockets are closed, so ending the thread is safe now.
+    // Sockets are closed, so ending the thread is safe now; the supervisor restarts it.
     process.exit(1);
   }
 });
 
 const actualPort = await listener.listen();
 post({ t: 'listening', shard: init.shard, port: actualPort });
+sup.ready();

@@ -126,6 +126,11 @@ export class OpenLoopChat {
     if (p.acked) this.pending.delete(id);
   }
 
+  /** The last step's histograms, encoded for merging across worker processes. */
+  encoded(): Record<string, string> {
+    return { ack: this.ack.encode(), deliver: this.deliver.encode(), lag: this.lag.encode() };
+  }
+
   /** Run one step at a fixed rate; histograms and counters start fresh for each step. */
   async run(o: StepOptions): Promise<StepResult> {
     this.step++;

@@ -24,6 +24,8 @@ export interface BenchNodeOptions {
   /** Extra config deep-merged over the bench defaults. */
   config?: Record<string, unknown>;
   nodeId?: string;
+  /** Share one HS256 secret across nodes so one token works on any of them. */
+  secret?: string;
 }
 
 export function benchConfig(o: BenchNodeOptions): Record<string, unknown> {
@@ -38,7 +40,7 @@ export function benchConfig(o: BenchNodeOptions): Record<string, unknown> {
 
 export async function startBenchNode(o: BenchNodeOptions = {}): Promise<TestNode> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-bench-'));
-  return TestNode.start({ config: benchConfig(o), dataDir });
+  return TestNode.start({ config: benchConfig(o), dataDir, secret: o.secret });
 }
 
 /** A token minter bound to one secret; the spec object is reused so the key is imported once. */

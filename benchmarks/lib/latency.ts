@@ -36,6 +36,16 @@ export class Latency {
     this.h.reset();
   }
 
+  /** Compressed form for sending a histogram from a worker process to the coordinator. */
+  encode(): string {
+    return hdr.encodeIntoCompressedBase64(this.h);
+  }
+
+  /** Merge a histogram encoded by another process (HDR histograms add exactly). */
+  addEncoded(b64: string): void {
+    this.h.add(hdr.decodeFromCompressedBase64(b64));
+  }
+
   summary(): LatencySummary {
     const at = (p: number): number => round(this.h.getValueAtPercentile(p) / 1000);
     return {

@@ -26,7 +26,8 @@ export interface Writer {
 
 /** Where the service sends what it pushes; the host routes it to socket shards. */
 export interface Outbox {
-  deliver(to: ConnRef[], message: StoredMessage): void;
+  /** t0: when the send arrived (ms since epoch), carried for send->deliver timing. */
+  deliver(to: ConnRef[], message: StoredMessage, t0?: number): void;
   receipts(to: ConnRef[], receipts: MemberReceipt[]): void;
 }
 
@@ -44,6 +45,8 @@ export interface Caller {
   device: string;
   /** The connection the request came on (excluded from its own pushes); null for HTTP. */
   conn: ConnRef | null;
+  /** When the request arrived (ms since epoch); 0 = unknown. */
+  t0?: number;
 }
 
 export interface SendInput {
@@ -194,12 +197,12 @@ export class ChatService {
       this.invalidate(st.conv.id);
       throw e;
     }
-    this.onCommitted(st, message, caller.conn);
+    this.onCommitted(st, message, caller.conn, caller.t0 ?? 0);
     return ackOf(message, false);
   }
 
   /** Runs synchronously after a message is durable: move `committed`, fan out. */
-  private onCommitted(st: ConvState, message: StoredMessage, origin: ConnRef | null): void {
+  private onCommitted(st: ConvState, message: StoredMessage, origin: ConnRef | null, t0: number): void {
     if (message.seq > st.committed) st.committed = message.seq;
     const to: ConnRef[] = [];
     for (const m of st.conv.members) {
@@ -208,7 +211,7 @@ export class ChatService {
         to.push(ref);
       }
     }
-    if (to.length) this.outbox.deliver(to, message);
+    if (to.length) this.outbox.deliver(to, message, t0);
     this.maybeTrim(st);
   }
 
@@ -308,16 +311,6 @@ export class ChatService {
     const messages = got.filter((m) => m.seq <= st.committed);
     const oldest = messages.length ? messages[messages.length - 1].seq : before;
     return { conversation, messages, hasMore: oldest > st.firstSeq, firstSeq: st.firstSeq };
-  }
-
-  // ------------------------------------------------------------------ connections
-
-  connected(ref: ConnRef): void {
-    this.registry.add(ref);
-  }
-
-  disconnected(ref: ConnRef): void {
-    this.registry.remove(ref.user, ref.shard, ref.conn);
   }
 
   // ------------------------------------------------------------------ state

@@ -1,63 +1,87 @@
 /**
- * The host's side of one socket-shard thread: starts it, and routes its messages
- * (messages.ts) to the chat service, the HTTP API and the ticket store.
+ * The host's side of one socket-shard thread: routes the thread's messages
+ * (shards/messages.ts) to the chat service, the HTTP API and the ticket store, and
+ * carries the host's pushes and metric requests to it.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ERROR_CODES, type ErrorCode } from '../../protocol/codes.js';
-import type { CoreOp, CoreResult, HostToShard, ShardInit, ShardToHost } from '../../shards/messages.js';
+import type { CoreOp, CoreResult, HostToShard, HttpRequest, HttpResponse, ShardToHost } from '../../shards/messages.js';
 import type { ChatService, Caller } from '../core/chat_service.js';
 import { ChatError } from '../core/errors.js';
+import type { ConnectionRegistry } from '../core/registry.js';
 
 export interface LinkDeps {
-  service: ChatService;
-  http: (req: import('../../shards/messages.js').HttpRequest) => Promise<import('../../shards/messages.js').HttpResponse>;
+  /** The current chat service (throws `unavailable` while it restarts). */
+  chat: () => ChatService;
+  registry: ConnectionRegistry;
+  http: (req: HttpRequest) => Promise<HttpResponse>;
   redeem: (ticket: string) => { user: string; device: string; exp: number } | null;
   log: (level: string, msg: string, fields?: Record<string, unknown>) => void;
-  onListening?: (port: number) => void;
   onDrained?: () => void;
 }
 
-const BOOT = new URL('../../supervisor/ts_worker_boot.mjs', import.meta.url);
-const ENTRY = new URL('../../shards/shard_main.ts', import.meta.url);
-
-export function startShardThread(init: ShardInit): Worker {
-  const isTs = ENTRY.pathname.endsWith('.ts');
-  return isTs
-    ? new Worker(BOOT, { workerData: { ...init, __entry: ENTRY.href } })
-    : new Worker(ENTRY, { workerData: init });
-}
-
 export class ShardLink {
+  private nextId = 1;
+  private readonly metricCalls = new Map<number, (json: unknown) => void>();
+  private drainedWaiters: Array<() => void> = [];
+
   constructor(
     readonly shard: number,
     private readonly worker: Worker,
     private readonly deps: LinkDeps,
   ) {
-    worker.on('message', (m: ShardToHost) => this.onMessage(m));
+    worker.on('message', (m: ShardToHost | { type: string }) => {
+      if ('t' in m) this.onMessage(m);
+    });
   }
 
-  post(m: HostToShard): void {
-    this.worker.postMessage(m);
+  post(m: HostToShard, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(m, transfer);
+  }
+
+  /** The shard's prom-client metrics as JSON, or null if it does not answer in time. */
+  metrics(timeoutMs = 1000): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.metricCalls.delete(id);
+        resolve(null);
+      }, timeoutMs);
+      this.metricCalls.set(id, (json) => {
+        clearTimeout(t);
+        resolve(json);
+      });
+      this.post({ t: 'metrics', id });
+    });
+  }
+
+  /** Ask the shard to drain; resolves when it has sent goaway and closed its sockets. */
+  drain(reconnectAfterMs: number, jitterMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.drainedWaiters.push(resolve);
+      this.post({ t: 'drain', reconnectAfterMs, jitterMs });
+    });
   }
 
   private onMessage(m: ShardToHost): void {
-    const { service } = this.deps;
     switch (m.t) {
       case 'listening':
-        this.deps.onListening?.(m.port);
         break;
       case 'open':
-        service.connected({ shard: this.shard, conn: m.conn, user: m.user, device: m.device });
+      case 'close': {
+        // The registry belongs to the host, so it outlives a restart of the chat child.
+        if (m.t === 'open') this.deps.registry.add({ shard: this.shard, conn: m.conn, user: m.user, device: m.device });
+        else this.deps.registry.remove(m.user, this.shard, m.conn);
         break;
-      case 'close':
-        service.disconnected({ shard: this.shard, conn: m.conn, user: m.user, device: m.device });
-        break;
+      }
       case 'req': {
-        const caller: Caller = { user: m.user, device: m.device, conn: { shard: this.shard, conn: m.conn, user: m.user, device: m.device } };
-        runOp(service, caller, m.op).then(
-          (result) => this.post({ t: 'reply', conn: m.conn, reqId: m.reqId, result }),
-          (e) => this.post({ t: 'reply', conn: m.conn, reqId: m.reqId, result: toErrorResult(e, this.deps.log) }),
-        );
+        const caller: Caller = { user: m.user, device: m.device, conn: { shard: this.shard, conn: m.conn, user: m.user, device: m.device }, t0: m.t0 };
+        Promise.resolve()
+          .then(() => runOp(this.deps.chat(), caller, m.op))
+          .then(
+            (result) => this.post({ t: 'reply', conn: m.conn, reqId: m.reqId, result }),
+            (e) => this.post({ t: 'reply', conn: m.conn, reqId: m.reqId, result: toErrorResult(e, this.deps.log) }),
+          );
         break;
       }
       case 'http':
@@ -66,7 +90,13 @@ export class ShardLink {
       case 'redeem':
         this.post({ t: 'redeemed', id: m.id, identity: this.deps.redeem(m.ticket) });
         break;
+      case 'metrics':
+        this.metricCalls.get(m.id)?.(m.json);
+        this.metricCalls.delete(m.id);
+        break;
       case 'drained':
+        for (const w of this.drainedWaiters) w();
+        this.drainedWaiters = [];
         this.deps.onDrained?.();
         break;
     }

@@ -1,0 +1,24 @@
+/**
+ * Baseline: a bare uWebSockets.js echo server (no auth, no protocol, no store). The
+ * floor for memory per idle connection and the ceiling for echo throughput that the
+ * Switchboard figures are compared against. Prints `ready <port>` once listening.
+ */
+import uWS from 'uWebSockets.js';
+
+const app = uWS.App().ws('/*', {
+  compression: uWS.DISABLED,
+  maxPayloadLength: 64 * 1024,
+  // Idle sockets are the point of the soak: never time them out.
+  idleTimeout: 0,
+  message: (ws, msg, isBinary) => {
+    ws.send(msg, isBinary);
+  },
+});
+app.listen('127.0.0.1', 0, (token) => {
+  if (!token) {
+    console.error('uws_echo: listen failed');
+    process.exit(1);
+  }
+  console.log(`ready ${uWS.us_socket_local_port(token)}`);
+});
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,47 @@
+/**
+ * Spawns a baseline echo server (benchmarks/baselines/*.ts) as its own process, so its
+ * RSS is measured alone, exactly like the node's.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ROOT } from './results.js';
+
+export type BaselineKind = 'uws' | 'ws';
+
+export interface BaselineServer {
+  kind: BaselineKind;
+  proc: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export function startBaseline(kind: BaselineKind): Promise<BaselineServer> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', `benchmarks/baselines/${kind}_echo.ts`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${kind} baseline did not start in 15 s`));
+    }, 15_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /ready (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve({
+          kind,
+          proc,
+          url: `ws://127.0.0.1:${m[1]}/`,
+          stop: async () => {
+            if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+            await exited;
+          },
+        });
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`${kind} baseline exited with ${code}`));
+    });
+  });
+}

@@ -1,0 +1,157 @@
+/**
+ * The state one node host shares between its supervised children, and the children
+ * themselves as services (supervisor/service_child.ts) and thread specs. node/main.ts
+ * arranges them into the supervision tree.
+ *
+ * Restarts rebuild what a child owns: a restarted store child reopens the store and
+ * the writer; a restarted chat child starts from empty caches (it reloads seqs from
+ * the store); a restarted shard starts with no sockets (its clients reconnect and
+ * resync, and their in-flight sends are retried and deduped).
+ */
+import type { ChildSpecInput, Service } from '../../supervisor/index.js';
+import { threadChild } from '../../supervisor/index.js';
+import { BatchWriter } from '../store/batch_writer.js';
+import { SqliteStore } from '../store/sqlite_store.js';
+import type { MessageStore } from '../store/store.js';
+import type { WriteOp } from '../store/types.js';
+import { ChatService } from '../core/chat_service.js';
+import { ConnectionRegistry } from '../core/registry.js';
+import type { Config } from '../config.js';
+import { createVerifier, type Verifier } from '../auth/verify.js';
+import { TicketStore } from '../auth/tickets.js';
+import type { HttpRequest, HttpResponse, ShardInit } from '../../shards/messages.js';
+import { BatchingOutbox } from './outbox.js';
+import { ShardLink } from './shard_link.js';
+import { HostMetrics } from './metrics.js';
+import { faultHook } from './faults.js';
+
+export type Log = (level: string, msg: string, fields?: Record<string, unknown>) => void;
+
+export const log: Log = (level, msg, fields = {}) => {
+  process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }) + '\n');
+};
+
+export class Host {
+  store: MessageStore | null = null;
+  writer: BatchWriter<WriteOp> | null = null;
+  service: ChatService | null = null;
+  readonly registry = new ConnectionRegistry();
+  readonly links: Array<ShardLink | undefined> = [];
+  readonly outbox = new BatchingOutbox((i) => this.links[i]);
+  readonly verifier: Verifier;
+  readonly tickets: TicketStore;
+  readonly metrics: HostMetrics;
+  draining = false;
+
+  constructor(
+    readonly cfg: Config,
+    /** The port every shard listens on (resolved before start when the config says 0). */
+    readonly port: number,
+  ) {
+    this.verifier = createVerifier({
+      issuer: cfg.auth.issuer || undefined,
+      audience: cfg.auth.audience || undefined,
+      clockToleranceSec: cfg.auth.clockToleranceSec,
+      ticketTtlMs: cfg.auth.ticketTtlMs,
+      keys: cfg.auth.keys,
+    });
+    this.tickets = new TicketStore({ ttlMs: cfg.auth.ticketTtlMs });
+    this.metrics = new HostMetrics(this);
+  }
+
+  chat(): ChatService {
+    if (!this.service) throw Object.assign(new Error('the chat service is restarting'), { code: 'unavailable' });
+    return this.service;
+  }
+
+  // ------------------------------------------------------------------ children
+
+  /** The store and its batch writer. Stopping flushes what was accepted, then closes. */
+  storeService(): Service {
+    const host = this;
+    return {
+      async start() {
+        const cfg = host.cfg;
+        if (cfg.store.kind !== 'sqlite') throw new Error(`store.kind ${cfg.store.kind} is not available in this build`);
+        const store = new SqliteStore(cfg.store.sqlite.file);
+        const fault = faultHook();
+        host.store = store;
+        host.writer = new BatchWriter<WriteOp>(async (ops) => {
+          await store.commit(ops);
+          fault?.(ops);
+        }, cfg.store.batch);
+      },
+      async stop() {
+        await host.writer?.close();
+        await host.store?.close();
+        host.writer = null;
+        host.store = null;
+      },
+    };
+  }
+
+  /** Conversations, sequencing, receipts: in-memory caches over the store. */
+  chatService(): Service {
+    const host = this;
+    return {
+      async start() {
+        if (!host.store || !host.writer) throw new Error('the store is not running');
+        const l = host.cfg.limits;
+        host.service = new ChatService(host.store, host.writer, host.registry, host.outbox, {
+          maxMessageBytes: l.maxMessageBytes,
+          defaultSyncPage: l.defaultSyncPage,
+          maxSyncPage: l.maxSyncPage,
+          maxHistoryPage: l.maxHistoryPage,
+          maxConversationMembers: l.maxConversationMembers,
+          retentionMessages: host.cfg.store.retentionMessages,
+        });
+      },
+      async stop() {
+        host.service = null;
+      },
+    };
+  }
+
+  /** One socket shard: a worker thread running shards/shard_main.ts. */
+  shardSpec(shard: number, http: (req: HttpRequest) => Promise<HttpResponse>): ChildSpecInput {
+    const init: ShardInit = {
+      shard,
+      nodeId: this.cfg.node.id,
+      host: this.cfg.listen.host,
+      port: this.port,
+      tls: this.cfg.listen.tls,
+      limits: this.cfg.limits,
+      auth: this.cfg.auth,
+      fault: process.env.SWITCHBOARD_TEST_FAULT ?? '',
+    };
+    return {
+      id: `shard-${shard}`,
+      // Long enough for the shard to send goaway and close its sockets.
+      shutdown: 10_000,
+      start: threadChild({
+        entry: new URL('../../shards/shard_main.ts', import.meta.url),
+        workerData: init as unknown as Record<string, unknown>,
+        awaitReady: true,
+        startTimeoutMs: 30_000,
+        // A uWS thread that stops answering cannot be killed safely: the supervisor
+        // escalates and the host exits for its OS-level restarter.
+        heartbeat: { intervalMs: 2_000, timeoutMs: 20_000 },
+        onSpawn: (worker) => {
+          this.links[shard] = new ShardLink(shard, worker, {
+            chat: () => this.chat(),
+            registry: this.registry,
+            http,
+            redeem: (t) => this.tickets.redeem(t),
+            log,
+            onDrained: () => {},
+          });
+          worker.once('exit', () => {
+            this.links[shard] = undefined;
+            this.registry.removeShard(shard);
+          });
+        },
+      }),
+    };
+  }
+}
+

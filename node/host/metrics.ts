@@ -1,0 +1,62 @@
+/**
+ * Host metrics and the one /metrics page: the host's own registry (restarts per
+ * child, store queue depth and batches, outbox, connections) merged with every socket
+ * shard's registry (connections, frames, send->ack and send->deliver histograms).
+ */
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { SupervisorReport } from '../../supervisor/index.js';
+import type { Host } from './host.js';
+
+export class HostMetrics {
+  readonly registry = new Registry();
+  private readonly restarts: Counter;
+
+  constructor(private readonly host: Host) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.restarts = new Counter({ name: 'switchboard_child_restarts_total', help: 'Supervised children restarted, by supervisor and child', labelNames: ['supervisor', 'child'], registers });
+    new Gauge({
+      name: 'switchboard_store_queue_depth',
+      help: 'Writes accepted by the batch writer and not yet durable',
+      registers,
+      collect() {
+        this.set(host.writer?.stats().queueDepth ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'switchboard_store_batches_committed',
+      help: 'Store batches committed since the writer started',
+      registers,
+      collect() {
+        this.set(host.writer?.stats().batchesCommitted ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'switchboard_online_connections',
+      help: 'Connections in the host routing registry',
+      registers,
+      collect() {
+        this.set(host.registry.size);
+      },
+    });
+    new Gauge({
+      name: 'switchboard_outbox_items_posted',
+      help: 'Push items posted from the host to shards',
+      registers,
+      collect() {
+        this.set(host.outbox.posted);
+      },
+    });
+  }
+
+  onReport(r: SupervisorReport): void {
+    if (r.kind === 'child_exited' && r.action === 'restart') this.restarts.inc({ supervisor: r.supervisor, child: r.child });
+  }
+
+  /** Prometheus text of the host and every live shard. */
+  async render(): Promise<string> {
+    const shardJson = await Promise.all(this.host.links.map((l) => (l ? l.metrics() : Promise.resolve(null))));
+    const all = [await this.registry.getMetricsAsJSON(), ...shardJson.filter((j) => j !== null)] as Parameters<typeof AggregatorRegistry.aggregate>[0];
+    return AggregatorRegistry.aggregate(all).metrics();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The host's outbox to socket shards: groups recipients by shard, encodes each
+ * message frame once (protobuf, into a buffer transferred to the shard, not copied),
+ * and batches everything bound for one shard into a single postMessage per tick.
+ * Delivery between shards of one host never touches the network.
+ */
+import { toBinary, create } from '@bufbuild/protobuf';
+import { ServerFrameSchema } from '../../protocol/gen/client_pb.js';
+import { messageFrame } from '../../shards/frames.js';
+import type { HostToShard, PushItem } from '../../shards/messages.js';
+import type { Outbox } from '../core/chat_service.js';
+import type { ConnRef } from '../core/registry.js';
+
+export interface ShardPort {
+  post(m: HostToShard, transfer?: ArrayBuffer[]): void;
+}
+
+export class BatchingOutbox implements Outbox {
+  private readonly pending = new Map<number, { items: PushItem[]; transfer: ArrayBuffer[] }>();
+  private scheduled = false;
+  /** Items posted so far, for metrics. */
+  posted = 0;
+
+  constructor(private readonly shard: (i: number) => ShardPort | undefined) {}
+
+  deliver(to: ConnRef[], message: import('../store/types.js').StoredMessage, t0 = 0): void {
+    const groups = byShard(to);
+    // One encoding of the frame; each shard gets its own copy of the bytes because a
+    // transferred buffer moves to exactly one thread.
+    const bytes = toBinary(ServerFrameSchema, create(ServerFrameSchema, { kind: { case: 'message', value: messageFrame(message) } }));
+    for (const [shard, conns] of groups) {
+      const frame = bytes.slice().buffer;
+      this.add(shard, { k: 'deliver', conns, conversation: message.conversation, seq: message.seq, t0, frame }, frame);
+    }
+  }
+
+  receipts(to: ConnRef[], receipts: import('../core/receipts.js').MemberReceipt[]): void {
+    for (const [shard, conns] of byShard(to)) this.add(shard, { k: 'receipts', conns, receipts }, null);
+  }
+
+  private add(shard: number, item: PushItem, buf: ArrayBuffer | null): void {
+    let p = this.pending.get(shard);
+    if (!p) this.pending.set(shard, (p = { items: [], transfer: [] }));
+    p.items.push(item);
+    if (buf) p.transfer.push(buf);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // A macrotask, not a microtask: everything committed by one store batch (whose
+      // promises resolve in one go) lands in the same postMessage.
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    for (const [shard, p] of this.pending) {
+      const port = this.shard(shard);
+      if (!port) continue; // the shard is restarting; its clients will resync
+      this.posted += p.items.length;
+      port.post({ t: 'push', items: p.items }, p.transfer);
+    }
+    this.pending.clear();
+  }
+}
+
+function byShard(to: ConnRef[]): Map<number, number[]> {
+  const m = new Map<number, number[]>();
+  for (const r of to) {
+    let l = m.get(r.shard);
+    if (!l) m.set(r.shard, (l = []));
+    l.push(r.conn);
+  }
+  return m;
+}

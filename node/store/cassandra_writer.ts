@@ -1,0 +1,246 @@
+/**
+ * How CassandraStore makes one batch of WriteOps durable: a pure plan (which rows go
+ * to which partition, in which phase) and a small executor (unlogged batches per
+ * partition, bounded concurrency across partitions).
+ *
+ * Phases, and why:
+ *   1. `before`: dedup keys, last_seq hints, conversations, members, user index,
+ *      cursors. All concurrent.
+ *   2. `messages`: message rows, one chain per conversation with its buckets in
+ *      ascending seq order; chains run concurrently.
+ *   3. `trims`: range deletes, after the messages of the same batch so a trim in the
+ *      batch also covers them (a delete only shadows cells with older timestamps).
+ *
+ * Phase 1 before phase 2 gives two invariants the send path relies on:
+ *   - a stored message always has its dedup key, so a client that resends after a
+ *     timed-out-but-applied write finds its message instead of getting a second seq
+ *     (no duplicate);
+ *   - conversations.last_seq is never below a stored seq, so lastSeq() only walks
+ *     down from the hint.
+ * Chaining a conversation's message partitions in seq order (each partition write is
+ * one single-partition batch, which Cassandra applies atomically) keeps its stored
+ * seqs a gapless run: a failure leaves a prefix stored, never a hole, so reloading
+ * the counter from lastSeq() and reassigning from there leaves no gap.
+ *
+ * Every statement is idempotent (plain upserts, max-registers, deletes), so the whole
+ * batch can be retried as is.
+ */
+import type { WriteOp } from './types.js';
+import { InvalidWriteError } from './errors.js';
+
+/**
+ * Seqs per messages partition. 1000: at a few hundred bytes a message a partition
+ * stays well under Cassandra's comfortable ~10-100 MB, a 200-message history page
+ * touches at most 2 partitions, and lastSeq() after a long idle needs one read.
+ */
+export const BUCKET_SIZE = 1000;
+
+export function bucketOf(seq: number): number {
+  return Math.floor(seq / BUCKET_SIZE);
+}
+
+export interface Statement {
+  query: string;
+  params: unknown[];
+}
+
+/** Statements that all touch one partition (so they may share an unlogged batch). */
+export interface PartitionWrite {
+  partition: string;
+  statements: Statement[];
+}
+
+export interface CommitPlan {
+  before: PartitionWrite[];
+  /** One chain per conversation, ascending buckets: run in order, chains concurrently. */
+  messages: PartitionWrite[][];
+  /** Highest trim per conversation; expanded into deletes by the store (it needs a read). */
+  trims: Array<{ conversation: string; firstSeq: number }>;
+}
+
+export type WriteQueries = ReturnType<typeof writeQueries>;
+
+export function writeQueries(ks: string) {
+  return {
+    insertMessage:
+      `INSERT INTO ${ks}.messages (conversation, bucket, seq, message_id, sender, sender_device, client_msg_id, body, meta, server_ts) ` +
+      'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    insertDedup: `INSERT INTO ${ks}.dedup (conversation, sender, client_msg_id, seq) VALUES (?, ?, ?, ?)`,
+    // Max-registers: the cell's write timestamp is its value, so the larger one wins.
+    raiseLastSeq: `UPDATE ${ks}.conversations USING TIMESTAMP ? SET last_seq = ? WHERE id = ?`,
+    raiseFirstSeq: `UPDATE ${ks}.conversations USING TIMESTAMP ? SET first_seq = ? WHERE id = ?`,
+    raiseDelivered: `UPDATE ${ks}.cursors USING TIMESTAMP ? SET delivered_seq = ? WHERE conversation = ? AND user = ? AND device = ?`,
+    raiseRead: `UPDATE ${ks}.cursors USING TIMESTAMP ? SET read_seq = ? WHERE conversation = ? AND user = ? AND device = ?`,
+    insertConversation: `INSERT INTO ${ks}.conversations (id, kind, created_at, subject) VALUES (?, ?, ?, ?)`,
+    insertMember: `INSERT INTO ${ks}.members (conversation, user, role) VALUES (?, ?, ?)`,
+    insertUserConversation: `INSERT INTO ${ks}.user_conversations (user, conversation) VALUES (?, ?)`,
+    deleteBucket: `DELETE FROM ${ks}.messages WHERE conversation = ? AND bucket = ?`,
+    deleteBelow: `DELETE FROM ${ks}.messages WHERE conversation = ? AND bucket = ? AND seq < ?`,
+  };
+}
+
+/** Split ops into phases and partitions. Throws InvalidWriteError before anything is written. */
+export function planCommit(ops: readonly WriteOp[], q: WriteQueries): CommitPlan {
+  const before = new Map<string, Statement[]>();
+  const add = (partition: string, s: Statement) => {
+    const list = before.get(partition);
+    if (list) list.push(s);
+    else before.set(partition, [s]);
+  };
+  const chains = new Map<string, Map<number, Statement[]>>();
+  const lastSeq = new Map<string, number>();
+  const trims = new Map<string, number>();
+
+  for (const op of ops) {
+    switch (op.kind) {
+      case 'message': {
+        const m = op.message;
+        seqOf('message seq', m.seq, 1);
+        intOf('message serverTs', m.serverTs);
+        const bucket = bucketOf(m.seq);
+        let chain = chains.get(m.conversation);
+        if (!chain) chains.set(m.conversation, (chain = new Map()));
+        const rows = chain.get(bucket) ?? [];
+        chain.set(bucket, rows);
+        rows.push({
+          query: q.insertMessage,
+          params: [m.conversation, bucket, m.seq, m.messageId, m.sender, m.senderDevice, m.clientMsgId, m.body, m.meta, m.serverTs],
+        });
+        add(`dedup/${m.conversation}/${m.sender}`, { query: q.insertDedup, params: [m.conversation, m.sender, m.clientMsgId, m.seq] });
+        lastSeq.set(m.conversation, Math.max(lastSeq.get(m.conversation) ?? 0, m.seq));
+        break;
+      }
+      case 'cursor': {
+        const c = op.cursor;
+        seqOf('cursor delivered', c.delivered, 0);
+        seqOf('cursor read', c.read, 0);
+        const key = `cursors/${c.conversation}`;
+        add(key, { query: q.raiseDelivered, params: [c.delivered, c.delivered, c.conversation, c.user, c.device] });
+        add(key, { query: q.raiseRead, params: [c.read, c.read, c.conversation, c.user, c.device] });
+        break;
+      }
+      case 'conversation': {
+        const c = op.conversation;
+        if (c.kind !== 'direct' && c.kind !== 'group') throw new InvalidWriteError(`conversation ${c.id}: unknown kind ${JSON.stringify(c.kind)}`);
+        intOf('conversation createdAt', c.createdAt);
+        add(`conversations/${c.id}`, { query: q.insertConversation, params: [c.id, c.kind, c.createdAt, c.subject] });
+        for (const member of c.members) {
+          if (member.role !== 'member' && member.role !== 'admin') {
+            throw new InvalidWriteError(`conversation ${c.id}: unknown role ${JSON.stringify(member.role)}`);
+          }
+          add(`members/${c.id}`, { query: q.insertMember, params: [c.id, member.user, member.role] });
+          add(`user_conversations/${member.user}`, { query: q.insertUserConversation, params: [member.user, c.id] });
+        }
+        break;
+      }
+      case 'trim': {
+        seqOf('trim firstSeq', op.firstSeq, 1);
+        trims.set(op.conversation, Math.max(trims.get(op.conversation) ?? 0, op.firstSeq));
+        break;
+      }
+      default: {
+        const unknown: never = op;
+        throw new InvalidWriteError(`unknown write op kind ${JSON.stringify((unknown as { kind: unknown }).kind)}`);
+      }
+    }
+  }
+  // The hint goes to the conversation's partition, so it shares a batch with a
+  // conversation created in the same commit.
+  for (const [conversation, seq] of lastSeq) add(`conversations/${conversation}`, { query: q.raiseLastSeq, params: [seq, seq, conversation] });
+
+  return {
+    before: [...before].map(([partition, statements]) => ({ partition, statements })),
+    messages: [...chains].map(([conversation, buckets]) =>
+      [...buckets]
+        .sort(([a], [b]) => a - b)
+        .map(([bucket, statements]) => ({ partition: `messages/${conversation}/${bucket}`, statements })),
+    ),
+    trims: [...trims].map(([conversation, firstSeq]) => ({ conversation, firstSeq })),
+  };
+}
+
+/** The deletes of one trim, given the conversation's current first seq. */
+export function trimStatements(q: WriteQueries, conversation: string, currentFirst: number, firstSeq: number): PartitionWrite[] {
+  const out: PartitionWrite[] = [];
+  const to = bucketOf(firstSeq);
+  // Whole buckets below the new first seq go as partition deletes (one tombstone
+  // each); only the boundary bucket needs a range delete.
+  for (let b = bucketOf(Math.min(currentFirst, firstSeq)); b < to; b++) {
+    out.push({ partition: `messages/${conversation}/${b}`, statements: [{ query: q.deleteBucket, params: [conversation, b] }] });
+  }
+  out.push({ partition: `messages/${conversation}/${to}`, statements: [{ query: q.deleteBelow, params: [conversation, to, firstSeq] }] });
+  out.push({ partition: `conversations/${conversation}`, statements: [{ query: q.raiseFirstSeq, params: [firstSeq, firstSeq, conversation] }] });
+  return out;
+}
+
+export interface ChunkLimits {
+  /** Statements per unlogged batch. */
+  maxStatements: number;
+  /** Approximate payload bytes per batch (strings and map values summed). */
+  maxBytes: number;
+}
+
+/**
+ * Split one partition's statements into batches. 100 statements / 32 KB by default:
+ * a single-partition batch is one mutation that the replica applies at once, so
+ * bigger is cheaper, but a mutation must stay far below the commit log segment's
+ * max_mutation_size and a batch far below the native protocol frame limit; 32 KB
+ * also stays under batch_size_fail_threshold (50 KiB) should Cassandra ever count it.
+ */
+export function chunk(w: PartitionWrite, limits: ChunkLimits): Statement[][] {
+  const out: Statement[][] = [];
+  let cur: Statement[] = [];
+  let bytes = 0;
+  for (const s of w.statements) {
+    const size = approxBytes(s);
+    if (cur.length > 0 && (cur.length >= limits.maxStatements || bytes + size > limits.maxBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(s);
+    bytes += size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+function approxBytes(s: Statement): number {
+  let n = 16;
+  for (const p of s.params) {
+    if (typeof p === 'string') n += Buffer.byteLength(p);
+    else if (p && typeof p === 'object') for (const [k, v] of Object.entries(p)) n += Buffer.byteLength(k) + Buffer.byteLength(String(v));
+    else n += 8;
+  }
+  return n;
+}
+
+/**
+ * Run tasks with at most `limit` in flight. After the first failure no new task
+ * starts; the started ones are awaited (so nothing of this batch is still in flight
+ * when the caller retries it), then the first error is thrown.
+ */
+export async function runLimited(tasks: ReadonlyArray<() => Promise<void>>, limit: number): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | null = null;
+  const worker = async () => {
+    while (failure === null && next < tasks.length) {
+      const task = tasks[next++];
+      try {
+        await task();
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  if (failure !== null) throw (failure as { err: unknown }).err;
+}
+
+function seqOf(what: string, v: number, min: number): void {
+  if (!Number.isSafeInteger(v) || v < min) throw new InvalidWriteError(`${what} must be an integer >= ${min}, got ${v}`);
+}
+
+function intOf(what: string, v: number): void {
+  if (!Number.isSafeInteger(v)) throw new InvalidWriteError(`${what} must be an integer, got ${v}`);
+}
