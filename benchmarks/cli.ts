@@ -6,12 +6,20 @@
 import { parseFlags } from './lib/args.js';
 import { runOneNode } from './one_node.js';
 import { runSoak } from './scenarios/soak.js';
+import { runEcho } from './scenarios/echo.js';
+import { runChat } from './scenarios/chat.js';
+import { runChurn } from './scenarios/churn.js';
+import { runStorm } from './scenarios/storm.js';
 
 type Scenario = { about: string; run: (flags: ReturnType<typeof parseFlags>, argv: string[]) => Promise<unknown> };
 
 const SCENARIOS: Record<string, Scenario> = {
   'one-node': { about: 'open-loop 1:1 chat against one node: durable msg/s, send->ack / send->deliver percentiles (--find-max steps the rate up)', run: runOneNode },
   soak: { about: 'N idle authenticated connections (over worker processes and nodes): RSS over time, memory per connection vs bare uWS / ws', run: runSoak },
+  chat: { about: 'the one-node chat load distributed over client worker processes (--workers)', run: runChat },
+  churn: { about: 'connect -> welcome -> close at a fixed rate: connect latency, failures, RSS drift', run: runChurn },
+  storm: { about: 'N connections, kill (or SIGTERM) and restart the node: time until every client reconnected and resynced', run: runStorm },
+  echo: { about: 'echo round trips/s vs bare uWS and ws servers (Switchboard via ping/pong), as ratios', run: runEcho },
 };
 
 function usage(): string {

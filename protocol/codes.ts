@@ -14,8 +14,8 @@ export const ERROR_CODES = {
   unknown_frame_type: { retryable: false, doc: 'The frame decoded but carries no known kind.' },
   /** A field is missing or out of range. */
   invalid_argument: { retryable: false, doc: 'A field is missing, empty or out of range.' },
-  /** The frame is larger than max_frame_bytes; the connection is closed with 1009. */
-  frame_too_large: { retryable: false, doc: 'The frame is larger than max_frame_bytes.' },
+  /** The frame is larger than max_frame_bytes (up to 4x: this error, socket kept; beyond: closed with 1009). */
+  frame_too_large: { retryable: false, doc: 'The frame is larger than max_frame_bytes; nothing was done. Far larger frames (over 4x) close the socket with 1009.' },
   /** Caller is not a member of the conversation (or it does not exist). */
   not_member: { retryable: false, doc: 'The caller is not a member of the conversation, or it does not exist.' },
   /** Caller is authenticated but the action is not allowed for it. */
@@ -54,7 +54,7 @@ export function isRetryable(code: ErrorCode): boolean {
  */
 export const CLOSE_CODES = {
   normal: { code: 1000, reconnect: false, doc: 'Normal closure.' },
-  too_large: { code: 1009, reconnect: true, doc: 'A frame exceeded max_frame_bytes.' },
+  too_large: { code: 1009, reconnect: true, doc: 'A frame exceeded 4x max_frame_bytes.' },
   server_restart: { code: 4000, reconnect: true, doc: 'The socket shard restarted (crash or upgrade); reconnect and resync.' },
   going_away: { code: 4001, reconnect: true, doc: 'The node is draining (after a goaway frame); reconnect to any node.' },
   idle_timeout: { code: 4002, reconnect: true, doc: 'No frame within idle_timeout_ms; reconnect.' },

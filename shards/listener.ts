@@ -58,6 +58,8 @@ const SURVIVABLE_FACTOR = 4;
 const HARD_CAP_FACTOR = 8;
 /** After this many undecodable frames in a row the client is broken: close it. */
 const MAX_BAD_FRAMES = 20;
+/** How long close frames get to leave before the app is force-closed. */
+const CLOSE_GRACE_MS = 50;
 /** Frames a client may send before its welcome; more are dropped. */
 const MAX_EARLY_FRAMES = 16;
 
@@ -174,7 +176,7 @@ export class Listener {
       return;
     }
     const now = Date.now();
-    const s = newSession(this.nextConn++, outcome.identity.user, outcome.identity.device, ud.encoding, outcome.identity.exp * 1000, this.init.limits, now);
+    const s = newSession(this.nextConn++, outcome.identity.user, outcome.identity.device, ud.encoding, (outcome.identity.exp + this.init.auth.clockToleranceSec) * 1000, this.init.limits, now);
     ud.session = s;
     this.sockets.set(s.conn, ws);
     this.metrics.connections.set(this.sockets.size);
@@ -399,7 +401,7 @@ export class Listener {
    * Close everything this thread holds so the thread can end without taking the
    * process down (uWS aborts the process if a thread exits holding sockets).
    */
-  closeAll(code: number = CLOSE_CODES.server_restart.code): void {
+  async closeAll(code: number = CLOSE_CODES.server_restart.code): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
@@ -411,6 +413,9 @@ export class Listener {
       }
     }
     this.sockets.clear();
+    // Close frames written outside a uWS callback leave on the next loop iteration;
+    // give them a moment before app.close() force-closes whatever is left.
+    await new Promise((r) => setTimeout(r, CLOSE_GRACE_MS));
     this.app.close();
   }
 }

@@ -317,7 +317,8 @@ describe('session: live pushes', () => {
 
   /*
    * A model of the host (ChatService.sync and onCommitted) and of the FIFO channel to
-   * the shard: commits post pushes at once; a sync reads its page, commits may land
+   * the shard: commits queue pushes in the outbox, which posts them a little later
+   * (replies may overtake them); a sync reads its page, commits may land
    * while it awaits the store, and has_more is decided when the reply is posted. The
    * client syncs on connect, asks for the next page while has_more (a little later:
    * pushes may come first), and may sync again from its cursors later. Its cursor per
@@ -332,7 +333,8 @@ describe('session: live pushes', () => {
       | { t: 'hostRead' }
       | { t: 'hostPost' }
       | { t: 'shard' }
-      | { t: 'client' };
+      | { t: 'client' }
+      | { t: 'flush' };
     const step: fc.Arbitrary<Step> = fc.oneof(
       { weight: 4, arbitrary: fc.record({ t: fc.constant('commit' as const), c: fc.integer({ min: 0, max: 1 }) }) },
       { weight: 1, arbitrary: fc.record({ t: fc.constant('own' as const), c: fc.integer({ min: 0, max: 1 }) }) },
@@ -341,6 +343,7 @@ describe('session: live pushes', () => {
       { weight: 2, arbitrary: fc.constant({ t: 'hostPost' as const }) },
       { weight: 4, arbitrary: fc.constant({ t: 'shard' as const }) },
       { weight: 2, arbitrary: fc.constant({ t: 'client' as const }) },
+      { weight: 2, arbitrary: fc.constant({ t: 'flush' as const }) },
     );
     fc.assert(
       fc.property(fc.array(step, { minLength: 10, maxLength: 150, size: 'max' }), fc.integer({ min: 1, max: 4 }), (steps, pageLimit) => {
@@ -349,6 +352,13 @@ describe('session: live pushes', () => {
         const committed = new Map(CONVS.map((c) => [c, 0]));
         type ToShard = { t: 'deliver'; m: StoredMessage } | { t: 'reply'; id: number; res: CoreResult };
         const channel: ToShard[] = [];
+        // Pushes wait in the host's outbox until its next macrotask (host/outbox.ts),
+        // so a reply may overtake pushes committed before it.
+        let outbox: ToShard[] = [];
+        const flush = () => {
+          channel.push(...outbox);
+          outbox = [];
+        };
         const inbox: Array<{ id: number; cursors: Map<string, number> }> = [];
         let building: { id: number; page: SyncPage } | null = null;
         // Client state.
@@ -368,7 +378,7 @@ describe('session: live pushes', () => {
         const commit = (c: string, sender: 'other' | 'self'): number => {
           const seq = committed.get(c)! + 1;
           committed.set(c, seq);
-          if (sender === 'other') channel.push({ t: 'deliver', m: msg(c, seq) });
+          if (sender === 'other') outbox.push({ t: 'deliver', m: msg(c, seq) });
           return seq;
         };
         const hostRead = () => {
@@ -439,17 +449,23 @@ describe('session: live pushes', () => {
               nextPage = false;
               clientSync();
             }
-          } else shard();
+          } else if (st.t === 'flush') flush();
+          else shard();
         }
         // Quiesce: the host answers everything and the shard drains its channel.
-        while (inbox.length || building || channel.length || nextPage) {
-          if (nextPage) {
+        while (inbox.length || building || channel.length || nextPage || outbox.length) {
+          if (outbox.length) flush();
+          else if (nextPage) {
             nextPage = false;
             clientSync();
           } else if (building) hostPost();
           else if (inbox.length) hostRead();
           else shard();
         }
+        // Once everything has settled, a new message in each conversation is pushed.
+        for (const c of CONVS) commit(c, 'other');
+        flush();
+        while (channel.length) shard();
         for (const c of CONVS) {
           const got = received.get(c)!;
           for (let i = 1; i < got.length; i++) assert.ok(got[i] > got[i - 1], `${c}: ${got.join(',')} is not strictly increasing`);

@@ -31,8 +31,10 @@ export interface Session {
   lastSeen: number;
   sendBucket: Bucket;
   frameBucket: Bucket;
-  /** Outstanding sync requests. */
+  /** Sync requests sent to the host and not answered yet. */
   syncing: number;
+  /** The last sync page said has_more: the client is mid-way through a sync. */
+  chainOpen: boolean;
   /** True once a sync has completed; live pushes flow only after that. */
   synced: boolean;
   sentUpTo: Map<string, number>;
@@ -55,6 +57,7 @@ export function newSession(conn: number, user: string, device: string, encoding:
     sendBucket: newBucket(limits.sendBurst, now),
     frameBucket: newBucket(limits.frameBurst, now),
     syncing: 0,
+    chainOpen: false,
     synced: false,
     sentUpTo: new Map(),
     pending: new Map(),
@@ -165,13 +168,10 @@ export function onResult(s: Session, id: number, res: CoreResult): ServerFrame |
         // A resync restarts the conversation: what was sent before no longer counts.
         s.sentUpTo.set(c.conversation, c.resyncRequired ? c.nextCursor : Math.max(prev, c.nextCursor));
       }
-      if (!res.page.hasMore) {
-        s.syncing = Math.max(0, s.syncing - 1);
-        s.synced = true;
-      }
-    } else {
-      s.syncing = Math.max(0, s.syncing - 1);
+      s.chainOpen = res.page.hasMore;
+      if (!res.page.hasMore) s.synced = true;
     }
+    s.syncing = Math.max(0, s.syncing - 1);
   }
   if (p.op === 'send' && res.r === 'send_ack') {
     const prev = s.sentUpTo.get(res.ack.conversation);
@@ -182,7 +182,9 @@ export function onResult(s: Session, id: number, res: CoreResult): ServerFrame |
 
 /** A live push for this connection: send it or not. */
 export function onDeliver(s: Session, m: { conversation: string; seq: number }): boolean {
-  if (!s.synced || s.syncing > 0) return false;
+  // Held back until the first sync is complete, while a sync is in flight, and while
+  // the client is between pages of one (the page it has not asked for yet holds them).
+  if (!s.synced || s.syncing > 0 || s.chainOpen) return false;
   const sent = s.sentUpTo.get(m.conversation);
   if (sent !== undefined && m.seq <= sent) return false;
   s.sentUpTo.set(m.conversation, m.seq);

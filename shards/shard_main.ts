@@ -83,11 +83,10 @@ const listener = new Listener(
   metrics,
 );
 
-let closed = false;
-function closeEverything(code: number): void {
-  if (closed) return;
-  closed = true;
-  listener.closeAll(code);
+let closing: Promise<void> | null = null;
+function closeEverything(code: number): Promise<void> {
+  closing ??= listener.closeAll(code);
+  return closing;
 }
 
 const sup = serveSupervisor({
@@ -124,12 +123,9 @@ port.on('message', (m: HostToShard | { type?: string }) => {
 
 process.on('uncaughtException', (e) => {
   log('error', 'shard crashed', { err: e instanceof Error ? e.stack : String(e) });
-  try {
-    closeEverything(CLOSE_CODES.server_restart.code);
-  } finally {
-    // Sockets are closed, so ending the thread is safe now; the supervisor restarts it.
-    process.exit(1);
-  }
+  // Sockets closed (clients see 4000 and reconnect), then end the thread: safe now,
+  // and the supervisor restarts it.
+  closeEverything(CLOSE_CODES.server_restart.code).finally(() => process.exit(1));
 });
 
 const actualPort = await listener.listen();

@@ -15,7 +15,7 @@ export interface BaselineServer {
 }
 
 export function startBaseline(kind: BaselineKind): Promise<BaselineServer> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', `benchmarks/baselines/${kind}_echo.ts`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', `benchmarks/baselines/${kind}_echo.ts`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   return new Promise((resolve, reject) => {
     let out = '';

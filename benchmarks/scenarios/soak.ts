@@ -71,7 +71,7 @@ export async function runSoak(flags: Flags, argv: string[]): Promise<string> {
   }
   const kib = (b: number): number => Math.round((b / 1024) * 10) / 10;
   const rows: Array<Array<string | number>> = [['switchboard', sb.connections, sb.failed, sb.drops, sb.connectsPerSec, sb.rssBeforeMiB, sb.rssAfterMiB, kib(sb.bytesPerConn), 1]];
-  for (const [k, f] of Object.entries(base)) rows.push([`bare ${k}`, f.connections, f.failed, f.drops, f.connectsPerSec, f.rssBeforeMiB, f.rssAfterMiB, kib(f.bytesPerConn), Math.round((sb.bytesPerConn / f.bytesPerConn) * 100) / 100]);
+  for (const [k, f] of Object.entries(base)) rows.push([`bare ${k}`, f.connections, f.failed, f.drops, f.connectsPerSec, f.rssBeforeMiB, f.rssAfterMiB, kib(f.bytesPerConn), f.bytesPerConn > 100 ? Math.round((sb.bytesPerConn / f.bytesPerConn) * 100) / 100 : 'n/a (below noise)']);
   return finishRun({
     scenario: 'soak',
     startedAt,
@@ -82,7 +82,7 @@ export async function runSoak(flags: Flags, argv: string[]): Promise<string> {
     figures: {
       switchboard: sb,
       baselines: base,
-      ratios: Object.fromEntries(Object.entries(base).map(([k, f]) => [`switchboardPerConnOver_${k}`, sb.bytesPerConn / f.bytesPerConn])),
+      ratios: Object.fromEntries(Object.entries(base).map(([k, f]) => [`switchboardPerConnOver_${k}`, f.bytesPerConn > 100 ? sb.bytesPerConn / f.bytesPerConn : null])),
       timeline: timeline.map(([t, c, r]) => ({ tSec: t, connections: c, rssMiB: r })),
     },
     tables: [{ title: 'Idle connections: memory per connection (RSS delta / connections)', header: ['server', 'connections', 'failed', 'drops', 'connects/s', 'RSS before MiB', 'RSS after MiB', 'KiB/conn', 'x baseline'], rows }],

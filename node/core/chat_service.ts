@@ -175,6 +175,9 @@ export class ChatService {
   private async doSend(st: ConvState, caller: Caller, input: SendInput): Promise<SendAck> {
     const prior = await this.store.findByClientMsgId(st.conv.id, caller.user, input.clientMsgId);
     if (prior) return ackOf(prior, true);
+    // A write failed while we awaited: the counters were dropped, reload them rather
+    // than hand out a seq after one that was never stored.
+    if (this.convs.get(st.conv.id) !== st) st = await this.member(caller.user, input.conversation);
     // Assign and submit in one tick: FIFO writer order == seq order.
     const seq = ++st.assigned;
     const message: StoredMessage = {
@@ -265,9 +268,10 @@ export class ChatService {
    * start at 0. The page is cut at `limit` messages; the caller repeats with
    * nextCursor until hasMore is false.
    *
-   * Hand-over to live pushes: the final check below runs in the same tick as the
-   * reply is posted. Any message committed before it is either in this page or
-   * flips hasMore; any message committed after it is pushed live after this reply.
+   * Hand-over to live pushes: a message committed before the final check below is in
+   * this page or flips hasMore; one committed after it is pushed live, and pushes
+   * leave the host in a later macrotask (host/outbox.ts) than this reply, which is
+   * posted from microtasks, so the shard sees the page first.
    */
   async sync(caller: Caller, cursors: Array<{ conversation: string; seq: number }>, limit: number): Promise<SyncPage> {
     const pageLimit = clampLimit(limit, this.limits.defaultSyncPage, this.limits.maxSyncPage);
@@ -374,6 +378,15 @@ export class ChatService {
   /** Forget the cached counters of a conversation; the next use reloads them. */
   private invalidate(id: string): void {
     this.convs.delete(id);
+  }
+
+  /**
+   * The store failed a batch. Called by the writer's sink before any promise of the
+   * batch settles, so no send can take a seq from a counter that ran past an unstored
+   * one; the writer fails everything queued behind the batch too.
+   */
+  writeFailed(): void {
+    this.convs.clear();
   }
 }
 

@@ -109,7 +109,8 @@ export class TestNode {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : null };
+    const json = (r.headers.get('content-type') ?? '').includes('json');
+    return { status: r.status, body: json && text ? JSON.parse(text) : text };
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<unknown> {

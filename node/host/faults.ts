@@ -6,7 +6,11 @@
  *
  *   kill_after_commit:<client_msg_id>   SIGKILL self right after the batch holding
  *                                       that message is committed
+ *   crash_shard_on_body:<text>          a shard throws when a send with this body arrives
+ *   crash_shard_at_start                every shard throws before it listens
+ * (The shard faults are carried out in shards/shard_main.ts.)
  */
+const SHARD_FAULTS = ['crash_shard_on_body', 'crash_shard_at_start'];
 import type { WriteOp } from '../store/types.js';
 
 export type CommitHook = (ops: WriteOp[]) => void;
@@ -20,5 +24,6 @@ export function faultHook(env: NodeJS.ProcessEnv = process.env): CommitHook | nu
       if (ops.some((o) => o.kind === 'message' && o.message.clientMsgId === arg)) process.kill(process.pid, 'SIGKILL');
     };
   }
+  if (SHARD_FAULTS.includes(kind)) return null;
   throw new Error(`SWITCHBOARD_TEST_FAULT: unknown fault ${JSON.stringify(spec)}`);
 }

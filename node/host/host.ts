@@ -77,7 +77,12 @@ export class Host {
         const fault = faultHook();
         host.store = store;
         host.writer = new BatchWriter<WriteOp>(async (ops) => {
-          await store.commit(ops);
+          try {
+            await store.commit(ops);
+          } catch (e) {
+            host.service?.writeFailed();
+            throw e;
+          }
           fault?.(ops);
         }, cfg.store.batch);
       },

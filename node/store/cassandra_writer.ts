@@ -15,8 +15,8 @@
  *   - a stored message always has its dedup key, so a client that resends after a
  *     timed-out-but-applied write finds its message instead of getting a second seq
  *     (no duplicate);
- *   - conversations.last_seq is never below a stored seq, so lastSeq() only walks
- *     down from the hint.
+ *   - conversations.last_seq is never in a bucket below a stored seq's, so lastSeq()
+ *     only walks down from the hint's bucket.
  * Chaining a conversation's message partitions in seq order (each partition write is
  * one single-partition batch, which Cassandra applies atomically) keeps its stored
  * seqs a gapless run: a failure leaves a prefix stored, never a hole, so reloading
@@ -80,7 +80,17 @@ export function writeQueries(ks: string) {
 }
 
 /** Split ops into phases and partitions. Throws InvalidWriteError before anything is written. */
-export function planCommit(ops: readonly WriteOp[], q: WriteQueries): CommitPlan {
+/**
+ * `hintCovers(conversation, seq)`: true when a last_seq hint in seq's bucket is known to
+ * be durable already (the store remembers the hints it wrote). The hint only has to
+ * name the newest bucket, so a conversation pays for it once per 1000 messages, not
+ * once per batch.
+ */
+export function planCommit(
+  ops: readonly WriteOp[],
+  q: WriteQueries,
+  hintCovers: (conversation: string, seq: number) => boolean = () => false,
+): CommitPlan {
   const before = new Map<string, Statement[]>();
   const add = (partition: string, s: Statement) => {
     const list = before.get(partition);
@@ -146,7 +156,9 @@ export function planCommit(ops: readonly WriteOp[], q: WriteQueries): CommitPlan
   }
   // The hint goes to the conversation's partition, so it shares a batch with a
   // conversation created in the same commit.
-  for (const [conversation, seq] of lastSeq) add(`conversations/${conversation}`, { query: q.raiseLastSeq, params: [seq, seq, conversation] });
+  for (const [conversation, seq] of lastSeq) {
+    if (!hintCovers(conversation, seq)) add(`conversations/${conversation}`, { query: q.raiseLastSeq, params: [seq, seq, conversation] });
+  }
 
   return {
     before: [...before].map(([partition, statements]) => ({ partition, statements })),

@@ -123,7 +123,8 @@ export type Send = Message$1<"switchboard.v1.Send"> & {
   body: string;
 
   /**
-   * Opaque application metadata (content type, media reference, ...), <= 16 KiB with body.
+   * Opaque application metadata (content type, media reference, ...). Body and meta
+   * together are at most limits.maxMessageBytes (default 32 KiB).
    *
    * @generated from field: map<string, string> meta = 4;
    */

@@ -1,0 +1,69 @@
+/**
+ * Runs every scenario's --smoke mode as a real CLI process and checks the harness
+ * works: it exits 0, writes result.json (parseable, with machine info and non-zero
+ * counts) and report.html. It asserts nothing about the figures themselves: those
+ * are measured, not tested.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ROOT } from './lib/results.js';
+
+const out = mkdtempSync(path.join(tmpdir(), 'sb-bench-smoke-'));
+
+/** Run `bench <scenario> --smoke`; `dirName` is the results folder suffix when it differs. */
+function runSmoke(scenario: string, extra: string[] = [], dirName = scenario): any {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'benchmarks/cli.ts', scenario, '--smoke', '--out', out, ...extra], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `bench ${scenario} --smoke exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+  const dir = readdirSync(out).filter((d) => d.endsWith(`-${dirName}`)).sort().at(-1);
+  assert.ok(dir, `no results dir for ${scenario} in ${out}`);
+  assert.ok(existsSync(path.join(out, dir, 'report.html')), 'report.html written');
+  const html = readFileSync(path.join(out, dir, 'report.html'), 'utf8');
+  assert.match(html, /<svg/, 'report has inline SVG charts');
+  const res = JSON.parse(readFileSync(path.join(out, dir, 'result.json'), 'utf8'));
+  assert.ok(res.machine.cpus > 0 && res.machine.node, 'machine info recorded');
+  return res.figures;
+}
+
+test('one-node --smoke', () => {
+  const f = runSmoke('one-node');
+  assert.ok(f.steps[0].acked > 0 && f.steps[0].delivered > 0);
+  assert.ok(f.steps[0].ack.count > 0);
+});
+
+test('one-node --smoke --find-max', () => {
+  const f = runSmoke('one-node', ['--find-max'], 'one-node-find-max');
+  assert.ok(f.steps.length > 0);
+});
+
+test('chat --smoke', () => {
+  const f = runSmoke('chat');
+  assert.ok(f.acked > 0 && f.delivered > 0);
+});
+
+test('soak --smoke', () => {
+  const f = runSmoke('soak');
+  assert.ok(f.switchboard.connections > 0);
+  assert.ok(f.baselines.uws.connections > 0 && f.baselines.ws.connections > 0);
+  assert.ok(f.timeline.length > 0);
+});
+
+test('churn --smoke', () => {
+  const f = runSmoke('churn');
+  assert.ok(f.connects > 0);
+});
+
+test('storm --smoke', () => {
+  const f = runSmoke('storm');
+  assert.ok(f.connections > 0 && f.reconnects > 0);
+});
+
+test('echo --smoke', () => {
+  const f = runSmoke('echo');
+  assert.ok(f.uws.echoesPerSec > 0 && f.ws.echoesPerSec > 0 && f.switchboard.echoesPerSec > 0);
+});
+
+test.after(() => rmSync(out, { recursive: true, force: true }));

@@ -1,0 +1,478 @@
+/**
+ * MessageStore on Apache Cassandra (cassandra-driver 4.x). The data model is in
+ * ./cassandra_schema/001_initial.cql, the write path in ./cassandra_writer.ts, and
+ * the reasoning for both in ./CASSANDRA.md.
+ *
+ * Durability: `commit` resolves once every statement was acknowledged at the
+ * configured consistency (LOCAL_QUORUM in production, ONE on the local test node
+ * with its fsync-before-ack commit log). Any doubt rejects with StoreUnavailableError
+ * and the batch may be retried as is: every statement is idempotent.
+ *
+ * Retries: the driver's policy (StoreRetryPolicy) decides *where* an idempotent
+ * request goes again after a connection error (the next host, at once); the store
+ * decides *when* to retry timeouts and overload (exponential backoff with jitter, a
+ * few attempts), because an immediate retry into an overloaded replica only adds to
+ * its queue.
+ */
+import cassandra from 'cassandra-driver';
+import type { MessageStore } from './store.js';
+import type { Conversation, ConversationKind, DeviceCursor, Role, StoredMessage, WriteOp } from './types.js';
+import { InvalidWriteError, StoreUnavailableError } from './errors.js';
+import {
+  BUCKET_SIZE,
+  bucketOf,
+  chunk,
+  planCommit,
+  runLimited,
+  trimStatements,
+  writeQueries,
+  type ChunkLimits,
+  type Statement,
+  type WriteQueries,
+} from './cassandra_writer.js';
+import { checkKeyspace, latestVersion, LOCAL_REPLICATION, migrate, schemaVersion, type Replication } from './cassandra_schema/migrate.js';
+
+export type ConsistencyName = 'one' | 'localOne' | 'quorum' | 'localQuorum' | 'eachQuorum' | 'all';
+
+/** The node config's `store.cassandra` section (node/config.ts). */
+export interface CassandraConfig {
+  contactPoints: string[];
+  localDataCenter: string;
+  keyspace: string;
+  consistency: string;
+}
+
+export interface CassandraStoreOptions {
+  keyspace: string;
+  /** Write consistency. Default 'localQuorum' (see CASSANDRA.md). */
+  consistency?: ConsistencyName;
+  /** Read consistency; default the write one, except EACH_QUORUM reads as LOCAL_QUORUM. */
+  readConsistency?: ConsistencyName;
+  /**
+   * Requests in flight per commit. 32: a 256-op batch of a busy node spans tens of
+   * partitions, so 32 covers it in one or two round trips, while a coordinator's
+   * native-transport queue stays short enough that one commit does not starve reads.
+   */
+  concurrency?: number;
+  /** Extra attempts after a timeout / overload / no host. Default 3 (4 attempts, ~0.5 s worst case). */
+  retries?: number;
+  /** First backoff; doubles per attempt, with full jitter. Default 25 ms. */
+  retryBaseMs?: number;
+  /** See ChunkLimits in cassandra_writer.ts. */
+  batchMaxStatements?: number;
+  batchMaxBytes?: number;
+}
+
+export interface OpenCassandraOptions extends Partial<Omit<CassandraStoreOptions, 'keyspace' | 'consistency'>> {
+  /**
+   * Apply missing migrations on open (tests, dev, benchmarks). Default false: production
+   * runs `npm run migrate` once per deploy and the store only checks the version.
+   */
+  migrate?: boolean;
+  /** Replication for a keyspace created by `migrate: true`. Default SimpleStrategy RF 1. */
+  replication?: Replication;
+  /**
+   * Client-side request timeout (the driver's socketOptions.readTimeout). 5 s: above
+   * Cassandra's own write_request_timeout (2 s), so a slow replica surfaces as a
+   * server WriteTimeout (which says how many replicas acked) rather than a blind
+   * client timeout, and well under a client's send timeout.
+   */
+  requestTimeoutMs?: number;
+}
+
+const MESSAGE_COLUMNS = 'conversation, seq, message_id, sender, sender_device, client_msg_id, body, meta, server_ts';
+
+/**
+ * Open a store for the node: connect, check (or apply) the schema, return the store.
+ * The store owns the client and shuts it down on close().
+ */
+export async function openCassandraStore(cfg: CassandraConfig, opts: OpenCassandraOptions = {}): Promise<CassandraStore> {
+  const keyspace = checkKeyspace(cfg.keyspace);
+  const client = createCassandraClient(cfg, opts);
+  try {
+    await client.connect();
+    if (opts.migrate) {
+      await migrate(client, { keyspace, replication: opts.replication ?? LOCAL_REPLICATION });
+    } else {
+      const have = await schemaVersion(client, keyspace);
+      const want = latestVersion();
+      if (have < want) {
+        throw new Error(`cassandra keyspace ${keyspace} is at schema version ${have}, this build needs ${want}: run \`npm run migrate\``);
+      }
+    }
+    return new CassandraStore(client, { ...opts, keyspace, consistency: consistencyName(cfg.consistency) });
+  } catch (err) {
+    await client.shutdown().catch(() => undefined);
+    throw err instanceof Error && !isDriverError(err) ? err : classify(err, `open cassandra store (${cfg.contactPoints.join(', ')})`);
+  }
+}
+
+/** A driver client with Switchboard's policies; not connected yet. */
+export function createCassandraClient(
+  cfg: Pick<CassandraConfig, 'contactPoints' | 'localDataCenter' | 'consistency'>,
+  opts: Pick<OpenCassandraOptions, 'requestTimeoutMs'> = {},
+): cassandra.Client {
+  return new cassandra.Client({
+    contactPoints: cfg.contactPoints,
+    localDataCenter: cfg.localDataCenter,
+    queryOptions: { consistency: consistencyOf(consistencyName(cfg.consistency)), prepare: true },
+    socketOptions: { readTimeout: opts.requestTimeoutMs ?? 5000, connectTimeout: 2000 },
+    policies: {
+      retry: new StoreRetryPolicy(),
+      // 100 ms doubling to 2 s: a restarted node is back in use within ~2 s of
+      // answering, instead of the driver default's up to 10 min.
+      reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(100, 2000, false),
+    },
+  });
+}
+
+export class CassandraStore implements MessageStore {
+  readonly kind = 'cassandra';
+  readonly keyspace: string;
+  private readonly client: cassandra.Client;
+  private readonly wq: WriteQueries;
+  private readonly rq: ReturnType<typeof readQueries>;
+  private readonly writeCl: number;
+  private readonly readCl: number;
+  private readonly concurrency: number;
+  private readonly retries: number;
+  private readonly retryBaseMs: number;
+  private readonly limits: ChunkLimits;
+  private closed = false;
+  /**
+   * Newest last_seq hint bucket this store wrote per conversation. Bounded by the
+   * conversations this process writes to; cleared when it grows past 100 000 entries
+   * (a miss only costs one idempotent hint write).
+   */
+  private readonly hintBuckets = new Map<string, number>();
+
+  /** Takes ownership of a connected (or connectable) client; the schema must be in place. */
+  constructor(client: cassandra.Client, opts: CassandraStoreOptions) {
+    this.client = client;
+    this.keyspace = checkKeyspace(opts.keyspace);
+    this.wq = writeQueries(this.keyspace);
+    this.rq = readQueries(this.keyspace);
+    const write = opts.consistency ?? 'localQuorum';
+    this.writeCl = consistencyOf(write);
+    this.readCl = consistencyOf(opts.readConsistency ?? (write === 'eachQuorum' ? 'localQuorum' : write));
+    this.concurrency = positive('concurrency', opts.concurrency ?? 32);
+    this.retries = Math.max(0, Math.trunc(opts.retries ?? 3));
+    this.retryBaseMs = Math.max(0, opts.retryBaseMs ?? 25);
+    this.limits = {
+      maxStatements: positive('batchMaxStatements', opts.batchMaxStatements ?? 100),
+      maxBytes: positive('batchMaxBytes', opts.batchMaxBytes ?? 32 * 1024),
+    };
+  }
+
+  async commit(ops: WriteOp[]): Promise<void> {
+    this.assertOpen();
+    if (ops.length === 0) return;
+    const plan = planCommit(ops, this.wq, (conversation, seq) => (this.hintBuckets.get(conversation) ?? -1) >= bucketOf(seq));
+    try {
+      const before = plan.before.flatMap((w) => chunk(w, this.limits).map((stmts) => () => this.write(stmts)));
+      await runLimited(before, this.concurrency);
+      if (this.hintBuckets.size > 100_000) this.hintBuckets.clear();
+      // Phase 1 is durable: remember the hints' buckets (last_seq only grows, so this
+      // process-local cache can only be behind the stored value, never ahead).
+      for (const w of plan.before) {
+        for (const s of w.statements) {
+          if (s.query !== this.wq.raiseLastSeq) continue;
+          const [seq, , conversation] = s.params as [number, number, string];
+          this.hintBuckets.set(conversation, Math.max(this.hintBuckets.get(conversation) ?? -1, bucketOf(seq)));
+        }
+      }
+      const chains = plan.messages.map((chain) => async () => {
+        for (const w of chain) for (const stmts of chunk(w, this.limits)) await this.write(stmts);
+      });
+      await runLimited(chains, this.concurrency);
+      if (plan.trims.length > 0) {
+        const deletes = await Promise.all(
+          plan.trims.map(async (t) => trimStatements(this.wq, t.conversation, (await this.bounds(t.conversation)).first, t.firstSeq)),
+        );
+        await runLimited(deletes.flat().map((w) => () => this.write(w.statements)), this.concurrency);
+      }
+    } catch (err) {
+      throw classify(err, `cassandra batch of ${ops.length} ops`);
+    }
+  }
+
+  async getConversation(id: string): Promise<Conversation | null> {
+    const row = (await this.read(this.rq.conversation, [id])).first();
+    if (!row || row.get('kind') == null) return null;
+    const members = await this.readAll(this.rq.members, [id]);
+    return {
+      id,
+      kind: row.get('kind') as ConversationKind,
+      members: members.map((m) => ({ user: m.get('user') as string, role: m.get('role') as Role })),
+      createdAt: num(row.get('created_at')) ?? 0,
+      subject: (row.get('subject') as string | null) ?? '',
+    };
+  }
+
+  async listUserConversations(user: string): Promise<string[]> {
+    return (await this.readAll(this.rq.userConversations, [user])).map((r) => r.get('conversation') as string);
+  }
+
+  async lastSeq(conversation: string): Promise<number> {
+    const { first, hint } = await this.bounds(conversation);
+    // The hint's bucket is never below a stored seq's (it is written before the
+    // messages); walk down from it past any bucket a failed batch announced but never filled.
+    for (let b = bucketOf(hint); hint > 0 && b >= bucketOf(first); b--) {
+      const row = (await this.read(this.rq.maxSeqInBucket, [conversation, b])).first();
+      if (row) {
+        const seq = num(row.get('seq')) ?? 0;
+        return seq >= first ? seq : 0;
+      }
+    }
+    return 0;
+  }
+
+  async firstSeq(conversation: string): Promise<number> {
+    return (await this.bounds(conversation)).first;
+  }
+
+  async findByClientMsgId(conversation: string, sender: string, clientMsgId: string): Promise<StoredMessage | null> {
+    const key = (await this.read(this.rq.dedup, [conversation, sender, clientMsgId])).first();
+    const seq = key ? num(key.get('seq')) : null;
+    if (seq === null) return null;
+    const row = (await this.read(this.rq.messageAt, [conversation, bucketOf(seq), seq])).first();
+    if (!row) return null; // trimmed, or the key of a batch that failed before its message
+    const m = toMessage(row);
+    // A key whose seq was reassigned after a failed batch points at someone else's message.
+    return m.sender === sender && m.clientMsgId === clientMsgId ? m : null;
+  }
+
+  async readAfter(conversation: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    checkLimit('readAfter', limit);
+    if (limit === 0) return [];
+    const { first, hint } = await this.bounds(conversation);
+    const from = Math.max(Math.floor(afterSeq) + 1, first);
+    const out: StoredMessage[] = [];
+    for (let b = bucketOf(from); b <= bucketOf(hint) && out.length < limit; b++) {
+      const rs = await this.read(this.rq.after, [conversation, b, from, limit - out.length], limit);
+      for (const row of rs.rows) out.push(toMessage(row));
+    }
+    return out;
+  }
+
+  async readBefore(conversation: string, beforeSeq: number, limit: number): Promise<StoredMessage[]> {
+    checkLimit('readBefore', limit);
+    if (limit === 0) return [];
+    const { first, hint } = await this.bounds(conversation);
+    // The hint names the newest bucket, not the newest seq: anything in that bucket may exist.
+    const to = Math.min(Math.ceil(beforeSeq) - 1, (bucketOf(hint) + 1) * BUCKET_SIZE - 1);
+    const out: StoredMessage[] = [];
+    for (let b = bucketOf(to); to >= first && b >= bucketOf(first) && out.length < limit; b--) {
+      const rs = await this.read(this.rq.before, [conversation, b, to, first, limit - out.length], limit);
+      for (const row of rs.rows) out.push(toMessage(row));
+    }
+    return out;
+  }
+
+  async getCursors(conversation: string): Promise<DeviceCursor[]> {
+    return (await this.readAll(this.rq.cursors, [conversation])).map((r) => ({
+      conversation,
+      user: r.get('user') as string,
+      device: r.get('device') as string,
+      delivered: num(r.get('delivered_seq')) ?? 0,
+      read: num(r.get('read_seq')) ?? 0,
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.shutdown();
+  }
+
+  /** first_seq (1 when never trimmed) and the last_seq hint (0 when no message). */
+  private async bounds(conversation: string): Promise<{ first: number; hint: number }> {
+    const row = (await this.read(this.rq.bounds, [conversation])).first();
+    return { first: num(row?.get('first_seq')) ?? 1, hint: num(row?.get('last_seq')) ?? 0 };
+  }
+
+  /** One unlogged single-partition batch (or a lone statement), with backoff retries. */
+  private write(stmts: Statement[]): Promise<void> {
+    const options = { prepare: true, isIdempotent: true, consistency: this.writeCl, logged: false };
+    return this.withRetry(async () => {
+      if (stmts.length === 1) await this.client.execute(stmts[0].query, stmts[0].params, options);
+      else await this.client.batch(stmts, options);
+    });
+  }
+
+  private read(query: string, params: unknown[], fetchSize = 5000): Promise<cassandra.types.ResultSet> {
+    this.assertOpen();
+    const options = { prepare: true, isIdempotent: true, consistency: this.readCl, fetchSize: Math.max(1, fetchSize) };
+    return this.withRetry(() => this.client.execute(query, params, options)).catch((err: unknown) => {
+      throw classify(err, 'cassandra read');
+    });
+  }
+
+  /** Every row of a partition, following pages. */
+  private async readAll(query: string, params: unknown[]): Promise<cassandra.types.Row[]> {
+    this.assertOpen();
+    const rows: cassandra.types.Row[] = [];
+    let pageState: string | undefined;
+    do {
+      const options = { prepare: true, isIdempotent: true, consistency: this.readCl, fetchSize: 1000, pageState };
+      const rs = await this.withRetry(() => this.client.execute(query, params, options)).catch((err: unknown) => {
+        throw classify(err, 'cassandra read');
+      });
+      rows.push(...rs.rows);
+      pageState = rs.pageState ?? undefined;
+    } while (pageState);
+    return rows;
+  }
+
+  private async withRetry<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (this.closed || attempt >= this.retries || !isTransient(err)) throw err;
+        await sleep(Math.random() * this.retryBaseMs * 2 ** attempt);
+      }
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreUnavailableError(`cassandra store ${this.keyspace} is closed`);
+  }
+}
+
+/**
+ * Driver retry policy: on a broken connection or an Unavailable answer, an idempotent
+ * request goes once to the next host of the plan (another coordinator may reach the
+ * replicas). Timeouts are rethrown so the store retries them after a backoff.
+ */
+export class StoreRetryPolicy extends cassandra.policies.retry.RetryPolicy {
+  /** "Same consistency as before": the driver reads undefined that way, its typings do not. */
+  private static readonly SAME = undefined as unknown as cassandra.types.consistencies;
+
+  override onReadTimeout(): cassandra.policies.retry.DecisionInfo {
+    return this.rethrowResult();
+  }
+
+  override onWriteTimeout(): cassandra.policies.retry.DecisionInfo {
+    return this.rethrowResult();
+  }
+
+  override onUnavailable(info: cassandra.policies.retry.OperationInfo): cassandra.policies.retry.DecisionInfo {
+    return info.nbRetry === 0 ? this.retryResult(StoreRetryPolicy.SAME, false) : this.rethrowResult();
+  }
+
+  override onRequestError(info: cassandra.policies.retry.OperationInfo): cassandra.policies.retry.DecisionInfo {
+    return info.nbRetry === 0 && info.executionOptions.isIdempotent() ? this.retryResult(StoreRetryPolicy.SAME, false) : this.rethrowResult();
+  }
+}
+
+function readQueries(ks: string) {
+  return {
+    conversation: `SELECT kind, created_at, subject FROM ${ks}.conversations WHERE id = ?`,
+    bounds: `SELECT first_seq, last_seq FROM ${ks}.conversations WHERE id = ?`,
+    members: `SELECT user, role FROM ${ks}.members WHERE conversation = ?`,
+    userConversations: `SELECT conversation FROM ${ks}.user_conversations WHERE user = ?`,
+    maxSeqInBucket: `SELECT seq FROM ${ks}.messages WHERE conversation = ? AND bucket = ? ORDER BY seq DESC LIMIT 1`,
+    dedup: `SELECT seq FROM ${ks}.dedup WHERE conversation = ? AND sender = ? AND client_msg_id = ?`,
+    messageAt: `SELECT ${MESSAGE_COLUMNS} FROM ${ks}.messages WHERE conversation = ? AND bucket = ? AND seq = ?`,
+    after: `SELECT ${MESSAGE_COLUMNS} FROM ${ks}.messages WHERE conversation = ? AND bucket = ? AND seq >= ? LIMIT ?`,
+    before:
+      `SELECT ${MESSAGE_COLUMNS} FROM ${ks}.messages WHERE conversation = ? AND bucket = ? AND seq <= ? AND seq >= ? ` +
+      'ORDER BY seq DESC LIMIT ?',
+    cursors: `SELECT user, device, delivered_seq, read_seq FROM ${ks}.cursors WHERE conversation = ?`,
+  };
+}
+
+function toMessage(row: cassandra.types.Row): StoredMessage {
+  const meta = row.get('meta') as Record<string, string> | null;
+  return {
+    conversation: row.get('conversation') as string,
+    seq: num(row.get('seq')) ?? 0,
+    messageId: row.get('message_id') as string,
+    sender: row.get('sender') as string,
+    senderDevice: row.get('sender_device') as string,
+    clientMsgId: row.get('client_msg_id') as string,
+    body: row.get('body') as string,
+    meta: meta ? { ...meta } : {},
+    serverTs: num(row.get('server_ts')) ?? 0,
+  };
+}
+
+/** bigint columns come back as Long; every value Switchboard stores fits 2^53. */
+function num(v: unknown): number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number') return v;
+  return (v as cassandra.types.Long).toNumber();
+}
+
+const CONSISTENCIES: Record<ConsistencyName, number> = {
+  one: cassandra.types.consistencies.one,
+  localOne: cassandra.types.consistencies.localOne,
+  quorum: cassandra.types.consistencies.quorum,
+  localQuorum: cassandra.types.consistencies.localQuorum,
+  eachQuorum: cassandra.types.consistencies.eachQuorum,
+  all: cassandra.types.consistencies.all,
+};
+
+export function consistencyName(s: string): ConsistencyName {
+  if (!(s in CONSISTENCIES)) throw new Error(`unknown cassandra consistency ${JSON.stringify(s)} (one of ${Object.keys(CONSISTENCIES).join(', ')})`);
+  return s as ConsistencyName;
+}
+
+function consistencyOf(name: ConsistencyName): number {
+  return CONSISTENCIES[name];
+}
+
+const codes = cassandra.types.responseErrorCodes;
+const TRANSIENT_CODES: ReadonlySet<number> = new Set([
+  codes.writeTimeout,
+  codes.readTimeout,
+  codes.unavailableException,
+  codes.overloaded,
+  codes.isBootstrapping,
+]);
+const INVALID_CODES: ReadonlySet<number> = new Set([codes.syntaxError, codes.invalid]);
+
+function isDriverError(err: unknown): boolean {
+  return err instanceof cassandra.errors.DriverError;
+}
+
+/** Worth another attempt after a pause: the cluster may answer differently soon. */
+function isTransient(err: unknown): boolean {
+  if (err instanceof cassandra.errors.ResponseError) return TRANSIENT_CODES.has(err.code);
+  return (
+    err instanceof cassandra.errors.OperationTimedOutError ||
+    err instanceof cassandra.errors.NoHostAvailableError ||
+    err instanceof cassandra.errors.BusyConnectionError
+  );
+}
+
+/**
+ * Map a driver failure onto the store's closed catalog: a malformed request or a
+ * value the driver cannot encode is the caller's bug (InvalidWriteError, terminal);
+ * everything else means durability is unknown (StoreUnavailableError, retryable).
+ */
+function classify(err: unknown, what: string): Error {
+  if (err instanceof StoreUnavailableError || err instanceof InvalidWriteError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof cassandra.errors.ResponseError && INVALID_CODES.has(err.code)) {
+    return new InvalidWriteError(`${what} was refused as invalid: ${message}`, { cause: err });
+  }
+  if (err instanceof TypeError || err instanceof RangeError) {
+    return new InvalidWriteError(`${what} has a value the driver cannot encode: ${message}`, { cause: err });
+  }
+  return new StoreUnavailableError(`${what} failed: ${message}`, { cause: err });
+}
+
+function checkLimit(method: string, limit: number): void {
+  if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`${method}: limit must be a non-negative integer, got ${limit}`);
+}
+
+function positive(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`CassandraStore option ${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
