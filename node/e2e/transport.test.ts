@@ -22,7 +22,7 @@ async function openDirect(c: TestClient, peer: string): Promise<string> {
 describe('transport', () => {
   let node: TestNode;
   before(async () => {
-    node = await TestNode.start({ config: { limits: { idleTimeoutMs: 1500, heartbeatMs: 250 } } });
+    node = await TestNode.start({ config: { limits: { idleTimeoutMs: 1500, heartbeatMs: 250 }, auth: { clockToleranceSec: 0 } } });
   });
   after(async () => {
     await node.stop();

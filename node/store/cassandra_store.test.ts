@@ -39,6 +39,11 @@ runStoreConformance('cassandra', async () => {
   await ensureSchema();
   return openCassandraStore(cfg);
 });
+// The non-default packing writes the same rows through other requests: same contract.
+runStoreConformance('cassandra (grouping: partition)', async () => {
+  await ensureSchema();
+  return openCassandraStore(cfg, { grouping: 'partition' });
+});
 
 function msg(conversation: string, seq: number, over: Partial<StoredMessage> = {}): WriteOp {
   return {

@@ -22,12 +22,15 @@ import {
   BUCKET_SIZE,
   bucketOf,
   chunk,
+  pack,
   planCommit,
   runLimited,
   trimStatements,
   writeQueries,
   type ChunkLimits,
-  type Statement,
+  type PartitionWrite,
+  type Piece,
+  type Request,
   type WriteQueries,
 } from './cassandra_writer.js';
 import { checkKeyspace, latestVersion, LOCAL_REPLICATION, migrate, schemaVersion, type Replication } from './cassandra_schema/migrate.js';
@@ -58,7 +61,19 @@ export interface CassandraStoreOptions {
   retries?: number;
   /** First backoff; doubles per attempt, with full jitter. Default 25 ms. */
   retryBaseMs?: number;
-  /** See ChunkLimits in cassandra_writer.ts. */
+  /**
+   * How a commit's rows share requests (see pack() in cassandra_writer.ts). 'replica'
+   * (default): partitions owned by the same replicas share an unlogged batch, so a
+   * commit over many conversations is a handful of requests. 'partition': one
+   * single-partition batch per partition, the textbook rule, kept for comparison and
+   * for clusters where many-partition batches are unwanted.
+   */
+  grouping?: 'replica' | 'partition';
+  /**
+   * See ChunkLimits in cassandra_writer.ts. Defaults 100 statements / 24 KB: under
+   * Cassandra's batch_size_fail_threshold (50 KiB, which counts multi-partition
+   * batches) with margin for per-cell overhead our estimate does not count.
+   */
   batchMaxStatements?: number;
   batchMaxBytes?: number;
 }
@@ -138,6 +153,7 @@ export class CassandraStore implements MessageStore {
   private readonly retries: number;
   private readonly retryBaseMs: number;
   private readonly limits: ChunkLimits;
+  private readonly grouping: 'replica' | 'partition';
   private closed = false;
   /**
    * Newest last_seq hint bucket this store wrote per conversation. Bounded by the
@@ -160,8 +176,9 @@ export class CassandraStore implements MessageStore {
     this.retryBaseMs = Math.max(0, opts.retryBaseMs ?? 25);
     this.limits = {
       maxStatements: positive('batchMaxStatements', opts.batchMaxStatements ?? 100),
-      maxBytes: positive('batchMaxBytes', opts.batchMaxBytes ?? 32 * 1024),
+      maxBytes: positive('batchMaxBytes', opts.batchMaxBytes ?? 24 * 1024),
     };
+    this.grouping = opts.grouping ?? 'replica';
   }
 
   async commit(ops: WriteOp[]): Promise<void> {
@@ -169,11 +186,10 @@ export class CassandraStore implements MessageStore {
     if (ops.length === 0) return;
     const plan = planCommit(ops, this.wq, (conversation, seq) => (this.hintBuckets.get(conversation) ?? -1) >= bucketOf(seq));
     try {
-      const before = plan.before.flatMap((w) => chunk(w, this.limits).map((stmts) => () => this.write(stmts)));
-      await runLimited(before, this.concurrency);
-      if (this.hintBuckets.size > 100_000) this.hintBuckets.clear();
+      await this.send(plan.before.flatMap((w) => this.pieces(w)));
       // Phase 1 is durable: remember the hints' buckets (last_seq only grows, so this
       // process-local cache can only be behind the stored value, never ahead).
+      if (this.hintBuckets.size > 100_000) this.hintBuckets.clear();
       for (const w of plan.before) {
         for (const s of w.statements) {
           if (s.query !== this.wq.raiseLastSeq) continue;
@@ -181,19 +197,38 @@ export class CassandraStore implements MessageStore {
           this.hintBuckets.set(conversation, Math.max(this.hintBuckets.get(conversation) ?? -1, bucketOf(seq)));
         }
       }
-      const chains = plan.messages.map((chain) => async () => {
-        for (const w of chain) for (const stmts of chunk(w, this.limits)) await this.write(stmts);
-      });
-      await runLimited(chains, this.concurrency);
+      // Round r carries the r-th piece of every conversation's chain: a conversation's
+      // pieces land strictly in seq order, different conversations share requests.
+      const chains = plan.messages.map((chain) => chain.flatMap((w) => this.pieces(w)));
+      for (let r = 0; chains.some((c) => c.length > r); r++) {
+        await this.send(chains.filter((c) => c.length > r).map((c) => c[r]));
+      }
       if (plan.trims.length > 0) {
         const deletes = await Promise.all(
           plan.trims.map(async (t) => trimStatements(this.wq, t.conversation, (await this.bounds(t.conversation)).first, t.firstSeq)),
         );
-        await runLimited(deletes.flat().map((w) => () => this.write(w.statements)), this.concurrency);
+        await this.send(deletes.flat().flatMap((w) => this.pieces(w)));
       }
     } catch (err) {
       throw classify(err, `cassandra batch of ${ops.length} ops`);
     }
+  }
+
+  /** A partition's statements cut to batch size, tagged with the replicas that own it. */
+  private pieces(w: PartitionWrite): Piece[] {
+    let replicas = '';
+    if (this.grouping === 'replica') {
+      // No token map yet (metadata still loading): one group, any coordinator; still correct.
+      const hosts = this.client.getReplicas(this.keyspace, w.routingKey) ?? [];
+      replicas = hosts.map((h) => h.address).sort().join(',');
+    }
+    return chunk(w, this.limits).map((statements) => ({ replicas, routingKey: w.routingKey, statements }));
+  }
+
+  /** Pack pieces into requests and run them, at most `concurrency` in flight. */
+  private send(pieces: Piece[]): Promise<void> {
+    const requests = pack(pieces, this.grouping, this.limits);
+    return runLimited(requests.map((req) => () => this.write(req)), this.concurrency);
   }
 
   async getConversation(id: string): Promise<Conversation | null> {
@@ -291,12 +326,13 @@ export class CassandraStore implements MessageStore {
     return { first: num(row?.get('first_seq')) ?? 1, hint: num(row?.get('last_seq')) ?? 0 };
   }
 
-  /** One unlogged single-partition batch (or a lone statement), with backoff retries. */
-  private write(stmts: Statement[]): Promise<void> {
-    const options = { prepare: true, isIdempotent: true, consistency: this.writeCl, logged: false };
+  /** One request (a lone statement or an unlogged batch), routed to a replica, with backoff retries. */
+  private write(req: Request): Promise<void> {
+    const options = { prepare: true, isIdempotent: true, consistency: this.writeCl, logged: false, routingKey: req.routingKey };
     return this.withRetry(async () => {
-      if (stmts.length === 1) await this.client.execute(stmts[0].query, stmts[0].params, options);
-      else await this.client.batch(stmts, options);
+      const [only] = req.statements;
+      if (req.statements.length === 1) await this.client.execute(only.query, only.params, options);
+      else await this.client.batch(req.statements, options);
     });
   }
 

@@ -1,7 +1,7 @@
 /**
  * How CassandraStore makes one batch of WriteOps durable: a pure plan (which rows go
- * to which partition, in which phase) and a small executor (unlogged batches per
- * partition, bounded concurrency across partitions).
+ * to which partition, in which phase), packing into requests (unlogged batches per
+ * partition or per replica set, see pack()) and a bounded-concurrency runner.
  *
  * Phases, and why:
  *   1. `before`: dedup keys, last_seq hints, conversations, members, user index,
@@ -47,7 +47,25 @@ export interface Statement {
 /** Statements that all touch one partition (so they may share an unlogged batch). */
 export interface PartitionWrite {
   partition: string;
+  /** The partition key serialized as the driver's token-aware routing expects it. */
+  routingKey: Buffer;
   statements: Statement[];
+}
+
+/**
+ * Serialize a partition key for token lookup: one component as its raw bytes; several
+ * as [u16 length][bytes][0x00] each (Cassandra's CompositeType). Numbers are bigint
+ * columns (8 bytes, big-endian).
+ */
+export function routingKey(...parts: Array<string | number>): Buffer {
+  const bytes = parts.map((p) => {
+    if (typeof p === 'string') return Buffer.from(p, 'utf8');
+    const b = Buffer.alloc(8);
+    b.writeBigInt64BE(BigInt(p));
+    return b;
+  });
+  if (bytes.length === 1) return bytes[0];
+  return Buffer.concat(bytes.flatMap((b) => [Buffer.from([b.length >> 8, b.length & 0xff]), b, Buffer.from([0])]));
 }
 
 export interface CommitPlan {
@@ -91,11 +109,11 @@ export function planCommit(
   q: WriteQueries,
   hintCovers: (conversation: string, seq: number) => boolean = () => false,
 ): CommitPlan {
-  const before = new Map<string, Statement[]>();
-  const add = (partition: string, s: Statement) => {
-    const list = before.get(partition);
-    if (list) list.push(s);
-    else before.set(partition, [s]);
+  const before = new Map<string, PartitionWrite>();
+  const add = (partition: string, key: () => Buffer, s: Statement) => {
+    const w = before.get(partition);
+    if (w) w.statements.push(s);
+    else before.set(partition, { partition, routingKey: key(), statements: [s] });
   };
   const chains = new Map<string, Map<number, Statement[]>>();
   const lastSeq = new Map<string, number>();
@@ -116,7 +134,7 @@ export function planCommit(
           query: q.insertMessage,
           params: [m.conversation, bucket, m.seq, m.messageId, m.sender, m.senderDevice, m.clientMsgId, m.body, m.meta, m.serverTs],
         });
-        add(`dedup/${m.conversation}/${m.sender}`, { query: q.insertDedup, params: [m.conversation, m.sender, m.clientMsgId, m.seq] });
+        add(`dedup/${m.conversation}/${m.sender}`, () => routingKey(m.conversation, m.sender), { query: q.insertDedup, params: [m.conversation, m.sender, m.clientMsgId, m.seq] });
         lastSeq.set(m.conversation, Math.max(lastSeq.get(m.conversation) ?? 0, m.seq));
         break;
       }
@@ -125,21 +143,21 @@ export function planCommit(
         seqOf('cursor delivered', c.delivered, 0);
         seqOf('cursor read', c.read, 0);
         const key = `cursors/${c.conversation}`;
-        add(key, { query: q.raiseDelivered, params: [c.delivered, c.delivered, c.conversation, c.user, c.device] });
-        add(key, { query: q.raiseRead, params: [c.read, c.read, c.conversation, c.user, c.device] });
+        add(key, () => routingKey(c.conversation), { query: q.raiseDelivered, params: [c.delivered, c.delivered, c.conversation, c.user, c.device] });
+        add(key, () => routingKey(c.conversation), { query: q.raiseRead, params: [c.read, c.read, c.conversation, c.user, c.device] });
         break;
       }
       case 'conversation': {
         const c = op.conversation;
         if (c.kind !== 'direct' && c.kind !== 'group') throw new InvalidWriteError(`conversation ${c.id}: unknown kind ${JSON.stringify(c.kind)}`);
         intOf('conversation createdAt', c.createdAt);
-        add(`conversations/${c.id}`, { query: q.insertConversation, params: [c.id, c.kind, c.createdAt, c.subject] });
+        add(`conversations/${c.id}`, () => routingKey(c.id), { query: q.insertConversation, params: [c.id, c.kind, c.createdAt, c.subject] });
         for (const member of c.members) {
           if (member.role !== 'member' && member.role !== 'admin') {
             throw new InvalidWriteError(`conversation ${c.id}: unknown role ${JSON.stringify(member.role)}`);
           }
-          add(`members/${c.id}`, { query: q.insertMember, params: [c.id, member.user, member.role] });
-          add(`user_conversations/${member.user}`, { query: q.insertUserConversation, params: [member.user, c.id] });
+          add(`members/${c.id}`, () => routingKey(c.id), { query: q.insertMember, params: [c.id, member.user, member.role] });
+          add(`user_conversations/${member.user}`, () => routingKey(member.user), { query: q.insertUserConversation, params: [member.user, c.id] });
         }
         break;
       }
@@ -157,15 +175,15 @@ export function planCommit(
   // The hint goes to the conversation's partition, so it shares a batch with a
   // conversation created in the same commit.
   for (const [conversation, seq] of lastSeq) {
-    if (!hintCovers(conversation, seq)) add(`conversations/${conversation}`, { query: q.raiseLastSeq, params: [seq, seq, conversation] });
+    if (!hintCovers(conversation, seq)) add(`conversations/${conversation}`, () => routingKey(conversation), { query: q.raiseLastSeq, params: [seq, seq, conversation] });
   }
 
   return {
-    before: [...before].map(([partition, statements]) => ({ partition, statements })),
+    before: [...before.values()],
     messages: [...chains].map(([conversation, buckets]) =>
       [...buckets]
         .sort(([a], [b]) => a - b)
-        .map(([bucket, statements]) => ({ partition: `messages/${conversation}/${bucket}`, statements })),
+        .map(([bucket, statements]) => ({ partition: `messages/${conversation}/${bucket}`, routingKey: routingKey(conversation, bucket), statements })),
     ),
     trims: [...trims].map(([conversation, firstSeq]) => ({ conversation, firstSeq })),
   };
@@ -178,10 +196,10 @@ export function trimStatements(q: WriteQueries, conversation: string, currentFir
   // Whole buckets below the new first seq go as partition deletes (one tombstone
   // each); only the boundary bucket needs a range delete.
   for (let b = bucketOf(Math.min(currentFirst, firstSeq)); b < to; b++) {
-    out.push({ partition: `messages/${conversation}/${b}`, statements: [{ query: q.deleteBucket, params: [conversation, b] }] });
+    out.push({ partition: `messages/${conversation}/${b}`, routingKey: routingKey(conversation, b), statements: [{ query: q.deleteBucket, params: [conversation, b] }] });
   }
-  out.push({ partition: `messages/${conversation}/${to}`, statements: [{ query: q.deleteBelow, params: [conversation, to, firstSeq] }] });
-  out.push({ partition: `conversations/${conversation}`, statements: [{ query: q.raiseFirstSeq, params: [firstSeq, firstSeq, conversation] }] });
+  out.push({ partition: `messages/${conversation}/${to}`, routingKey: routingKey(conversation, to), statements: [{ query: q.deleteBelow, params: [conversation, to, firstSeq] }] });
+  out.push({ partition: `conversations/${conversation}`, routingKey: routingKey(conversation), statements: [{ query: q.raiseFirstSeq, params: [firstSeq, firstSeq, conversation] }] });
   return out;
 }
 
@@ -193,11 +211,10 @@ export interface ChunkLimits {
 }
 
 /**
- * Split one partition's statements into batches. 100 statements / 32 KB by default:
- * a single-partition batch is one mutation that the replica applies at once, so
- * bigger is cheaper, but a mutation must stay far below the commit log segment's
- * max_mutation_size and a batch far below the native protocol frame limit; 32 KB
- * also stays under batch_size_fail_threshold (50 KiB) should Cassandra ever count it.
+ * Split one partition's statements into pieces no request may split further. A
+ * single-partition batch is one mutation the replica applies atomically, so bigger is
+ * cheaper, but it must stay far below the commit log's max_mutation_size and the
+ * native protocol frame limit (defaults in CassandraStoreOptions).
  */
 export function chunk(w: PartitionWrite, limits: ChunkLimits): Statement[][] {
   const out: Statement[][] = [];
@@ -255,4 +272,45 @@ function seqOf(what: string, v: number, min: number): void {
 
 function intOf(what: string, v: number): void {
   if (!Number.isSafeInteger(v)) throw new InvalidWriteError(`${what} must be an integer, got ${v}`);
+}
+
+/** One request: statements of one or more partitions, routed by the first one's key. */
+export interface Request {
+  routingKey: Buffer;
+  statements: Statement[];
+}
+
+/** A chunk of one partition (never split further) and the replica set owning it. */
+export interface Piece {
+  replicas: string;
+  routingKey: Buffer;
+  statements: Statement[];
+}
+
+/**
+ * Pack pieces into requests. 'partition': one request per piece (an unlogged batch
+ * within one partition). 'replica': pieces whose partitions live on the same replica
+ * set share a request, up to the chunk limits; the coordinator (a replica, by
+ * token-aware routing) applies each partition's part atomically and forwards nothing
+ * off its replica set, so one round trip carries many partitions. This is what makes a
+ * batch of many small conversations cheap: without it a 256-message batch over 100
+ * conversations is ~200 requests.
+ */
+export function pack(pieces: readonly Piece[], mode: 'partition' | 'replica', limits: ChunkLimits): Request[] {
+  if (mode === 'partition') return pieces.map((p) => ({ routingKey: p.routingKey, statements: p.statements }));
+  const open = new Map<string, { req: Request; bytes: number }>();
+  const out: Request[] = [];
+  for (const p of pieces) {
+    const size = p.statements.reduce((n, s) => n + approxBytes(s), 0);
+    const cur = open.get(p.replicas);
+    if (cur && cur.req.statements.length + p.statements.length <= limits.maxStatements && cur.bytes + size <= limits.maxBytes) {
+      cur.req.statements.push(...p.statements);
+      cur.bytes += size;
+      continue;
+    }
+    const req = { routingKey: p.routingKey, statements: [...p.statements] };
+    out.push(req);
+    open.set(p.replicas, { req, bytes: size });
+  }
+  return out;
 }
