@@ -68,51 +68,49 @@ export class Host {
 
   /** The store and its batch writer. Stopping flushes what was accepted, then closes. */
   storeService(): Service {
-    const host = this;
     return {
-      async start() {
-        const cfg = host.cfg;
+      start: async () => {
+        const cfg = this.cfg;
         if (cfg.store.kind !== 'sqlite') throw new Error(`store.kind ${cfg.store.kind} is not available in this build`);
         const store = new SqliteStore(cfg.store.sqlite.file);
         const fault = faultHook();
-        host.store = store;
-        host.writer = new BatchWriter<WriteOp>(async (ops) => {
+        this.store = store;
+        this.writer = new BatchWriter<WriteOp>(async (ops) => {
           try {
             await store.commit(ops);
           } catch (e) {
-            host.service?.writeFailed();
+            this.service?.writeFailed();
             throw e;
           }
           fault?.(ops);
         }, cfg.store.batch);
       },
-      async stop() {
-        await host.writer?.close();
-        await host.store?.close();
-        host.writer = null;
-        host.store = null;
+      stop: async () => {
+        await this.writer?.close();
+        await this.store?.close();
+        this.writer = null;
+        this.store = null;
       },
     };
   }
 
   /** Conversations, sequencing, receipts: in-memory caches over the store. */
   chatService(): Service {
-    const host = this;
     return {
-      async start() {
-        if (!host.store || !host.writer) throw new Error('the store is not running');
-        const l = host.cfg.limits;
-        host.service = new ChatService(host.store, host.writer, host.registry, host.outbox, {
+      start: async () => {
+        if (!this.store || !this.writer) throw new Error('the store is not running');
+        const l = this.cfg.limits;
+        this.service = new ChatService(this.store, this.writer, this.registry, this.outbox, {
           maxMessageBytes: l.maxMessageBytes,
           defaultSyncPage: l.defaultSyncPage,
           maxSyncPage: l.maxSyncPage,
           maxHistoryPage: l.maxHistoryPage,
           maxConversationMembers: l.maxConversationMembers,
-          retentionMessages: host.cfg.store.retentionMessages,
+          retentionMessages: this.cfg.store.retentionMessages,
         });
       },
-      async stop() {
-        host.service = null;
+      stop: async () => {
+        this.service = null;
       },
     };
   }
