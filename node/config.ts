@@ -7,6 +7,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { validateAuthConfig } from './auth/config.js';
+import { AuthConfigError } from './auth/errors.js';
 
 export interface TlsConfig {
   certFile: string;
@@ -19,6 +21,8 @@ export interface Config {
   listen: { host: string; port: number; tls: TlsConfig | null };
   /** Socket shards (worker threads); 0 = one per core. */
   shards: { count: number };
+  /** The piscina task pool (EdDSA token verification); 0 threads = one per core. */
+  tasks: { threads: number };
   limits: {
     /** Largest WebSocket frame accepted; bigger frames close the socket with 1009. */
     maxFrameBytes: number;
@@ -83,6 +87,7 @@ export function defaultConfig(): Config {
     node: { id: 'node-1', dataDir: './data' },
     listen: { host: '127.0.0.1', port: 8080, tls: null },
     shards: { count: 0 },
+    tasks: { threads: 0 },
     limits: {
       maxFrameBytes: 64 * 1024,
       maxMessageBytes: 32 * 1024,
@@ -146,6 +151,7 @@ const schema: Schema = {
     },
   },
   shards: { count: int(0, 256) },
+  tasks: { threads: int(0, 256) },
   limits: {
     maxFrameBytes: int(1024, 16 * 1024 * 1024),
     maxMessageBytes: int(16, 16 * 1024 * 1024),
@@ -210,7 +216,9 @@ function checkAuthKey(k: unknown, key: string): AuthKeyConfig {
     validateAgainst(o, { kid: str(), alg: str(), secret: str({ nonEmpty: true }) }, key, {});
     if (Buffer.byteLength(o.secret as string) < 32) throw new ConfigError(`${key}.secret`, 'must be at least 32 bytes');
   } else {
-    validateAgainst(o, { kid: str(), alg: str(), publicKeyPem: str({ nonEmpty: true }), privateKeyPem: str() }, key, {});
+    for (const k of Object.keys(o)) if (!['kid', 'alg', 'publicKeyPem', 'privateKeyPem'].includes(k)) throw new ConfigError(`${key}.${k}`, 'unknown key');
+    str({ nonEmpty: true })(o.publicKeyPem, `${key}.publicKeyPem`);
+    if (o.privateKeyPem !== undefined) str()(o.privateKeyPem, `${key}.privateKeyPem`);
   }
   return o as unknown as AuthKeyConfig;
 }
@@ -254,6 +262,15 @@ export function validateConfig(raw: unknown): Config {
   }
   if (cfg.limits.heartbeatMs >= cfg.limits.idleTimeoutMs) {
     throw new ConfigError('limits.heartbeatMs', 'must be smaller than limits.idleTimeoutMs');
+  }
+  if (cfg.auth.keys.length > 0) {
+    // Parses and checks the keys themselves (PEMs, secret lengths, key pairs).
+    try {
+      validateAuthConfig({ clockToleranceSec: cfg.auth.clockToleranceSec, ticketTtlMs: cfg.auth.ticketTtlMs, keys: cfg.auth.keys }, 'auth');
+    } catch (e) {
+      if (e instanceof AuthConfigError) throw new ConfigError(e.path, e.problem);
+      throw e;
+    }
   }
   if (cfg.limits.maxMessageBytes > cfg.limits.maxFrameBytes) {
     throw new ConfigError('limits.maxMessageBytes', 'must not exceed limits.maxFrameBytes');

@@ -4,6 +4,7 @@
  *   host (rest_for_one: each child depends on the ones before it)
  *   ├── store      the message store and its batch writer (acks wait for its commits)
  *   ├── chat       conversations, sequencing, receipts, sync (caches over the store)
+ *   ├── tasks      piscina pool: EdDSA token verification off the socket threads
  *   └── shards     (one_for_one) N uWebSockets.js worker threads on one port
  *       ├── shard-0
  *       └── shard-N-1
@@ -67,6 +68,7 @@ const root: Supervisor = new Supervisor({
   children: [
     { id: 'store', start: serviceChild(() => host.storeService()), shutdown: 10_000 },
     { id: 'chat', start: serviceChild(() => host.chatService()) },
+    { id: 'tasks', start: serviceChild(() => host.taskService(cfg.tasks.threads > 0 ? cfg.tasks.threads : cpus().length)), shutdown: 5_000 },
     supervisorSpec('shards', {
       strategy: 'one_for_one',
       // A shard that crashes more than 5 times in 10 s is not a transient fault.

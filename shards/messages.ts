@@ -54,6 +54,8 @@ export type ShardToHost =
   | { t: 'req'; conn: number; reqId: number; user: string; device: string; op: CoreOp; t0: number }
   | { t: 'http'; id: number; req: HttpRequest }
   | { t: 'redeem'; id: number; ticket: string }
+  /** Verify an asymmetric-key token in the host's task pool. */
+  | { t: 'verify'; id: number; token: string }
   | { t: 'drained' }
   /** prom-client getMetricsAsJSON() of the shard's registry. */
   | { t: 'metrics'; id: number; json: unknown };
@@ -73,6 +75,7 @@ export type HostToShard =
   | { t: 'metrics'; id: number }
   | { t: 'http_reply'; id: number; res: HttpResponse }
   | { t: 'redeemed'; id: number; identity: { user: string; device: string; exp: number } | null }
+  | { t: 'verified'; id: number; result: import('../node/tasks/verify_token_task.js').VerifyResult }
   | { t: 'drain'; reconnectAfterMs: number; jitterMs: number };
 
 /** workerData of a shard thread. */

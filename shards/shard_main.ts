@@ -6,6 +6,7 @@
  * or 4000 and reconnect), and only then does the thread end.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { decodeProtectedHeader } from 'jose';
 import { createVerifier, bearerFromHeader } from '../node/auth/verify.js';
 import { AuthError } from '../node/auth/errors.js';
 import type { AuthConfig } from '../node/auth/types.js';
@@ -40,8 +41,26 @@ let nextCall = 1;
 const httpCalls = new Map<number, (r: HttpResponse) => void>();
 const redeemCalls = new Map<number, (id: { user: string; device: string; exp: number } | null) => void>();
 
+const verifyCalls = new Map<number, (r: AuthOutcome) => void>();
+
+/** EdDSA costs real CPU: such tokens go to the host's task pool (node/tasks). */
+function isAsymmetric(token: string): boolean {
+  try {
+    return decodeProtectedHeader(token).alg === 'EdDSA';
+  } catch {
+    return false;
+  }
+}
+
 async function authenticate(authorization: string, ticket: string): Promise<AuthOutcome> {
   const token = bearerFromHeader(authorization);
+  if (token && isAsymmetric(token)) {
+    const id = nextCall++;
+    return new Promise<AuthOutcome>((resolve) => {
+      verifyCalls.set(id, resolve);
+      post({ t: 'verify', id, token });
+    });
+  }
   if (token) {
     try {
       return { ok: true, identity: await verifier.verify(token) };
@@ -106,6 +125,10 @@ port.on('message', (m: HostToShard | { type?: string }) => {
     case 'http_reply':
       httpCalls.get(msg.id)?.(msg.res);
       httpCalls.delete(msg.id);
+      break;
+    case 'verified':
+      verifyCalls.get(msg.id)?.(msg.result);
+      verifyCalls.delete(msg.id);
       break;
     case 'redeemed':
       redeemCalls.get(msg.id)?.(msg.identity);

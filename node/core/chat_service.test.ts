@@ -56,6 +56,7 @@ class HookedStore implements MessageStore {
   readAfter(c: string, after: number, limit: number) { return this.inner.readAfter(c, after, limit); }
   readBefore(c: string, before: number, limit: number) { return this.inner.readBefore(c, before, limit); }
   getCursors(c: string) { return this.inner.getCursors(c); }
+  getPresence(users: string[]) { return this.inner.getPresence(users); }
   close() { return this.inner.close(); }
 }
 

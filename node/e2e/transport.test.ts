@@ -12,6 +12,8 @@ import path from 'node:path';
 import { TestClient } from '../../protocol/client.js';
 import { CLOSE_CODES } from '../../protocol/codes.js';
 import { messagesOf, show, sleep, syncAll, TestNode } from './harness.js';
+import { edKey } from '../auth/fixtures.js';
+import { signToken } from '../auth/sign.js';
 
 async function openDirect(c: TestClient, peer: string): Promise<string> {
   const f = await c.call({ kind: { case: 'openDirect', value: { peer } } });
@@ -134,6 +136,27 @@ describe('transport', () => {
   it('healthz and readyz answer', async () => {
     assert.equal((await node.api('GET', '/healthz', undefined, null)).status, 200);
     assert.equal((await node.api('GET', '/readyz', undefined, null)).status, 200);
+  });
+});
+
+describe('asymmetric tokens', () => {
+  it('EdDSA tokens are verified (in the task pool) and a forged one is refused with 4401', async () => {
+    const ed = edKey('ed');
+    const node = await TestNode.start({ config: { auth: { keys: [{ kid: 'ed', alg: 'EdDSA', publicKeyPem: ed.publicKeyPem }] } } });
+    try {
+      const good = await signToken({ user: 'ed-user', device: 'phone', ttlSec: 60 }, ed);
+      const c = await TestClient.connect({ url: node.url, token: good });
+      const w = await c.waitFor((f) => f.kind.case === 'welcome' || f.kind.case === 'error');
+      assert.equal(w.kind.case === 'welcome' && w.kind.value.user, 'ed-user');
+      const other = edKey('ed');
+      const forged = await signToken({ user: 'ed-user', device: 'phone', ttlSec: 60 }, other);
+      const f = await TestClient.connect({ url: node.url, token: forged });
+      assert.equal(await f.waitClose(), CLOSE_CODES.unauthenticated.code);
+      c.close();
+    } finally {
+      await node.stop();
+      node.cleanup();
+    }
   });
 });
 

@@ -24,6 +24,8 @@ import { BatchingOutbox } from './outbox.js';
 import { ShardLink } from './shard_link.js';
 import { HostMetrics } from './metrics.js';
 import { faultHook } from './faults.js';
+import { TaskPool } from '../tasks/task_pool.js';
+import type { AuthConfig } from '../auth/types.js';
 
 export type Log = (level: string, msg: string, fields?: Record<string, unknown>) => void;
 
@@ -41,6 +43,7 @@ export class Host {
   readonly verifier: Verifier;
   readonly tickets: TicketStore;
   readonly metrics: HostMetrics;
+  tasks: TaskPool | null = null;
   draining = false;
 
   constructor(
@@ -48,13 +51,7 @@ export class Host {
     /** The port every shard listens on (resolved before start when the config says 0). */
     readonly port: number,
   ) {
-    this.verifier = createVerifier({
-      issuer: cfg.auth.issuer || undefined,
-      audience: cfg.auth.audience || undefined,
-      clockToleranceSec: cfg.auth.clockToleranceSec,
-      ticketTtlMs: cfg.auth.ticketTtlMs,
-      keys: cfg.auth.keys,
-    });
+    this.verifier = createVerifier(this.authConfig());
     this.tickets = new TicketStore({ ttlMs: cfg.auth.ticketTtlMs });
     this.metrics = new HostMetrics(this);
   }
@@ -115,6 +112,26 @@ export class Host {
     };
   }
 
+  /** The piscina pool for CPU-heavy work off the socket threads. */
+  taskService(threads: number): Service {
+    const pool = new TaskPool(this.authConfig(), threads);
+    return {
+      start: async () => {
+        await pool.start();
+        this.tasks = pool;
+      },
+      stop: async () => {
+        this.tasks = null;
+        await pool.stop();
+      },
+    };
+  }
+
+  authConfig(): AuthConfig {
+    const a = this.cfg.auth;
+    return { issuer: a.issuer || undefined, audience: a.audience || undefined, clockToleranceSec: a.clockToleranceSec, ticketTtlMs: a.ticketTtlMs, keys: a.keys };
+  }
+
   /** One socket shard: a worker thread running shards/shard_main.ts. */
   shardSpec(shard: number, http: (req: HttpRequest) => Promise<HttpResponse>): ChildSpecInput {
     const init: ShardInit = {
@@ -145,6 +162,7 @@ export class Host {
             registry: this.registry,
             http,
             redeem: (t) => this.tickets.redeem(t),
+            verify: (token) => (this.tasks ? this.tasks.verifyToken(token) : Promise.reject(new Error('the task pool is restarting'))),
             log,
             onDrained: () => {},
           });

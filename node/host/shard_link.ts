@@ -16,6 +16,7 @@ export interface LinkDeps {
   registry: ConnectionRegistry;
   http: (req: HttpRequest) => Promise<HttpResponse>;
   redeem: (ticket: string) => { user: string; device: string; exp: number } | null;
+  verify: (token: string) => Promise<import('../tasks/verify_token_task.js').VerifyResult>;
   log: (level: string, msg: string, fields?: Record<string, unknown>) => void;
   onDrained?: () => void;
 }
@@ -89,6 +90,15 @@ export class ShardLink {
         break;
       case 'redeem':
         this.post({ t: 'redeemed', id: m.id, identity: this.deps.redeem(m.ticket) });
+        break;
+      case 'verify':
+        this.deps.verify(m.token).then(
+          (result) => this.post({ t: 'verified', id: m.id, result }),
+          (e) => {
+            this.deps.log('error', 'token verification task failed', { err: String(e) });
+            this.post({ t: 'verified', id: m.id, result: { ok: false, code: 'unauthenticated', message: 'verification unavailable; retry' } });
+          },
+        );
         break;
       case 'metrics':
         this.metricCalls.get(m.id)?.(m.json);

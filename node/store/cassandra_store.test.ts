@@ -40,9 +40,9 @@ runStoreConformance('cassandra', async () => {
   return openCassandraStore(cfg);
 });
 // The non-default packing writes the same rows through other requests: same contract.
-runStoreConformance('cassandra (grouping: partition)', async () => {
+runStoreConformance('cassandra (grouping: replica)', async () => {
   await ensureSchema();
-  return openCassandraStore(cfg, { grouping: 'partition' });
+  return openCassandraStore(cfg, { grouping: 'replica' });
 });
 
 function msg(conversation: string, seq: number, over: Partial<StoredMessage> = {}): WriteOp {

@@ -67,6 +67,21 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (conversation, user, device)
   ) WITHOUT ROWID, STRICT;
   `,
+  // v2: groups (former members) and presence.
+  `
+  CREATE TABLE former_members (
+    conversation TEXT    NOT NULL,
+    user         TEXT    NOT NULL,
+    until_seq    INTEGER NOT NULL CHECK (until_seq >= 0),
+    PRIMARY KEY (conversation, user)
+  ) WITHOUT ROWID, STRICT;
+
+  CREATE TABLE presence (
+    user           TEXT    NOT NULL PRIMARY KEY,
+    last_seen      INTEGER NOT NULL DEFAULT 0 CHECK (last_seen >= 0),
+    hide_last_seen INTEGER NOT NULL DEFAULT 0 CHECK (hide_last_seen IN (0, 1))
+  ) WITHOUT ROWID, STRICT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { SqliteStore } from './sqlite_store.js';
 import { SCHEMA_VERSION } from './sqlite_schema.js';
 import { runStoreConformance } from './conformance.js';
+import { runMembershipConformance } from './conformance_membership.js';
 import { InvalidWriteError, StoreUnavailableError } from './errors.js';
 import { BatchWriter } from './batch_writer.js';
 import { openStore } from './index.js';
@@ -22,6 +23,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 // One file for the whole suite: each open() is a new handle on the same data, which
 // the durability case relies on; cases use random ids, so they do not interfere.
 runStoreConformance('sqlite', async () => new SqliteStore(sharedFile));
+runMembershipConformance('sqlite', async () => new SqliteStore(sharedFile));
 
 function msg(conversation: string, seq: number, over: Partial<StoredMessage> = {}): WriteOp {
   return {

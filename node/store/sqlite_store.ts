@@ -12,7 +12,7 @@
  */
 import Database from 'better-sqlite3';
 import type { MessageStore } from './store.js';
-import type { Conversation, ConversationKind, DeviceCursor, Role, StoredMessage, WriteOp } from './types.js';
+import type { Conversation, ConversationKind, DeviceCursor, LastSeen, Role, StoredMessage, WriteOp } from './types.js';
 import { migrate } from './sqlite_schema.js';
 import { InvalidWriteError, StoreUnavailableError } from './errors.js';
 
@@ -102,6 +102,25 @@ export class SqliteStore implements MessageStore {
       trimMessages: db.prepare('DELETE FROM messages WHERE conversation = ? AND seq < ?'),
       trimDedup: db.prepare('DELETE FROM dedup WHERE conversation = ? AND seq < ?'),
       raiseFirstSeq: db.prepare('UPDATE conversations SET first_seq = max(first_seq, ?) WHERE id = ?'),
+      upsertMember: db.prepare(
+        'INSERT INTO members (conversation, user, role) VALUES (?, ?, ?) ON CONFLICT (conversation, user) DO UPDATE SET role = excluded.role',
+      ),
+      deleteMember: db.prepare('DELETE FROM members WHERE conversation = ? AND user = ?'),
+      deleteFormer: db.prepare('DELETE FROM former_members WHERE conversation = ? AND user = ?'),
+      mergeFormer: db.prepare(
+        `INSERT INTO former_members (conversation, user, until_seq) VALUES (?, ?, ?)
+         ON CONFLICT (conversation, user) DO UPDATE SET until_seq = max(until_seq, excluded.until_seq)`,
+      ),
+      setSubject: db.prepare('UPDATE conversations SET subject = ? WHERE id = ?'),
+      mergeLastSeen: db.prepare(
+        `INSERT INTO presence (user, last_seen) VALUES (?, ?)
+         ON CONFLICT (user) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)`,
+      ),
+      setHidden: db.prepare(
+        'INSERT INTO presence (user, hide_last_seen) VALUES (?, ?) ON CONFLICT (user) DO UPDATE SET hide_last_seen = excluded.hide_last_seen',
+      ),
+      getPresence: db.prepare('SELECT user, last_seen, hide_last_seen FROM presence WHERE user = ?'),
+      getFormer: db.prepare('SELECT user, until_seq FROM former_members WHERE conversation = ? ORDER BY user'),
 
       getConversation: db.prepare('SELECT id, kind, created_at, subject, first_seq FROM conversations WHERE id = ?'),
       getMembers: db.prepare('SELECT user, role FROM members WHERE conversation = ? ORDER BY user'),
@@ -149,13 +168,26 @@ export class SqliteStore implements MessageStore {
     const row = this.stmt.getConversation.get(id) as ConversationRow | undefined;
     if (!row) return null;
     const members = this.stmt.getMembers.all(id) as { user: string; role: Role }[];
-    return {
+    const former = this.stmt.getFormer.all(id) as { user: string; until_seq: number }[];
+    const conv: Conversation = {
       id: row.id,
       kind: row.kind,
       members: members.map((m) => ({ user: m.user, role: m.role })),
       createdAt: row.created_at,
       subject: row.subject,
     };
+    if (former.length) conv.former = former.map((f) => ({ user: f.user, untilSeq: f.until_seq }));
+    return conv;
+  }
+
+  async getPresence(users: string[]): Promise<LastSeen[]> {
+    this.assertOpen();
+    const out: LastSeen[] = [];
+    for (const user of new Set(users)) {
+      const row = this.stmt.getPresence.get(user) as { user: string; last_seen: number; hide_last_seen: number } | undefined;
+      if (row) out.push({ user: row.user, at: row.last_seen, hidden: row.hide_last_seen === 1 });
+    }
+    return out;
   }
 
   async listUserConversations(user: string): Promise<string[]> {
@@ -250,6 +282,29 @@ export class SqliteStore implements MessageStore {
         this.stmt.trimMessages.run(op.conversation, op.firstSeq);
         this.stmt.trimDedup.run(op.conversation, op.firstSeq);
         this.stmt.raiseFirstSeq.run(op.firstSeq, op.conversation);
+        return;
+      }
+      case 'members': {
+        const removed = new Set(op.remove.map((r) => r.user));
+        for (const m of op.add) {
+          if (removed.has(m.user)) throw new InvalidWriteError(`members op on ${op.conversation}: ${m.user} is both added and removed`);
+          this.stmt.upsertMember.run(op.conversation, m.user, m.role);
+          this.stmt.deleteFormer.run(op.conversation, m.user);
+          this.stmt.insertUserConversation.run(m.user, op.conversation);
+        }
+        for (const r of op.remove) {
+          this.stmt.deleteMember.run(op.conversation, r.user);
+          this.stmt.mergeFormer.run(op.conversation, r.user, r.untilSeq);
+        }
+        return;
+      }
+      case 'subject': {
+        this.stmt.setSubject.run(op.subject, op.conversation);
+        return;
+      }
+      case 'presence': {
+        if (op.lastSeenAt !== null) this.stmt.mergeLastSeen.run(op.user, op.lastSeenAt);
+        if (op.hidden !== null) this.stmt.setHidden.run(op.user, op.hidden ? 1 : 0);
         return;
       }
       default: {

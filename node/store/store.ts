@@ -7,7 +7,7 @@
  * has to make one batch durable. Reads are point and range reads that the core
  * uses on the send path (dedup, last seq) and for sync / history pages.
  */
-import type { Conversation, DeviceCursor, StoredMessage, WriteOp } from './types.js';
+import type { Conversation, DeviceCursor, LastSeen, StoredMessage, WriteOp } from './types.js';
 
 export interface MessageStore {
   /** 'sqlite' | 'cassandra' — for logs and metrics. */
@@ -42,6 +42,9 @@ export interface MessageStore {
 
   /** Every device cursor of the conversation. */
   getCursors(conversation: string): Promise<DeviceCursor[]>;
+
+  /** Stored presence of those of `users` that have any (order unspecified). */
+  getPresence(users: string[]): Promise<LastSeen[]>;
 
   close(): Promise<void>;
 }

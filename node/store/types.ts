@@ -22,6 +22,25 @@ export interface Conversation {
   /** ms since epoch */
   createdAt: number;
   subject: string;
+  /**
+   * Users who left or were removed, each readable up to the seq of the system message
+   * that recorded it. Absent when there are none (and from stores that predate groups).
+   */
+  former?: FormerMember[];
+}
+
+/** A former member: may still sync and page history up to and including untilSeq. */
+export interface FormerMember {
+  user: string;
+  untilSeq: number;
+}
+
+/** What a store keeps of a user's presence: the last time they went offline, and the setting. */
+export interface LastSeen {
+  user: string;
+  /** ms since epoch; 0 = never recorded. */
+  at: number;
+  hidden: boolean;
 }
 
 export interface StoredMessage {
@@ -61,4 +80,19 @@ export type WriteOp =
   /** Create a conversation with its members if it does not exist yet (idempotent). */
   | { kind: 'conversation'; conversation: Conversation }
   /** Drop messages with seq < firstSeq (retention). Also raises the conversation's firstSeq. */
-  | { kind: 'trim'; conversation: string; firstSeq: number };
+  | { kind: 'trim'; conversation: string; firstSeq: number }
+  /**
+   * Change a group's members. `add` upserts (a re-added or promoted user gets the given
+   * role, and stops being a former member); `remove` drops the membership and records
+   * the user as former up to untilSeq (max-merged). The user index keeps removed users,
+   * so they can still sync what they may read. A user in both lists is an invalid op.
+   * Idempotent.
+   */
+  | { kind: 'members'; conversation: string; add: Member[]; remove: FormerMember[] }
+  /** Set a conversation's subject (last write wins; the service orders them by seq). */
+  | { kind: 'subject'; conversation: string; subject: string }
+  /**
+   * Presence kept across restarts: `lastSeenAt` max-merged when not null; `hidden` set
+   * when not null. Written lazily (after the offline debounce), never per heartbeat.
+   */
+  | { kind: 'presence'; user: string; lastSeenAt: number | null; hidden: boolean | null };

@@ -21,7 +21,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file client.proto.
  */
 export const file_client: GenFile = /*@__PURE__*/
-  fileDesc("CgxjbGllbnQucHJvdG8SDnN3aXRjaGJvYXJkLnYxIpwDCgtDbGllbnRGcmFtZRIOCgZyZXFfaWQYASABKA0SJAoEc2VuZBgKIAEoCzIULnN3aXRjaGJvYXJkLnYxLlNlbmRIABIrCgNhY2sYCyABKAsyHC5zd2l0Y2hib2FyZC52MS5BY2tEZWxpdmVyZWRIABIoCgRyZWFkGAwgASgLMhguc3dpdGNoYm9hcmQudjEuTWFya1JlYWRIABIrCgRzeW5jGA0gASgLMhsuc3dpdGNoYm9hcmQudjEuU3luY1JlcXVlc3RIABIxCgdoaXN0b3J5GA4gASgLMh4uc3dpdGNoYm9hcmQudjEuSGlzdG9yeVJlcXVlc3RIABIxCgtvcGVuX2RpcmVjdBgPIAEoCzIaLnN3aXRjaGJvYXJkLnYxLk9wZW5EaXJlY3RIABIkCgRwaW5nGBAgASgLMhQuc3dpdGNoYm9hcmQudjEuUGluZ0gAEj8KEmxpc3RfY29udmVyc2F0aW9ucxgRIAEoCzIhLnN3aXRjaGJvYXJkLnYxLkxpc3RDb252ZXJzYXRpb25zSABCBgoEa2luZCKcAQoEU2VuZBIUCgxjb252ZXJzYXRpb24YASABKAkSFQoNY2xpZW50X21zZ19pZBgCIAEoCRIMCgRib2R5GAMgASgJEiwKBG1ldGEYBCADKAsyHi5zd2l0Y2hib2FyZC52MS5TZW5kLk1ldGFFbnRyeRorCglNZXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIxCgxBY2tEZWxpdmVyZWQSFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBCItCghNYXJrUmVhZBIUCgxjb252ZXJzYXRpb24YASABKAkSCwoDc2VxGAIgASgEIisKBkN1cnNvchIUCgxjb252ZXJzYXRpb24YASABKAkSCwoDc2VxGAIgASgEIkUKC1N5bmNSZXF1ZXN0EicKB2N1cnNvcnMYASADKAsyFi5zd2l0Y2hib2FyZC52MS5DdXJzb3ISDQoFbGltaXQYAiABKA0iSQoOSGlzdG9yeVJlcXVlc3QSFAoMY29udmVyc2F0aW9uGAEgASgJEhIKCmJlZm9yZV9zZXEYAiABKAQSDQoFbGltaXQYAyABKA0iGgoKT3BlbkRpcmVjdBIMCgRwZWVyGAEgASgJIhIKBFBpbmcSCgoCdHMYASABKAQiEwoRTGlzdENvbnZlcnNhdGlvbnMipAQKC1NlcnZlckZyYW1lEg4KBnJlcV9pZBgBIAEoDRIqCgd3ZWxjb21lGAogASgLMhcuc3dpdGNoYm9hcmQudjEuV2VsY29tZUgAEisKCHNlbmRfYWNrGAsgASgLMhcuc3dpdGNoYm9hcmQudjEuU2VuZEFja0gAEioKB21lc3NhZ2UYDCABKAsyFy5zd2l0Y2hib2FyZC52MS5NZXNzYWdlSAASKgoHcmVjZWlwdBgNIAEoCzIXLnN3aXRjaGJvYXJkLnYxLlJlY2VpcHRIABItCglzeW5jX3BhZ2UYDiABKAsyGC5zd2l0Y2hib2FyZC52MS5TeW5jUGFnZUgAEjMKDGhpc3RvcnlfcGFnZRgPIAEoCzIbLnN3aXRjaGJvYXJkLnYxLkhpc3RvcnlQYWdlSAASNQoNZGlyZWN0X29wZW5lZBgQIAEoCzIcLnN3aXRjaGJvYXJkLnYxLkRpcmVjdE9wZW5lZEgAEiYKBWVycm9yGBEgASgLMhUuc3dpdGNoYm9hcmQudjEuRXJyb3JIABIkCgRwb25nGBIgASgLMhQuc3dpdGNoYm9hcmQudjEuUG9uZ0gAEigKBmdvYXdheRgTIAEoCzIWLnN3aXRjaGJvYXJkLnYxLkdvYXdheUgAEjkKDWNvbnZlcnNhdGlvbnMYFCABKAsyIC5zd2l0Y2hib2FyZC52MS5Db252ZXJzYXRpb25MaXN0SABCBgoEa2luZCK2AQoHV2VsY29tZRIMCgR1c2VyGAEgASgJEg4KBmRldmljZRgCIAEoCRIMCgRub2RlGAMgASgJEhEKCXNlcnZlcl90cxgEIAEoBBIXCg9tYXhfZnJhbWVfYnl0ZXMYBSABKA0SFAoMaGVhcnRiZWF0X21zGAYgASgNEhcKD2lkbGVfdGltZW91dF9tcxgHIAEoDRIVCg1tYXhfc3luY19wYWdlGAggASgNEg0KBXNoYXJkGAkgASgNIn0KB1NlbmRBY2sSFAoMY29udmVyc2F0aW9uGAEgASgJEhUKDWNsaWVudF9tc2dfaWQYAiABKAkSEgoKbWVzc2FnZV9pZBgDIAEoCRILCgNzZXEYBCABKAQSEQoJc2VydmVyX3RzGAUgASgEEhEKCWR1cGxpY2F0ZRgGIAEoCCL9AQoHTWVzc2FnZRIUCgxjb252ZXJzYXRpb24YASABKAkSCwoDc2VxGAIgASgEEhIKCm1lc3NhZ2VfaWQYAyABKAkSDgoGc2VuZGVyGAQgASgJEhUKDXNlbmRlcl9kZXZpY2UYBSABKAkSFQoNY2xpZW50X21zZ19pZBgGIAEoCRIMCgRib2R5GAcgASgJEi8KBG1ldGEYCCADKAsyIS5zd2l0Y2hib2FyZC52MS5NZXNzYWdlLk1ldGFFbnRyeRIRCglzZXJ2ZXJfdHMYCSABKAQaKwoJTWV0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZQoHUmVjZWlwdBIUCgxjb252ZXJzYXRpb24YASABKAkSDAoEdXNlchgCIAEoCRIpCgRraW5kGAMgASgOMhsuc3dpdGNoYm9hcmQudjEuUmVjZWlwdEtpbmQSCwoDc2VxGAQgASgEInsKEENvbnZlcnNhdGlvblN5bmMSFAoMY29udmVyc2F0aW9uGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgEEhEKCWZpcnN0X3NlcRgDIAEoBBIXCg9yZXN5bmNfcmVxdWlyZWQYBCABKAgSEwoLbmV4dF9jdXJzb3IYBSABKAQiqwEKCFN5bmNQYWdlEikKCG1lc3NhZ2VzGAEgAygLMhcuc3dpdGNoYm9hcmQudjEuTWVzc2FnZRI3Cg1jb252ZXJzYXRpb25zGAIgAygLMiAuc3dpdGNoYm9hcmQudjEuQ29udmVyc2F0aW9uU3luYxIQCghoYXNfbW9yZRgDIAEoCBIpCghyZWNlaXB0cxgEIAMoCzIXLnN3aXRjaGJvYXJkLnYxLlJlY2VpcHQicwoLSGlzdG9yeVBhZ2USFAoMY29udmVyc2F0aW9uGAEgASgJEikKCG1lc3NhZ2VzGAIgAygLMhcuc3dpdGNoYm9hcmQudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgDIAEoCBIRCglmaXJzdF9zZXEYBCABKAQiNQoMRGlyZWN0T3BlbmVkEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIPCgdtZW1iZXJzGAIgAygJIlwKE0NvbnZlcnNhdGlvblN1bW1hcnkSFAoMY29udmVyc2F0aW9uGAEgASgJEgwKBGtpbmQYAiABKAkSDwoHbWVtYmVycxgDIAMoCRIQCghsYXN0X3NlcRgEIAEoBCJOChBDb252ZXJzYXRpb25MaXN0EjoKDWNvbnZlcnNhdGlvbnMYASADKAsyIy5zd2l0Y2hib2FyZC52MS5Db252ZXJzYXRpb25TdW1tYXJ5In4KBUVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSFgoOcmV0cnlfYWZ0ZXJfbXMYBCABKA0SFAoMY29udmVyc2F0aW9uGAUgASgJEhUKDWNsaWVudF9tc2dfaWQYBiABKAkiJQoEUG9uZxIKCgJ0cxgBIAEoBBIRCglzZXJ2ZXJfdHMYAiABKAQiNAoGR29hd2F5EhoKEnJlY29ubmVjdF9hZnRlcl9tcxgBIAEoDRIOCgZyZWFzb24YAiABKAkqXgoLUmVjZWlwdEtpbmQSHAoYUkVDRUlQVF9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWUkVDRUlQVF9LSU5EX0RFTElWRVJFRBABEhUKEVJFQ0VJUFRfS0lORF9SRUFEEAJiBnByb3RvMw");
+  fileDesc("CgxjbGllbnQucHJvdG8SDnN3aXRjaGJvYXJkLnYxIpMHCgtDbGllbnRGcmFtZRIOCgZyZXFfaWQYASABKA0SJAoEc2VuZBgKIAEoCzIULnN3aXRjaGJvYXJkLnYxLlNlbmRIABIrCgNhY2sYCyABKAsyHC5zd2l0Y2hib2FyZC52MS5BY2tEZWxpdmVyZWRIABIoCgRyZWFkGAwgASgLMhguc3dpdGNoYm9hcmQudjEuTWFya1JlYWRIABIrCgRzeW5jGA0gASgLMhsuc3dpdGNoYm9hcmQudjEuU3luY1JlcXVlc3RIABIxCgdoaXN0b3J5GA4gASgLMh4uc3dpdGNoYm9hcmQudjEuSGlzdG9yeVJlcXVlc3RIABIxCgtvcGVuX2RpcmVjdBgPIAEoCzIaLnN3aXRjaGJvYXJkLnYxLk9wZW5EaXJlY3RIABIkCgRwaW5nGBAgASgLMhQuc3dpdGNoYm9hcmQudjEuUGluZ0gAEj8KEmxpc3RfY29udmVyc2F0aW9ucxgRIAEoCzIhLnN3aXRjaGJvYXJkLnYxLkxpc3RDb252ZXJzYXRpb25zSAASMwoMY3JlYXRlX2dyb3VwGBIgASgLMhsuc3dpdGNoYm9hcmQudjEuQ3JlYXRlR3JvdXBIABIxCgthZGRfbWVtYmVycxgTIAEoCzIaLnN3aXRjaGJvYXJkLnYxLkFkZE1lbWJlcnNIABI3Cg5yZW1vdmVfbWVtYmVycxgUIAEoCzIdLnN3aXRjaGJvYXJkLnYxLlJlbW92ZU1lbWJlcnNIABIxCgtsZWF2ZV9ncm91cBgVIAEoCzIaLnN3aXRjaGJvYXJkLnYxLkxlYXZlR3JvdXBIABIxCgtzZXRfc3ViamVjdBgWIAEoCzIaLnN3aXRjaGJvYXJkLnYxLlNldFN1YmplY3RIABI+Cg9tZW1iZXJfcmVjZWlwdHMYFyABKAsyIy5zd2l0Y2hib2FyZC52MS5NZW1iZXJSZWNlaXB0c1F1ZXJ5SAASPwoScHJlc2VuY2Vfc3Vic2NyaWJlGBggASgLMiEuc3dpdGNoYm9hcmQudjEuUHJlc2VuY2VTdWJzY3JpYmVIABIuCgZ0eXBpbmcYGSABKAsyHC5zd2l0Y2hib2FyZC52MS5UeXBpbmdOb3RpY2VIABI9ChFwcmVzZW5jZV9zZXR0aW5ncxgaIAEoCzIgLnN3aXRjaGJvYXJkLnYxLlByZXNlbmNlU2V0dGluZ3NIAEIGCgRraW5kIpwBCgRTZW5kEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIVCg1jbGllbnRfbXNnX2lkGAIgASgJEgwKBGJvZHkYAyABKAkSLAoEbWV0YRgEIAMoCzIeLnN3aXRjaGJvYXJkLnYxLlNlbmQuTWV0YUVudHJ5GisKCU1ldGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjEKDEFja0RlbGl2ZXJlZBIUCgxjb252ZXJzYXRpb24YASABKAkSCwoDc2VxGAIgASgEIi0KCE1hcmtSZWFkEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRILCgNzZXEYAiABKAQiKwoGQ3Vyc29yEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRILCgNzZXEYAiABKAQiRQoLU3luY1JlcXVlc3QSJwoHY3Vyc29ycxgBIAMoCzIWLnN3aXRjaGJvYXJkLnYxLkN1cnNvchINCgVsaW1pdBgCIAEoDSJJCg5IaXN0b3J5UmVxdWVzdBIUCgxjb252ZXJzYXRpb24YASABKAkSEgoKYmVmb3JlX3NlcRgCIAEoBBINCgVsaW1pdBgDIAEoDSIaCgpPcGVuRGlyZWN0EgwKBHBlZXIYASABKAkiEgoEUGluZxIKCgJ0cxgBIAEoBCITChFMaXN0Q29udmVyc2F0aW9ucyIvCgtDcmVhdGVHcm91cBIPCgdzdWJqZWN0GAEgASgJEg8KB21lbWJlcnMYAiADKAkiMQoKQWRkTWVtYmVycxIUCgxjb252ZXJzYXRpb24YASABKAkSDQoFdXNlcnMYAiADKAkiNAoNUmVtb3ZlTWVtYmVycxIUCgxjb252ZXJzYXRpb24YASABKAkSDQoFdXNlcnMYAiADKAkiIgoKTGVhdmVHcm91cBIUCgxjb252ZXJzYXRpb24YASABKAkiMwoKU2V0U3ViamVjdBIUCgxjb252ZXJzYXRpb24YASABKAkSDwoHc3ViamVjdBgCIAEoCSI4ChNNZW1iZXJSZWNlaXB0c1F1ZXJ5EhQKDGNvbnZlcnNhdGlvbhgBIAEoCRILCgNzZXEYAiABKAQiIgoRUHJlc2VuY2VTdWJzY3JpYmUSDQoFdXNlcnMYASADKAkiJAoMVHlwaW5nTm90aWNlEhQKDGNvbnZlcnNhdGlvbhgBIAEoCSIqChBQcmVzZW5jZVNldHRpbmdzEhYKDmhpZGVfbGFzdF9zZWVuGAEgASgIIqcGCgtTZXJ2ZXJGcmFtZRIOCgZyZXFfaWQYASABKA0SKgoHd2VsY29tZRgKIAEoCzIXLnN3aXRjaGJvYXJkLnYxLldlbGNvbWVIABIrCghzZW5kX2FjaxgLIAEoCzIXLnN3aXRjaGJvYXJkLnYxLlNlbmRBY2tIABIqCgdtZXNzYWdlGAwgASgLMhcuc3dpdGNoYm9hcmQudjEuTWVzc2FnZUgAEioKB3JlY2VpcHQYDSABKAsyFy5zd2l0Y2hib2FyZC52MS5SZWNlaXB0SAASLQoJc3luY19wYWdlGA4gASgLMhguc3dpdGNoYm9hcmQudjEuU3luY1BhZ2VIABIzCgxoaXN0b3J5X3BhZ2UYDyABKAsyGy5zd2l0Y2hib2FyZC52MS5IaXN0b3J5UGFnZUgAEjUKDWRpcmVjdF9vcGVuZWQYECABKAsyHC5zd2l0Y2hib2FyZC52MS5EaXJlY3RPcGVuZWRIABImCgVlcnJvchgRIAEoCzIVLnN3aXRjaGJvYXJkLnYxLkVycm9ySAASJAoEcG9uZxgSIAEoCzIULnN3aXRjaGJvYXJkLnYxLlBvbmdIABIoCgZnb2F3YXkYEyABKAsyFi5zd2l0Y2hib2FyZC52MS5Hb2F3YXlIABI5Cg1jb252ZXJzYXRpb25zGBQgASgLMiAuc3dpdGNoYm9hcmQudjEuQ29udmVyc2F0aW9uTGlzdEgAEi8KCmdyb3VwX2luZm8YFSABKAsyGS5zd2l0Y2hib2FyZC52MS5Hcm91cEluZm9IABI3Cg5ncm91cF9yZWNlaXB0cxgWIAEoCzIdLnN3aXRjaGJvYXJkLnYxLkdyb3VwUmVjZWlwdHNIABI/Cg9tZW1iZXJfcmVjZWlwdHMYFyABKAsyJC5zd2l0Y2hib2FyZC52MS5NZW1iZXJSZWNlaXB0c0RldGFpbEgAEiwKCHByZXNlbmNlGBggASgLMhguc3dpdGNoYm9hcmQudjEuUHJlc2VuY2VIABIoCgZ0eXBpbmcYGSABKAsyFi5zd2l0Y2hib2FyZC52MS5UeXBpbmdIAEIGCgRraW5kIrYBCgdXZWxjb21lEgwKBHVzZXIYASABKAkSDgoGZGV2aWNlGAIgASgJEgwKBG5vZGUYAyABKAkSEQoJc2VydmVyX3RzGAQgASgEEhcKD21heF9mcmFtZV9ieXRlcxgFIAEoDRIUCgxoZWFydGJlYXRfbXMYBiABKA0SFwoPaWRsZV90aW1lb3V0X21zGAcgASgNEhUKDW1heF9zeW5jX3BhZ2UYCCABKA0SDQoFc2hhcmQYCSABKA0ifQoHU2VuZEFjaxIUCgxjb252ZXJzYXRpb24YASABKAkSFQoNY2xpZW50X21zZ19pZBgCIAEoCRISCgptZXNzYWdlX2lkGAMgASgJEgsKA3NlcRgEIAEoBBIRCglzZXJ2ZXJfdHMYBSABKAQSEQoJZHVwbGljYXRlGAYgASgIIv0BCgdNZXNzYWdlEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRILCgNzZXEYAiABKAQSEgoKbWVzc2FnZV9pZBgDIAEoCRIOCgZzZW5kZXIYBCABKAkSFQoNc2VuZGVyX2RldmljZRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEgwKBGJvZHkYByABKAkSLwoEbWV0YRgIIAMoCzIhLnN3aXRjaGJvYXJkLnYxLk1lc3NhZ2UuTWV0YUVudHJ5EhEKCXNlcnZlcl90cxgJIAEoBBorCglNZXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJlCgdSZWNlaXB0EhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIMCgR1c2VyGAIgASgJEikKBGtpbmQYAyABKA4yGy5zd2l0Y2hib2FyZC52MS5SZWNlaXB0S2luZBILCgNzZXEYBCABKAQiewoQQ29udmVyc2F0aW9uU3luYxIUCgxjb252ZXJzYXRpb24YASABKAkSEAoIbGFzdF9zZXEYAiABKAQSEQoJZmlyc3Rfc2VxGAMgASgEEhcKD3Jlc3luY19yZXF1aXJlZBgEIAEoCBITCgtuZXh0X2N1cnNvchgFIAEoBCKrAQoIU3luY1BhZ2USKQoIbWVzc2FnZXMYASADKAsyFy5zd2l0Y2hib2FyZC52MS5NZXNzYWdlEjcKDWNvbnZlcnNhdGlvbnMYAiADKAsyIC5zd2l0Y2hib2FyZC52MS5Db252ZXJzYXRpb25TeW5jEhAKCGhhc19tb3JlGAMgASgIEikKCHJlY2VpcHRzGAQgAygLMhcuc3dpdGNoYm9hcmQudjEuUmVjZWlwdCJzCgtIaXN0b3J5UGFnZRIUCgxjb252ZXJzYXRpb24YASABKAkSKQoIbWVzc2FnZXMYAiADKAsyFy5zd2l0Y2hib2FyZC52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAMgASgIEhEKCWZpcnN0X3NlcRgEIAEoBCI1CgxEaXJlY3RPcGVuZWQSFAoMY29udmVyc2F0aW9uGAEgASgJEg8KB21lbWJlcnMYAiADKAkiXAoTQ29udmVyc2F0aW9uU3VtbWFyeRIUCgxjb252ZXJzYXRpb24YASABKAkSDAoEa2luZBgCIAEoCRIPCgdtZW1iZXJzGAMgAygJEhAKCGxhc3Rfc2VxGAQgASgEIk4KEENvbnZlcnNhdGlvbkxpc3QSOgoNY29udmVyc2F0aW9ucxgBIAMoCzIjLnN3aXRjaGJvYXJkLnYxLkNvbnZlcnNhdGlvblN1bW1hcnkiRQoLR3JvdXBNZW1iZXISDAoEdXNlchgBIAEoCRIoCgRyb2xlGAIgASgOMhouc3dpdGNoYm9hcmQudjEuTWVtYmVyUm9sZSJtCglHcm91cEluZm8SFAoMY29udmVyc2F0aW9uGAEgASgJEg8KB3N1YmplY3QYAiABKAkSLAoHbWVtYmVycxgDIAMoCzIbLnN3aXRjaGJvYXJkLnYxLkdyb3VwTWVtYmVyEgsKA3NlcRgEIAEoBCI8CgxSZWNlaXB0Q291bnQSCwoDc2VxGAEgASgEEhEKCWRlbGl2ZXJlZBgCIAEoDRIMCgRyZWFkGAMgASgNImQKDUdyb3VwUmVjZWlwdHMSFAoMY29udmVyc2F0aW9uGAEgASgJEg8KB21lbWJlcnMYAiABKA0SLAoGY291bnRzGAMgAygLMhwuc3dpdGNoYm9hcmQudjEuUmVjZWlwdENvdW50ImsKFE1lbWJlclJlY2VpcHRzRGV0YWlsEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRILCgNzZXEYAiABKAQSEQoJZGVsaXZlcmVkGAMgAygJEgwKBHJlYWQYBCADKAkSDwoHbWVtYmVycxgFIAEoDSJcCgxVc2VyUHJlc2VuY2USDAoEdXNlchgBIAEoCRIOCgZvbmxpbmUYAiABKAgSFAoMbGFzdF9zZWVuX21zGAMgASgEEhgKEGxhc3Rfc2Vlbl9oaWRkZW4YBCABKAgiNwoIUHJlc2VuY2USKwoFdXNlcnMYASADKAsyHC5zd2l0Y2hib2FyZC52MS5Vc2VyUHJlc2VuY2UiPgoGVHlwaW5nEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIMCgR1c2VyGAIgASgJEhAKCHVudGlsX21zGAMgASgEIn4KBUVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSFgoOcmV0cnlfYWZ0ZXJfbXMYBCABKA0SFAoMY29udmVyc2F0aW9uGAUgASgJEhUKDWNsaWVudF9tc2dfaWQYBiABKAkiJQoEUG9uZxIKCgJ0cxgBIAEoBBIRCglzZXJ2ZXJfdHMYAiABKAQiNAoGR29hd2F5EhoKEnJlY29ubmVjdF9hZnRlcl9tcxgBIAEoDRIOCgZyZWFzb24YAiABKAkqXgoLUmVjZWlwdEtpbmQSHAoYUkVDRUlQVF9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWUkVDRUlQVF9LSU5EX0RFTElWRVJFRBABEhUKEVJFQ0VJUFRfS0lORF9SRUFEEAIqWAoKTWVtYmVyUm9sZRIbChdNRU1CRVJfUk9MRV9VTlNQRUNJRklFRBAAEhYKEk1FTUJFUl9ST0xFX01FTUJFUhABEhUKEU1FTUJFUl9ST0xFX0FETUlOEAJiBnByb3RvMw");
 
 /**
  * @generated from message switchboard.v1.ClientFrame
@@ -86,6 +86,60 @@ export type ClientFrame = Message$1<"switchboard.v1.ClientFrame"> & {
      */
     value: ListConversations;
     case: "listConversations";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.CreateGroup create_group = 18;
+     */
+    value: CreateGroup;
+    case: "createGroup";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.AddMembers add_members = 19;
+     */
+    value: AddMembers;
+    case: "addMembers";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.RemoveMembers remove_members = 20;
+     */
+    value: RemoveMembers;
+    case: "removeMembers";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.LeaveGroup leave_group = 21;
+     */
+    value: LeaveGroup;
+    case: "leaveGroup";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.SetSubject set_subject = 22;
+     */
+    value: SetSubject;
+    case: "setSubject";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.MemberReceiptsQuery member_receipts = 23;
+     */
+    value: MemberReceiptsQuery;
+    case: "memberReceipts";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.PresenceSubscribe presence_subscribe = 24;
+     */
+    value: PresenceSubscribe;
+    case: "presenceSubscribe";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.TypingNotice typing = 25;
+     */
+    value: TypingNotice;
+    case: "typing";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.PresenceSettings presence_settings = 26;
+     */
+    value: PresenceSettings;
+    case: "presenceSettings";
   } | { case: undefined; value?: undefined };
 };
 
@@ -322,6 +376,216 @@ export const ListConversationsSchema: GenMessage<ListConversations> = /*@__PURE_
   messageDesc(file_client, 9);
 
 /**
+ * Create a group conversation. The caller becomes its admin; `members` (the other
+ * users, 0..limits.maxConversationMembers-1) join as plain members. Seq 1 of the new
+ * conversation is the system message {"system":"group_created"}. Reply: GroupInfo.
+ *
+ * @generated from message switchboard.v1.CreateGroup
+ */
+export type CreateGroup = Message$1<"switchboard.v1.CreateGroup"> & {
+  /**
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: repeated string members = 2;
+   */
+  members: string[];
+};
+
+/**
+ * Describes the message switchboard.v1.CreateGroup.
+ * Use `create(CreateGroupSchema)` to create a new message.
+ */
+export const CreateGroupSchema: GenMessage<CreateGroup> = /*@__PURE__*/
+  messageDesc(file_client, 10);
+
+/**
+ * Admins only. Users already in the group are ignored; the rest join as members and
+ * one system message {"system":"member_added","users":"a,b","by":admin} records it.
+ *
+ * @generated from message switchboard.v1.AddMembers
+ */
+export type AddMembers = Message$1<"switchboard.v1.AddMembers"> & {
+  /**
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+
+  /**
+   * @generated from field: repeated string users = 2;
+   */
+  users: string[];
+};
+
+/**
+ * Describes the message switchboard.v1.AddMembers.
+ * Use `create(AddMembersSchema)` to create a new message.
+ */
+export const AddMembersSchema: GenMessage<AddMembers> = /*@__PURE__*/
+  messageDesc(file_client, 11);
+
+/**
+ * Admins only. Each user gets nothing of the conversation after the system message
+ * {"system":"member_removed",...} that records the removal (they keep what came before).
+ *
+ * @generated from message switchboard.v1.RemoveMembers
+ */
+export type RemoveMembers = Message$1<"switchboard.v1.RemoveMembers"> & {
+  /**
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+
+  /**
+   * @generated from field: repeated string users = 2;
+   */
+  users: string[];
+};
+
+/**
+ * Describes the message switchboard.v1.RemoveMembers.
+ * Use `create(RemoveMembersSchema)` to create a new message.
+ */
+export const RemoveMembersSchema: GenMessage<RemoveMembers> = /*@__PURE__*/
+  messageDesc(file_client, 12);
+
+/**
+ * Any member may leave: the system message {"system":"member_left"} is the last one
+ * they receive.
+ *
+ * @generated from message switchboard.v1.LeaveGroup
+ */
+export type LeaveGroup = Message$1<"switchboard.v1.LeaveGroup"> & {
+  /**
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+};
+
+/**
+ * Describes the message switchboard.v1.LeaveGroup.
+ * Use `create(LeaveGroupSchema)` to create a new message.
+ */
+export const LeaveGroupSchema: GenMessage<LeaveGroup> = /*@__PURE__*/
+  messageDesc(file_client, 13);
+
+/**
+ * Admins only: 0..256 characters; recorded as {"system":"subject_changed"}.
+ *
+ * @generated from message switchboard.v1.SetSubject
+ */
+export type SetSubject = Message$1<"switchboard.v1.SetSubject"> & {
+  /**
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+
+  /**
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message switchboard.v1.SetSubject.
+ * Use `create(SetSubjectSchema)` to create a new message.
+ */
+export const SetSubjectSchema: GenMessage<SetSubject> = /*@__PURE__*/
+  messageDesc(file_client, 14);
+
+/**
+ * Who of the members has received / read message `seq` (members only). Reply:
+ * MemberReceiptsDetail.
+ *
+ * @generated from message switchboard.v1.MemberReceiptsQuery
+ */
+export type MemberReceiptsQuery = Message$1<"switchboard.v1.MemberReceiptsQuery"> & {
+  /**
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+
+  /**
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+};
+
+/**
+ * Describes the message switchboard.v1.MemberReceiptsQuery.
+ * Use `create(MemberReceiptsQuerySchema)` to create a new message.
+ */
+export const MemberReceiptsQuerySchema: GenMessage<MemberReceiptsQuery> = /*@__PURE__*/
+  messageDesc(file_client, 15);
+
+/**
+ * Replace this connection's presence interest with `users` (at most
+ * limits.maxPresenceSubscriptions; an empty list unsubscribes from everyone). Reply:
+ * a Presence frame with the current state of every listed user; changes follow as
+ * coalesced Presence pushes.
+ *
+ * @generated from message switchboard.v1.PresenceSubscribe
+ */
+export type PresenceSubscribe = Message$1<"switchboard.v1.PresenceSubscribe"> & {
+  /**
+   * @generated from field: repeated string users = 1;
+   */
+  users: string[];
+};
+
+/**
+ * Describes the message switchboard.v1.PresenceSubscribe.
+ * Use `create(PresenceSubscribeSchema)` to create a new message.
+ */
+export const PresenceSubscribeSchema: GenMessage<PresenceSubscribe> = /*@__PURE__*/
+  messageDesc(file_client, 16);
+
+/**
+ * "I am typing in `conversation`." Never stored. The other members' online devices
+ * get a Typing push that expires on its own (until_ms); repeat every few seconds while
+ * typing. Rate limited per connection (limits.typingIntervalMs).
+ *
+ * @generated from message switchboard.v1.TypingNotice
+ */
+export type TypingNotice = Message$1<"switchboard.v1.TypingNotice"> & {
+  /**
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+};
+
+/**
+ * Describes the message switchboard.v1.TypingNotice.
+ * Use `create(TypingNoticeSchema)` to create a new message.
+ */
+export const TypingNoticeSchema: GenMessage<TypingNotice> = /*@__PURE__*/
+  messageDesc(file_client, 17);
+
+/**
+ * The caller's presence settings, for all of their devices. Reply: a Presence frame
+ * with the caller's own state.
+ *
+ * @generated from message switchboard.v1.PresenceSettings
+ */
+export type PresenceSettings = Message$1<"switchboard.v1.PresenceSettings"> & {
+  /**
+   * True: others see online/offline but never last_seen_ms.
+   *
+   * @generated from field: bool hide_last_seen = 1;
+   */
+  hideLastSeen: boolean;
+};
+
+/**
+ * Describes the message switchboard.v1.PresenceSettings.
+ * Use `create(PresenceSettingsSchema)` to create a new message.
+ */
+export const PresenceSettingsSchema: GenMessage<PresenceSettings> = /*@__PURE__*/
+  messageDesc(file_client, 18);
+
+/**
  * @generated from message switchboard.v1.ServerFrame
  */
 export type ServerFrame = Message$1<"switchboard.v1.ServerFrame"> & {
@@ -401,6 +665,36 @@ export type ServerFrame = Message$1<"switchboard.v1.ServerFrame"> & {
      */
     value: ConversationList;
     case: "conversations";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.GroupInfo group_info = 21;
+     */
+    value: GroupInfo;
+    case: "groupInfo";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.GroupReceipts group_receipts = 22;
+     */
+    value: GroupReceipts;
+    case: "groupReceipts";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.MemberReceiptsDetail member_receipts = 23;
+     */
+    value: MemberReceiptsDetail;
+    case: "memberReceipts";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.Presence presence = 24;
+     */
+    value: Presence;
+    case: "presence";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.Typing typing = 25;
+     */
+    value: Typing;
+    case: "typing";
   } | { case: undefined; value?: undefined };
 };
 
@@ -409,7 +703,7 @@ export type ServerFrame = Message$1<"switchboard.v1.ServerFrame"> & {
  * Use `create(ServerFrameSchema)` to create a new message.
  */
 export const ServerFrameSchema: GenMessage<ServerFrame> = /*@__PURE__*/
-  messageDesc(file_client, 10);
+  messageDesc(file_client, 19);
 
 /**
  * First frame on every connection.
@@ -472,7 +766,7 @@ export type Welcome = Message$1<"switchboard.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_client, 11);
+  messageDesc(file_client, 20);
 
 /**
  * ✓ "sent": the message is durable at this seq.
@@ -518,7 +812,7 @@ export type SendAck = Message$1<"switchboard.v1.SendAck"> & {
  * Use `create(SendAckSchema)` to create a new message.
  */
 export const SendAckSchema: GenMessage<SendAck> = /*@__PURE__*/
-  messageDesc(file_client, 12);
+  messageDesc(file_client, 21);
 
 /**
  * One stored message, as pushed live or returned in a page.
@@ -577,7 +871,7 @@ export type Message = Message$1<"switchboard.v1.Message"> & {
  * Use `create(MessageSchema)` to create a new message.
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
-  messageDesc(file_client, 13);
+  messageDesc(file_client, 22);
 
 /**
  * Member `user` has received (or read) every message of `conversation` up to `seq`.
@@ -612,7 +906,7 @@ export type Receipt = Message$1<"switchboard.v1.Receipt"> & {
  * Use `create(ReceiptSchema)` to create a new message.
  */
 export const ReceiptSchema: GenMessage<Receipt> = /*@__PURE__*/
-  messageDesc(file_client, 14);
+  messageDesc(file_client, 23);
 
 /**
  * @generated from message switchboard.v1.ConversationSync
@@ -657,7 +951,7 @@ export type ConversationSync = Message$1<"switchboard.v1.ConversationSync"> & {
  * Use `create(ConversationSyncSchema)` to create a new message.
  */
 export const ConversationSyncSchema: GenMessage<ConversationSync> = /*@__PURE__*/
-  messageDesc(file_client, 15);
+  messageDesc(file_client, 24);
 
 /**
  * @generated from message switchboard.v1.SyncPage
@@ -696,7 +990,7 @@ export type SyncPage = Message$1<"switchboard.v1.SyncPage"> & {
  * Use `create(SyncPageSchema)` to create a new message.
  */
 export const SyncPageSchema: GenMessage<SyncPage> = /*@__PURE__*/
-  messageDesc(file_client, 16);
+  messageDesc(file_client, 25);
 
 /**
  * @generated from message switchboard.v1.HistoryPage
@@ -730,7 +1024,7 @@ export type HistoryPage = Message$1<"switchboard.v1.HistoryPage"> & {
  * Use `create(HistoryPageSchema)` to create a new message.
  */
 export const HistoryPageSchema: GenMessage<HistoryPage> = /*@__PURE__*/
-  messageDesc(file_client, 17);
+  messageDesc(file_client, 26);
 
 /**
  * @generated from message switchboard.v1.DirectOpened
@@ -752,7 +1046,7 @@ export type DirectOpened = Message$1<"switchboard.v1.DirectOpened"> & {
  * Use `create(DirectOpenedSchema)` to create a new message.
  */
 export const DirectOpenedSchema: GenMessage<DirectOpened> = /*@__PURE__*/
-  messageDesc(file_client, 18);
+  messageDesc(file_client, 27);
 
 /**
  * @generated from message switchboard.v1.ConversationSummary
@@ -786,7 +1080,7 @@ export type ConversationSummary = Message$1<"switchboard.v1.ConversationSummary"
  * Use `create(ConversationSummarySchema)` to create a new message.
  */
 export const ConversationSummarySchema: GenMessage<ConversationSummary> = /*@__PURE__*/
-  messageDesc(file_client, 19);
+  messageDesc(file_client, 28);
 
 /**
  * @generated from message switchboard.v1.ConversationList
@@ -803,7 +1097,257 @@ export type ConversationList = Message$1<"switchboard.v1.ConversationList"> & {
  * Use `create(ConversationListSchema)` to create a new message.
  */
 export const ConversationListSchema: GenMessage<ConversationList> = /*@__PURE__*/
-  messageDesc(file_client, 20);
+  messageDesc(file_client, 29);
+
+/**
+ * @generated from message switchboard.v1.GroupMember
+ */
+export type GroupMember = Message$1<"switchboard.v1.GroupMember"> & {
+  /**
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * @generated from field: switchboard.v1.MemberRole role = 2;
+   */
+  role: MemberRole;
+};
+
+/**
+ * Describes the message switchboard.v1.GroupMember.
+ * Use `create(GroupMemberSchema)` to create a new message.
+ */
+export const GroupMemberSchema: GenMessage<GroupMember> = /*@__PURE__*/
+  messageDesc(file_client, 30);
+
+/**
+ * Reply to create_group / add_members / remove_members / leave_group / set_subject:
+ * the group after the change. `seq` is the system message recording the change.
+ *
+ * @generated from message switchboard.v1.GroupInfo
+ */
+export type GroupInfo = Message$1<"switchboard.v1.GroupInfo"> & {
+  /**
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+
+  /**
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: repeated switchboard.v1.GroupMember members = 3;
+   */
+  members: GroupMember[];
+
+  /**
+   * @generated from field: uint64 seq = 4;
+   */
+  seq: bigint;
+};
+
+/**
+ * Describes the message switchboard.v1.GroupInfo.
+ * Use `create(GroupInfoSchema)` to create a new message.
+ */
+export const GroupInfoSchema: GenMessage<GroupInfo> = /*@__PURE__*/
+  messageDesc(file_client, 31);
+
+/**
+ * Counts for one of your messages in a group.
+ *
+ * @generated from message switchboard.v1.ReceiptCount
+ */
+export type ReceiptCount = Message$1<"switchboard.v1.ReceiptCount"> & {
+  /**
+   * @generated from field: uint64 seq = 1;
+   */
+  seq: bigint;
+
+  /**
+   * Members (other than you) whose delivered / read watermark is >= seq. Read
+   * implies delivered, so read <= delivered <= members.
+   *
+   * @generated from field: uint32 delivered = 2;
+   */
+  delivered: number;
+
+  /**
+   * @generated from field: uint32 read = 3;
+   */
+  read: number;
+};
+
+/**
+ * Describes the message switchboard.v1.ReceiptCount.
+ * Use `create(ReceiptCountSchema)` to create a new message.
+ */
+export const ReceiptCountSchema: GenMessage<ReceiptCount> = /*@__PURE__*/
+  messageDesc(file_client, 32);
+
+/**
+ * Push to a group message's sender: aggregated receipts for its recent messages whose
+ * counts changed, at most one frame per conversation per limits.groupReceiptIntervalMs.
+ * Counts only grow while membership is stable; they are recomputed against the
+ * current members.
+ *
+ * @generated from message switchboard.v1.GroupReceipts
+ */
+export type GroupReceipts = Message$1<"switchboard.v1.GroupReceipts"> & {
+  /**
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+
+  /**
+   * Current members other than you (the M of "read by K of M").
+   *
+   * @generated from field: uint32 members = 2;
+   */
+  members: number;
+
+  /**
+   * @generated from field: repeated switchboard.v1.ReceiptCount counts = 3;
+   */
+  counts: ReceiptCount[];
+};
+
+/**
+ * Describes the message switchboard.v1.GroupReceipts.
+ * Use `create(GroupReceiptsSchema)` to create a new message.
+ */
+export const GroupReceiptsSchema: GenMessage<GroupReceipts> = /*@__PURE__*/
+  messageDesc(file_client, 33);
+
+/**
+ * Reply to member_receipts.
+ *
+ * @generated from message switchboard.v1.MemberReceiptsDetail
+ */
+export type MemberReceiptsDetail = Message$1<"switchboard.v1.MemberReceiptsDetail"> & {
+  /**
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+
+  /**
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * Members (other than the message's sender) with delivered >= seq (readers included).
+   *
+   * @generated from field: repeated string delivered = 3;
+   */
+  delivered: string[];
+
+  /**
+   * @generated from field: repeated string read = 4;
+   */
+  read: string[];
+
+  /**
+   * @generated from field: uint32 members = 5;
+   */
+  members: number;
+};
+
+/**
+ * Describes the message switchboard.v1.MemberReceiptsDetail.
+ * Use `create(MemberReceiptsDetailSchema)` to create a new message.
+ */
+export const MemberReceiptsDetailSchema: GenMessage<MemberReceiptsDetail> = /*@__PURE__*/
+  messageDesc(file_client, 34);
+
+/**
+ * @generated from message switchboard.v1.UserPresence
+ */
+export type UserPresence = Message$1<"switchboard.v1.UserPresence"> & {
+  /**
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * @generated from field: bool online = 2;
+   */
+  online: boolean;
+
+  /**
+   * When the user was last online (ms since epoch); 0 when online, unknown or hidden.
+   *
+   * @generated from field: uint64 last_seen_ms = 3;
+   */
+  lastSeenMs: bigint;
+
+  /**
+   * The user hides their last seen.
+   *
+   * @generated from field: bool last_seen_hidden = 4;
+   */
+  lastSeenHidden: boolean;
+};
+
+/**
+ * Describes the message switchboard.v1.UserPresence.
+ * Use `create(UserPresenceSchema)` to create a new message.
+ */
+export const UserPresenceSchema: GenMessage<UserPresence> = /*@__PURE__*/
+  messageDesc(file_client, 35);
+
+/**
+ * Presence of the users you subscribed to: the reply to presence_subscribe /
+ * presence_settings, and coalesced pushes (several users' changes per frame).
+ *
+ * @generated from message switchboard.v1.Presence
+ */
+export type Presence = Message$1<"switchboard.v1.Presence"> & {
+  /**
+   * @generated from field: repeated switchboard.v1.UserPresence users = 1;
+   */
+  users: UserPresence[];
+};
+
+/**
+ * Describes the message switchboard.v1.Presence.
+ * Use `create(PresenceSchema)` to create a new message.
+ */
+export const PresenceSchema: GenMessage<Presence> = /*@__PURE__*/
+  messageDesc(file_client, 36);
+
+/**
+ * `user` is typing in `conversation` until until_ms (ms since epoch, server clock)
+ * unless a newer Typing frame extends it. Never stored; nothing says "stopped".
+ *
+ * @generated from message switchboard.v1.Typing
+ */
+export type Typing = Message$1<"switchboard.v1.Typing"> & {
+  /**
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+
+  /**
+   * @generated from field: string user = 2;
+   */
+  user: string;
+
+  /**
+   * @generated from field: uint64 until_ms = 3;
+   */
+  untilMs: bigint;
+};
+
+/**
+ * Describes the message switchboard.v1.Typing.
+ * Use `create(TypingSchema)` to create a new message.
+ */
+export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
+  messageDesc(file_client, 37);
 
 /**
  * A catalogued error. `code` is one of protocol/codes.ts (see PROTOCOL.md); a
@@ -852,7 +1396,7 @@ export type Error = Message$1<"switchboard.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_client, 21);
+  messageDesc(file_client, 38);
 
 /**
  * @generated from message switchboard.v1.Pong
@@ -874,7 +1418,7 @@ export type Pong = Message$1<"switchboard.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_client, 22);
+  messageDesc(file_client, 39);
 
 /**
  * The server is draining: reconnect (to any node) after reconnect_after_ms.
@@ -898,7 +1442,7 @@ export type Goaway = Message$1<"switchboard.v1.Goaway"> & {
  * Use `create(GoawaySchema)` to create a new message.
  */
 export const GoawaySchema: GenMessage<Goaway> = /*@__PURE__*/
-  messageDesc(file_client, 23);
+  messageDesc(file_client, 40);
 
 /**
  * @generated from enum switchboard.v1.ReceiptKind
@@ -929,4 +1473,30 @@ export enum ReceiptKind {
  */
 export const ReceiptKindSchema: GenEnum<ReceiptKind> = /*@__PURE__*/
   enumDesc(file_client, 0);
+
+/**
+ * @generated from enum switchboard.v1.MemberRole
+ */
+export enum MemberRole {
+  /**
+   * @generated from enum value: MEMBER_ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: MEMBER_ROLE_MEMBER = 1;
+   */
+  MEMBER = 1,
+
+  /**
+   * @generated from enum value: MEMBER_ROLE_ADMIN = 2;
+   */
+  ADMIN = 2,
+}
+
+/**
+ * Describes the enum switchboard.v1.MemberRole.
+ */
+export const MemberRoleSchema: GenEnum<MemberRole> = /*@__PURE__*/
+  enumDesc(file_client, 1);
 
