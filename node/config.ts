@@ -46,6 +46,18 @@ export interface Config {
     maxConversationMembers: number;
     /** Most in-flight sends per connection awaiting their ack. */
     maxInflightSends: number;
+    /** Users one connection may watch with presence_subscribe (interest-scoped presence). */
+    maxPresenceSubscriptions: number;
+    /** A user whose last connection closed counts as online this long, so a reconnect is no flap. */
+    presenceOfflineDebounceMs: number;
+    /** At most one presence push per subscriber per interval; changes in between are batched. */
+    presenceIntervalMs: number;
+    /** At most one group_receipts push per conversation and sender per interval. */
+    groupReceiptIntervalMs: number;
+    /** A connection's typing notices are forwarded at most once per interval (others dropped). */
+    typingIntervalMs: number;
+    /** A typing indicator expires this long after the notice (Typing.until_ms). */
+    typingTtlMs: number;
   };
   store: {
     kind: 'sqlite' | 'cassandra';
@@ -103,6 +115,20 @@ export function defaultConfig(): Config {
       maxBackpressureBytes: 4 * 1024 * 1024,
       maxConversationMembers: 1024,
       maxInflightSends: 256,
+      // 256: a chat list screen shows a few dozen contacts; this leaves room without
+      // letting one connection watch a whole address book.
+      maxPresenceSubscriptions: 256,
+      // 5 s covers a network switch or an app restart, the common reconnects.
+      presenceOfflineDebounceMs: 5_000,
+      // 1 s: presence is glanceable; batching a second of changes is what keeps a
+      // reconnect storm from becoming a frame storm.
+      presenceIntervalMs: 1_000,
+      // 250 ms: ticks feel live, while a 1024-member group acking together yields a
+      // handful of frames to the sender instead of thousands.
+      groupReceiptIntervalMs: 250,
+      // Clients repeat typing every few seconds; 1 s is the fastest the server relays.
+      typingIntervalMs: 1_000,
+      typingTtlMs: 6_000,
     },
     store: {
       kind: 'sqlite',
@@ -167,6 +193,12 @@ const schema: Schema = {
     maxBackpressureBytes: int(1024, 1 << 30),
     maxConversationMembers: int(2, 100_000),
     maxInflightSends: int(1, 100_000),
+    maxPresenceSubscriptions: int(0, 100_000),
+    presenceOfflineDebounceMs: int(0, 600_000),
+    presenceIntervalMs: int(10, 600_000),
+    groupReceiptIntervalMs: int(10, 600_000),
+    typingIntervalMs: int(0, 600_000),
+    typingTtlMs: int(100, 600_000),
   },
   store: {
     kind: str({ oneOf: ['sqlite', 'cassandra'] }),
