@@ -62,7 +62,8 @@ export interface Config {
   store: {
     kind: 'sqlite' | 'cassandra';
     sqlite: { file: string };
-    cassandra: { contactPoints: string[]; localDataCenter: string; keyspace: string; consistency: string };
+    /** migrateOnStart: apply missing schema migrations at start (dev, tests); production runs `npm run migrate`. */
+    cassandra: { contactPoints: string[]; localDataCenter: string; keyspace: string; consistency: string; migrateOnStart: boolean };
     batch: { maxBatch: number; maxDelayMs: number; maxQueue: number };
     /** Keep at most this many messages per conversation (0 = keep all). */
     retentionMessages: number;
@@ -133,7 +134,7 @@ export function defaultConfig(): Config {
     store: {
       kind: 'sqlite',
       sqlite: { file: '' },
-      cassandra: { contactPoints: ['127.0.0.1:9042'], localDataCenter: 'datacenter1', keyspace: 'switchboard', consistency: 'localQuorum' },
+      cassandra: { contactPoints: ['127.0.0.1:9042'], localDataCenter: 'datacenter1', keyspace: 'switchboard', consistency: 'localQuorum', migrateOnStart: false },
       batch: { maxBatch: 256, maxDelayMs: 2, maxQueue: 10_000 },
       retentionMessages: 0,
     },
@@ -212,6 +213,10 @@ const schema: Schema = {
         return v;
       },
       consistency: str({ oneOf: ['one', 'localOne', 'quorum', 'localQuorum', 'eachQuorum', 'all'] }),
+      migrateOnStart: (v, key) => {
+        if (typeof v !== 'boolean') throw new ConfigError(key, 'must be true or false');
+        return v;
+      },
     },
     batch: { maxBatch: int(1, 100_000), maxDelayMs: int(0, 10_000), maxQueue: int(1, 10_000_000) },
     retentionMessages: int(0, Number.MAX_SAFE_INTEGER),

@@ -4,6 +4,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import {
+  MemberRole,
   MessageSchema,
   ReceiptKind,
   ReceiptSchema,
@@ -16,6 +17,39 @@ import { ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
 import type { StoredMessage } from '../node/store/types.js';
 import type { MemberReceipt } from '../node/core/receipts.js';
 import type { CoreResult } from './messages.js';
+import type { Push } from '../node/core/pushes.js';
+import type { PresenceView } from '../node/core/presence.js';
+import type { GroupInfo } from '../node/core/chat_service.js';
+
+function presenceUsers(users: PresenceView[]) {
+  return users.map((u) => ({ user: u.user, online: u.online, lastSeenMs: BigInt(u.lastSeenMs), lastSeenHidden: u.lastSeenHidden }));
+}
+
+function groupInfo(i: GroupInfo) {
+  return {
+    conversation: i.conversation,
+    subject: i.subject,
+    members: i.members.map((m) => ({ user: m.user, role: m.role === 'admin' ? MemberRole.ADMIN : MemberRole.MEMBER })),
+    seq: BigInt(i.seq),
+  };
+}
+
+/** The ServerFrame of a push (node/core/pushes.ts); the host encodes it once. */
+export function pushFrame(p: Push): ServerFrame {
+  switch (p.k) {
+    case 'group_receipts':
+      return create(ServerFrameSchema, {
+        kind: {
+          case: 'groupReceipts',
+          value: { conversation: p.conversation, members: p.members, counts: p.counts.map((c) => ({ seq: BigInt(c.seq), delivered: c.delivered, read: c.read })) },
+        },
+      });
+    case 'presence':
+      return create(ServerFrameSchema, { kind: { case: 'presence', value: { users: presenceUsers(p.users) } } });
+    case 'typing':
+      return create(ServerFrameSchema, { kind: { case: 'typing', value: { conversation: p.conversation, user: p.user, untilMs: BigInt(p.untilMs) } } });
+  }
+}
 
 export function messageFrame(m: StoredMessage): Message {
   return create(MessageSchema, {
@@ -135,6 +169,18 @@ export function resultFrame(reqId: number, res: CoreResult, about: { conversatio
           },
         },
       });
+    case 'group_info':
+      return create(ServerFrameSchema, { reqId, kind: { case: 'groupInfo', value: groupInfo(res.info) } });
+    case 'member_receipts':
+      return create(ServerFrameSchema, {
+        reqId,
+        kind: {
+          case: 'memberReceipts',
+          value: { conversation: res.detail.conversation, seq: BigInt(res.detail.seq), delivered: res.detail.delivered, read: res.detail.read, members: res.detail.members },
+        },
+      });
+    case 'presence':
+      return create(ServerFrameSchema, { reqId, kind: { case: 'presence', value: { users: presenceUsers(res.users) } } });
     case 'ok':
       return null;
     case 'error':

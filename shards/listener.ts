@@ -269,7 +269,8 @@ export class Listener {
   push(items: PushItem[]): void {
     for (const it of items) {
       if (it.k === 'deliver') this.deliver(it);
-      else this.receipts(it.conns, it.receipts);
+      else if (it.k === 'receipts') this.receipts(it.conns, it.receipts);
+      else this.frame(it.conns, it.frame);
     }
   }
 
@@ -286,6 +287,21 @@ export class Listener {
       if (s.encoding === 'json') json ??= serverFrameToJson(decodeServerFrame(bytes, 'proto'));
       this.write(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
       if (it.t0 > 0) this.metrics.sendDeliver.observe(Math.max(0, now - it.t0) / 1000);
+    }
+  }
+
+  /** A push encoded once in the host; JSON clients get it re-encoded once. */
+  private frame(conns: number[], frame: ArrayBuffer): void {
+    const bytes = new Uint8Array(frame);
+    let json: string | null = null;
+    for (const c of conns) {
+      const ws = this.sockets.get(c);
+      if (!ws) continue;
+      const s = ws.getUserData().session!;
+      // Like messages, pushes start once the connection has synced (it knows its state).
+      if (!s.synced) continue;
+      if (s.encoding === 'json') json ??= serverFrameToJson(decodeServerFrame(bytes, 'proto'));
+      this.write(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
     }
   }
 

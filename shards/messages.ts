@@ -6,7 +6,8 @@
  * decoding, auth and per-connection session state. A shard never touches the store.
  */
 import type { MemberReceipt } from '../node/core/receipts.js';
-import type { HistoryPage, SendAck, SyncPage } from '../node/core/chat_service.js';
+import type { GroupInfo, HistoryPage, MemberReceiptsDetail, SendAck, SyncPage } from '../node/core/chat_service.js';
+import type { PresenceView } from '../node/core/presence.js';
 import type { ErrorCode } from '../protocol/codes.js';
 import type { Conversation } from '../node/store/types.js';
 
@@ -17,7 +18,20 @@ export type CoreOp =
   | { op: 'sync'; cursors: Array<{ conversation: string; seq: number }>; limit: number }
   | { op: 'history'; conversation: string; beforeSeq: number; limit: number }
   | { op: 'open_direct'; peer: string }
-  | { op: 'list' };
+  | { op: 'list' }
+  | GroupOp;
+
+/** Ops added for groups, presence and typing (node/core/group_ops.ts runs them). */
+export type GroupOp =
+  | { op: 'create_group'; subject: string; members: string[] }
+  | { op: 'add_members'; conversation: string; users: string[] }
+  | { op: 'remove_members'; conversation: string; users: string[] }
+  | { op: 'leave_group'; conversation: string }
+  | { op: 'set_subject'; conversation: string; subject: string }
+  | { op: 'member_receipts'; conversation: string; seq: number }
+  | { op: 'presence_subscribe'; users: string[] }
+  | { op: 'presence_settings'; hideLastSeen: boolean }
+  | { op: 'typing'; conversation: string };
 
 export type CoreResult =
   | { r: 'send_ack'; ack: SendAck }
@@ -25,6 +39,9 @@ export type CoreResult =
   | { r: 'history_page'; page: HistoryPage }
   | { r: 'direct_opened'; conversation: Conversation }
   | { r: 'conversations'; list: Array<{ conv: Conversation; lastSeq: number }> }
+  | { r: 'group_info'; info: GroupInfo }
+  | { r: 'member_receipts'; detail: MemberReceiptsDetail }
+  | { r: 'presence'; users: PresenceView[] }
   | { r: 'ok' }
   | { r: 'error'; code: ErrorCode; message: string; retryAfterMs: number };
 
@@ -67,7 +84,9 @@ export type ShardToHost =
  */
 export type PushItem =
   | { k: 'deliver'; conns: number[]; conversation: string; seq: number; t0: number; frame: ArrayBuffer }
-  | { k: 'receipts'; conns: number[]; receipts: MemberReceipt[] };
+  | { k: 'receipts'; conns: number[]; receipts: MemberReceipt[] }
+  /** Any other push (node/core/pushes.ts), a ServerFrame encoded once in the host as protobuf. */
+  | { k: 'frame'; conns: number[]; frame: ArrayBuffer };
 
 export type HostToShard =
   | { t: 'reply'; conn: number; reqId: number; result: CoreResult }

@@ -42,6 +42,8 @@ export interface Session {
   pending: Map<number, { reqId: number; op: CoreOp['op']; conversation: string; clientMsgId: string }>;
   nextId: number;
   inflightSends: number;
+  /** When this connection's last typing notice was forwarded (-Infinity: never). */
+  lastTypingAt: number;
 }
 
 export type Limits = Config['limits'];
@@ -63,6 +65,7 @@ export function newSession(conn: number, user: string, device: string, encoding:
     pending: new Map(),
     nextId: 1,
     inflightSends: 0,
+    lastTypingAt: -Infinity,
   };
 }
 
@@ -80,6 +83,16 @@ function bad(field: string, why: string): string {
 function checkConversation(c: string): string | null {
   if (!c) return bad('conversation', 'required');
   if (c.length > MAX_ID) return bad('conversation', 'too long');
+  return null;
+}
+
+const USER_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** A list of user ids: each well-formed, at most `max` distinct. */
+function checkUsers(field: string, users: string[], max: number): { code: 'invalid_argument' | 'limit_exceeded'; message: string } | null {
+  if (users.some((u) => !USER_ID.test(u))) return { code: 'invalid_argument', message: bad(`${field}[]`, 'user ids of 1..128 chars of [A-Za-z0-9._:@-]') };
+  const n = new Set(users).size;
+  if (n > max) return { code: 'limit_exceeded', message: bad(field, `${n} users; the limit is ${max}`) };
   return null;
 }
 
@@ -146,6 +159,52 @@ export function onClientFrame(s: Session, frame: ClientFrame, limits: Limits, no
       break;
     case 'listConversations':
       op = { op: 'list' };
+      break;
+    case 'createGroup': {
+      const err = checkUsers('members', k.value.members, limits.maxConversationMembers);
+      if (err) return { kind: 'reply', frame: errorFrame(reqId, err.code, err.message) };
+      op = { op: 'create_group', subject: k.value.subject, members: [...k.value.members] };
+      break;
+    }
+    case 'addMembers':
+    case 'removeMembers': {
+      const err = checkConversation(k.value.conversation);
+      if (err) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', err) };
+      const uerr = checkUsers('users', k.value.users, limits.maxConversationMembers);
+      if (uerr) return { kind: 'reply', frame: errorFrame(reqId, uerr.code, uerr.message) };
+      if (k.value.users.length === 0) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', bad('users', 'at least one user')) };
+      conversation = k.value.conversation;
+      op = { op: k.case === 'addMembers' ? 'add_members' : 'remove_members', conversation, users: [...k.value.users] };
+      break;
+    }
+    case 'leaveGroup':
+    case 'setSubject':
+    case 'memberReceipts':
+    case 'typing': {
+      const err = checkConversation(k.value.conversation);
+      if (err) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', err) };
+      conversation = k.value.conversation;
+      if (k.case === 'leaveGroup') op = { op: 'leave_group', conversation };
+      else if (k.case === 'setSubject') op = { op: 'set_subject', conversation, subject: k.value.subject };
+      else if (k.case === 'memberReceipts') {
+        if (k.value.seq < 1n) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', bad('seq', 'must be >= 1')) };
+        op = { op: 'member_receipts', conversation, seq: Number(k.value.seq) };
+      } else {
+        // Typing is advisory: notices faster than the interval are dropped, not refused.
+        if (now - s.lastTypingAt < limits.typingIntervalMs) return { kind: 'none' };
+        s.lastTypingAt = now;
+        op = { op: 'typing', conversation };
+      }
+      break;
+    }
+    case 'presenceSubscribe': {
+      const err = checkUsers('users', k.value.users, limits.maxPresenceSubscriptions);
+      if (err) return { kind: 'reply', frame: errorFrame(reqId, err.code, err.message) };
+      op = { op: 'presence_subscribe', users: [...k.value.users] };
+      break;
+    }
+    case 'presenceSettings':
+      op = { op: 'presence_settings', hideLastSeen: k.value.hideLastSeen };
       break;
     default:
       return { kind: 'reply', frame: errorFrame(reqId, 'unknown_frame_type', 'the frame carries no known kind') };

@@ -14,14 +14,20 @@
  * without a gap (see sync()).
  */
 import type { MessageStore } from '../store/store.js';
-import type { Conversation, StoredMessage, WriteOp } from '../store/types.js';
+import type { Conversation, Member, StoredMessage, WriteOp } from '../store/types.js';
+import { randomBytes } from 'node:crypto';
 import { ChatError } from './errors.js';
 import { directConversationId, ID_PATTERN, newMessageId } from './ids.js';
 import { CursorBook, type MemberReceipt } from './receipts.js';
 import type { ConnRef, ConnectionRegistry } from './registry.js';
+import { GroupReceiptTracker } from './group_receipts.js';
+import { PresenceService } from './presence_service.js';
+import type { Push } from './pushes.js';
 
 export interface Writer {
   submit(op: WriteOp): Promise<void>;
+  /** Ops that must commit in one batch (a membership change and its system message). */
+  submitMany(ops: readonly WriteOp[]): Promise<void>;
 }
 
 /** Where the service sends what it pushes; the host routes it to socket shards. */
@@ -29,6 +35,11 @@ export interface Outbox {
   /** t0: when the send arrived (ms since epoch), carried for send->deliver timing. */
   deliver(to: ConnRef[], message: StoredMessage, t0?: number): void;
   receipts(to: ConnRef[], receipts: MemberReceipt[]): void;
+  /**
+   * Any other push (group receipts, presence, typing), encoded once per call. Optional
+   * only until the host's outbox implements it; without it those pushes are dropped.
+   */
+  push?(to: ConnRef[], push: Push): void;
 }
 
 export interface ServiceLimits {
@@ -38,7 +49,31 @@ export interface ServiceLimits {
   maxHistoryPage: number;
   maxConversationMembers: number;
   retentionMessages: number;
+  /** Defaults as in node/config.ts when absent. */
+  maxPresenceSubscriptions?: number;
+  presenceOfflineDebounceMs?: number;
+  presenceIntervalMs?: number;
+  groupReceiptIntervalMs?: number;
+  typingTtlMs?: number;
 }
+
+/** The group after a change, and the seq of the system message that recorded it. */
+export interface GroupInfo {
+  conversation: string;
+  subject: string;
+  members: Member[];
+  seq: number;
+}
+
+export interface MemberReceiptsDetail {
+  conversation: string;
+  seq: number;
+  delivered: string[];
+  read: string[];
+  members: number;
+}
+
+export const MAX_SUBJECT_CHARS = 256;
 
 export interface Caller {
   user: string;
@@ -88,8 +123,12 @@ export interface HistoryPage {
 }
 
 interface ConvState {
+  /** Members as of the last committed message: who gets pushes. */
   conv: Conversation;
+  /** Members as of the last assigned seq: who may send and read. */
   memberSet: Set<string>;
+  /** Former members -> the last seq they may read (as of the last assigned seq). */
+  former: Map<string, number>;
   /** Highest seq handed out (>= committed). */
   assigned: number;
   /** Highest durable seq whose deliveries have been posted. */
@@ -103,6 +142,11 @@ export class ChatService {
   private readonly loading = new Map<string, Promise<ConvState | null>>();
   private readonly inflight = new Map<string, Promise<SendAck>>();
   private readonly userConvs = new Map<string, Promise<string[]>>();
+  private readonly groupReceipts = new GroupReceiptTracker();
+  /** Group conversation -> when its aggregate flush is due (one timer each). */
+  private readonly receiptFlush = new Map<string, NodeJS.Timeout>();
+  private readonly lastReceiptFlush = new Map<string, number>();
+  readonly presence: PresenceService;
 
   constructor(
     private readonly store: MessageStore,
@@ -111,7 +155,26 @@ export class ChatService {
     private readonly outbox: Outbox,
     private readonly limits: ServiceLimits,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.presence = new PresenceService(
+      { store, writer, push: (to, p) => this.outbox.push?.(to, p), now },
+      {
+        maxSubscriptions: limits.maxPresenceSubscriptions ?? 256,
+        debounceMs: limits.presenceOfflineDebounceMs ?? 5_000,
+        intervalMs: limits.presenceIntervalMs ?? 1_000,
+      },
+    );
+    // The registry outlives a restart of this service: start from who is online now.
+    const online = registry.observe((ev, ref) => (ev === 'open' ? this.presence.opened(ref) : this.presence.closed(ref)));
+    for (const ref of online) this.presence.opened(ref);
+  }
+
+  /** Stop timers (the host calls this when the chat child stops). */
+  close(): void {
+    this.presence.stop();
+    for (const t of this.receiptFlush.values()) clearTimeout(t);
+    this.receiptFlush.clear();
+  }
 
   // ------------------------------------------------------------------ conversations
 
@@ -205,11 +268,12 @@ export class ChatService {
   }
 
   /** Runs synchronously after a message is durable: move `committed`, fan out. */
-  private onCommitted(st: ConvState, message: StoredMessage, origin: ConnRef | null, t0: number): void {
+  private onCommitted(st: ConvState, message: StoredMessage, origin: ConnRef | null, t0: number, recipients: Iterable<string> = st.conv.members.map((m) => m.user)): void {
     if (message.seq > st.committed) st.committed = message.seq;
+    if (st.conv.kind === 'group' && !message.meta.system) this.groupReceipts.track(st.conv.id, message.sender, message.seq);
     const to: ConnRef[] = [];
-    for (const m of st.conv.members) {
-      for (const ref of this.registry.connectionsOf(m.user)) {
+    for (const user of recipients) {
+      for (const ref of this.registry.connectionsOf(user)) {
         if (origin && ref.shard === origin.shard && ref.conn === origin.conn) continue;
         to.push(ref);
       }
@@ -251,6 +315,10 @@ export class ChatService {
     // only means a device may be re-sent messages it has, which it dedups by seq.
     this.writer.submit({ kind: 'cursor', cursor: changed }).catch(() => {});
     if (receipts.length === 0) return;
+    if (st.conv.kind === 'group') {
+      this.scheduleGroupReceipts(st.conv.id);
+      return;
+    }
     const to: ConnRef[] = [];
     for (const m of st.conv.members) {
       for (const ref of this.registry.connectionsOf(m.user)) {
@@ -282,39 +350,227 @@ export class ChatService {
     const states: ConvState[] = [];
     for (const id of ids) {
       const st = await this.state(id);
-      if (!st || !st.memberSet.has(caller.user)) continue;
+      if (!st || this.visibleUpTo(st, caller.user) < 0) continue;
       states.push(st);
       let from = given.get(id) ?? 0;
       const resyncRequired = from < st.firstSeq - 1;
       if (resyncRequired) from = st.firstSeq - 1;
       let next = from;
       const room = pageLimit - messages.length;
-      if (room > 0 && from < st.committed) {
-        const got = await this.store.readAfter(id, from, Math.min(room, st.committed - from));
-        for (const m of got) if (m.seq <= st.committed) messages.push(m);
+      const upTo = this.visibleUpTo(st, caller.user);
+      if (room > 0 && from < upTo) {
+        const got = await this.store.readAfter(id, from, Math.min(room, upTo - from));
+        for (const m of got) if (m.seq <= upTo) messages.push(m);
         if (got.length) next = got[got.length - 1].seq;
       }
-      infos.push({ conversation: id, lastSeq: st.committed, firstSeq: st.firstSeq, resyncRequired, nextCursor: next });
+      infos.push({ conversation: id, lastSeq: upTo, firstSeq: st.firstSeq, resyncRequired, nextCursor: next });
     }
     // The hand-over check (synchronous from here to the reply).
     let hasMore = false;
     for (let i = 0; i < infos.length; i++) {
-      infos[i].lastSeq = states[i].committed;
-      if (infos[i].nextCursor < states[i].committed) hasMore = true;
+      infos[i].lastSeq = Math.max(0, this.visibleUpTo(states[i], caller.user));
+      if (infos[i].nextCursor < infos[i].lastSeq) hasMore = true;
     }
-    const receipts = hasMore ? [] : states.flatMap((s) => s.cursors.memberReceipts().filter((r) => r.user !== caller.user));
+    // Groups report receipts as aggregates (group_receipts) and on request
+    // (member_receipts), not as one watermark per member in every sync page.
+    const receipts = hasMore ? [] : states.filter((s) => s.conv.kind === 'direct').flatMap((s) => s.cursors.memberReceipts().filter((r) => r.user !== caller.user));
     return { messages, conversations: infos, hasMore, receipts };
   }
 
   /** `caller` null: an app backend over the HTTP API, which may read any conversation. */
   async history(caller: Caller | null, conversation: string, beforeSeq: number, limit: number): Promise<HistoryPage> {
-    const st = await this.member(caller ? caller.user : null, conversation);
+    const st = await this.reader(caller ? caller.user : null, conversation);
+    const upTo = caller ? this.visibleUpTo(st, caller.user) : st.committed;
     const n = clampLimit(limit, Math.min(50, this.limits.maxHistoryPage), this.limits.maxHistoryPage);
-    const before = beforeSeq > 0 ? Math.min(beforeSeq, st.committed + 1) : st.committed + 1;
+    const before = beforeSeq > 0 ? Math.min(beforeSeq, upTo + 1) : upTo + 1;
     const got = await this.store.readBefore(conversation, before, n);
-    const messages = got.filter((m) => m.seq <= st.committed);
+    const messages = got.filter((m) => m.seq <= upTo);
     const oldest = messages.length ? messages[messages.length - 1].seq : before;
     return { conversation, messages, hasMore: oldest > st.firstSeq, firstSeq: st.firstSeq };
+  }
+
+  // ------------------------------------------------------------------ groups
+
+  /**
+   * Create a group: the caller is its admin, `members` join as members. Seq 1 is the
+   * system message {"system":"group_created"}.
+   */
+  async createGroup(caller: Caller, subject: string, members: string[]): Promise<GroupInfo> {
+    checkSubject(subject);
+    const others = [...new Set(members)].filter((u) => u !== caller.user);
+    checkUsers(others);
+    if (others.length + 1 > this.limits.maxConversationMembers) {
+      throw new ChatError('limit_exceeded', `a group of ${others.length + 1} members; the limit is ${this.limits.maxConversationMembers}`);
+    }
+    const id = 'g_' + randomBytes(16).toString('base64url');
+    const conv: Conversation = {
+      id,
+      kind: 'group',
+      members: [{ user: caller.user, role: 'admin' as const }, ...others.map((user) => ({ user, role: 'member' as const }))],
+      createdAt: this.now(),
+      subject,
+    };
+    const message = this.systemMessage(id, 1, caller, { system: 'group_created', by: caller.user, subject });
+    await this.writer.submitMany([
+      { kind: 'conversation', conversation: conv },
+      { kind: 'message', message },
+    ]);
+    for (const m of conv.members) this.userConvs.delete(m.user);
+    const st = await this.state(id);
+    if (!st) throw new ChatError('unavailable', 'conversation was not readable after creation');
+    this.onCommitted(st, message, caller.conn, caller.t0 ?? 0);
+    return infoOf(st, 1);
+  }
+
+  async addMembers(caller: Caller, conversation: string, users: string[]): Promise<GroupInfo> {
+    const wanted = [...new Set(users)];
+    checkUsers(wanted);
+    return this.changeGroup(caller, conversation, true, (st) => {
+      const add = wanted.filter((u) => !st.memberSet.has(u));
+      if (st.memberSet.size + add.length > this.limits.maxConversationMembers) {
+        throw new ChatError('limit_exceeded', `${st.memberSet.size} + ${add.length} members; the limit is ${this.limits.maxConversationMembers}`);
+      }
+      if (add.length === 0) return null;
+      return { add: add.map((user) => ({ user, role: 'member' as const })), remove: [], meta: { system: 'member_added', users: add.join(','), by: caller.user } };
+    });
+  }
+
+  async removeMembers(caller: Caller, conversation: string, users: string[]): Promise<GroupInfo> {
+    const wanted = [...new Set(users)];
+    checkUsers(wanted);
+    return this.changeGroup(caller, conversation, true, (st) => {
+      const remove = wanted.filter((u) => st.memberSet.has(u));
+      if (remove.length === 0) return null;
+      return { add: promoteIfNoAdmin(st, remove), remove, meta: { system: 'member_removed', users: remove.join(','), by: caller.user } };
+    });
+  }
+
+  async leaveGroup(caller: Caller, conversation: string): Promise<GroupInfo> {
+    return this.changeGroup(caller, conversation, false, (st) => ({
+      add: promoteIfNoAdmin(st, [caller.user]),
+      remove: [caller.user],
+      meta: { system: 'member_left', users: caller.user, by: caller.user },
+    }));
+  }
+
+  async setSubject(caller: Caller, conversation: string, subject: string): Promise<GroupInfo> {
+    checkSubject(subject);
+    return this.changeGroup(caller, conversation, true, (st) =>
+      st.conv.subject === subject ? null : { add: [], remove: [], subject, meta: { system: 'subject_changed', subject, by: caller.user } },
+    );
+  }
+
+  /**
+   * One membership / subject change, ordered with the messages: the system message
+   * takes the next seq, and the change and the message commit in one batch. Who may
+   * send and read changes at assignment (a removed user cannot sneak a message in after
+   * its removal); who gets pushes changes when the system message commits, and the
+   * removed users still get that message, so they learn of it.
+   */
+  private async changeGroup(
+    caller: Caller,
+    conversation: string,
+    adminOnly: boolean,
+    plan: (st: ConvState) => { add: Member[]; remove: string[]; subject?: string; meta: Record<string, string> } | null,
+  ): Promise<GroupInfo> {
+    let st = await this.member(caller.user, conversation);
+    if (st.conv.kind !== 'group') throw new ChatError('forbidden', 'direct conversations have no membership changes');
+    if (this.convs.get(st.conv.id) !== st) st = await this.member(caller.user, conversation);
+    if (adminOnly && !isAdmin(st, caller.user)) throw new ChatError('forbidden', 'only a group admin may do this');
+    const change = plan(st);
+    if (!change) return infoOf(st, st.committed);
+    const seq = ++st.assigned;
+    for (const m of change.add) {
+      st.memberSet.add(m.user);
+      st.former.delete(m.user);
+    }
+    for (const u of change.remove) {
+      st.memberSet.delete(u);
+      st.former.set(u, seq);
+    }
+    const message = this.systemMessage(st.conv.id, seq, caller, change.meta);
+    const ops: WriteOp[] = [{ kind: 'members', conversation: st.conv.id, add: change.add, remove: change.remove.map((user) => ({ user, untilSeq: seq })) }];
+    if (change.subject !== undefined) ops.push({ kind: 'subject', conversation: st.conv.id, subject: change.subject });
+    ops.push({ kind: 'message', message });
+    try {
+      await this.writer.submitMany(ops);
+    } catch (e) {
+      this.invalidate(st.conv.id);
+      throw e;
+    }
+    const before = st.conv.members.map((m) => m.user);
+    const removed = new Set(change.remove);
+    const roles = new Map(change.add.map((m) => [m.user, m.role]));
+    const members = st.conv.members.filter((m) => !removed.has(m.user)).map((m) => ({ ...m, role: roles.get(m.user) ?? m.role }));
+    for (const m of change.add) if (!members.some((x) => x.user === m.user)) members.push(m);
+    st.conv = { ...st.conv, members, subject: change.subject ?? st.conv.subject };
+    for (const m of change.add) this.userConvs.delete(m.user);
+    this.onCommitted(st, message, caller.conn, caller.t0 ?? 0, new Set([...before, ...members.map((m) => m.user)]));
+    if (removed.size) this.scheduleGroupReceipts(st.conv.id);
+    return infoOf(st, seq);
+  }
+
+  private systemMessage(conversation: string, seq: number, caller: Caller, meta: Record<string, string>): StoredMessage {
+    const messageId = newMessageId();
+    return { conversation, seq, messageId, sender: caller.user, senderDevice: caller.device, clientMsgId: `sys:${messageId}`, body: '', meta, serverTs: this.now() };
+  }
+
+  /** Who of the members (other than its sender) has received / read message `seq`. */
+  async memberReceipts(caller: Caller, conversation: string, seq: number): Promise<MemberReceiptsDetail> {
+    const st = await this.member(caller.user, conversation);
+    if (!Number.isInteger(seq) || seq < st.firstSeq || seq > st.committed) {
+      throw new ChatError('invalid_argument', `seq: must be a stored seq of the conversation (${st.firstSeq}..${st.committed})`);
+    }
+    const [m] = await this.store.readAfter(conversation, seq - 1, 1);
+    const sender = m && m.seq === seq ? m.sender : '';
+    const delivered: string[] = [];
+    const read: string[] = [];
+    let members = 0;
+    for (const { user } of st.conv.members) {
+      if (user === sender) continue;
+      members++;
+      const w = st.cursors.watermark(user);
+      if (Math.max(w.delivered, w.read) >= seq) delivered.push(user);
+      if (w.read >= seq) read.push(user);
+    }
+    return { conversation, seq, delivered: delivered.sort(), read: read.sort(), members };
+  }
+
+  /** Ephemeral: relayed to the other members' online devices, never stored. */
+  async typing(caller: Caller, conversation: string): Promise<void> {
+    const st = await this.member(caller.user, conversation);
+    const untilMs = this.now() + (this.limits.typingTtlMs ?? 6_000);
+    const to: ConnRef[] = [];
+    for (const m of st.conv.members) {
+      if (m.user === caller.user) continue;
+      for (const ref of this.registry.connectionsOf(m.user)) to.push(ref);
+    }
+    if (to.length) this.outbox.push?.(to, { k: 'typing', conversation, user: caller.user, untilMs });
+  }
+
+  /** At most one aggregate flush per group per interval, however many cursors move. */
+  private scheduleGroupReceipts(conversation: string): void {
+    if (this.receiptFlush.has(conversation)) return;
+    const interval = this.limits.groupReceiptIntervalMs ?? 250;
+    const last = this.lastReceiptFlush.get(conversation) ?? -Infinity;
+    const wait = Math.max(0, last + interval - this.now());
+    const t = setTimeout(() => {
+      this.receiptFlush.delete(conversation);
+      this.lastReceiptFlush.set(conversation, this.now());
+      this.flushGroupReceipts(conversation);
+    }, wait);
+    t.unref();
+    this.receiptFlush.set(conversation, t);
+  }
+
+  private flushGroupReceipts(conversation: string): void {
+    const st = this.convs.get(conversation);
+    if (!st) return;
+    const members = st.conv.members.map((m) => m.user);
+    for (const c of this.groupReceipts.changes(conversation, members, (u) => st.cursors.watermark(u))) {
+      const to = [...this.registry.connectionsOf(c.sender)];
+      if (to.length) this.outbox.push?.(to, { k: 'group_receipts', conversation, members: c.members, counts: c.counts });
+    }
   }
 
   // ------------------------------------------------------------------ state
@@ -326,6 +582,23 @@ export class ChatService {
       throw new ChatError('not_member', `not a member of conversation ${conversation}`);
     }
     return st;
+  }
+
+  /** Like member(), but former members may read too (up to visibleUpTo). */
+  private async reader(user: string | null, conversation: string): Promise<ConvState> {
+    if (!conversation) throw new ChatError('invalid_argument', 'conversation: required');
+    const st = await this.state(conversation);
+    if (!st || (user !== null && this.visibleUpTo(st, user) < 0)) {
+      throw new ChatError('not_member', `not a member of conversation ${conversation}`);
+    }
+    return st;
+  }
+
+  /** The last seq `user` may read: committed for members, the removal for former ones, -1 for others. */
+  private visibleUpTo(st: ConvState, user: string): number {
+    if (st.memberSet.has(user)) return st.committed;
+    const until = st.former.get(user);
+    return until === undefined ? -1 : Math.min(until, st.committed);
   }
 
   private conversationsOf(user: string): Promise<string[]> {
@@ -366,6 +639,7 @@ export class ChatService {
     const st: ConvState = {
       conv,
       memberSet: new Set(conv.members.map((m) => m.user)),
+      former: new Map((conv.former ?? []).map((f) => [f.user, f.untilSeq])),
       assigned: last,
       committed: last,
       firstSeq: first,
@@ -404,4 +678,32 @@ function ackOf(m: StoredMessage, duplicate: boolean): SendAck {
 function clampLimit(asked: number, dflt: number, max: number): number {
   if (!asked || asked <= 0) return dflt;
   return Math.min(asked, max);
+}
+
+function checkSubject(subject: string): void {
+  if ([...subject].length > MAX_SUBJECT_CHARS) throw new ChatError('invalid_argument', `subject: at most ${MAX_SUBJECT_CHARS} characters`);
+}
+
+function checkUsers(users: string[]): void {
+  if (users.some((u) => !ID_PATTERN.test(u))) throw new ChatError('invalid_argument', 'users: must be user ids of 1..128 chars of [A-Za-z0-9._:@-]');
+}
+
+function isAdmin(st: ConvState, user: string): boolean {
+  return st.conv.members.some((m) => m.user === user && m.role === 'admin');
+}
+
+/**
+ * A group never ends up without an admin while it has members: when the last admins
+ * go, the remaining member with the smallest user id is promoted in the same change.
+ */
+function promoteIfNoAdmin(st: ConvState, leaving: string[]): Member[] {
+  const gone = new Set(leaving);
+  const rest = st.conv.members.filter((m) => !gone.has(m.user));
+  if (rest.length === 0 || rest.some((m) => m.role === 'admin')) return [];
+  const next = rest.map((m) => m.user).sort()[0];
+  return [{ user: next, role: 'admin' }];
+}
+
+function infoOf(st: ConvState, seq: number): GroupInfo {
+  return { conversation: st.conv.id, subject: st.conv.subject, members: st.conv.members.map((m) => ({ ...m })), seq };
 }

@@ -59,6 +59,11 @@ export class CursorBook {
     return out;
   }
 
+  /** A member's watermarks (0/0 when it has acked nothing). */
+  watermark(user: string): { delivered: number; read: number } {
+    return this.members.get(user) ?? { delivered: 0, read: 0 };
+  }
+
   device(user: string, device: string): DeviceCursor | undefined {
     return this.devices.get(`${user}\u0000${device}`);
   }

@@ -9,9 +9,24 @@ export interface ConnRef {
   device: string;
 }
 
+/** Told about every connection that opens or closes (presence listens here). */
+export type RegistryObserver = (event: 'open' | 'close', ref: ConnRef) => void;
+
 export class ConnectionRegistry {
   private readonly byUser = new Map<string, Map<string, ConnRef>>();
   private count = 0;
+  private observer: RegistryObserver | null = null;
+
+  /**
+   * Set the one observer (a restarted chat service replaces its predecessor's).
+   * Returns the connections open right now, so the observer can start from them.
+   */
+  observe(o: RegistryObserver | null): ConnRef[] {
+    this.observer = o;
+    const all: ConnRef[] = [];
+    for (const m of this.byUser.values()) all.push(...m.values());
+    return all;
+  }
 
   private static key(shard: number, conn: number): string {
     return `${shard}:${conn}`;
@@ -21,30 +36,43 @@ export class ConnectionRegistry {
     let m = this.byUser.get(ref.user);
     if (!m) this.byUser.set(ref.user, (m = new Map()));
     const k = ConnectionRegistry.key(ref.shard, ref.conn);
-    if (!m.has(k)) this.count++;
+    // Re-adding the same connection replaces its ref; it is not a second connection.
+    const isNew = !m.has(k);
     m.set(k, ref);
+    if (!isNew) return;
+    this.count++;
+    this.observer?.('open', ref);
   }
 
   remove(user: string, shard: number, conn: number): void {
     const m = this.byUser.get(user);
     if (!m) return;
-    if (m.delete(ConnectionRegistry.key(shard, conn))) this.count--;
+    const k = ConnectionRegistry.key(shard, conn);
+    const ref = m.get(k);
+    if (ref) {
+      m.delete(k);
+      this.count--;
+    }
     if (m.size === 0) this.byUser.delete(user);
+    if (ref) this.observer?.('close', ref);
   }
 
   /** Drop every connection of a shard (it crashed or restarted). */
   removeShard(shard: number): number {
     let n = 0;
+    const gone: ConnRef[] = [];
     for (const [user, m] of this.byUser) {
       for (const [k, ref] of m) {
         if (ref.shard === shard) {
           m.delete(k);
           n++;
+          gone.push(ref);
         }
       }
       if (m.size === 0) this.byUser.delete(user);
     }
     this.count -= n;
+    for (const ref of gone) this.observer?.('close', ref);
     return n;
   }
 

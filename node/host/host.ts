@@ -12,6 +12,7 @@ import type { ChildSpecInput, Service } from '../../supervisor/index.js';
 import { threadChild } from '../../supervisor/index.js';
 import { BatchWriter } from '../store/batch_writer.js';
 import { SqliteStore } from '../store/sqlite_store.js';
+import { openCassandraStore } from '../store/cassandra_store.js';
 import type { MessageStore } from '../store/store.js';
 import type { WriteOp } from '../store/types.js';
 import { ChatService } from '../core/chat_service.js';
@@ -68,8 +69,10 @@ export class Host {
     return {
       start: async () => {
         const cfg = this.cfg;
-        if (cfg.store.kind !== 'sqlite') throw new Error(`store.kind ${cfg.store.kind} is not available in this build`);
-        const store = new SqliteStore(cfg.store.sqlite.file);
+        const store: MessageStore =
+          cfg.store.kind === 'cassandra'
+            ? await openCassandraStore(cfg.store.cassandra, { migrate: cfg.store.cassandra.migrateOnStart })
+            : new SqliteStore(cfg.store.sqlite.file);
         const fault = faultHook();
         this.store = store;
         this.writer = new BatchWriter<WriteOp>(async (ops) => {

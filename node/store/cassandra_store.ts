@@ -65,9 +65,9 @@ export interface CassandraStoreOptions {
    * How a commit's rows share requests (see pack() in cassandra_writer.ts).
    * 'partition' (default): one unlogged batch per partition, requests concurrent.
    * 'replica': partitions owned by the same replicas share a batch (fewer requests).
-   * Measured on the local node, 'replica' was slower (one coordinator thread applies
-   * a whole batch, while separate requests spread over the write stage's threads), so
-   * it stays an option for clusters where per-request overhead dominates.
+   * On the local node neither won consistently (CASSANDRA.md, Measured): a packed
+   * batch saves requests but one coordinator thread applies it, while separate
+   * requests spread over the write stage's threads.
    */
   grouping?: 'replica' | 'partition';
   /**

@@ -1,0 +1,19 @@
+/**
+ * Pushes other than messages and 1:1 receipts, as plain data. The core decides who
+ * gets what; the host's outbox encodes each push once (shards/frames.ts pushFrame)
+ * and batches it per socket shard, as it does for messages.
+ */
+import type { PresenceView } from './presence.js';
+
+export interface ReceiptCounts {
+  seq: number;
+  delivered: number;
+  read: number;
+}
+
+export type Push =
+  /** Aggregated receipts of a sender's recent group messages. */
+  | { k: 'group_receipts'; conversation: string; members: number; counts: ReceiptCounts[] }
+  /** Coalesced presence changes for one subscriber. */
+  | { k: 'presence'; users: PresenceView[] }
+  | { k: 'typing'; conversation: string; user: string; untilMs: number };
