@@ -298,8 +298,6 @@ export class Listener {
       const ws = this.sockets.get(c);
       if (!ws) continue;
       const s = ws.getUserData().session!;
-      // Like messages, pushes start once the connection has synced (it knows its state).
-      if (!s.synced) continue;
       if (s.encoding === 'json') json ??= serverFrameToJson(decodeServerFrame(bytes, 'proto'));
       this.write(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
     }
