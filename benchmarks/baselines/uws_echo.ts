@@ -1,11 +1,16 @@
 /**
  * Baseline: a bare uWebSockets.js echo server (no auth, no protocol, no store). The
  * floor for memory per idle connection and the ceiling for echo throughput that the
- * Switchboard figures are compared against. Prints `ready <port>` once listening.
+ * Switchboard figures are compared against. With SB_TLS_CERT and SB_TLS_KEY set it is
+ * an SSLApp (wss), the same TLS stack the node uses. Prints `ready <port>` once
+ * listening.
  */
 import uWS from 'uWebSockets.js';
 
-const app = uWS.App().ws('/*', {
+const cert = process.env.SB_TLS_CERT;
+const key = process.env.SB_TLS_KEY;
+const app = cert && key ? uWS.SSLApp({ cert_file_name: cert, key_file_name: key }) : uWS.App();
+app.ws('/*', {
   compression: uWS.DISABLED,
   maxPayloadLength: 64 * 1024,
   // Idle sockets are the point of the soak: never time them out.

@@ -14,8 +14,10 @@ export interface BaselineServer {
   stop(): Promise<void>;
 }
 
-export function startBaseline(kind: BaselineKind): Promise<BaselineServer> {
-  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', `benchmarks/baselines/${kind}_echo.ts`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+/** With `tls` the server speaks wss:// (uWS SSLApp, or `ws` over https.createServer). */
+export function startBaseline(kind: BaselineKind, tls?: { certFile: string; keyFile: string }): Promise<BaselineServer> {
+  const env = { ...process.env, ...(tls ? { SB_TLS_CERT: tls.certFile, SB_TLS_KEY: tls.keyFile } : {}) };
+  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', `benchmarks/baselines/${kind}_echo.ts`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   return new Promise((resolve, reject) => {
     let out = '';
@@ -31,7 +33,7 @@ export function startBaseline(kind: BaselineKind): Promise<BaselineServer> {
         resolve({
           kind,
           proc,
-          url: `ws://127.0.0.1:${m[1]}/`,
+          url: `${tls ? 'wss' : 'ws'}://127.0.0.1:${m[1]}/`,
           stop: async () => {
             if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
             await exited;

@@ -13,6 +13,8 @@ export interface BenchConnOptions {
   token: string;
   localAddress?: string;
   timeoutMs?: number;
+  /** PEM CA to trust for wss:// (the bench's self-signed certificate). */
+  ca?: string;
 }
 
 export class BenchConn {
@@ -51,6 +53,7 @@ export class BenchConn {
       localAddress: o.localAddress,
       handshakeTimeout: o.timeoutMs ?? 15_000,
       perMessageDeflate: false,
+      ...(o.ca ? { ca: o.ca } : {}),
     });
     const c = new BenchConn(ws);
     return new Promise((resolve, reject) => {

@@ -7,8 +7,11 @@ import type { StepResult } from '../chat/open_loop.js';
 
 /** One client process's slice of the load. */
 export type Job =
-  /** Open `count` connections, sync each, hold them until `release`. Reconnect (and resync) when dropped if `reconnect`. */
-  | { kind: 'hold'; urls: string[]; count: number; offset: number; reconnect: boolean; concurrency: number; raw: boolean }
+  /**
+   * Open `count` connections, sync each, hold them until `release`. Reconnect (and resync) when dropped if `reconnect`.
+   * `ca` (PEM) is the only CA trusted for wss:// URLs (the run's self-signed certificate).
+   */
+  | { kind: 'hold'; urls: string[]; count: number; offset: number; reconnect: boolean; concurrency: number; raw: boolean; ca?: string }
   /** Connect, wait for welcome, close: `rate` attempts per second for `durationMs`. */
   | { kind: 'churn'; urls: string[]; rate: number; durationMs: number; maxInflight: number }
   /** Open `pairs` sender/recipient pairs, then run one open-loop chat step on `go`. */

@@ -5,8 +5,8 @@
  */
 import WebSocket from 'ws';
 
-export function openRaw(url: string, localAddress: string, timeoutMs = 15_000): Promise<WebSocket> {
-  const ws = new WebSocket(url, { localAddress, perMessageDeflate: false, handshakeTimeout: timeoutMs });
+export function openRaw(url: string, localAddress: string, timeoutMs = 15_000, ca?: string): Promise<WebSocket> {
+  const ws = new WebSocket(url, { localAddress, perMessageDeflate: false, handshakeTimeout: timeoutMs, ...(ca ? { ca } : {}) });
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);

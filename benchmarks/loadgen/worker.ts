@@ -81,11 +81,11 @@ async function hold(job: Extract<Job, { kind: 'hold' }>): Promise<Omit<WorkerRes
     const id = job.offset + i;
     const url = job.urls[id % job.urls.length];
     if (job.raw) {
-      const ws: WebSocket = await openRaw(url, init.localAddress);
+      const ws: WebSocket = await openRaw(url, init.localAddress, 15_000, job.ca);
       socks[i] = ws;
       ws.on('close', () => dropped(i));
     } else {
-      const c = await BenchConn.connect({ url, token: await token(`${init.tag}-h${id}`, 'd1'), localAddress: init.localAddress });
+      const c = await BenchConn.connect({ url, token: await token(`${init.tag}-h${id}`, 'd1'), localAddress: init.localAddress, ca: job.ca });
       socks[i] = c;
       c.onClose = () => dropped(i);
       await c.syncAll();

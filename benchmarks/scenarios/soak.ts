@@ -8,6 +8,12 @@
  * holds at most 20,000 files); the nodes are independent here, which is fine for idle
  * sockets. Baselines hold at most 18,000 sockets (one process) and are compared per
  * connection.
+ *
+ * `--tls` runs the whole thing over wss://: a self-signed certificate is generated,
+ * the nodes listen with `listen.tls`, the baselines become uWS SSLApp and `ws` over
+ * https.createServer, and clients trust only that certificate (`ca`). Ratios compare
+ * like with like (WSS Switchboard vs WSS baselines). Kernel socket memory
+ * (/proc/net/sockstat TCP mem, /proc/meminfo Slab) is sampled around each connect.
  */
 import { randomBytes } from 'node:crypto';
 import { bool, checkKnown, num, type Flags } from '../lib/args.js';
@@ -17,8 +23,10 @@ import { startBaseline, type BaselineKind } from '../lib/baseline_server.js';
 import { ProcWatcher, MiB } from '../lib/proc_stats.js';
 import { bar, fmt } from '../lib/table.js';
 import { startRun, finishRun } from '../lib/run_output.js';
+import { selfSignedCert, type BenchCert } from '../lib/tls.js';
+import { kernelDelta, kernelMem, type KernelDelta } from '../lib/kernel_mem.js';
 
-const FLAGS = ['connections', 'duration', 'nodes', 'per-worker', 'concurrency', 'heartbeat-ms', 'no-baselines', 'smoke', 'out'];
+const FLAGS = ['connections', 'duration', 'nodes', 'per-worker', 'concurrency', 'heartbeat-ms', 'no-baselines', 'tls', 'smoke', 'out'];
 
 interface HoldFigures {
   connections: number;
@@ -29,6 +37,16 @@ interface HoldFigures {
   rssBeforeMiB: number;
   rssAfterMiB: number;
   bytesPerConn: number;
+  /** Server CPU (sum over its processes, % of one core) while the sockets sat idle. */
+  holdCpuPct: number;
+  kernel: KernelDelta | null;
+}
+
+/** Server-side probes a hold phase needs: RSS now, and a CPU window. */
+interface ServerProbe {
+  rss(): number;
+  /** Start a CPU window; the returned function gives average CPU % (of one core) since. */
+  cpuWindow(): () => number;
 }
 
 export async function runSoak(flags: Flags, argv: string[]): Promise<string> {
@@ -42,69 +60,113 @@ export async function runSoak(flags: Flags, argv: string[]): Promise<string> {
     concurrency: num(flags, 'concurrency', 64),
     heartbeatMs: num(flags, 'heartbeat-ms', smoke ? 1000 : 20_000),
     baselines: !bool(flags, 'no-baselines'),
+    tls: bool(flags, 'tls'),
   };
   cfg.nodes = num(flags, 'nodes', nodesFor(cfg.connections));
   if (cfg.durationSec > 600) throw new Error('--duration is capped at 600 s');
   if (cfg.connections / cfg.nodes > MAX_SOCKETS_PER_NODE) throw new Error(`at most ${MAX_SOCKETS_PER_NODE} connections per node: use --nodes ${nodesFor(cfg.connections)}`);
   const { startedAt, machine } = startRun();
-  console.log(`soak: ${fmt(cfg.connections)} connections over ${cfg.nodes} node(s) and ${workersFor(cfg.connections, cfg.perWorker)} client process(es), held ${cfg.durationSec} s`);
+  const scheme = cfg.tls ? 'wss' : 'ws';
+  console.log(`soak: ${fmt(cfg.connections)} connections over ${scheme}:// to ${cfg.nodes} node process(es) and ${workersFor(cfg.connections, cfg.perWorker)} client process(es), held ${cfg.durationSec} s`);
 
-  const running = await startNodes(cfg.nodes, { limits: { heartbeatMs: cfg.heartbeatMs, idleTimeoutMs: Math.max(cfg.heartbeatMs * 3, 1000) } });
+  const cert: BenchCert | null = cfg.tls ? selfSignedCert() : null;
+  const tls = cert ? { certFile: cert.certFile, keyFile: cert.keyFile } : undefined;
   const timeline: Array<[number, number, number]> = []; // [s, connections, node RSS MiB]
   let sb: HoldFigures;
-  try {
-    sb = await holdPhase('switchboard', cfg.connections, cfg.perWorker, cfg.concurrency, running.urls, running.secret, false, cfg.durationSec, () => running.rssBytes(), timeline);
-  } finally {
-    await running.stop();
-  }
   const base: Partial<Record<BaselineKind, HoldFigures>> = {};
-  if (cfg.baselines) {
-    for (const kind of ['uws', 'ws'] as BaselineKind[]) {
-      const srv = await startBaseline(kind);
-      const w = new ProcWatcher(srv.proc.pid!);
-      try {
-        base[kind] = await holdPhase(kind, Math.min(cfg.connections, MAX_SOCKETS_PER_NODE), cfg.perWorker, cfg.concurrency, [srv.url], '', true, Math.min(3, cfg.durationSec), () => w.mark()?.rssBytes ?? 0, null);
-      } finally {
-        await srv.stop();
+  try {
+    const running = await startNodes(cfg.nodes, {
+      limits: { heartbeatMs: cfg.heartbeatMs, idleTimeoutMs: Math.max(cfg.heartbeatMs * 3, 1000) },
+      ...(tls ? { listen: { tls } } : {}),
+    });
+    try {
+      const probe: ServerProbe = {
+        rss: () => running.rssBytes(),
+        cpuWindow: () => {
+          const marks = running.watchers.map((w) => w.mark());
+          return () => running.watchers.reduce((a, w, i) => a + (w.since(marks[i])?.cpuPct ?? 0), 0);
+        },
+      };
+      sb = await holdPhase('switchboard', cfg.connections, cfg, running.urls, running.secret, false, cfg.durationSec, probe, timeline, cert?.ca);
+    } finally {
+      await running.stop();
+    }
+    if (cfg.baselines) {
+      for (const kind of ['uws', 'ws'] as BaselineKind[]) {
+        const srv = await startBaseline(kind, tls);
+        const w = new ProcWatcher(srv.proc.pid!);
+        const probe: ServerProbe = { rss: () => w.mark()?.rssBytes ?? 0, cpuWindow: () => { const m = w.mark(); return () => w.since(m)?.cpuPct ?? 0; } };
+        try {
+          base[kind] = await holdPhase(`${kind}${cfg.tls ? ' (tls)' : ''}`, Math.min(cfg.connections, MAX_SOCKETS_PER_NODE), cfg, [srv.url], '', true, Math.min(3, cfg.durationSec), probe, null, cert?.ca);
+        } finally {
+          await srv.stop();
+        }
       }
     }
+  } finally {
+    cert?.cleanup();
   }
   const kib = (b: number): number => Math.round((b / 1024) * 10) / 10;
-  const rows: Array<Array<string | number>> = [['switchboard', sb.connections, sb.failed, sb.drops, sb.connectsPerSec, sb.rssBeforeMiB, sb.rssAfterMiB, kib(sb.bytesPerConn), 1]];
-  for (const [k, f] of Object.entries(base)) rows.push([`bare ${k}`, f.connections, f.failed, f.drops, f.connectsPerSec, f.rssBeforeMiB, f.rssAfterMiB, kib(f.bytesPerConn), f.bytesPerConn > 100 ? Math.round((sb.bytesPerConn / f.bytesPerConn) * 100) / 100 : 'n/a (below noise)']);
+  const ratio = (a: number, b: number): number | null => (b > 100 ? Math.round((a / b) * 100) / 100 : null);
+  const kernelCols = (f: HoldFigures): Array<string | number> => (f.kernel ? [kib(f.kernel.tcpBufBytesPerConn), kib(f.kernel.slabBytesPerConn)] : ['n/a', 'n/a']);
+  const row = (name: string, f: HoldFigures, x: number | null | string): Array<string | number> => [name, f.connections, f.failed, f.drops, f.connectsPerSec, f.rssBeforeMiB, f.rssAfterMiB, kib(f.bytesPerConn), ...kernelCols(f), f.holdCpuPct, x ?? 'n/a (below noise)'];
+  const rows: Array<Array<string | number>> = [row(`switchboard (${cfg.nodes} node${cfg.nodes > 1 ? 's' : ''})`, sb, 1)];
+  for (const [k, f] of Object.entries(base)) rows.push(row(`bare ${k}${cfg.tls ? ' (tls)' : ''}`, f, ratio(sb.bytesPerConn, f.bytesPerConn)));
+  const pingsPerSec = (sb.connections * 1000) / cfg.heartbeatMs;
   return finishRun({
-    scenario: 'soak',
+    scenario: cfg.tls ? 'soak-tls' : 'soak',
     startedAt,
     machine,
     argv,
     flags,
-    config: cfg,
+    config: { ...cfg, transport: scheme, nodeProcesses: cfg.nodes },
     figures: {
+      transport: scheme,
+      nodeProcesses: cfg.nodes,
       switchboard: sb,
       baselines: base,
-      ratios: Object.fromEntries(Object.entries(base).map(([k, f]) => [`switchboardPerConnOver_${k}`, f.bytesPerConn > 100 ? sb.bytesPerConn / f.bytesPerConn : null])),
+      ratios: Object.fromEntries(Object.entries(base).map(([k, f]) => [`switchboardPerConnOver_${k}`, ratio(sb.bytesPerConn, f.bytesPerConn)])),
+      heartbeat: {
+        intervalMs: cfg.heartbeatMs,
+        pingsPerSec,
+        holdCpuPct: sb.holdCpuPct,
+        // CPU-seconds per ping/pong round trip on the node side (all nodes together).
+        cpuMicrosPerPing: pingsPerSec > 0 ? Math.round(((sb.holdCpuPct / 100) * 1e6) / pingsPerSec) : null,
+      },
       timeline: timeline.map(([t, c, r]) => ({ tSec: t, connections: c, rssMiB: r })),
     },
-    tables: [{ title: 'Idle connections: memory per connection (RSS delta / connections)', header: ['server', 'connections', 'failed', 'drops', 'connects/s', 'RSS before MiB', 'RSS after MiB', 'KiB/conn', 'x baseline'], rows }],
+    tables: [{
+      title: `Idle ${scheme}:// connections: memory per connection (RSS delta / connections), kernel socket memory, CPU while idle`,
+      header: ['server', 'connections', 'failed', 'drops', 'connects/s', 'RSS before MiB', 'RSS after MiB', 'KiB/conn (user)', 'kernel TCP buf KiB/conn', 'kernel slab KiB/conn', 'idle CPU %', 'x baseline (user)'],
+      rows,
+    }],
     charts: [
-      { title: 'Switchboard node RSS over time (all nodes)', xLabel: 's', yLabel: 'MiB', series: [{ label: 'RSS', points: timeline.map(([t, , r]) => [t, r]) }] },
-      { title: 'Open connections over time', xLabel: 's', yLabel: 'connections', series: [{ label: 'connections', points: timeline.map(([t, c]) => [t, c]) }] },
+      { title: `Switchboard node RSS over time (sum of ${cfg.nodes} node process${cfg.nodes > 1 ? 'es' : ''}, ${scheme})`, xLabel: 'time since first connect (s)', yLabel: 'RSS (MiB)', series: [{ label: 'node RSS, MiB', points: timeline.map(([t, , r]) => [t, r]) }] },
+      { title: 'Open connections over time', xLabel: 'time since first connect (s)', yLabel: 'open connections', series: [{ label: 'open connections', points: timeline.map(([t, c]) => [t, c]) }] },
     ],
-    notes: ['"x baseline" = Switchboard bytes per connection / that server\'s bytes per connection (the bare servers hold no session state).'],
+    notes: [
+      `Switchboard ran as ${cfg.nodes} independent node process(es) (one process holds at most ${fmt(MAX_SOCKETS_PER_NODE)} sockets under the 20,000-file limit); RSS is summed over them. Baselines are one process each, capped at ${fmt(MAX_SOCKETS_PER_NODE)} sockets.`,
+      '"x baseline" = Switchboard user-space bytes per connection / that server\'s bytes per connection (the bare servers hold no session state); same transport on both sides.',
+      'Kernel columns: machine-wide deltas of /proc/net/sockstat TCP mem and /proc/meminfo Slab over the connect phase, per connection; on loopback they cover BOTH ends (client + server socket), and other processes on the box add noise.',
+      `Idle CPU: server CPU during the hold; Switchboard pings every socket each ${cfg.heartbeatMs} ms (${fmt(Math.round(pingsPerSec))} pings/s).`,
+    ],
   });
 }
 
 /** Open `n` idle connections over workers, hold them, measure RSS growth per connection. */
 async function holdPhase(
-  label: string, n: number, perWorker: number, concurrency: number, urls: string[], secret: string, raw: boolean, holdSec: number,
-  rss: () => number, timeline: Array<[number, number, number]> | null,
+  label: string, n: number, o: { perWorker: number; concurrency: number }, urls: string[], secret: string, raw: boolean, holdSec: number,
+  probe: ServerProbe, timeline: Array<[number, number, number]> | null, ca: string | undefined,
 ): Promise<HoldFigures> {
+  const { perWorker, concurrency } = o;
+  const rss = (): number => probe.rss();
   await new Promise((r) => setTimeout(r, 1000)); // let the server settle after start
   const rssBefore = rss();
+  const kBefore = kernelMem();
   const slices = split(n, workersFor(n, perWorker));
   let offset = 0;
   const jobs = slices.map((count) => {
-    const j = { kind: 'hold' as const, urls, count, offset, reconnect: false, concurrency, raw };
+    const j = { kind: 'hold' as const, urls, count, offset, reconnect: false, concurrency, raw, ca };
     offset += count;
     return j;
   });
@@ -127,6 +189,8 @@ async function holdPhase(
     const connectSec = (Date.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 2000)); // let allocator and GC settle before measuring
     const rssAfter = rss();
+    const kAfter = kernelMem();
+    const cpuSince = probe.cpuWindow();
     const holdEnd = Date.now() + holdSec * 1000;
     await pool.until(() => Date.now() >= holdEnd, {
       timeoutMs: holdSec * 1000 + 5000,
@@ -138,6 +202,7 @@ async function holdPhase(
       },
     });
     const final = pool.total();
+    const holdCpuPct = cpuSince();
     pool.broadcast({ t: 'release' });
     await pool.until(() => pool.allDone(), { timeoutMs: 30_000, what: 'workers to finish' });
     sample();
@@ -151,6 +216,8 @@ async function holdPhase(
       rssBeforeMiB: Math.round(rssBefore / MiB),
       rssAfterMiB: Math.round(rssAfter / MiB),
       bytesPerConn: opened > 0 ? (rssAfter - rssBefore) / opened : 0,
+      holdCpuPct,
+      kernel: kernelDelta(kBefore, kAfter, opened),
     };
   } finally {
     pool.stop();

@@ -301,7 +301,9 @@ describe('ChatService.sync', () => {
       }
       cursors = p.conversations.map((c) => ({ conversation: c.conversation, seq: c.nextCursor }));
       if (!p.hasMore) {
-        assert.deepEqual(p.receipts, [{ conversation: 'ga', user: 'bob', kind: 'delivered', seq: 7 }]);
+        // These fixtures are groups: their receipts are aggregates (group_receipts) and
+        // member_receipts queries, never one watermark per member in a sync page.
+        assert.deepEqual(p.receipts, []);
         break;
       }
       assert.deepEqual(p.receipts, [], 'receipts come with the last page');

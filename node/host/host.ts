@@ -107,9 +107,15 @@ export class Host {
           maxHistoryPage: l.maxHistoryPage,
           maxConversationMembers: l.maxConversationMembers,
           retentionMessages: this.cfg.store.retentionMessages,
+          maxPresenceSubscriptions: l.maxPresenceSubscriptions,
+          presenceOfflineDebounceMs: l.presenceOfflineDebounceMs,
+          presenceIntervalMs: l.presenceIntervalMs,
+          groupReceiptIntervalMs: l.groupReceiptIntervalMs,
+          typingTtlMs: l.typingTtlMs,
         });
       },
       stop: async () => {
+        this.service?.close();
         this.service = null;
       },
     };

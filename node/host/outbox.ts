@@ -6,7 +6,8 @@
  */
 import { toBinary, create } from '@bufbuild/protobuf';
 import { ServerFrameSchema } from '../../protocol/gen/client_pb.js';
-import { messageFrame } from '../../shards/frames.js';
+import { messageFrame, pushFrame } from '../../shards/frames.js';
+import type { Push } from '../core/pushes.js';
 import type { HostToShard, PushItem } from '../../shards/messages.js';
 import type { Outbox } from '../core/chat_service.js';
 import type { ConnRef } from '../core/registry.js';
@@ -36,6 +37,15 @@ export class BatchingOutbox implements Outbox {
 
   receipts(to: ConnRef[], receipts: import('../core/receipts.js').MemberReceipt[]): void {
     for (const [shard, conns] of byShard(to)) this.add(shard, { k: 'receipts', conns, receipts }, null);
+  }
+
+  push(to: ConnRef[], push: Push): void {
+    // Encoded once, like a message; each shard gets its own copy of the bytes.
+    const bytes = toBinary(ServerFrameSchema, pushFrame(push));
+    for (const [shard, conns] of byShard(to)) {
+      const frame = bytes.slice().buffer;
+      this.add(shard, { k: 'frame', conns, frame }, frame);
+    }
   }
 
   private add(shard: number, item: PushItem, buf: ArrayBuffer | null): void {

@@ -9,6 +9,7 @@ import type { CoreOp, CoreResult, HostToShard, HttpRequest, HttpResponse, ShardT
 import type { ChatService, Caller } from '../core/chat_service.js';
 import { ChatError } from '../core/errors.js';
 import type { ConnectionRegistry } from '../core/registry.js';
+import { runGroupOp } from '../core/group_ops.js';
 
 export interface LinkDeps {
   /** The current chat service (throws `unavailable` while it restarts). */
@@ -131,6 +132,8 @@ async function runOp(service: ChatService, caller: Caller, op: CoreOp): Promise<
       return { r: 'direct_opened', conversation: await service.openDirect(caller.user, op.peer) };
     case 'list':
       return { r: 'conversations', list: await service.listConversations(caller.user) };
+    default:
+      return runGroupOp(service, caller, op);
   }
 }
 
