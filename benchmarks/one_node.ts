@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { checkKnown, num, bool, str, type Flags } from './lib/args.js';
+import { checkKnown, num, bool, str, type Flags, seconds } from './lib/args.js';
 import { startBenchNode, minter } from './lib/bench_node.js';
 import { openPairs, closePairs } from './chat/pairs.js';
 import { OpenLoopChat, type StepResult } from './chat/open_loop.js';
@@ -42,7 +42,7 @@ export function oneNodeConfig(flags: Flags): OneNodeConfig {
   const smoke = bool(flags, 'smoke');
   const cfg: OneNodeConfig = {
     rate: num(flags, 'rate', smoke ? 200 : 2000),
-    durationSec: num(flags, 'duration', smoke ? 2 : 20),
+    durationSec: seconds(flags, 'duration', smoke ? 2 : 20),
     pairs: num(flags, 'pairs', smoke ? 5 : 50),
     bodyBytes: num(flags, 'body-bytes', 100),
     drainMs: num(flags, 'drain', smoke ? 3 : 10) * 1000,
@@ -51,7 +51,7 @@ export function oneNodeConfig(flags: Flags): OneNodeConfig {
     maxP99Ms: num(flags, 'max-p99', 50),
     startRate: num(flags, 'start-rate', smoke ? 100 : 1000),
     stepFactor: num(flags, 'step-factor', 1.5),
-    stepDurationSec: num(flags, 'step-duration', smoke ? 1 : 10),
+    stepDurationSec: seconds(flags, 'step-duration', smoke ? 1 : 10),
     maxRate: num(flags, 'max-rate', smoke ? 300 : 100_000),
   };
   if (cfg.rate <= 0 || cfg.durationSec <= 0 || cfg.pairs < 1) throw new Error('--rate, --duration and --pairs must be positive');

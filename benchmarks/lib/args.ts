@@ -48,3 +48,12 @@ export function checkKnown(flags: Flags, known: string[]): void {
     if (!known.includes(k)) throw new Error(`unknown flag --${k} (known: ${known.map((x) => '--' + x).join(' ')})`);
   }
 }
+
+/** A duration in seconds: `30`, `30s`, `3m` or `1h` (the acceptance commands say `--duration 3m`). */
+export function seconds(flags: Flags, name: string, dflt: number): number {
+  const v = flags.get(name);
+  if (v === undefined) return dflt;
+  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(v) : null;
+  if (!m) throw new Error(`--${name} needs a duration like 30, 30s, 3m or 1h (got ${JSON.stringify(v)})`);
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as const)[(m[2] ?? 's') as 's' | 'm' | 'h'];
+}

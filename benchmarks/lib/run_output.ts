@@ -46,7 +46,19 @@ export function finishRun(o: RunOutput): string {
     notes: o.notes ?? [],
   };
   writeJson(path.join(dir, 'result.json'), envelope);
-  writeReport(path.join(dir, 'report.html'), { title: `Switchboard bench: ${o.scenario}`, envelope, tables: o.tables, charts: o.charts });
+  const m = o.machine;
+  writeReport(path.join(dir, 'report.html'), {
+    title: `Switchboard bench: ${o.scenario}`,
+    envelope,
+    tables: o.tables,
+    charts: o.charts,
+    meta: [
+      `command: ${o.argv[0] === 'bench' ? `npm run bench -- ${o.argv.slice(1).join(' ')}` : o.argv.join(' ')}`,
+      `started ${envelope.startedAt}, finished ${envelope.finishedAt}`,
+      `machine: ${m.cpus} x ${m.cpuModel}, ${m.totalMemGiB} GiB, ${m.os}, node ${m.node}; 1-minute load average at start ${m.loadAvg1m} (the box is shared: figures are noisy when it is above ~0.5)`,
+    ],
+    notes: o.notes,
+  });
   console.log(`result: ${path.relative(process.cwd(), dir)}/result.json  (report.html beside it)`);
   return dir;
 }

@@ -16,6 +16,10 @@ export interface ReportInput {
   envelope: unknown;
   tables?: ReportTable[];
   charts: Chart[];
+  /** One line each under the title: the command, when, the machine and its load. */
+  meta?: string[];
+  /** How to read the figures; shown under the tables. */
+  notes?: string[];
 }
 
 const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -32,10 +36,12 @@ export function renderReport(r: ReportInput): string {
     .join('\n');
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>${esc(r.title)}</title>
-<style>body{font-family:sans-serif;margin:24px;max-width:1000px}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f4f4f4}pre{background:#f8f8f8;padding:8px;font-size:11px;overflow:auto;max-height:480px}svg{display:block;margin:12px 0}</style>
+<style>body{font-family:sans-serif;margin:24px;max-width:1000px}table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f4f4f4}pre{background:#f8f8f8;padding:8px;font-size:11px;overflow:auto;max-height:480px}svg{display:block;margin:12px 0}.meta{margin:2px 0;font-size:13px;color:#444}.notes{font-size:12px;color:#333}</style>
 </head><body>
 <h1>${esc(r.title)}</h1>
+${(r.meta ?? []).map((m) => `<p class="meta">${esc(m)}</p>`).join('\n')}
 ${tables}
+${(r.notes ?? []).length ? `<ul class="notes">${r.notes!.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
 ${r.charts.map(renderChart).join('\n')}
 <h2>result.json</h2><pre>${esc(json(r.envelope))}</pre>
 </body></html>

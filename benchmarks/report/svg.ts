@@ -20,9 +20,10 @@ export interface Chart {
 }
 
 const W = 720;
-const H = 320;
-const PAD = { l: 64, r: 16, t: 28, b: 44 };
+const H = 340;
+const PAD = { l: 76, r: 16, t: 28, b: 44 };
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+const LEGEND_PER_ROW = 4;
 const MAX_NINES = 5; // p99.999: 100% itself would be at infinity
 
 const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -41,6 +42,13 @@ function niceTicks(lo: number, hi: number, n = 5): number[] {
   return out;
 }
 
+/** The smallest "nice" tick value at or above `v` (for the top of a linear y axis). */
+function niceTop(v: number): number {
+  const ticks = niceTicks(0, v);
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : v;
+  return Math.ceil(v / step - 1e-9) * step;
+}
+
 function label(v: number): string {
   return Math.abs(v) >= 1000 ? v.toLocaleString('en-US', { maximumFractionDigits: 0 }) : String(Number(v.toPrecision(4)));
 }
@@ -55,29 +63,37 @@ export function renderChart(c: Chart): string {
   const x0 = nines ? 0 : Math.min(...xs);
   const x1 = nines ? MAX_NINES : Math.max(...xs, x0 + 1);
   const y0 = c.logY ? Math.floor(Math.min(...ys)) : 0;
-  const y1 = c.logY ? Math.ceil(Math.max(...ys, y0 + 1)) : Math.max(...ys) * 1.05 || 1;
+  // Round the top up to a whole tick so the highest gridline is labelled and the
+  // data never touches the frame.
+  const yMax = Math.max(...ys) * 1.02 || 1;
+  const y1 = c.logY ? Math.ceil(Math.max(...ys, y0 + 1)) : niceTop(yMax);
+  // The legend sits in its own band under the title, never on top of the lines.
+  const legendRows = Math.ceil(c.series.length / LEGEND_PER_ROW);
+  const top = PAD.t + legendRows * 16;
   const sx = (x: number): number => PAD.l + ((x - x0) / (x1 - x0)) * (W - PAD.l - PAD.r);
-  const sy = (y: number): number => H - PAD.b - ((y - y0) / (y1 - y0)) * (H - PAD.t - PAD.b);
+  const sy = (y: number): number => H - PAD.b - ((y - y0) / (y1 - y0)) * (H - top - PAD.b);
   const parts: string[] = [];
   parts.push(`<text x="${W / 2}" y="16" text-anchor="middle" font-weight="bold">${esc(c.title)}</text>`);
   // Grid and axis labels.
   const xt = nines ? [0, 1, 2, 3, 4, 5] : niceTicks(x0, x1);
   for (const t of xt) {
     const txt = nines ? ['0%', '90%', '99%', '99.9%', '99.99%', '99.999%'][t] : label(t);
-    parts.push(`<line x1="${sx(t)}" x2="${sx(t)}" y1="${PAD.t}" y2="${H - PAD.b}" stroke="#eee"/><text x="${sx(t)}" y="${H - PAD.b + 16}" text-anchor="middle">${txt}</text>`);
+    parts.push(`<line x1="${sx(t)}" x2="${sx(t)}" y1="${top}" y2="${H - PAD.b}" stroke="#eee"/><text x="${sx(t)}" y="${H - PAD.b + 16}" text-anchor="middle">${txt}</text>`);
   }
   const yt = c.logY ? Array.from({ length: y1 - y0 + 1 }, (_, i) => y0 + i) : niceTicks(y0, y1);
   for (const t of yt) {
     parts.push(`<line x1="${PAD.l}" x2="${W - PAD.r}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/><text x="${PAD.l - 6}" y="${sy(t) + 4}" text-anchor="end">${label(c.logY ? 10 ** t : t)}</text>`);
   }
-  parts.push(`<line x1="${PAD.l}" x2="${PAD.l}" y1="${PAD.t}" y2="${H - PAD.b}" stroke="#333"/><line x1="${PAD.l}" x2="${W - PAD.r}" y1="${H - PAD.b}" y2="${H - PAD.b}" stroke="#333"/>`);
+  parts.push(`<line x1="${PAD.l}" x2="${PAD.l}" y1="${top}" y2="${H - PAD.b}" stroke="#333"/><line x1="${PAD.l}" x2="${W - PAD.r}" y1="${H - PAD.b}" y2="${H - PAD.b}" stroke="#333"/>`);
   parts.push(`<text x="${W / 2}" y="${H - 8}" text-anchor="middle">${esc(c.xLabel)}</text>`);
   parts.push(`<text transform="translate(14 ${H / 2}) rotate(-90)" text-anchor="middle">${esc(c.yLabel)}</text>`);
   c.series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     const d = s.points.map(([x, y], j) => `${j ? 'L' : 'M'}${sx(nines ? ninesOf(x) : x).toFixed(1)},${sy(fy(y)).toFixed(1)}`).join('');
     parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
-    parts.push(`<rect x="${PAD.l + 10}" y="${PAD.t + 6 + i * 16}" width="10" height="10" fill="${color}"/><text x="${PAD.l + 26}" y="${PAD.t + 15 + i * 16}">${esc(s.label)}</text>`);
+    const lx = PAD.l + (i % LEGEND_PER_ROW) * ((W - PAD.l - PAD.r) / LEGEND_PER_ROW);
+    const ly = PAD.t - 4 + Math.floor(i / LEGEND_PER_ROW) * 16;
+    parts.push(`<rect x="${lx}" y="${ly}" width="10" height="10" fill="${color}"/><text x="${lx + 14}" y="${ly + 9}">${esc(s.label)}</text>`);
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">${parts.join('')}</svg>`;
 }

@@ -4,7 +4,7 @@
  * not one event loop. Histograms are merged exactly (HDR add).
  */
 import { randomBytes } from 'node:crypto';
-import { bool, checkKnown, num, type Flags } from '../lib/args.js';
+import { bool, checkKnown, num, type Flags, seconds } from '../lib/args.js';
 import { startNodes } from '../lib/nodes.js';
 import { WorkerPool, split } from '../loadgen/pool.js';
 import { Latency } from '../lib/latency.js';
@@ -18,7 +18,7 @@ export async function runChat(flags: Flags, argv: string[]): Promise<string> {
   const smoke = bool(flags, 'smoke');
   const cfg = {
     rate: num(flags, 'rate', smoke ? 200 : 2000),
-    durationSec: num(flags, 'duration', smoke ? 2 : 20),
+    durationSec: seconds(flags, 'duration', smoke ? 2 : 20),
     pairs: num(flags, 'pairs', smoke ? 6 : 50),
     workers: num(flags, 'workers', 2),
     bodyBytes: num(flags, 'body-bytes', 100),

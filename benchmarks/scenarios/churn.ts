@@ -4,7 +4,7 @@
  * cause, and whether node RSS comes back (a leak shows as RSS that only climbs).
  */
 import { randomBytes } from 'node:crypto';
-import { bool, checkKnown, num, type Flags } from '../lib/args.js';
+import { bool, checkKnown, num, type Flags, seconds } from '../lib/args.js';
 import { startNodes } from '../lib/nodes.js';
 import { WorkerPool, split } from '../loadgen/pool.js';
 import { Latency } from '../lib/latency.js';
@@ -18,7 +18,7 @@ export async function runChurn(flags: Flags, argv: string[]): Promise<string> {
   const smoke = bool(flags, 'smoke');
   const cfg = {
     rate: num(flags, 'rate', smoke ? 20 : 200),
-    durationSec: num(flags, 'duration', smoke ? 2 : 15),
+    durationSec: seconds(flags, 'duration', smoke ? 2 : 15),
     workers: num(flags, 'workers', 1),
     maxInflight: num(flags, 'max-inflight', 1000),
   };

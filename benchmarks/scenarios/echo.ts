@@ -6,7 +6,7 @@
  * the ceiling, not latency at a given rate.
  */
 import { randomBytes } from 'node:crypto';
-import { bool, checkKnown, num, type Flags } from '../lib/args.js';
+import { bool, checkKnown, num, type Flags, seconds } from '../lib/args.js';
 import { startNodes } from '../lib/nodes.js';
 import { WorkerPool } from '../loadgen/pool.js';
 import { startBaseline } from '../lib/baseline_server.js';
@@ -23,7 +23,7 @@ export async function runEcho(flags: Flags, argv: string[]): Promise<string> {
   const cfg = {
     conns: num(flags, 'conns', smoke ? 10 : 100),
     window: num(flags, 'window', 8),
-    durationSec: num(flags, 'duration', smoke ? 2 : 10),
+    durationSec: seconds(flags, 'duration', smoke ? 2 : 10),
     payloadBytes: num(flags, 'payload', 32),
   };
   if (cfg.durationSec > 600) throw new Error('--duration is capped at 600 s');

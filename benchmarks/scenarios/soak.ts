@@ -16,7 +16,7 @@
  * (/proc/net/sockstat TCP mem, /proc/meminfo Slab) is sampled around each connect.
  */
 import { randomBytes } from 'node:crypto';
-import { bool, checkKnown, num, type Flags } from '../lib/args.js';
+import { bool, checkKnown, num, type Flags, seconds } from '../lib/args.js';
 import { nodesFor, startNodes, MAX_SOCKETS_PER_NODE } from '../lib/nodes.js';
 import { WorkerPool, split, workersFor } from '../loadgen/pool.js';
 import { startBaseline, type BaselineKind } from '../lib/baseline_server.js';
@@ -26,7 +26,7 @@ import { startRun, finishRun } from '../lib/run_output.js';
 import { selfSignedCert, type BenchCert } from '../lib/tls.js';
 import { kernelDelta, kernelMem, type KernelDelta } from '../lib/kernel_mem.js';
 
-const FLAGS = ['connections', 'duration', 'nodes', 'per-worker', 'concurrency', 'heartbeat-ms', 'no-baselines', 'tls', 'smoke', 'out'];
+const FLAGS = ['connections', 'duration', 'nodes', 'per-worker', 'concurrency', 'heartbeat-ms', 'settle', 'no-baselines', 'tls', 'smoke', 'out'];
 
 interface HoldFigures {
   connections: number;
@@ -36,7 +36,12 @@ interface HoldFigures {
   connectsPerSec: number;
   rssBeforeMiB: number;
   rssAfterMiB: number;
+  /** (RSS right after connect + 2 s - RSS before) / connections. */
   bytesPerConn: number;
+  /** RSS at the end of the hold: steady state, after the heartbeats' garbage has been collected a few times. */
+  rssEndMiB: number;
+  /** (RSS at the end of the hold - RSS before) / connections: the headline figure. */
+  bytesPerConnHeld: number;
   /** Server CPU (sum over its processes, % of one core) while the sockets sat idle. */
   holdCpuPct: number;
   kernel: KernelDelta | null;
@@ -54,13 +59,17 @@ export async function runSoak(flags: Flags, argv: string[]): Promise<string> {
   const smoke = bool(flags, 'smoke');
   const cfg = {
     connections: num(flags, 'connections', smoke ? 200 : 10_000),
-    durationSec: num(flags, 'duration', smoke ? 3 : 30),
+    durationSec: seconds(flags, 'duration', smoke ? 3 : 30),
     nodes: 0,
     perWorker: num(flags, 'per-worker', smoke ? 100 : 18_000),
     concurrency: num(flags, 'concurrency', 64),
     heartbeatMs: num(flags, 'heartbeat-ms', smoke ? 1000 : 20_000),
     baselines: !bool(flags, 'no-baselines'),
     tls: bool(flags, 'tls'),
+    // A fresh node carries start-up garbage (the tsx loader, compiled modules) that V8
+    // only returns once it has been idle for a while; measuring "before" too early
+    // makes the per-connection delta too small, even negative.
+    settleSec: seconds(flags, 'settle', smoke ? 1 : 10),
   };
   cfg.nodes = num(flags, 'nodes', nodesFor(cfg.connections));
   if (cfg.durationSec > 600) throw new Error('--duration is capped at 600 s');
@@ -109,9 +118,9 @@ export async function runSoak(flags: Flags, argv: string[]): Promise<string> {
   const kib = (b: number): number => Math.round((b / 1024) * 10) / 10;
   const ratio = (a: number, b: number): number | null => (b > 100 ? Math.round((a / b) * 100) / 100 : null);
   const kernelCols = (f: HoldFigures): Array<string | number> => (f.kernel ? [kib(f.kernel.tcpBufBytesPerConn), kib(f.kernel.slabBytesPerConn)] : ['n/a', 'n/a']);
-  const row = (name: string, f: HoldFigures, x: number | null | string): Array<string | number> => [name, f.connections, f.failed, f.drops, f.connectsPerSec, f.rssBeforeMiB, f.rssAfterMiB, kib(f.bytesPerConn), ...kernelCols(f), f.holdCpuPct, x ?? 'n/a (below noise)'];
+  const row = (name: string, f: HoldFigures, x: number | null | string): Array<string | number> => [name, f.connections, f.failed, f.drops, f.connectsPerSec, f.rssBeforeMiB, f.rssAfterMiB, f.rssEndMiB, kib(f.bytesPerConn), kib(f.bytesPerConnHeld), ...kernelCols(f), f.holdCpuPct, x ?? 'n/a (below noise)'];
   const rows: Array<Array<string | number>> = [row(`switchboard (${cfg.nodes} node${cfg.nodes > 1 ? 's' : ''})`, sb, 1)];
-  for (const [k, f] of Object.entries(base)) rows.push(row(`bare ${k}${cfg.tls ? ' (tls)' : ''}`, f, ratio(sb.bytesPerConn, f.bytesPerConn)));
+  for (const [k, f] of Object.entries(base)) rows.push(row(`bare ${k}${cfg.tls ? ' (tls)' : ''}`, f, ratio(sb.bytesPerConnHeld, f.bytesPerConnHeld)));
   const pingsPerSec = (sb.connections * 1000) / cfg.heartbeatMs;
   return finishRun({
     scenario: cfg.tls ? 'soak-tls' : 'soak',
@@ -125,7 +134,8 @@ export async function runSoak(flags: Flags, argv: string[]): Promise<string> {
       nodeProcesses: cfg.nodes,
       switchboard: sb,
       baselines: base,
-      ratios: Object.fromEntries(Object.entries(base).map(([k, f]) => [`switchboardPerConnOver_${k}`, ratio(sb.bytesPerConn, f.bytesPerConn)])),
+      // Ratios use the end-of-hold figure (steady state) on both sides.
+      ratios: Object.fromEntries(Object.entries(base).map(([k, f]) => [`switchboardPerConnOver_${k}`, ratio(sb.bytesPerConnHeld, f.bytesPerConnHeld)])),
       heartbeat: {
         intervalMs: cfg.heartbeatMs,
         pingsPerSec,
@@ -137,7 +147,7 @@ export async function runSoak(flags: Flags, argv: string[]): Promise<string> {
     },
     tables: [{
       title: `Idle ${scheme}:// connections: memory per connection (RSS delta / connections), kernel socket memory, CPU while idle`,
-      header: ['server', 'connections', 'failed', 'drops', 'connects/s', 'RSS before MiB', 'RSS after MiB', 'KiB/conn (user)', 'kernel TCP buf KiB/conn', 'kernel slab KiB/conn', 'idle CPU %', 'x baseline (user)'],
+      header: ['server', 'connections', 'failed', 'drops', 'connects/s', 'RSS before MiB', 'RSS connected MiB', 'RSS end of hold MiB', 'KiB/conn connected', 'KiB/conn end of hold (user)', 'kernel TCP buf KiB/conn', 'kernel slab KiB/conn', 'idle CPU %', 'x baseline (user)'],
       rows,
     }],
     charts: [
@@ -146,7 +156,7 @@ export async function runSoak(flags: Flags, argv: string[]): Promise<string> {
     ],
     notes: [
       `Switchboard ran as ${cfg.nodes} independent node process(es) (one process holds at most ${fmt(MAX_SOCKETS_PER_NODE)} sockets under the 20,000-file limit); RSS is summed over them. Baselines are one process each, capped at ${fmt(MAX_SOCKETS_PER_NODE)} sockets.`,
-      '"x baseline" = Switchboard user-space bytes per connection / that server\'s bytes per connection (the bare servers hold no session state); same transport on both sides.',
+      `KiB/conn = RSS delta / open connections, "before" taken ${cfg.settleSec} s after start; "connected" 2 s after the last connect; "end of hold" after the whole hold (steady state: the headline). "x baseline" = Switchboard end-of-hold bytes per connection / that server's (the bare servers hold no session state); same transport on both sides.`,
       'Kernel columns: machine-wide deltas of /proc/net/sockstat TCP mem and /proc/meminfo Slab over the connect phase, per connection; on loopback they cover BOTH ends (client + server socket), and other processes on the box add noise.',
       `Idle CPU: server CPU during the hold; Switchboard pings every socket each ${cfg.heartbeatMs} ms (${fmt(Math.round(pingsPerSec))} pings/s).`,
     ],
@@ -155,12 +165,12 @@ export async function runSoak(flags: Flags, argv: string[]): Promise<string> {
 
 /** Open `n` idle connections over workers, hold them, measure RSS growth per connection. */
 async function holdPhase(
-  label: string, n: number, o: { perWorker: number; concurrency: number }, urls: string[], secret: string, raw: boolean, holdSec: number,
+  label: string, n: number, o: { perWorker: number; concurrency: number; settleSec: number }, urls: string[], secret: string, raw: boolean, holdSec: number,
   probe: ServerProbe, timeline: Array<[number, number, number]> | null, ca: string | undefined,
 ): Promise<HoldFigures> {
   const { perWorker, concurrency } = o;
   const rss = (): number => probe.rss();
-  await new Promise((r) => setTimeout(r, 1000)); // let the server settle after start
+  await new Promise((r) => setTimeout(r, o.settleSec * 1000)); // let the server settle after start
   const rssBefore = rss();
   const kBefore = kernelMem();
   const slices = split(n, workersFor(n, perWorker));
@@ -203,6 +213,7 @@ async function holdPhase(
     });
     const final = pool.total();
     const holdCpuPct = cpuSince();
+    const rssEnd = rss();
     pool.broadcast({ t: 'release' });
     await pool.until(() => pool.allDone(), { timeoutMs: 30_000, what: 'workers to finish' });
     sample();
@@ -216,6 +227,8 @@ async function holdPhase(
       rssBeforeMiB: Math.round(rssBefore / MiB),
       rssAfterMiB: Math.round(rssAfter / MiB),
       bytesPerConn: opened > 0 ? (rssAfter - rssBefore) / opened : 0,
+      rssEndMiB: Math.round(rssEnd / MiB),
+      bytesPerConnHeld: opened > 0 ? (rssEnd - rssBefore) / opened : 0,
       holdCpuPct,
       kernel: kernelDelta(kBefore, kAfter, opened),
     };

@@ -42,7 +42,7 @@ export class ShardLink {
   }
 
   /** The shard's prom-client metrics as JSON, or null if it does not answer in time. */
-  metrics(timeoutMs = 1000): Promise<unknown> {
+  metrics(timeoutMs = 3000): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       const t = setTimeout(() => {

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import cassandra from 'cassandra-driver';
 import { runStoreConformance } from './conformance.js';
+import { runMembershipConformance } from './conformance_membership.js';
 import { CassandraStore, createCassandraClient, openCassandraStore, type CassandraConfig } from './cassandra_store.js';
 import { BUCKET_SIZE } from './cassandra_writer.js';
 import { latestVersion, LOCAL_REPLICATION, migrate, schemaVersion } from './cassandra_schema/migrate.js';
@@ -36,6 +37,10 @@ after(async () => {
 
 // open() without migrate: also proves a migrated keyspace passes the version check.
 runStoreConformance('cassandra', async () => {
+  await ensureSchema();
+  return openCassandraStore(cfg);
+});
+runMembershipConformance('cassandra', async () => {
   await ensureSchema();
   return openCassandraStore(cfg);
 });

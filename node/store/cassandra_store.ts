@@ -1,6 +1,6 @@
 /**
  * MessageStore on Apache Cassandra (cassandra-driver 4.x). The data model is in
- * ./cassandra_schema/001_initial.cql, the write path in ./cassandra_writer.ts, and
+ * ./cassandra_schema/ (001_initial.cql, 002_groups_presence.cql), the write path in ./cassandra_writer.ts, and
  * the reasoning for both in ./CASSANDRA.md.
  *
  * Durability: `commit` resolves once every statement was acknowledged at the
@@ -16,7 +16,7 @@
  */
 import cassandra from 'cassandra-driver';
 import type { MessageStore } from './store.js';
-import type { Conversation, ConversationKind, DeviceCursor, Role, StoredMessage, WriteOp } from './types.js';
+import type { Conversation, ConversationKind, DeviceCursor, LastSeen, Role, StoredMessage, WriteOp } from './types.js';
 import { InvalidWriteError, StoreUnavailableError } from './errors.js';
 import {
   BUCKET_SIZE,
@@ -235,14 +235,38 @@ export class CassandraStore implements MessageStore {
   async getConversation(id: string): Promise<Conversation | null> {
     const row = (await this.read(this.rq.conversation, [id])).first();
     if (!row || row.get('kind') == null) return null;
-    const members = await this.readAll(this.rq.members, [id]);
-    return {
+    const [members, formerRows] = await Promise.all([this.readAll(this.rq.members, [id]), this.readAll(this.rq.former, [id])]);
+    const conv: Conversation = {
       id,
       kind: row.get('kind') as ConversationKind,
       members: members.map((m) => ({ user: m.get('user') as string, role: m.get('role') as Role })),
       createdAt: num(row.get('created_at')) ?? 0,
       subject: (row.get('subject') as string | null) ?? '',
     };
+    // A re-added user's former row is not deleted (it is a max-register, see
+    // 002_groups_presence.cql): being a member again is what ends being former.
+    const memberSet = new Set(conv.members.map((m) => m.user));
+    const former = formerRows
+      .filter((r) => !memberSet.has(r.get('user') as string))
+      .map((r) => ({ user: r.get('user') as string, untilSeq: num(r.get('until_seq')) ?? 0 }));
+    if (former.length > 0) conv.former = former;
+    return conv;
+  }
+
+  async getPresence(users: string[]): Promise<LastSeen[]> {
+    this.assertOpen();
+    const out: LastSeen[] = [];
+    // One single-partition read per user (token-aware, spread over replicas) rather than
+    // a multi-partition IN, which would make one coordinator fan out and wait for all.
+    await runLimited(
+      [...new Set(users)].map((user) => async () => {
+        const row = (await this.read(this.rq.presence, [user])).first();
+        if (!row) return;
+        out.push({ user, at: num(row.get('last_seen')) ?? 0, hidden: row.get('hide_last_seen') === true });
+      }),
+      this.concurrency,
+    );
+    return out;
   }
 
   async listUserConversations(user: string): Promise<string[]> {
@@ -408,6 +432,8 @@ function readQueries(ks: string) {
     conversation: `SELECT kind, created_at, subject FROM ${ks}.conversations WHERE id = ?`,
     bounds: `SELECT first_seq, last_seq FROM ${ks}.conversations WHERE id = ?`,
     members: `SELECT user, role FROM ${ks}.members WHERE conversation = ?`,
+    former: `SELECT user, until_seq FROM ${ks}.former_members WHERE conversation = ?`,
+    presence: `SELECT last_seen, hide_last_seen FROM ${ks}.presence WHERE user = ?`,
     userConversations: `SELECT conversation FROM ${ks}.user_conversations WHERE user = ?`,
     maxSeqInBucket: `SELECT seq FROM ${ks}.messages WHERE conversation = ? AND bucket = ? ORDER BY seq DESC LIMIT 1`,
     dedup: `SELECT seq FROM ${ks}.dedup WHERE conversation = ? AND sender = ? AND client_msg_id = ?`,

@@ -4,8 +4,8 @@
  * partition or per replica set, see pack()) and a bounded-concurrency runner.
  *
  * Phases, and why:
- *   1. `before`: dedup keys, last_seq hints, conversations, members, user index,
- *      cursors. All concurrent.
+ *   1. `before`: dedup keys, last_seq hints, conversations (and subjects), members,
+ *      former members, user index, cursors, presence. All concurrent.
  *   2. `messages`: message rows, one chain per conversation with its buckets in
  *      ascending seq order; chains run concurrently.
  *   3. `trims`: range deletes, after the messages of the same batch so a trim in the
@@ -24,8 +24,22 @@
  *
  * Every statement is idempotent (plain upserts, max-registers, deletes), so the whole
  * batch can be retried as is.
+ *
+ * Statements of one partition share an unlogged batch and so one write timestamp. Two
+ * writes of the same cell with the same timestamp do not resolve by op order (a
+ * tombstone wins, else the larger value), so the plan folds, per commit, what would
+ * otherwise collide: one membership state per (conversation, user), one subject per
+ * conversation (the last subject op's), one presence state per user. The folded
+ * result is what applying the ops in order gives (see ./sqlite_store.ts).
+ *
+ * Max-registers (cell timestamp = value, so the larger value wins on every replica in
+ * any order, without LWT or read-before-write): conversations.first_seq / last_seq,
+ * cursors.*, former_members.until_seq, presence.last_seen. Rule: such a cell is never
+ * written or deleted with a wall-clock timestamp (an ordinary UPDATE / DELETE), which
+ * would shadow it forever. members, subject and hide_last_seen are plain
+ * last-write-wins cells with the driver's (wall-clock) timestamp.
  */
-import type { WriteOp } from './types.js';
+import type { Role, WriteOp } from './types.js';
 import { InvalidWriteError } from './errors.js';
 
 /**
@@ -90,7 +104,13 @@ export function writeQueries(ks: string) {
     raiseDelivered: `UPDATE ${ks}.cursors USING TIMESTAMP ? SET delivered_seq = ? WHERE conversation = ? AND user = ? AND device = ?`,
     raiseRead: `UPDATE ${ks}.cursors USING TIMESTAMP ? SET read_seq = ? WHERE conversation = ? AND user = ? AND device = ?`,
     insertConversation: `INSERT INTO ${ks}.conversations (id, kind, created_at, subject) VALUES (?, ?, ?, ?)`,
+    setSubject: `UPDATE ${ks}.conversations SET subject = ? WHERE id = ?`,
     insertMember: `INSERT INTO ${ks}.members (conversation, user, role) VALUES (?, ?, ?)`,
+    deleteMember: `DELETE FROM ${ks}.members WHERE conversation = ? AND user = ?`,
+    // Max-registers (see the header): never delete these rows with a wall-clock timestamp.
+    raiseFormer: `UPDATE ${ks}.former_members USING TIMESTAMP ? SET until_seq = ? WHERE conversation = ? AND user = ?`,
+    raiseLastSeen: `UPDATE ${ks}.presence USING TIMESTAMP ? SET last_seen = ? WHERE user = ?`,
+    setHidden: `UPDATE ${ks}.presence SET hide_last_seen = ? WHERE user = ?`,
     insertUserConversation: `INSERT INTO ${ks}.user_conversations (user, conversation) VALUES (?, ?)`,
     deleteBucket: `DELETE FROM ${ks}.messages WHERE conversation = ? AND bucket = ?`,
     deleteBelow: `DELETE FROM ${ks}.messages WHERE conversation = ? AND bucket = ? AND seq < ?`,
@@ -118,6 +138,21 @@ export function planCommit(
   const chains = new Map<string, Map<number, Statement[]>>();
   const lastSeq = new Map<string, number>();
   const trims = new Map<string, number>();
+  // Folded per commit (see the header): creation rows, subjects, memberships, presence.
+  const created = new Map<string, { kind: string; createdAt: number; subject: string }>();
+  const subjects = new Map<string, string>();
+  /** role: upsert; null: delete; undefined: untouched. former: until_seq to max-merge. */
+  const membership = new Map<string, Map<string, { role?: Role | null; former?: number }>>();
+  const memberState = (conversation: string, user: string) => {
+    let users = membership.get(conversation);
+    if (!users) membership.set(conversation, (users = new Map()));
+    let st = users.get(user);
+    if (!st) users.set(user, (st = {}));
+    return st;
+  };
+  const presence = new Map<string, { lastSeen?: number; hidden?: boolean }>();
+  const indexUser = (user: string, conversation: string) =>
+    add(`user_conversations/${user}`, () => routingKey(user), { query: q.insertUserConversation, params: [user, conversation] });
 
   for (const op of ops) {
     switch (op.kind) {
@@ -151,13 +186,52 @@ export function planCommit(
         const c = op.conversation;
         if (c.kind !== 'direct' && c.kind !== 'group') throw new InvalidWriteError(`conversation ${c.id}: unknown kind ${JSON.stringify(c.kind)}`);
         intOf('conversation createdAt', c.createdAt);
-        add(`conversations/${c.id}`, () => routingKey(c.id), { query: q.insertConversation, params: [c.id, c.kind, c.createdAt, c.subject] });
+        // Creating twice in one commit is one creation: the first one's values.
+        if (!created.has(c.id)) created.set(c.id, { kind: c.kind, createdAt: c.createdAt, subject: c.subject });
         for (const member of c.members) {
-          if (member.role !== 'member' && member.role !== 'admin') {
-            throw new InvalidWriteError(`conversation ${c.id}: unknown role ${JSON.stringify(member.role)}`);
-          }
-          add(`members/${c.id}`, () => routingKey(c.id), { query: q.insertMember, params: [c.id, member.user, member.role] });
-          add(`user_conversations/${member.user}`, () => routingKey(member.user), { query: q.insertUserConversation, params: [member.user, c.id] });
+          roleOf(`conversation ${c.id}`, member.role);
+          // "Insert if absent", as far as this commit knows: a member added earlier in
+          // the commit keeps the role it was given.
+          const st = memberState(c.id, member.user);
+          if (typeof st.role !== 'string') st.role = member.role;
+          indexUser(member.user, c.id);
+        }
+        break;
+      }
+      case 'members': {
+        const removed = new Set(op.remove.map((r) => r.user));
+        for (const member of op.add) {
+          if (removed.has(member.user)) throw new InvalidWriteError(`members op on ${op.conversation}: ${member.user} is both added and removed`);
+          roleOf(`members op on ${op.conversation}`, member.role);
+        }
+        for (const r of op.remove) seqOf(`members op on ${op.conversation}: untilSeq of ${r.user}`, r.untilSeq, 0);
+        for (const member of op.add) {
+          memberState(op.conversation, member.user).role = member.role;
+          indexUser(member.user, op.conversation);
+        }
+        for (const r of op.remove) {
+          // The user index keeps a removed user: it may still sync up to untilSeq.
+          const st = memberState(op.conversation, r.user);
+          st.role = null;
+          st.former = Math.max(st.former ?? 0, r.untilSeq);
+        }
+        break;
+      }
+      case 'subject': {
+        if (typeof op.subject !== 'string') throw new InvalidWriteError(`subject of ${op.conversation} must be a string`);
+        subjects.set(op.conversation, op.subject);
+        break;
+      }
+      case 'presence': {
+        const st = presence.get(op.user) ?? {};
+        presence.set(op.user, st);
+        if (op.lastSeenAt !== null) {
+          seqOf(`presence lastSeenAt of ${op.user}`, op.lastSeenAt, 0);
+          st.lastSeen = Math.max(st.lastSeen ?? 0, op.lastSeenAt);
+        }
+        if (op.hidden !== null) {
+          if (typeof op.hidden !== 'boolean') throw new InvalidWriteError(`presence hidden of ${op.user} must be a boolean or null`);
+          st.hidden = op.hidden;
         }
         break;
       }
@@ -171,6 +245,33 @@ export function planCommit(
         throw new InvalidWriteError(`unknown write op kind ${JSON.stringify((unknown as { kind: unknown }).kind)}`);
       }
     }
+  }
+  for (const [id, c] of created) {
+    // A subject op in the same commit wins over the creation's subject (same batch, same
+    // timestamp: two values would tie), so the row is written with the final subject.
+    add(`conversations/${id}`, () => routingKey(id), { query: q.insertConversation, params: [id, c.kind, c.createdAt, subjects.get(id) ?? c.subject] });
+  }
+  for (const [id, subject] of subjects) {
+    if (!created.has(id)) add(`conversations/${id}`, () => routingKey(id), { query: q.setSubject, params: [subject, id] });
+  }
+  for (const [conversation, users] of membership) {
+    for (const [user, st] of users) {
+      if (typeof st.role === 'string') {
+        add(`members/${conversation}`, () => routingKey(conversation), { query: q.insertMember, params: [conversation, user, st.role] });
+      } else if (st.role === null) {
+        add(`members/${conversation}`, () => routingKey(conversation), { query: q.deleteMember, params: [conversation, user] });
+      }
+      if (st.former !== undefined) {
+        add(`former_members/${conversation}`, () => routingKey(conversation), {
+          query: q.raiseFormer,
+          params: [st.former, st.former, conversation, user],
+        });
+      }
+    }
+  }
+  for (const [user, st] of presence) {
+    if (st.lastSeen !== undefined) add(`presence/${user}`, () => routingKey(user), { query: q.raiseLastSeen, params: [st.lastSeen, st.lastSeen, user] });
+    if (st.hidden !== undefined) add(`presence/${user}`, () => routingKey(user), { query: q.setHidden, params: [st.hidden, user] });
   }
   // The hint goes to the conversation's partition, so it shares a batch with a
   // conversation created in the same commit.
@@ -268,6 +369,10 @@ export async function runLimited(tasks: ReadonlyArray<() => Promise<void>>, limi
 
 function seqOf(what: string, v: number, min: number): void {
   if (!Number.isSafeInteger(v) || v < min) throw new InvalidWriteError(`${what} must be an integer >= ${min}, got ${v}`);
+}
+
+function roleOf(what: string, role: unknown): void {
+  if (role !== 'member' && role !== 'admin') throw new InvalidWriteError(`${what}: unknown role ${JSON.stringify(role)}`);
 }
 
 function intOf(what: string, v: number): void {
