@@ -217,6 +217,8 @@ export class ChatService {
     if (!input.clientMsgId || input.clientMsgId.length > 64) {
       throw new ChatError('invalid_argument', 'client_msg_id: must be 1..64 characters');
     }
+    // System messages (membership changes) are the server's to write; no client may forge one.
+    if ('system' in input.meta) throw new ChatError('invalid_argument', 'meta.system: reserved for server messages');
     let size = Buffer.byteLength(input.body);
     for (const [k, v] of Object.entries(input.meta)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
     if (size > this.limits.maxMessageBytes) {

@@ -102,6 +102,9 @@ describe('bad input', () => {
     const alice = await node.connect('bi-a5', 'phone');
     const e = await alice.call({ kind: { case: 'send', value: { conversation: '', clientMsgId: 'a', body: 'x' } } });
     assert.equal(errorOf(e).code, 'invalid_argument');
+    const conv = await alice.call({ kind: { case: 'openDirect', value: { peer: 'bi-b5' } } });
+    const forged = await alice.call({ kind: { case: 'send', value: { conversation: conv.kind.case === 'directOpened' ? conv.kind.value.conversation : '', clientMsgId: 'f', body: '', meta: { system: 'member_added' } } } });
+    assert.equal(errorOf(forged).code, 'invalid_argument', 'clients cannot forge system messages');
     const e2 = await alice.call({ kind: { case: 'openDirect', value: { peer: 'bi-a5' } } });
     assert.equal(errorOf(e2).code, 'forbidden');
     alice.close();
