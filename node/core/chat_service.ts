@@ -18,124 +18,41 @@ import type { Conversation, Member, StoredMessage, WriteOp } from '../store/type
 import { randomBytes } from 'node:crypto';
 import { ChatError } from './errors.js';
 import { directConversationId, ID_PATTERN, newMessageId } from './ids.js';
-import { CursorBook, type MemberReceipt } from './receipts.js';
+import { CursorBook } from './receipts.js';
 import type { ConnRef, ConnectionRegistry } from './registry.js';
 import { GroupReceiptTracker } from './group_receipts.js';
 import { PresenceService } from './presence_service.js';
-import type { Push } from './pushes.js';
 
-export interface Writer {
-  submit(op: WriteOp): Promise<void>;
-  /** Ops that must commit in one batch (a membership change and its system message). */
-  submitMany(ops: readonly WriteOp[]): Promise<void>;
-}
+import type {
+  Caller,
+  ConvState,
+  ConversationSyncInfo,
+  GroupInfo,
+  HistoryPage,
+  MemberReceiptsDetail,
+  Outbox,
+  SendAck,
+  SendInput,
+  ServiceLimits,
+  SyncPage,
+  Writer,
+} from './chat_types.js';
+import { checkSubject, checkUsers, infoOf, isAdmin, promoteIfNoAdmin } from './group_rules.js';
 
-/** Where the service sends what it pushes; the host routes it to socket shards. */
-export interface Outbox {
-  /** t0: when the send arrived (ms since epoch), carried for send->deliver timing. */
-  deliver(to: ConnRef[], message: StoredMessage, t0?: number): void;
-  receipts(to: ConnRef[], receipts: MemberReceipt[]): void;
-  /**
-   * Any other push (group receipts, presence, typing), encoded once per call. Optional
-   * only until the host's outbox implements it; without it those pushes are dropped.
-   */
-  push?(to: ConnRef[], push: Push): void;
-}
-
-export interface ServiceLimits {
-  maxMessageBytes: number;
-  defaultSyncPage: number;
-  maxSyncPage: number;
-  maxHistoryPage: number;
-  maxConversationMembers: number;
-  retentionMessages: number;
-  /** Defaults as in node/config.ts when absent. */
-  maxPresenceSubscriptions?: number;
-  presenceOfflineDebounceMs?: number;
-  presenceIntervalMs?: number;
-  groupReceiptIntervalMs?: number;
-  typingTtlMs?: number;
-}
-
-/** The group after a change, and the seq of the system message that recorded it. */
-export interface GroupInfo {
-  conversation: string;
-  subject: string;
-  members: Member[];
-  seq: number;
-}
-
-export interface MemberReceiptsDetail {
-  conversation: string;
-  seq: number;
-  delivered: string[];
-  read: string[];
-  members: number;
-}
-
-export const MAX_SUBJECT_CHARS = 256;
-
-export interface Caller {
-  user: string;
-  device: string;
-  /** The connection the request came on (excluded from its own pushes); null for HTTP. */
-  conn: ConnRef | null;
-  /** When the request arrived (ms since epoch); 0 = unknown. */
-  t0?: number;
-}
-
-export interface SendInput {
-  conversation: string;
-  clientMsgId: string;
-  body: string;
-  meta: Record<string, string>;
-}
-
-export interface SendAck {
-  conversation: string;
-  clientMsgId: string;
-  messageId: string;
-  seq: number;
-  serverTs: number;
-  duplicate: boolean;
-}
-
-export interface ConversationSyncInfo {
-  conversation: string;
-  lastSeq: number;
-  firstSeq: number;
-  resyncRequired: boolean;
-  nextCursor: number;
-}
-
-export interface SyncPage {
-  messages: StoredMessage[];
-  conversations: ConversationSyncInfo[];
-  hasMore: boolean;
-  receipts: MemberReceipt[];
-}
-
-export interface HistoryPage {
-  conversation: string;
-  messages: StoredMessage[];
-  hasMore: boolean;
-  firstSeq: number;
-}
-
-interface ConvState {
-  /** Members as of the last committed message: who gets pushes. */
-  conv: Conversation;
-  /** Members as of the last assigned seq: who may send and read. */
-  memberSet: Set<string>;
-  /** Former members -> the last seq they may read (as of the last assigned seq). */
-  former: Map<string, number>;
-  /** Highest seq handed out (>= committed). */
-  assigned: number;
-  /** Highest durable seq whose deliveries have been posted. */
-  committed: number;
-  firstSeq: number;
-  cursors: CursorBook;
-}
+export type {
+  Writer,
+  Outbox,
+  ServiceLimits,
+  GroupInfo,
+  MemberReceiptsDetail,
+  Caller,
+  SendInput,
+  SendAck,
+  ConversationSyncInfo,
+  SyncPage,
+  HistoryPage,
+} from './chat_types.js';
+export { MAX_SUBJECT_CHARS } from './chat_types.js';
 
 export class ChatService {
   private readonly convs = new Map<string, ConvState>();
@@ -680,32 +597,4 @@ function ackOf(m: StoredMessage, duplicate: boolean): SendAck {
 function clampLimit(asked: number, dflt: number, max: number): number {
   if (!asked || asked <= 0) return dflt;
   return Math.min(asked, max);
-}
-
-function checkSubject(subject: string): void {
-  if ([...subject].length > MAX_SUBJECT_CHARS) throw new ChatError('invalid_argument', `subject: at most ${MAX_SUBJECT_CHARS} characters`);
-}
-
-function checkUsers(users: string[]): void {
-  if (users.some((u) => !ID_PATTERN.test(u))) throw new ChatError('invalid_argument', 'users: must be user ids of 1..128 chars of [A-Za-z0-9._:@-]');
-}
-
-function isAdmin(st: ConvState, user: string): boolean {
-  return st.conv.members.some((m) => m.user === user && m.role === 'admin');
-}
-
-/**
- * A group never ends up without an admin while it has members: when the last admins
- * go, the remaining member with the smallest user id is promoted in the same change.
- */
-function promoteIfNoAdmin(st: ConvState, leaving: string[]): Member[] {
-  const gone = new Set(leaving);
-  const rest = st.conv.members.filter((m) => !gone.has(m.user));
-  if (rest.length === 0 || rest.some((m) => m.role === 'admin')) return [];
-  const next = rest.map((m) => m.user).sort()[0];
-  return [{ user: next, role: 'admin' }];
-}
-
-function infoOf(st: ConvState, seq: number): GroupInfo {
-  return { conversation: st.conv.id, subject: st.conv.subject, members: st.conv.members.map((m) => ({ ...m })), seq };
 }

@@ -1,3 +1,4 @@
+import './zz_dbg_tmp.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { etcdTestEnv } from '../cluster/etcd_test_env.js';

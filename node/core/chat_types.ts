@@ -1,0 +1,124 @@
+/**
+ * The chat service's contract types: what it needs (Writer, Outbox, limits), what
+ * callers pass (Caller, SendInput) and what it returns (acks, pages, group info), plus
+ * the per-conversation state it caches. Plain data, shared by the service, the host
+ * and the group rules.
+ */
+import type { Conversation, Member, StoredMessage, WriteOp } from '../store/types.js';
+import type { CursorBook, MemberReceipt } from './receipts.js';
+import type { ConnRef } from './registry.js';
+import type { Push } from './pushes.js';
+
+export interface Writer {
+  submit(op: WriteOp): Promise<void>;
+  /** Ops that must commit in one batch (a membership change and its system message). */
+  submitMany(ops: readonly WriteOp[]): Promise<void>;
+}
+
+/** Where the service sends what it pushes; the host routes it to socket shards. */
+export interface Outbox {
+  /** t0: when the send arrived (ms since epoch), carried for send->deliver timing. */
+  deliver(to: ConnRef[], message: StoredMessage, t0?: number): void;
+  receipts(to: ConnRef[], receipts: MemberReceipt[]): void;
+  /**
+   * Any other push (group receipts, presence, typing), encoded once per call. Optional
+   * only until the host's outbox implements it; without it those pushes are dropped.
+   */
+  push?(to: ConnRef[], push: Push): void;
+}
+
+export interface ServiceLimits {
+  maxMessageBytes: number;
+  defaultSyncPage: number;
+  maxSyncPage: number;
+  maxHistoryPage: number;
+  maxConversationMembers: number;
+  retentionMessages: number;
+  /** Defaults as in node/config.ts when absent. */
+  maxPresenceSubscriptions?: number;
+  presenceOfflineDebounceMs?: number;
+  presenceIntervalMs?: number;
+  groupReceiptIntervalMs?: number;
+  typingTtlMs?: number;
+}
+
+/** The group after a change, and the seq of the system message that recorded it. */
+export interface GroupInfo {
+  conversation: string;
+  subject: string;
+  members: Member[];
+  seq: number;
+}
+
+export interface MemberReceiptsDetail {
+  conversation: string;
+  seq: number;
+  delivered: string[];
+  read: string[];
+  members: number;
+}
+
+export const MAX_SUBJECT_CHARS = 256;
+
+export interface Caller {
+  user: string;
+  device: string;
+  /** The connection the request came on (excluded from its own pushes); null for HTTP. */
+  conn: ConnRef | null;
+  /** When the request arrived (ms since epoch); 0 = unknown. */
+  t0?: number;
+}
+
+export interface SendInput {
+  conversation: string;
+  clientMsgId: string;
+  body: string;
+  meta: Record<string, string>;
+}
+
+export interface SendAck {
+  conversation: string;
+  clientMsgId: string;
+  messageId: string;
+  seq: number;
+  serverTs: number;
+  duplicate: boolean;
+}
+
+export interface ConversationSyncInfo {
+  conversation: string;
+  lastSeq: number;
+  firstSeq: number;
+  resyncRequired: boolean;
+  nextCursor: number;
+}
+
+export interface SyncPage {
+  messages: StoredMessage[];
+  conversations: ConversationSyncInfo[];
+  hasMore: boolean;
+  receipts: MemberReceipt[];
+}
+
+export interface HistoryPage {
+  conversation: string;
+  messages: StoredMessage[];
+  hasMore: boolean;
+  firstSeq: number;
+}
+
+export interface ConvState {
+  /** Members as of the last committed message: who gets pushes. */
+  conv: Conversation;
+  /** Members as of the last assigned seq: who may send and read. */
+  memberSet: Set<string>;
+  /** Former members -> the last seq they may read (as of the last assigned seq). */
+  former: Map<string, number>;
+  /** Highest seq handed out (>= committed). */
+  assigned: number;
+  /** Highest durable seq whose deliveries have been posted. */
+  committed: number;
+  firstSeq: number;
+  cursors: CursorBook;
+}
+

@@ -1,0 +1,36 @@
+/**
+ * Group rules as pure functions over a conversation's cached state: argument checks,
+ * who is an admin, who gets promoted when the last admin leaves, the info returned.
+ */
+import { ChatError } from './errors.js';
+import { ID_PATTERN } from './ids.js';
+import type { Member } from '../store/types.js';
+import { MAX_SUBJECT_CHARS, type ConvState, type GroupInfo } from './chat_types.js';
+
+export function checkSubject(subject: string): void {
+  if ([...subject].length > MAX_SUBJECT_CHARS) throw new ChatError('invalid_argument', `subject: at most ${MAX_SUBJECT_CHARS} characters`);
+}
+
+export function checkUsers(users: string[]): void {
+  if (users.some((u) => !ID_PATTERN.test(u))) throw new ChatError('invalid_argument', 'users: must be user ids of 1..128 chars of [A-Za-z0-9._:@-]');
+}
+
+export function isAdmin(st: ConvState, user: string): boolean {
+  return st.conv.members.some((m) => m.user === user && m.role === 'admin');
+}
+
+/**
+ * A group never ends up without an admin while it has members: when the last admins
+ * go, the remaining member with the smallest user id is promoted in the same change.
+ */
+export function promoteIfNoAdmin(st: ConvState, leaving: string[]): Member[] {
+  const gone = new Set(leaving);
+  const rest = st.conv.members.filter((m) => !gone.has(m.user));
+  if (rest.length === 0 || rest.some((m) => m.role === 'admin')) return [];
+  const next = rest.map((m) => m.user).sort()[0];
+  return [{ user: next, role: 'admin' }];
+}
+
+export function infoOf(st: ConvState, seq: number): GroupInfo {
+  return { conversation: st.conv.id, subject: st.conv.subject, members: st.conv.members.map((m) => ({ ...m })), seq };
+}
