@@ -51,6 +51,13 @@ test('soak --smoke', () => {
   assert.ok(f.timeline.length > 0);
 });
 
+test('soak --smoke --tls', () => {
+  const f = runSmoke('soak', ['--tls'], 'soak-tls');
+  assert.equal(f.transport, 'wss');
+  assert.ok(f.switchboard.connections > 0 && f.switchboard.failed === 0);
+  assert.ok(f.baselines.uws.connections > 0 && f.baselines.ws.connections > 0);
+});
+
 test('churn --smoke', () => {
   const f = runSmoke('churn');
   assert.ok(f.connects > 0);

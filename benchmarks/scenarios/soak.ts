@@ -116,7 +116,8 @@ export async function runSoak(flags: Flags, argv: string[]): Promise<string> {
     cert?.cleanup();
   }
   const kib = (b: number): number => Math.round((b / 1024) * 10) / 10;
-  const ratio = (a: number, b: number): number | null => (b > 100 ? Math.round((a / b) * 100) / 100 : null);
+  // Below ~100 B/conn (or negative) a delta is allocator noise, not a cost: no ratio.
+  const ratio = (a: number, b: number): number | null => (a > 100 && b > 100 ? Math.round((a / b) * 100) / 100 : null);
   const kernelCols = (f: HoldFigures): Array<string | number> => (f.kernel ? [kib(f.kernel.tcpBufBytesPerConn), kib(f.kernel.slabBytesPerConn)] : ['n/a', 'n/a']);
   const row = (name: string, f: HoldFigures, x: number | null | string): Array<string | number> => [name, f.connections, f.failed, f.drops, f.connectsPerSec, f.rssBeforeMiB, f.rssAfterMiB, f.rssEndMiB, kib(f.bytesPerConn), kib(f.bytesPerConnHeld), ...kernelCols(f), f.holdCpuPct, x ?? 'n/a (below noise)'];
   const rows: Array<Array<string | number>> = [row(`switchboard (${cfg.nodes} node${cfg.nodes > 1 ? 's' : ''})`, sb, 1)];

@@ -9,8 +9,8 @@
 import { Etcd3, type IOptions } from 'etcd3';
 
 const passThrough = {
-  execute: <T>(fn: (ctx: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T): Promise<T> =>
-    Promise.resolve(fn({ signal: new AbortController().signal, attempt: 0 })),
+  execute: async <T>(fn: (ctx: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T): Promise<T> =>
+    await fn({ signal: new AbortController().signal, attempt: 0 }),
 };
 
 export function makeEtcdClient(endpoints: string | string[], extra: Partial<IOptions> = {}): Etcd3 {

@@ -1,4 +1,3 @@
-import './zz_dbg_tmp.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { etcdTestEnv } from '../cluster/etcd_test_env.js';
@@ -71,8 +70,10 @@ test('etcd: a node whose lease expires (no keepalive) loses its routes everywher
   await eventually(() => a.table.lookup('bob').length === 0);
   const took = Date.now() - t0;
   assert.ok(took <= 2_000 + 1_500, `gone after ${took} ms (TTL 2 s)`);
-  await a.table.stop();
-  await a.lease.stop();
+  for (const n of [a, b]) {
+    await n.table.stop(500);
+    await n.lease.stop();
+  }
 });
 
 test('etcd: a lost lease is replaced and the routes written again', async () => {
