@@ -217,4 +217,20 @@ describe('supervision', () => {
       node.cleanup();
     }
   });
+
+  it('POST /admin/drain (API key) drains like SIGTERM', async () => {
+    const node = await TestNode.start({ config: { shards: { count: 2 }, drain: { deadlineMs: 8000, goawayJitterMs: 200 } } });
+    try {
+      const c = await node.connect('drain-a', 'phone');
+      assert.equal((await node.api('POST', '/admin/drain', undefined, 'not-the-key')).status, 401);
+      const r = await node.api('POST', '/admin/drain');
+      assert.equal(r.status, 202);
+      assert.equal(await c.waitClose(), CLOSE_CODES.going_away.code);
+      assert.ok(c.frames.some((f) => f.kind.case === 'goaway'));
+      assert.equal((await node.exited).code, 0);
+    } finally {
+      await node.stop();
+      node.cleanup();
+    }
+  });
 });
