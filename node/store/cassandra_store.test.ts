@@ -13,7 +13,7 @@ import { BUCKET_SIZE } from './cassandra_writer.js';
 import { latestVersion, LOCAL_REPLICATION, migrate, schemaVersion } from './cassandra_schema/migrate.js';
 import { getTestCassandra, testKeyspace } from './cassandra_test_env.js';
 import { InvalidWriteError, StoreUnavailableError } from './errors.js';
-import type { StoredMessage, WriteOp } from './types.js';
+import { msgOp as msg } from './fixtures.js';
 
 const cass = await getTestCassandra();
 const keyspace = testKeyspace('store');
@@ -50,23 +50,6 @@ runStoreConformance('cassandra (grouping: replica)', async () => {
   return openCassandraStore(cfg, { grouping: 'replica' });
 });
 
-function msg(conversation: string, seq: number, over: Partial<StoredMessage> = {}): WriteOp {
-  return {
-    kind: 'message',
-    message: {
-      conversation,
-      seq,
-      messageId: `m${seq}`,
-      sender: 'alice',
-      senderDevice: 'd1',
-      clientMsgId: `c${seq}`,
-      body: `b${seq}`,
-      meta: {},
-      serverTs: 1000 + seq,
-      ...over,
-    },
-  };
-}
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);

@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { MessageStore } from './store.js';
 import type { Conversation, DeviceCursor, StoredMessage, WriteOp } from './types.js';
+import { groupConv as group } from './fixtures.js';
 
 export function runStoreConformance(
   name: string,
@@ -377,15 +378,6 @@ function direct(id: string, a: string, b: string): Conversation {
   };
 }
 
-function group(id: string, users: string[]): Conversation {
-  return {
-    id,
-    kind: 'group',
-    members: users.map((user, i) => ({ user, role: i === 0 ? 'admin' : 'member' })),
-    createdAt: 1_700_000_000_001,
-    subject: `subject of ${id}`,
-  };
-}
 
 function cursor(conversation: string, user: string, device: string, delivered: number, read: number): DeviceCursor {
   return { conversation, user, device, delivered, read };

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { MessageStore } from './store.js';
 import type { Conversation, Member } from './types.js';
+import { groupConv as group } from './fixtures.js';
 
 export function runMembershipConformance(name: string, open: () => Promise<MessageStore>): void {
   async function withStore<T>(fn: (store: MessageStore) => Promise<T>): Promise<T> {
@@ -153,15 +154,6 @@ function m(user: string): Member {
   return { user, role: 'member' };
 }
 
-function group(id: string, users: string[]): Conversation {
-  return {
-    id,
-    kind: 'group',
-    members: users.map((user, i) => ({ user, role: i === 0 ? 'admin' : 'member' })),
-    createdAt: 1_700_000_000_001,
-    subject: `subject of ${id}`,
-  };
-}
 
 function membersOf(c: Conversation | null): Array<[string, string]> {
   assert.ok(c, 'conversation must exist');

@@ -13,7 +13,8 @@ import { runMembershipConformance } from './conformance_membership.js';
 import { InvalidWriteError, StoreUnavailableError } from './errors.js';
 import { BatchWriter } from './batch_writer.js';
 import { openStore } from './index.js';
-import type { StoredMessage, WriteOp } from './types.js';
+import type { WriteOp } from './types.js';
+import { msgOp as msg } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-'));
 const sharedFile = join(dir, 'conformance.db');
@@ -25,23 +26,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 runStoreConformance('sqlite', async () => new SqliteStore(sharedFile));
 runMembershipConformance('sqlite', async () => new SqliteStore(sharedFile));
 
-function msg(conversation: string, seq: number, over: Partial<StoredMessage> = {}): WriteOp {
-  return {
-    kind: 'message',
-    message: {
-      conversation,
-      seq,
-      messageId: `m${seq}`,
-      sender: 'alice',
-      senderDevice: 'd1',
-      clientMsgId: `c${seq}`,
-      body: `b${seq}`,
-      meta: {},
-      serverTs: 1000 + seq,
-      ...over,
-    },
-  };
-}
 
 describe('SqliteStore specifics', () => {
   let n = 0;
