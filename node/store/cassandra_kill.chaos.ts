@@ -3,7 +3,7 @@
  *
  * Kill Cassandra under heavy write traffic (BatchWriter + CassandraStore, 2 s request
  * timeout, 10 conversations) and restart it. Known issue (see node/store/CASSANDRA.md,
- * "Known issues"): in roughly one run in three, one conversation ends with a short seq
+ * "Known issues"): in 3 of about 22 runs so far, one conversation ended with a short seq
  * gap that appears after the restart (e.g. 168–171 missing of 1..210), and a passing run
  * sometimes leaves the driver's reconnection timers alive so the process does not exit.
  * The node-level test node/e2e/cassandra_node.test.ts (Cassandra killed under live chat
