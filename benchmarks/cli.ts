@@ -21,7 +21,7 @@ const SCENARIOS: Record<string, Scenario> = {
   churn: { about: 'connect -> welcome -> close at a fixed rate: connect latency, failures, RSS drift', run: runChurn },
   storm: { about: 'N connections, kill (or SIGTERM) and restart the node: time until every client reconnected and resynced', run: runStorm },
   echo: { about: 'echo round trips/s vs bare uWS and ws servers (Switchboard via ping/pong), as ratios', run: runEcho },
-  'cassandra-writes': { about: 'durable writes/s into a local Cassandra: batched writer vs one statement per message, p50/p99', run: (_f, argv) => runCassandraWrites(argv) },
+  'cassandra-writes': { about: 'durable writes/s into a local Cassandra: batched writer vs one statement per message, p50/p99', run: (_f, argv) => runCassandraWrites(argv.slice(2)) },
   'auth-offload': { about: 'EdDSA token verification on the socket thread vs the piscina task pool (verifies/s, loop delay)', run: () => import('./auth_offload.js') },
   'shard-spread': { about: 'how SO_REUSEPORT spreads connections over a node\'s socket shards', run: () => import('./shard_spread.js') },
 };
