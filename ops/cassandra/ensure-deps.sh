@@ -10,6 +10,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 say() { printf 'ensure-deps: %s\n' "$*"; }
+# shellcheck source=../lib/apt_install.sh
+. ops/lib/apt_install.sh
 
 java_major() { # prints the major version of the java binary $1, or nothing
   "$1" -version 2>&1 | sed -n 's/.*version "\([0-9][0-9]*\)\(\.\([0-9]*\)\)\{0,1\}.*/\1 \3/p' | head -n1 |
@@ -33,16 +35,7 @@ have_java17 || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 
 if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "${SKIP_APT:-0}" = 1 ] || ! command -v apt-get >/dev/null 2>&1; then
-    say "missing ${missing[*]} and apt-get is not to be used here; install them by hand" >&2
-    exit 1
-  fi
-  sudo=()
-  [ "$(id -u)" = 0 ] || sudo=(sudo)
-  say "installing ${missing[*]} with apt-get"
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
   have_java17 || { say "java 17 still not found after install" >&2; exit 1; }
 fi
 

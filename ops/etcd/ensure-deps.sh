@@ -7,6 +7,8 @@
 # Env: SKIP_APT=1 to never call apt-get (then a missing binary is an error).
 set -euo pipefail
 say() { printf 'ensure-deps: %s\n' "$*"; }
+# shellcheck source=../lib/apt_install.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/apt_install.sh"
 
 missing=()
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
@@ -17,17 +19,8 @@ if [ "${#missing[@]}" -eq 0 ]; then
   say "etcd $(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p'), haproxy present"
   exit 0
 fi
-if [ "${SKIP_APT:-0}" = 1 ] || ! command -v apt-get >/dev/null 2>&1; then
-  say "missing ${missing[*]} and apt-get is not to be used here; install them by hand" >&2
-  exit 1
-fi
-sudo=()
-[ "$(id -u)" = 0 ] || sudo=(sudo)
-say "installing ${missing[*]} with apt-get"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
 # The packages ship systemd units that may start a system-wide etcd/haproxy on the
 # default ports; the dev tools never use those, they start their own on free ports.
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_install "${missing[@]}"
 command -v etcd >/dev/null 2>&1 || { say "etcd still not found after install" >&2; exit 1; }
 say "installed ${missing[*]}"
