@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { validateAuthConfig } from './auth/config.js';
 import { AuthConfigError } from './auth/errors.js';
+import { defaultClusterConfig, type ClusterConfig } from '../ops/cluster_config.js';
 
 export interface TlsConfig {
   certFile: string;
@@ -79,6 +80,8 @@ export interface Config {
   api: { keys: string[] };
   drain: { deadlineMs: number; goawayJitterMs: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
+  /** Cluster membership, routing, conversation shards (ops/cluster_config.ts documents each key). */
+  cluster: ClusterConfig;
 }
 
 export type AuthKeyConfig =
@@ -142,6 +145,7 @@ export function defaultConfig(): Config {
     api: { keys: [] },
     drain: { deadlineMs: 15_000, goawayJitterMs: 5_000 },
     log: { level: 'info' },
+    cluster: defaultClusterConfig(),
   };
 }
 
@@ -161,6 +165,17 @@ const str = (opts: { nonEmpty?: boolean; oneOf?: string[] } = {}): Check => (v, 
 };
 const strList: Check = (v, key) => {
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(key, 'must be a list of strings');
+  return v;
+};
+
+const bool: Check = (v, key) => {
+  if (typeof v !== 'boolean') throw new ConfigError(key, 'must be true or false');
+  return v;
+};
+const hostPort: Check = (v, key) => {
+  str({ nonEmpty: true })(v, key);
+  const m = /^(.+):(\d{1,5})$/.exec(v as string);
+  if (!m || Number(m[2]) > 65535) throw new ConfigError(key, `must be host:port (got ${JSON.stringify(v)})`);
   return v;
 };
 
@@ -242,6 +257,27 @@ const schema: Schema = {
   },
   drain: { deadlineMs: int(100, 600_000), goawayJitterMs: int(0, 600_000) },
   log: { level: str({ oneOf: ['debug', 'info', 'warn', 'error'] }) },
+  cluster: {
+    enabled: bool,
+    etcd: {
+      endpoints: (v, key) => {
+        strList(v, key);
+        if ((v as string[]).length === 0) throw new ConfigError(key, 'must name at least one endpoint');
+        return v;
+      },
+      prefix: (v, key) => {
+        str({ nonEmpty: true })(v, key);
+        if (!(v as string).startsWith('/') || !(v as string).endsWith('/')) throw new ConfigError(key, 'must start and end with /');
+        return v;
+      },
+      leaseTtlSec: int(2, 600),
+    },
+    peer: { bind: hostPort, advertise: (v, key) => (v === '' ? v : hostPort(v, key)) },
+    shards: { count: int(1, 65_536) },
+    routes: { maxBatchOps: int(1, 128), maxDelayMs: int(0, 10_000), maxPending: int(1, 10_000_000) },
+    links: { maxQueuedBytes: int(65_536, 1 << 30), maxBatchBytes: int(1024, 16 * 1024 * 1024), heartbeatMs: int(50, 60_000), deadAfterMs: int(100, 600_000) },
+    fence: { mode: str({ oneOf: ['etcd', 'lease'] }), safetyMarginMs: int(0, 60_000) },
+  },
 };
 
 function checkAuthKey(k: unknown, key: string): AuthKeyConfig {
@@ -308,6 +344,12 @@ export function validateConfig(raw: unknown): Config {
       if (e instanceof AuthConfigError) throw new ConfigError(e.path, e.problem);
       throw e;
     }
+  }
+  if (cfg.cluster.enabled && cfg.store.kind !== 'cassandra') {
+    throw new ConfigError('cluster.enabled', 'a cluster needs a shared store: set store.kind to cassandra');
+  }
+  if (cfg.cluster.enabled && cfg.cluster.links.heartbeatMs >= cfg.cluster.links.deadAfterMs) {
+    throw new ConfigError('cluster.links.heartbeatMs', 'must be smaller than cluster.links.deadAfterMs');
   }
   if (cfg.limits.maxMessageBytes > cfg.limits.maxFrameBytes) {
     throw new ConfigError('limits.maxMessageBytes', 'must not exceed limits.maxFrameBytes');
