@@ -16,8 +16,8 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
-import type { HttpRequest, HttpResponse } from '../shards/messages.js';
-import type { ChatService } from './core/chat_service.js';
+import type { CoreOp, CoreResult, HttpRequest, HttpResponse } from '../shards/messages.js';
+import type { Caller } from './core/chat_service.js';
 import { ChatError } from './core/errors.js';
 import { ID_PATTERN } from './core/ids.js';
 import { handleTicketRequest } from './auth/ticket_handler.js';
@@ -25,13 +25,21 @@ import type { TicketStore } from './auth/tickets.js';
 import type { Verifier } from './auth/verify.js';
 
 export interface HttpApiDeps {
-  service: () => ChatService;
+  /** Runs an op like a socket's (here or at the conversation's owner node). */
+  run: (caller: Caller, op: CoreOp) => Promise<CoreResult>;
   verifier: Verifier;
   tickets: TicketStore;
   apiKeys: string[];
   ready: () => boolean;
   metrics?: () => Promise<string>;
-  admin?: { status(): string; drain(): void };
+  admin?: { status(): string; drain(): void; cluster?(): unknown };
+}
+
+/** A CoreResult of the expected kind, or its error thrown as a ChatError. */
+function expect<K extends CoreResult['r']>(res: CoreResult, r: K): Extract<CoreResult, { r: K }> {
+  if (res.r === 'error') throw new ChatError(res.code, res.message, res.retryAfterMs);
+  if (res.r !== r) throw new ChatError('internal', `unexpected result ${res.r}`);
+  return res as Extract<CoreResult, { r: K }>;
 }
 
 const STATUS_OF: Partial<Record<ErrorCode, number>> = {
@@ -74,6 +82,9 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
   if (path.startsWith('/admin/') && deps.admin) {
     if (!apiKeyOk(req.authorization, deps.apiKeys)) return errorResponse('unauthenticated', 'Authorization: Bearer <api key> required');
     if (method === 'GET' && path === '/admin/status') return { status: 200, body: null, text: deps.admin.status() };
+    if (method === 'GET' && path === '/admin/cluster') {
+      return deps.admin.cluster ? { status: 200, body: deps.admin.cluster() } : errorResponse('unavailable', 'this node is not in a cluster');
+    }
     if (method === 'POST' && path === '/admin/drain') {
       deps.admin.drain();
       return { status: 202, body: { status: 'draining' } };
@@ -93,7 +104,8 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
       if (!Array.isArray(users) || users.length !== 2 || users.some((u) => typeof u !== 'string' || !ID_PATTERN.test(u))) {
         return errorResponse('invalid_argument', 'users: must be two user ids');
       }
-      const conv = await deps.service().openDirect(users[0] as string, users[1] as string);
+      const caller: Caller = { user: users[0] as string, device: 'api', conn: null };
+      const { conversation: conv } = expect(await deps.run(caller, { op: 'open_direct', peer: users[1] as string }), 'direct_opened');
       return { status: 200, body: { conversation: conv.id, members: conv.members.map((m) => m.user) } };
     }
     if (method === 'POST' && path === '/v1/messages') {
@@ -105,9 +117,12 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
       if (typeof meta !== 'object' || Array.isArray(meta) || Object.values(meta).some((v) => typeof v !== 'string')) {
         return errorResponse('invalid_argument', 'meta: must be an object of strings');
       }
-      const ack = await deps.service().send(
-        { user: sender, device, conn: null },
-        { conversation: str(b, 'conversation'), clientMsgId: str(b, 'client_msg_id'), body: typeof b.body === 'string' ? b.body : '', meta: meta as Record<string, string> },
+      const { ack } = expect(
+        await deps.run(
+          { user: sender, device, conn: null },
+          { op: 'send', conversation: str(b, 'conversation'), clientMsgId: str(b, 'client_msg_id'), body: typeof b.body === 'string' ? b.body : '', meta: meta as Record<string, string> },
+        ),
+        'send_ack',
       );
       return {
         status: ack.duplicate ? 200 : 201,
@@ -119,7 +134,7 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
       const q = new URLSearchParams(req.query);
       const before = intParam(q, 'before', 0);
       const limit = intParam(q, 'limit', 50);
-      const page = await deps.service().history(null, decodeURIComponent(m[1]), before, limit);
+      const { page } = expect(await deps.run({ user: '', device: 'api', conn: null, backend: true }, { op: 'history', conversation: decodeURIComponent(m[1]), beforeSeq: before, limit }), 'history_page');
       return {
         status: 200,
         body: {

@@ -2,8 +2,10 @@
  * A Switchboard node host, read as its supervision tree:
  *
  *   host (rest_for_one: each child depends on the ones before it)
+ *   ├── (cluster)  etcd, lease, peer-server, membership, routes (node/cluster/cluster_node.ts)
  *   ├── store      the message store and its batch writer (acks wait for its commits)
  *   ├── chat       conversations, sequencing, receipts, sync (caches over the store)
+ *   ├── (cluster)  ownership (conversation shards, fenced), links (one per peer)
  *   ├── tasks      piscina pool: EdDSA token verification off the socket threads
  *   └── shards     (one_for_one) N uWebSockets.js worker threads on one port
  *       ├── shard-0
@@ -51,13 +53,17 @@ const shardCount = cfg.shards.count > 0 ? cfg.shards.count : cpus().length;
 
 const http = (req: HttpRequest): Promise<HttpResponse> =>
   handleHttp(req, {
-    service: () => host.chat(),
+    run: (caller, op) => host.run(caller, op),
     verifier: host.verifier,
     tickets: host.tickets,
     apiKeys: cfg.api.keys,
     ready: () => !host.draining && host.service !== null,
     metrics: () => host.metrics.render(),
-    admin: { status: (): string => formatTree(root.tree()), drain: (): void => void drain('admin') },
+    admin: {
+      status: (): string => formatTree(root.tree()),
+      drain: (): void => void drain('admin'),
+      cluster: host.cluster ? (): unknown => host.cluster?.status() : undefined,
+    },
   });
 
 const root: Supervisor = new Supervisor({
@@ -66,8 +72,10 @@ const root: Supervisor = new Supervisor({
   intensity: 3,
   periodMs: 10_000,
   children: [
+    ...(host.cluster?.before() ?? []),
     { id: 'store', start: serviceChild(() => host.storeService()), shutdown: 10_000 },
     { id: 'chat', start: serviceChild(() => host.chatService()) },
+    ...(host.cluster?.after() ?? []),
     { id: 'tasks', start: serviceChild(() => host.taskService(cfg.tasks.threads > 0 ? cfg.tasks.threads : cpus().length)), shutdown: 5_000 },
     supervisorSpec('shards', {
       strategy: 'one_for_one',
@@ -89,6 +97,6 @@ await root.start();
 const scheme = cfg.listen.tls ? 'wss' : 'ws';
 console.log(
   `Switchboard node ${cfg.node.id} ready: ${scheme}://${cfg.listen.host}:${host.port}/v1/ws  ` +
-    `(${shardCount} shard${shardCount === 1 ? '' : 's'}; store: ${cfg.store.kind} ${cfg.store.kind === 'sqlite' ? cfg.store.sqlite.file : cfg.store.cassandra.keyspace}; ` +
+    `(${shardCount} shard${shardCount === 1 ? '' : 's'}; ${cfg.cluster.enabled ? `cluster ${cfg.cluster.etcd.endpoints.join(',')} peer :${host.cluster?.server?.port ?? '?'}; ` : ''}store: ${cfg.store.kind} ${cfg.store.kind === 'sqlite' ? cfg.store.sqlite.file : cfg.store.cassandra.keyspace}; ` +
     `HTTP API: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host}:${host.port}/v1/)`,
 );

@@ -1,16 +1,15 @@
 /**
- * `npm run cluster -- --nodes 3`: a local cell on loopback: one etcd, N nodes
- * (node/main.ts, each with its own port, id and data dir), haproxy in front.
- * Prints the haproxy URL; Ctrl-C stops haproxy, the nodes (SIGTERM: they drain), etcd.
+ * `npm run cluster -- --nodes 3`: a local cell on loopback: one etcd, one Cassandra
+ * (the shared message store a cluster needs; or --cassandra host:port to use a
+ * running one), N nodes (node/main.ts, each with its own port, id, data dir and peer
+ * port), haproxy in front. Prints the haproxy URL; Ctrl-C stops haproxy, the nodes
+ * (SIGTERM: they drain and hand their shards over), Cassandra and etcd.
  *
  *   node --import tsx ops/cluster.ts [--nodes N] [--dir D] [--base-port P] [--shards S]
- *                                    [--pass-cluster-config]
+ *                                    [--cassandra host:port] [--keyspace K]
  *
- * Each node gets <dir>/node-i/switchboard.json. Its `cluster` section (ops/
- * cluster_config.ts) tells the node where etcd is and which peer port to use. Nodes
- * do not read that section yet and node/config.ts rejects unknown keys, so unless
- * --pass-cluster-config is given the section is written to <dir>/node-i/cluster.json
- * instead, beside a config the node accepts today.
+ * Each node gets <dir>/node-i/switchboard.json with its `cluster` section
+ * (ops/cluster_config.ts) and store.kind = cassandra.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +18,8 @@ import { parseArgs } from 'node:util';
 import { freePort, startEtcd } from './etcd/etcd.js';
 import { startHaproxy } from './haproxy/haproxy.js';
 import { defaultClusterConfig } from './cluster_config.js';
+import { startCassandra, type CassandraHandle } from './cassandra/index.js';
+import { loadOrCreateDevSecret, DEV_KID } from '../node/auth/dev.js';
 
 const ROOT = path.resolve(new URL('..', import.meta.url).pathname);
 const { values } = parseArgs({
@@ -27,7 +28,8 @@ const { values } = parseArgs({
     dir: { type: 'string', default: path.join(ROOT, '.cache', 'cluster') },
     'base-port': { type: 'string', default: '0' },
     shards: { type: 'string', default: '1' },
-    'pass-cluster-config': { type: 'boolean', default: false },
+    cassandra: { type: 'string', default: '' },
+    keyspace: { type: 'string', default: 'switchboard_cluster' },
   },
 });
 const n = Number(values.nodes);
@@ -38,6 +40,19 @@ const log = (s: string): void => console.log(`cluster: ${s}`);
 
 const etcd = await startEtcd({ dataDir: path.join(dir, 'etcd') });
 log(`etcd ${etcd.endpoint}`);
+let cassandra: CassandraHandle | null = null;
+let contact = values.cassandra!;
+if (!contact) {
+  log('starting Cassandra (first start takes a minute)');
+  cassandra = await startCassandra({ dataDir: path.join(dir, 'cassandra'), port: 0 });
+  contact = `${cassandra.host}:${cassandra.port}`;
+}
+log(`cassandra ${contact}`);
+
+// One dev HS256 secret for the whole cell (a token must verify on whichever node
+// haproxy picks): mint tokens with `npm run token -- --config <dir>/node-1/switchboard.json --user U --device D`.
+const secret = loadOrCreateDevSecret(dir);
+const apiKey = `cluster-dev-${secret.slice(0, 24)}`;
 
 const children: ChildProcess[] = [];
 const backends: { name: string; host: string; port: number }[] = [];
@@ -54,9 +69,13 @@ for (let i = 1; i <= n; i++) {
     etcd: { ...defaultClusterConfig().etcd, endpoints: [etcd.endpoint] },
     peer: { bind: `127.0.0.1:${peerPort}`, advertise: `127.0.0.1:${peerPort}` },
   };
-  const config: Record<string, unknown> = { shards: { count: Number(values.shards) } };
-  if (values['pass-cluster-config']) config.cluster = cluster;
-  else writeFileSync(path.join(nodeDir, 'cluster.json'), JSON.stringify({ cluster }, null, 2) + '\n');
+  const config: Record<string, unknown> = {
+    shards: { count: Number(values.shards) },
+    store: { kind: 'cassandra', cassandra: { contactPoints: [contact], keyspace: values.keyspace, consistency: 'localOne', migrateOnStart: true } },
+    cluster,
+    auth: { keys: [{ kid: DEV_KID, alg: 'HS256', secret }] },
+    api: { keys: [apiKey] },
+  };
   const configFile = path.join(nodeDir, 'switchboard.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2) + '\n');
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'node/main.ts'), '--config', configFile, '--port', String(port), '--node-id', id, '--data-dir', nodeDir], {
@@ -80,6 +99,7 @@ for (const b of backends) {
 const hp = await startHaproxy({ dir: path.join(dir, 'haproxy'), backends });
 log(`${n} node(s) ready: ${backends.map((b) => `${b.name}=:${b.port}`).join(' ')}`);
 log(`haproxy ${hp.url}  (WebSocket: ${hp.url.replace('http', 'ws')}/v1/ws)`);
+log(`tokens: npm run token -- --config ${path.join(dir, "node-1", "switchboard.json")} --user alice --device phone;  API key: ${apiKey}  (GET /admin/cluster on any node)`);
 
 let stopping = false;
 const stop = async (): Promise<void> => {
@@ -88,6 +108,7 @@ const stop = async (): Promise<void> => {
   log('stopping');
   await hp.stop();
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : (c.once('exit', r), c.kill('SIGTERM'))))));
+  await cassandra?.stop();
   await etcd.stop();
   process.exit(0);
 };

@@ -23,7 +23,8 @@ export type CoreOp =
 
 /** Ops added for groups, presence and typing (node/core/group_ops.ts runs them). */
 export type GroupOp =
-  | { op: 'create_group'; subject: string; members: string[] }
+  /** `id` is set by the host (a cluster routes the op to the owner of the new id); shards leave it out. */
+  | { op: 'create_group'; subject: string; members: string[]; id?: string }
   | { op: 'add_members'; conversation: string; users: string[] }
   | { op: 'remove_members'; conversation: string; users: string[] }
   | { op: 'leave_group'; conversation: string }

@@ -25,6 +25,7 @@ import { PresenceService } from './presence_service.js';
 
 import type {
   Caller,
+  ClusterHooks,
   ConvState,
   ConversationSyncInfo,
   GroupInfo,
@@ -46,6 +47,8 @@ export type {
   GroupInfo,
   MemberReceiptsDetail,
   Caller,
+  ClusterHooks,
+  RemoteOrigin,
   SendInput,
   SendAck,
   ConversationSyncInfo,
@@ -64,6 +67,15 @@ export class ChatService {
   private readonly receiptFlush = new Map<string, NodeJS.Timeout>();
   private readonly lastReceiptFlush = new Map<string, number>();
   readonly presence: PresenceService;
+  /** Set by a clustered host (node/cluster/); null on a single node. */
+  cluster: ClusterHooks | null = null;
+  /**
+   * Conversations owned by other nodes: the highest seq whose delivery reached this
+   * node. sync() reads such conversations fresh from the store and then raises their
+   * last seq to this, in the same synchronous block that decides has_more, which is
+   * how a page and the pushes forwarded by the owner hand over without a gap.
+   */
+  private readonly remoteSeen = new Map<string, number>();
 
   constructor(
     private readonly store: MessageStore,
@@ -182,23 +194,45 @@ export class ChatService {
       this.invalidate(st.conv.id);
       throw e;
     }
-    this.onCommitted(st, message, caller.conn, caller.t0 ?? 0);
+    this.onCommitted(st, message, caller);
     return ackOf(message, false);
   }
 
   /** Runs synchronously after a message is durable: move `committed`, fan out. */
-  private onCommitted(st: ConvState, message: StoredMessage, origin: ConnRef | null, t0: number, recipients: Iterable<string> = st.conv.members.map((m) => m.user)): void {
+  private onCommitted(st: ConvState, message: StoredMessage, caller: Caller, recipients: Iterable<string> = st.conv.members.map((m) => m.user)): void {
     if (message.seq > st.committed) st.committed = message.seq;
     if (st.conv.kind === 'group' && !message.meta.system) this.groupReceipts.track(st.conv.id, message.sender, message.seq);
+    const origin = caller.conn;
+    const t0 = caller.t0 ?? 0;
     const to: ConnRef[] = [];
-    for (const user of recipients) {
+    const users = [...recipients];
+    for (const user of users) {
       for (const ref of this.registry.connectionsOf(user)) {
         if (origin && ref.shard === origin.shard && ref.conn === origin.conn) continue;
         to.push(ref);
       }
     }
     if (to.length) this.outbox.deliver(to, message, t0);
+    this.cluster?.deliver(users, message, caller.origin ?? null, t0);
     this.maybeTrim(st);
+  }
+
+  /**
+   * A delivery forwarded by the owner of `conversation` reached this node (called
+   * synchronously before it is handed to the local sockets; see remoteSeen).
+   */
+  remoteDelivered(conversation: string, seq: number): void {
+    if ((this.remoteSeen.get(conversation) ?? 0) >= seq) return;
+    // Bounded: forgetting a watermark only narrows the hand-over for a sync that is in
+    // flight at that very moment; the next sync or push closes any gap.
+    if (this.remoteSeen.size >= 100_000) this.remoteSeen.clear();
+    this.remoteSeen.set(conversation, seq);
+  }
+
+  /** Drop cached state of the conversations `which` selects (their shard moved). */
+  forget(which: (conversation: string) => boolean): void {
+    for (const id of [...this.convs.keys()]) if (which(id)) this.convs.delete(id);
+    for (const id of [...this.remoteSeen.keys()]) if (which(id)) this.remoteSeen.delete(id);
   }
 
   private maybeTrim(st: ConvState): void {
@@ -246,6 +280,7 @@ export class ChatService {
       }
     }
     if (to.length) this.outbox.receipts(to, receipts);
+    this.cluster?.receipts(st.conv.members.map((m) => m.user), receipts);
   }
 
   // ------------------------------------------------------------------ sync & history
@@ -287,6 +322,9 @@ export class ChatService {
     // The hand-over check (synchronous from here to the reply).
     let hasMore = false;
     for (let i = 0; i < infos.length; i++) {
+      if (this.cluster && this.convs.get(states[i].conv.id) !== states[i]) {
+        states[i].committed = Math.max(states[i].committed, this.remoteSeen.get(states[i].conv.id) ?? 0);
+      }
       infos[i].lastSeq = Math.max(0, this.visibleUpTo(states[i], caller.user));
       if (infos[i].nextCursor < infos[i].lastSeq) hasMore = true;
     }
@@ -314,14 +352,14 @@ export class ChatService {
    * Create a group: the caller is its admin, `members` join as members. Seq 1 is the
    * system message {"system":"group_created"}.
    */
-  async createGroup(caller: Caller, subject: string, members: string[]): Promise<GroupInfo> {
+  async createGroup(caller: Caller, subject: string, members: string[], id = newGroupId()): Promise<GroupInfo> {
     checkSubject(subject);
     const others = [...new Set(members)].filter((u) => u !== caller.user);
     checkUsers(others);
     if (others.length + 1 > this.limits.maxConversationMembers) {
       throw new ChatError('limit_exceeded', `a group of ${others.length + 1} members; the limit is ${this.limits.maxConversationMembers}`);
     }
-    const id = 'g_' + randomBytes(16).toString('base64url');
+    if (!/^g_[A-Za-z0-9_-]{22}$/.test(id)) throw new ChatError('invalid_argument', 'group id: malformed');
     const conv: Conversation = {
       id,
       kind: 'group',
@@ -337,7 +375,7 @@ export class ChatService {
     for (const m of conv.members) this.userConvs.delete(m.user);
     const st = await this.state(id);
     if (!st) throw new ChatError('unavailable', 'conversation was not readable after creation');
-    this.onCommitted(st, message, caller.conn, caller.t0 ?? 0);
+    this.onCommitted(st, message, caller);
     return infoOf(st, 1);
   }
 
@@ -424,7 +462,7 @@ export class ChatService {
     for (const m of change.add) if (!members.some((x) => x.user === m.user)) members.push(m);
     st.conv = { ...st.conv, members, subject: change.subject ?? st.conv.subject };
     for (const m of change.add) this.userConvs.delete(m.user);
-    this.onCommitted(st, message, caller.conn, caller.t0 ?? 0, new Set([...before, ...members.map((m) => m.user)]));
+    this.onCommitted(st, message, caller, new Set([...before, ...members.map((m) => m.user)]));
     if (removed.size) this.scheduleGroupReceipts(st.conv.id);
     return infoOf(st, seq);
   }
@@ -465,6 +503,7 @@ export class ChatService {
       for (const ref of this.registry.connectionsOf(m.user)) to.push(ref);
     }
     if (to.length) this.outbox.push?.(to, { k: 'typing', conversation, user: caller.user, untilMs });
+    this.cluster?.push(st.conv.members.map((m) => m.user).filter((u) => u !== caller.user), { k: 'typing', conversation, user: caller.user, untilMs });
   }
 
   /** At most one aggregate flush per group per interval, however many cursors move. */
@@ -488,7 +527,9 @@ export class ChatService {
     const members = st.conv.members.map((m) => m.user);
     for (const c of this.groupReceipts.changes(conversation, members, (u) => st.cursors.watermark(u))) {
       const to = [...this.registry.connectionsOf(c.sender)];
-      if (to.length) this.outbox.push?.(to, { k: 'group_receipts', conversation, members: c.members, counts: c.counts });
+      const push = { k: 'group_receipts' as const, conversation, members: c.members, counts: c.counts };
+      if (to.length) this.outbox.push?.(to, push);
+      this.cluster?.push([c.sender], push);
     }
   }
 
@@ -521,6 +562,9 @@ export class ChatService {
   }
 
   private conversationsOf(user: string): Promise<string[]> {
+    // In a cluster the owners of this user's conversations are elsewhere and change
+    // them without telling this node: read the index every time.
+    if (this.cluster) return this.store.listUserConversations(user);
     let p = this.userConvs.get(user);
     if (!p) {
       p = this.store.listUserConversations(user);
@@ -531,6 +575,8 @@ export class ChatService {
   }
 
   private state(id: string): Promise<ConvState | null> {
+    // Owned elsewhere: a fresh read every time, never cached (the owner changes it).
+    if (this.cluster && !this.cluster.owns(id)) return this.load(id, false);
     const have = this.convs.get(id);
     if (have) return Promise.resolve(have);
     let p = this.loading.get(id);
@@ -545,7 +591,7 @@ export class ChatService {
     return p;
   }
 
-  private async load(id: string): Promise<ConvState | null> {
+  private async load(id: string, cache = true): Promise<ConvState | null> {
     const conv = await this.store.getConversation(id);
     if (!conv) return null;
     const [last, first, cursors] = await Promise.all([
@@ -553,7 +599,7 @@ export class ChatService {
       this.store.firstSeq(id),
       this.store.getCursors(id),
     ]);
-    const raced = this.convs.get(id);
+    const raced = cache ? this.convs.get(id) : undefined;
     if (raced) return raced;
     const st: ConvState = {
       conv,
@@ -564,7 +610,8 @@ export class ChatService {
       firstSeq: first,
       cursors: new CursorBook(id, cursors),
     };
-    this.convs.set(id, st);
+    // The shard may have moved while we read: only an owner caches.
+    if (cache && (!this.cluster || this.cluster.owns(id))) this.convs.set(id, st);
     return st;
   }
 
@@ -582,6 +629,12 @@ export class ChatService {
     this.convs.clear();
   }
 }
+
+function newGroupId(): string {
+  return 'g_' + randomBytes(16).toString('base64url');
+}
+
+export { newGroupId };
 
 function ackOf(m: StoredMessage, duplicate: boolean): SendAck {
   return {

@@ -63,10 +63,37 @@ export const MAX_SUBJECT_CHARS = 256;
 export interface Caller {
   user: string;
   device: string;
-  /** The connection the request came on (excluded from its own pushes); null for HTTP. */
+  /** The connection the request came on (excluded from its own pushes); null for HTTP and for callers on other nodes. */
   conn: ConnRef | null;
   /** When the request arrived (ms since epoch); 0 = unknown. */
   t0?: number;
+  /** Set when the op was forwarded by another cluster node: the caller's socket there. */
+  origin?: RemoteOrigin;
+  /** An app backend over the HTTP API: may read any conversation's history. */
+  backend?: boolean;
+}
+
+/** A connection on another cluster node. */
+export interface RemoteOrigin {
+  node: string;
+  shard: number;
+  conn: number;
+}
+
+/**
+ * What a clustered node adds to the service (node/cluster/). Without it (one node),
+ * every conversation is owned here and every recipient is in the local registry.
+ */
+export interface ClusterHooks {
+  /**
+   * Does this node own the conversation's shard (sequence it, cache it)? Conversations
+   * owned elsewhere are read fresh from the store whenever they are needed (sync, list).
+   */
+  owns(conversation: string): boolean;
+  /** Fan a committed message out to the recipients' connections on other nodes. */
+  deliver(users: readonly string[], message: StoredMessage, exclude: RemoteOrigin | null, t0: number): void;
+  receipts(users: readonly string[], receipts: MemberReceipt[]): void;
+  push(users: readonly string[], push: Push): void;
 }
 
 export interface SendInput {

@@ -10,7 +10,7 @@ import { ChatError } from './errors.js';
 export async function runGroupOp(service: ChatService, caller: Caller, op: GroupOp): Promise<CoreResult> {
   switch (op.op) {
     case 'create_group':
-      return { r: 'group_info', info: await service.createGroup(caller, op.subject, op.members) };
+      return { r: 'group_info', info: await service.createGroup(caller, op.subject, op.members, op.id) };
     case 'add_members':
       return { r: 'group_info', info: await service.addMembers(caller, op.conversation, op.users) };
     case 'remove_members':

@@ -16,6 +16,26 @@ export class ConnectionRegistry {
   private readonly byUser = new Map<string, Map<string, ConnRef>>();
   private count = 0;
   private observer: RegistryObserver | null = null;
+  /** Further observers that live as long as the host (the cluster route table). */
+  private readonly taps = new Set<RegistryObserver>();
+
+  /** Follow opens and closes without replacing the observer. Returns the unsubscribe function. */
+  tap(fn: RegistryObserver): () => void {
+    this.taps.add(fn);
+    return () => this.taps.delete(fn);
+  }
+
+  /** Every open connection. */
+  all(): ConnRef[] {
+    const out: ConnRef[] = [];
+    for (const m of this.byUser.values()) out.push(...m.values());
+    return out;
+  }
+
+  private emit(event: 'open' | 'close', ref: ConnRef): void {
+    this.observer?.(event, ref);
+    for (const t of this.taps) t(event, ref);
+  }
 
   /**
    * Set the one observer (a restarted chat service replaces its predecessor's).
@@ -41,7 +61,7 @@ export class ConnectionRegistry {
     m.set(k, ref);
     if (!isNew) return;
     this.count++;
-    this.observer?.('open', ref);
+    this.emit('open', ref);
   }
 
   remove(user: string, shard: number, conn: number): void {
@@ -54,7 +74,7 @@ export class ConnectionRegistry {
       this.count--;
     }
     if (m.size === 0) this.byUser.delete(user);
-    if (ref) this.observer?.('close', ref);
+    if (ref) this.emit('close', ref);
   }
 
   /** Drop every connection of a shard (it crashed or restarted). */
@@ -72,7 +92,7 @@ export class ConnectionRegistry {
       if (m.size === 0) this.byUser.delete(user);
     }
     this.count -= n;
-    for (const ref of gone) this.observer?.('close', ref);
+    for (const ref of gone) this.emit('close', ref);
     return n;
   }
 

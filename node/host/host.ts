@@ -27,6 +27,18 @@ import { HostMetrics } from './metrics.js';
 import { faultHook } from './faults.js';
 import { TaskPool } from '../tasks/task_pool.js';
 import type { AuthConfig } from '../auth/types.js';
+import type { Writer } from '../core/chat_types.js';
+import type { CoreOp, CoreResult } from '../../shards/messages.js';
+import type { Caller } from '../core/chat_service.js';
+import { runOp, toErrorResult } from '../core/run_op.js';
+import { ClusterNode } from '../cluster/cluster_node.js';
+import type { FenceClaim } from '../cluster/fence.js';
+
+/** A write and the fence it was accepted under (null: single node or not conversation-scoped). */
+export interface FencedOp {
+  op: WriteOp;
+  claim: FenceClaim | null;
+}
 
 export type Log = (level: string, msg: string, fields?: Record<string, unknown>) => void;
 
@@ -36,7 +48,9 @@ export const log: Log = (level, msg, fields = {}) => {
 
 export class Host {
   store: MessageStore | null = null;
-  writer: BatchWriter<WriteOp> | null = null;
+  writer: BatchWriter<FencedOp> | null = null;
+  /** Cluster membership, routing and shard ownership; null on a single node. */
+  readonly cluster: ClusterNode | null;
   service: ChatService | null = null;
   readonly registry = new ConnectionRegistry();
   readonly links: Array<ShardLink | undefined> = [];
@@ -55,6 +69,32 @@ export class Host {
     this.verifier = createVerifier(this.authConfig());
     this.tickets = new TicketStore({ ttlMs: cfg.auth.ticketTtlMs });
     this.metrics = new HostMetrics(this);
+    const scheme = cfg.listen.tls ? 'https' : 'http';
+    this.cluster = cfg.cluster.enabled
+      ? new ClusterNode({
+          cfg,
+          httpUrl: `${scheme}://${cfg.listen.host}:${port}`,
+          chat: () => this.service,
+          flushWriter: async () => {
+            await this.writer?.flush().catch(() => undefined);
+          },
+          registry: this.registry,
+          outbox: this.outbox,
+          local: (caller, op) => this.runLocal(caller, op),
+          log,
+        })
+      : null;
+  }
+
+  /** Run a client's op: here, or (in a cluster) at the owner of its conversation. Never throws. */
+  run(caller: Caller, op: CoreOp): Promise<CoreResult> {
+    return this.cluster ? this.cluster.run(caller, op) : this.runLocal(caller, op);
+  }
+
+  private runLocal(caller: Caller, op: CoreOp): Promise<CoreResult> {
+    return Promise.resolve()
+      .then(() => runOp(this.chat(), caller, op))
+      .catch((e: unknown) => toErrorResult(e, log));
   }
 
   chat(): ChatService {
@@ -75,9 +115,12 @@ export class Host {
             : new SqliteStore(cfg.store.sqlite.file);
         const fault = faultHook();
         this.store = store;
-        this.writer = new BatchWriter<WriteOp>(async (ops) => {
+        const cluster = this.cluster;
+        this.writer = new BatchWriter<FencedOp>(async (items) => {
+          const ops = items.map((i) => i.op);
           try {
-            await store.commit(ops);
+            if (cluster) await cluster.commit(claimsOf(items), () => store.commit(ops));
+            else await store.commit(ops);
           } catch (e) {
             this.service?.writeFailed();
             throw e;
@@ -100,7 +143,7 @@ export class Host {
       start: async () => {
         if (!this.store || !this.writer) throw new Error('the store is not running');
         const l = this.cfg.limits;
-        this.service = new ChatService(this.store, this.writer, this.registry, this.outbox, {
+        this.service = new ChatService(this.store, this.fencedWriter(this.writer), this.registry, this.outbox, {
           maxMessageBytes: l.maxMessageBytes,
           defaultSyncPage: l.defaultSyncPage,
           maxSyncPage: l.maxSyncPage,
@@ -113,10 +156,32 @@ export class Host {
           groupReceiptIntervalMs: l.groupReceiptIntervalMs,
           typingTtlMs: l.typingTtlMs,
         });
+        if (this.cluster) this.service.cluster = this.cluster.hooks;
       },
       stop: async () => {
         this.service?.close();
         this.service = null;
+      },
+    };
+  }
+
+  /** The writer as the chat service sees it: each op carries its fence, taken at submit. */
+  private fencedWriter(w: BatchWriter<FencedOp>): Writer {
+    const claim = (op: WriteOp): FencedOp => ({ op, claim: this.cluster ? this.cluster.claimOf(op) : null });
+    return {
+      submit: (op) => {
+        try {
+          return w.submit(claim(op));
+        } catch (e) {
+          return Promise.reject(e as Error);
+        }
+      },
+      submitMany: (ops) => {
+        try {
+          return w.submitMany(ops.map(claim));
+        } catch (e) {
+          return Promise.reject(e as Error);
+        }
       },
     };
   }
@@ -167,7 +232,7 @@ export class Host {
         heartbeat: { intervalMs: 2_000, timeoutMs: 20_000 },
         onSpawn: (worker) => {
           this.links[shard] = new ShardLink(shard, worker, {
-            chat: () => this.chat(),
+            run: (caller, op) => this.run(caller, op),
             registry: this.registry,
             http,
             redeem: (t) => this.tickets.redeem(t),
@@ -185,3 +250,10 @@ export class Host {
   }
 }
 
+
+/** The distinct fences of a batch (one per shard and token). */
+function claimsOf(items: FencedOp[]): FenceClaim[] {
+  const seen = new Map<string, FenceClaim>();
+  for (const i of items) if (i.claim) seen.set(`${i.claim.shard}:${i.claim.token}`, i.claim);
+  return [...seen.values()];
+}

@@ -25,11 +25,15 @@ export class BatchingOutbox implements Outbox {
   constructor(private readonly shard: (i: number) => ShardPort | undefined) {}
 
   deliver(to: ConnRef[], message: import('../store/types.js').StoredMessage, t0 = 0): void {
-    const groups = byShard(to);
     // One encoding of the frame; each shard gets its own copy of the bytes because a
     // transferred buffer moves to exactly one thread.
     const bytes = toBinary(ServerFrameSchema, create(ServerFrameSchema, { kind: { case: 'message', value: messageFrame(message) } }));
-    for (const [shard, conns] of groups) {
+    this.deliverEncoded(to, { conversation: message.conversation, seq: message.seq }, bytes, t0);
+  }
+
+  /** A message frame already encoded as a ServerFrame (one forwarded by another node). */
+  deliverEncoded(to: ConnRef[], message: { conversation: string; seq: number }, bytes: Uint8Array, t0 = 0): void {
+    for (const [shard, conns] of byShard(to)) {
       const frame = bytes.slice().buffer;
       this.add(shard, { k: 'deliver', conns, conversation: message.conversation, seq: message.seq, t0, frame }, frame);
     }
@@ -41,7 +45,11 @@ export class BatchingOutbox implements Outbox {
 
   push(to: ConnRef[], push: Push): void {
     // Encoded once, like a message; each shard gets its own copy of the bytes.
-    const bytes = toBinary(ServerFrameSchema, pushFrame(push));
+    this.pushEncoded(to, toBinary(ServerFrameSchema, pushFrame(push)));
+  }
+
+  /** Any ServerFrame already encoded (a push forwarded by another node). */
+  pushEncoded(to: ConnRef[], bytes: Uint8Array): void {
     for (const [shard, conns] of byShard(to)) {
       const frame = bytes.slice().buffer;
       this.add(shard, { k: 'frame', conns, frame }, frame);

@@ -4,16 +4,14 @@
  * carries the host's pushes and metric requests to it.
  */
 import type { Worker } from 'node:worker_threads';
-import { ERROR_CODES, type ErrorCode } from '../../protocol/codes.js';
 import type { CoreOp, CoreResult, HostToShard, HttpRequest, HttpResponse, ShardToHost } from '../../shards/messages.js';
-import type { ChatService, Caller } from '../core/chat_service.js';
-import { ChatError } from '../core/errors.js';
+import type { Caller } from '../core/chat_service.js';
+import { toErrorResult } from '../core/run_op.js';
 import type { ConnectionRegistry } from '../core/registry.js';
-import { runGroupOp } from '../core/group_ops.js';
 
 export interface LinkDeps {
-  /** The current chat service (throws `unavailable` while it restarts). */
-  chat: () => ChatService;
+  /** Runs a client's op: here, or at the owner of its conversation (node/cluster/forwarder.ts). */
+  run: (caller: Caller, op: CoreOp) => Promise<CoreResult>;
   registry: ConnectionRegistry;
   http: (req: HttpRequest) => Promise<HttpResponse>;
   redeem: (ticket: string) => { user: string; device: string; exp: number } | null;
@@ -79,7 +77,7 @@ export class ShardLink {
       case 'req': {
         const caller: Caller = { user: m.user, device: m.device, conn: { shard: this.shard, conn: m.conn, user: m.user, device: m.device }, t0: m.t0 };
         Promise.resolve()
-          .then(() => runOp(this.deps.chat(), caller, m.op))
+          .then(() => this.deps.run(caller, m.op))
           .then(
             (result) => this.post({ t: 'reply', conn: m.conn, reqId: m.reqId, result }),
             (e) => this.post({ t: 'reply', conn: m.conn, reqId: m.reqId, result: toErrorResult(e, this.deps.log) }),
@@ -112,37 +110,4 @@ export class ShardLink {
         break;
     }
   }
-}
-
-async function runOp(service: ChatService, caller: Caller, op: CoreOp): Promise<CoreResult> {
-  switch (op.op) {
-    case 'send':
-      return { r: 'send_ack', ack: await service.send(caller, op) };
-    case 'ack':
-      await service.ack(caller, op.conversation, op.seq);
-      return { r: 'ok' };
-    case 'read':
-      await service.read(caller, op.conversation, op.seq);
-      return { r: 'ok' };
-    case 'sync':
-      return { r: 'sync_page', page: await service.sync(caller, op.cursors, op.limit) };
-    case 'history':
-      return { r: 'history_page', page: await service.history(caller, op.conversation, op.beforeSeq, op.limit) };
-    case 'open_direct':
-      return { r: 'direct_opened', conversation: await service.openDirect(caller.user, op.peer) };
-    case 'list':
-      return { r: 'conversations', list: await service.listConversations(caller.user) };
-    default:
-      return runGroupOp(service, caller, op);
-  }
-}
-
-export function toErrorResult(e: unknown, log: LinkDeps['log']): CoreResult {
-  if (e instanceof ChatError) return { r: 'error', code: e.code, message: e.message, retryAfterMs: e.retryAfterMs };
-  const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string' && code in ERROR_CODES) {
-    return { r: 'error', code: code as ErrorCode, message: (e as Error).message, retryAfterMs: code === 'overloaded' ? 100 : 0 };
-  }
-  log('error', 'request failed', { err: e instanceof Error ? e.stack : String(e) });
-  return { r: 'error', code: 'internal', message: 'internal error', retryAfterMs: 0 };
 }

@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cluster.proto.
  */
 export const file_cluster: GenFile = /*@__PURE__*/
-  fileDesc("Cg1jbHVzdGVyLnByb3RvEhZzd2l0Y2hib2FyZC5jbHVzdGVyLnYxIj4KCUxpbmtCYXRjaBIxCgZmcmFtZXMYASADKAsyIS5zd2l0Y2hib2FyZC5jbHVzdGVyLnYxLkxpbmtGcmFtZSL/AgoJTGlua0ZyYW1lEi4KBWhlbGxvGAEgASgLMh0uc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5IZWxsb0gAEjYKCWhlYXJ0YmVhdBgCIAEoCzIhLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuSGVhcnRiZWF0SAASOwoMZm9yd2FyZF9zZW5kGAogASgLMiMuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5Gb3J3YXJkU2VuZEgAEj8KDmZvcndhcmRfcmVzdWx0GAsgASgLMiUuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5Gb3J3YXJkUmVzdWx0SAASMgoHZGVsaXZlchgMIAEoCzIfLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuRGVsaXZlckgAEjgKCHJlY2VpcHRzGA0gASgLMiQuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5SZWNlaXB0c1B1c2hIAEIGCgRraW5kSgQICRAKUhByYXdfY2xpZW50X2ZyYW1lIjwKBUhlbGxvEg8KB25vZGVfaWQYASABKAkSEAoIcHJvdG9jb2wYAiABKA0SEAoIbGVhc2VfaWQYAyABKAkiHwoJSGVhcnRiZWF0EhIKCnNlbnRfYXRfbXMYASABKAMiWAoGT3JpZ2luEgwKBG5vZGUYASABKAkSDAoEdXNlchgCIAEoCRIOCgZkZXZpY2UYAyABKAkSFAoMc29ja2V0X3NoYXJkGAQgASgNEgwKBGNvbm4YBSABKA0isgEKC0ZvcndhcmRTZW5kEg8KB2NhbGxfaWQYASABKAQSLgoGb3JpZ2luGAIgASgLMh4uc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5PcmlnaW4SIgoEc2VuZBgDIAEoCzIULnN3aXRjaGJvYXJkLnYxLlNlbmQSGgoSY29udmVyc2F0aW9uX3NoYXJkGAQgASgNEhMKC293bmVyX3Rva2VuGAUgASgEEg0KBXQwX21zGAYgASgDInoKDUZvcndhcmRSZXN1bHQSDwoHY2FsbF9pZBgBIAEoBBImCgNhY2sYAiABKAsyFy5zd2l0Y2hib2FyZC52MS5TZW5kQWNrSAASJgoFZXJyb3IYAyABKAsyFS5zd2l0Y2hib2FyZC52MS5FcnJvckgAQggKBnJlc3VsdCKCAQoHRGVsaXZlchINCgV1c2VycxgBIAMoCRIoCgdtZXNzYWdlGAIgASgLMhcuc3dpdGNoYm9hcmQudjEuTWVzc2FnZRIvCgdleGNsdWRlGAMgASgLMh4uc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5PcmlnaW4SDQoFdDBfbXMYBCABKAMiSAoMUmVjZWlwdHNQdXNoEg0KBXVzZXJzGAEgAygJEikKCHJlY2VpcHRzGAIgAygLMhcuc3dpdGNoYm9hcmQudjEuUmVjZWlwdDJfCgtDbHVzdGVyTGluaxJQCgRMaW5rEiEuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5MaW5rQmF0Y2gaIS5zd2l0Y2hib2FyZC5jbHVzdGVyLnYxLkxpbmtCYXRjaCgBMAFiBnByb3RvMw", [file_client]);
+  fileDesc("Cg1jbHVzdGVyLnByb3RvEhZzd2l0Y2hib2FyZC5jbHVzdGVyLnYxIj4KCUxpbmtCYXRjaBIxCgZmcmFtZXMYASADKAsyIS5zd2l0Y2hib2FyZC5jbHVzdGVyLnYxLkxpbmtGcmFtZSKiBAoJTGlua0ZyYW1lEi4KBWhlbGxvGAEgASgLMh0uc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5IZWxsb0gAEjYKCWhlYXJ0YmVhdBgCIAEoCzIhLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuSGVhcnRiZWF0SAASOwoMZm9yd2FyZF9zZW5kGAogASgLMiMuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5Gb3J3YXJkU2VuZEgAEj8KDmZvcndhcmRfcmVzdWx0GAsgASgLMiUuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5Gb3J3YXJkUmVzdWx0SAASMgoHZGVsaXZlchgMIAEoCzIfLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuRGVsaXZlckgAEjgKCHJlY2VpcHRzGA0gASgLMiQuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5SZWNlaXB0c1B1c2hIABIzCgRjYWxsGA4gASgLMiMuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5Gb3J3YXJkQ2FsbEgAEjkKC2NhbGxfcmVzdWx0GA8gASgLMiIuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5DYWxsUmVzdWx0SAASMQoEcHVzaBgQIAEoCzIhLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuUHVzaEZyYW1lSABCBgoEa2luZEoECAkQClIQcmF3X2NsaWVudF9mcmFtZSI8CgVIZWxsbxIPCgdub2RlX2lkGAEgASgJEhAKCHByb3RvY29sGAIgASgNEhAKCGxlYXNlX2lkGAMgASgJIh8KCUhlYXJ0YmVhdBISCgpzZW50X2F0X21zGAEgASgDIlgKBk9yaWdpbhIMCgRub2RlGAEgASgJEgwKBHVzZXIYAiABKAkSDgoGZGV2aWNlGAMgASgJEhQKDHNvY2tldF9zaGFyZBgEIAEoDRIMCgRjb25uGAUgASgNIrIBCgtGb3J3YXJkU2VuZBIPCgdjYWxsX2lkGAEgASgEEi4KBm9yaWdpbhgCIAEoCzIeLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuT3JpZ2luEiIKBHNlbmQYAyABKAsyFC5zd2l0Y2hib2FyZC52MS5TZW5kEhoKEmNvbnZlcnNhdGlvbl9zaGFyZBgEIAEoDRITCgtvd25lcl90b2tlbhgFIAEoBBINCgV0MF9tcxgGIAEoAyJ6Cg1Gb3J3YXJkUmVzdWx0Eg8KB2NhbGxfaWQYASABKAQSJgoDYWNrGAIgASgLMhcuc3dpdGNoYm9hcmQudjEuU2VuZEFja0gAEiYKBWVycm9yGAMgASgLMhUuc3dpdGNoYm9hcmQudjEuRXJyb3JIAEIICgZyZXN1bHQiggEKB0RlbGl2ZXISDQoFdXNlcnMYASADKAkSKAoHbWVzc2FnZRgCIAEoCzIXLnN3aXRjaGJvYXJkLnYxLk1lc3NhZ2USLwoHZXhjbHVkZRgDIAEoCzIeLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuT3JpZ2luEg0KBXQwX21zGAQgASgDIooBCgtGb3J3YXJkQ2FsbBIPCgdjYWxsX2lkGAEgASgEEi4KBm9yaWdpbhgCIAEoCzIeLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuT3JpZ2luEg8KB29wX2pzb24YAyABKAkSGgoSY29udmVyc2F0aW9uX3NoYXJkGAQgASgNEg0KBXQwX21zGAUgASgDIjIKCkNhbGxSZXN1bHQSDwoHY2FsbF9pZBgBIAEoBBITCgtyZXN1bHRfanNvbhgCIAEoCSIwCglQdXNoRnJhbWUSDQoFdXNlcnMYASADKAkSFAoMc2VydmVyX2ZyYW1lGAIgASgMIkgKDFJlY2VpcHRzUHVzaBINCgV1c2VycxgBIAMoCRIpCghyZWNlaXB0cxgCIAMoCzIXLnN3aXRjaGJvYXJkLnYxLlJlY2VpcHQyXwoLQ2x1c3RlckxpbmsSUAoETGluaxIhLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuTGlua0JhdGNoGiEuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5MaW5rQmF0Y2goATABYgZwcm90bzM", [file_client]);
 
 /**
  * @generated from message switchboard.cluster.v1.LinkBatch
@@ -82,12 +82,30 @@ export type LinkFrame = Message<"switchboard.cluster.v1.LinkFrame"> & {
     case: "deliver";
   } | {
     /**
-     * 20..29: presence (later).
-     *
      * @generated from field: switchboard.cluster.v1.ReceiptsPush receipts = 13;
      */
     value: ReceiptsPush;
     case: "receipts";
+  } | {
+    /**
+     * @generated from field: switchboard.cluster.v1.ForwardCall call = 14;
+     */
+    value: ForwardCall;
+    case: "call";
+  } | {
+    /**
+     * @generated from field: switchboard.cluster.v1.CallResult call_result = 15;
+     */
+    value: CallResult;
+    case: "callResult";
+  } | {
+    /**
+     * 20..29: presence (later).
+     *
+     * @generated from field: switchboard.cluster.v1.PushFrame push = 16;
+     */
+    value: PushFrame;
+    case: "push";
   } | { case: undefined; value?: undefined };
 };
 
@@ -318,6 +336,99 @@ export const DeliverSchema: GenMessage<Deliver> = /*@__PURE__*/
   messageDesc(file_cluster, 7);
 
 /**
+ * Any other conversation op a client made on the origin node (ack, read, history,
+ * group changes, member receipts, typing, open direct), run by the owner of the
+ * conversation's shard. The op and its result are the host<->shard schema
+ * (shards/messages.ts CoreOp / CoreResult) as JSON: they are low-rate control ops,
+ * and one schema for them keeps the forwarded and the local path identical.
+ *
+ * @generated from message switchboard.cluster.v1.ForwardCall
+ */
+export type ForwardCall = Message<"switchboard.cluster.v1.ForwardCall"> & {
+  /**
+   * @generated from field: uint64 call_id = 1;
+   */
+  callId: bigint;
+
+  /**
+   * @generated from field: switchboard.cluster.v1.Origin origin = 2;
+   */
+  origin?: Origin | undefined;
+
+  /**
+   * @generated from field: string op_json = 3;
+   */
+  opJson: string;
+
+  /**
+   * @generated from field: uint32 conversation_shard = 4;
+   */
+  conversationShard: number;
+
+  /**
+   * @generated from field: int64 t0_ms = 5;
+   */
+  t0Ms: bigint;
+};
+
+/**
+ * Describes the message switchboard.cluster.v1.ForwardCall.
+ * Use `create(ForwardCallSchema)` to create a new message.
+ */
+export const ForwardCallSchema: GenMessage<ForwardCall> = /*@__PURE__*/
+  messageDesc(file_cluster, 8);
+
+/**
+ * @generated from message switchboard.cluster.v1.CallResult
+ */
+export type CallResult = Message<"switchboard.cluster.v1.CallResult"> & {
+  /**
+   * @generated from field: uint64 call_id = 1;
+   */
+  callId: bigint;
+
+  /**
+   * A CoreResult as JSON (errors included, as {"r":"error",...}).
+   *
+   * @generated from field: string result_json = 2;
+   */
+  resultJson: string;
+};
+
+/**
+ * Describes the message switchboard.cluster.v1.CallResult.
+ * Use `create(CallResultSchema)` to create a new message.
+ */
+export const CallResultSchema: GenMessage<CallResult> = /*@__PURE__*/
+  messageDesc(file_cluster, 9);
+
+/**
+ * A push other than a message or 1:1 receipts (group receipts, typing, presence):
+ * the client ServerFrame, encoded once by the sending node, for the receiving node's
+ * local connections of `users`.
+ *
+ * @generated from message switchboard.cluster.v1.PushFrame
+ */
+export type PushFrame = Message<"switchboard.cluster.v1.PushFrame"> & {
+  /**
+   * @generated from field: repeated string users = 1;
+   */
+  users: string[];
+
+  /**
+   * @generated from field: bytes server_frame = 2;
+   */
+  serverFrame: Uint8Array;
+};
+
+/**
+ * Describes the message switchboard.cluster.v1.PushFrame.
+ * Use `create(PushFrameSchema)` to create a new message.
+ */
+export const PushFrameSchema: GenMessage<PushFrame> = /*@__PURE__*/
+  messageDesc(file_cluster, 10);
+
+/**
  * Push member receipts to the receiving node's local connections of `users`.
  *
  * @generated from message switchboard.cluster.v1.ReceiptsPush
@@ -339,7 +450,7 @@ export type ReceiptsPush = Message<"switchboard.cluster.v1.ReceiptsPush"> & {
  * Use `create(ReceiptsPushSchema)` to create a new message.
  */
 export const ReceiptsPushSchema: GenMessage<ReceiptsPush> = /*@__PURE__*/
-  messageDesc(file_cluster, 8);
+  messageDesc(file_cluster, 11);
 
 /**
  * @generated from service switchboard.cluster.v1.ClusterLink

@@ -1,0 +1,466 @@
+/**
+ * A node's membership in a cluster cell: the I/O shell that wires the building
+ * blocks of node/cluster, node/routing and node/peers into a host, as children of
+ * its supervision tree (node/main.ts):
+ *
+ *   host (rest_for_one)
+ *   ├── etcd          the shared etcd client
+ *   ├── lease         the node lease (everything below hangs keys on it)
+ *   ├── peer-server   gRPC server of the links (its port goes into membership)
+ *   ├── membership    members/<node> under the lease; up/down events
+ *   ├── routes        user/device -> node, written behind from the registry
+ *   ├── store, chat   (the host's)
+ *   ├── ownership     conversation shards: claim, release after draining, fence
+ *   ├── links         (one_for_one) one PeerLink per live peer, started and
+ *   │                  terminated as membership changes (dynamic children)
+ *   └── tasks, shards (the host's)
+ *
+ * What the rest of the node sees: `run` (ops go to the owner of their conversation,
+ * forwarder.ts), `hooks` (ChatService's owns / cross-node fan-out, fanout.ts) and
+ * `claimOf` / `commit` (the writer's fencing: a write for a conversation carries the
+ * token of its shard taken when its seq was assigned, and commits only while that
+ * token is still ours; ownership.ts / fence.ts).
+ *
+ * Shard moves: on acquire the chat service forgets cached state of the shard, so the
+ * first op reloads the last seq from the store; before a planned release the shard
+ * stops taking writes and the writer is flushed, then the key is deleted; a shard
+ * lost without release (lease expired, fenced) is forgotten at once and its queued
+ * writes fail the fence check.
+ */
+import type { Etcd3 } from 'etcd3';
+import { Supervisor, serviceChild, type ChildSpecInput, type Service, type StartFn } from '../../supervisor/index.js';
+import type { Config } from '../config.js';
+import type { CoreOp, CoreResult } from '../../shards/messages.js';
+import type { Caller, ClusterHooks } from '../core/chat_types.js';
+import type { ChatService } from '../core/chat_service.js';
+import { ChatError } from '../core/errors.js';
+import type { ConnectionRegistry } from '../core/registry.js';
+import type { WriteOp } from '../store/types.js';
+import type { BatchingOutbox } from '../host/outbox.js';
+import { EtcdRouteTable } from '../routing/route_table_etcd.js';
+import { PeerLink } from '../peers/peer_link.js';
+import { PeerDirectory, PeerServer } from '../peers/peer_server.js';
+import type { LinkFrame } from '../../protocol/gen/cluster_pb.js';
+import { makeEtcdClient } from './etcd_client.js';
+import { NodeLease } from './node_lease.js';
+import { Membership, type MemberEvent } from './membership.js';
+import { ShardOwnership } from './ownership.js';
+import { shardOf } from './shard_map.js';
+import type { FenceClaim } from './fence.js';
+import { FencedError } from './fence.js';
+import { Forwarder } from './forwarder.js';
+import { ClusterFanout } from './fanout.js';
+
+type Log = (level: string, msg: string, fields?: Record<string, unknown>) => void;
+
+export interface ClusterNodeDeps {
+  cfg: Config;
+  /** The node's HTTP base URL (published in membership). */
+  httpUrl: string;
+  chat: () => ChatService | null;
+  /** Resolves when every write accepted so far has committed (or failed). */
+  flushWriter: () => Promise<void>;
+  registry: ConnectionRegistry;
+  outbox: BatchingOutbox;
+  local: (caller: Caller, op: CoreOp) => Promise<CoreResult>;
+  log: Log;
+}
+
+/** The conversation a write belongs to (null: not conversation-scoped, e.g. presence). */
+function conversationOfWrite(op: WriteOp): string | null {
+  switch (op.kind) {
+    case 'message':
+      return op.message.conversation;
+    case 'cursor':
+      return op.cursor.conversation;
+    case 'conversation':
+      return op.conversation.id;
+    case 'trim':
+    case 'members':
+    case 'subject':
+      return op.conversation;
+    case 'presence':
+      return null;
+  }
+}
+
+export class ClusterNode {
+  readonly self: string;
+  readonly directory = new PeerDirectory();
+  readonly forwarder: Forwarder;
+  readonly fanout: ClusterFanout;
+  readonly hooks: ClusterHooks;
+  client: Etcd3 | null = null;
+  lease: NodeLease | null = null;
+  server: PeerServer | null = null;
+  membership: Membership | null = null;
+  routes: EtcdRouteTable | null = null;
+  ownership: ShardOwnership | null = null;
+  /** Per peer: the last start/stop of its link, so changes apply in order. */
+  private readonly linkOps = new Map<string, Promise<void>>();
+  /** Shards being released: no new writes while the writer drains them. */
+  private readonly releasing = new Set<number>();
+  private readonly shardCount: number;
+
+  constructor(private readonly d: ClusterNodeDeps) {
+    this.self = d.cfg.node.id;
+    this.shardCount = d.cfg.cluster.shards.count;
+    this.forwarder = new Forwarder({
+      self: this.self,
+      shardOf: (c) => this.shardOf(c),
+      heldToken: (s) => this.heldToken(s),
+      ownerOf: (s) => this.ownership?.ownerOf(s) ?? null,
+      link: (n) => this.directory.get(n),
+      local: d.local,
+    });
+    this.fanout = new ClusterFanout({
+      self: this.self,
+      routes: () => this.routes,
+      link: (n) => this.directory.get(n),
+      registry: d.registry,
+      outbox: d.outbox,
+      onRemoteDelivered: (c, seq) => d.chat()?.remoteDelivered(c, seq),
+    });
+    this.hooks = {
+      owns: (c) => this.heldToken(this.shardOf(c)) !== null,
+      deliver: (u, m, ex, t0) => this.fanout.deliver(u, m, ex, t0),
+      receipts: (u, r) => this.fanout.receipts(u, r),
+      push: (u, p) => this.fanout.push(u, p),
+    };
+    // Routes follow the registry (which outlives every child) while a table runs.
+    d.registry.tap((ev, ref) => {
+      const routes = this.routes;
+      if (!routes) return;
+      if (ev === 'close') return routes.unregister(ref.user, ref.device);
+      try {
+        routes.register(ref.user, ref.device);
+      } catch (e) {
+        // The connection stays; deliveries from other nodes reach it through sync
+        // until the backlog drains and it reconnects.
+        d.log('warn', 'route not registered', { user: ref.user, err: (e as Error).message });
+      }
+    });
+  }
+
+  shardOf(conversation: string): number {
+    return shardOf(conversation, this.shardCount);
+  }
+
+  /** Our token for `shard` if we own it and take writes for it. */
+  heldToken(shard: number): number | null {
+    if (this.releasing.has(shard)) return null;
+    return this.ownership?.tokenOf(shard) ?? null;
+  }
+
+  run(caller: Caller, op: CoreOp): Promise<CoreResult> {
+    return this.forwarder.run(caller, op);
+  }
+
+  // ------------------------------------------------------------------ writer fencing
+
+  /** The fence a write must pass, taken now (when its seq is assigned). */
+  claimOf(op: WriteOp): FenceClaim | null {
+    const conv = conversationOfWrite(op);
+    if (conv === null) return null;
+    const shard = this.shardOf(conv);
+    const token = this.heldToken(shard);
+    if (token === null) throw new ChatError('unavailable', `conversation ${conv} is moving to another node; retry`, 250);
+    return { shard, token };
+  }
+
+  /** Run a store commit under the claims of its ops. */
+  async commit(claims: FenceClaim[], fn: () => Promise<void>): Promise<void> {
+    if (claims.length === 0) return fn();
+    const o = this.ownership;
+    if (!o) throw new ChatError('unavailable', 'shard ownership is restarting; retry', 250);
+    try {
+      await o.fencedCommit(claims, fn);
+    } catch (e) {
+      if (e instanceof FencedError) {
+        this.d.log('warn', 'write fenced', { reason: e.reason, shard: e.shard });
+        throw new ChatError('unavailable', `write refused: ${e.message}; retry`, 250);
+      }
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------------ children
+
+  /** Children that go before the store. */
+  before(): ChildSpecInput[] {
+    const c = this.d.cfg.cluster;
+    const log = (line: string): void => this.d.log('info', line);
+    return [
+      {
+        id: 'etcd',
+        start: serviceChild(() => ({
+          start: async () => {
+            this.client = makeEtcdClient(c.etcd.endpoints);
+          },
+          stop: async () => {
+            this.client?.close();
+            this.client = null;
+          },
+        })),
+      },
+      {
+        id: 'lease',
+        start: serviceChild(() => {
+          const lease = new NodeLease(this.etcd(), { ttlSec: c.etcd.leaseTtlSec, log, startTimeoutMs: 30_000 });
+          return {
+            start: async () => {
+              await lease.start();
+              this.lease = lease;
+            },
+            // Revoked on a clean stop: the others take over at once instead of after a TTL.
+            stop: async () => {
+              this.lease = null;
+              await lease.stop(true);
+            },
+          };
+        }),
+      },
+      {
+        id: 'peer-server',
+        start: serviceChild(() => {
+          const server = new PeerServer({ bind: c.peer.bind, directory: this.directory, log });
+          return {
+            start: async () => {
+              await server.start();
+              this.server = server;
+            },
+            stop: async () => {
+              this.server = null;
+              await server.stop();
+            },
+          };
+        }),
+      },
+      {
+        id: 'membership',
+        start: serviceChild(() => {
+          const bindHost = c.peer.bind.slice(0, c.peer.bind.lastIndexOf(':'));
+          const m = new Membership({
+            client: this.etcd(),
+            lease: this.nodeLease(),
+            self: { node: this.self, peerAddr: c.peer.advertise || `${bindHost}:${this.server?.port ?? 0}`, httpUrl: this.d.httpUrl, startedAt: Date.now() },
+            prefix: c.etcd.prefix,
+            log,
+          });
+          return {
+            start: async () => {
+              await m.start();
+              this.membership = m;
+            },
+            stop: async () => {
+              this.membership = null;
+              await m.stop();
+            },
+          };
+        }),
+      },
+      {
+        id: 'routes',
+        start: serviceChild(() => {
+          const r = new EtcdRouteTable({ client: this.etcd(), lease: this.nodeLease(), nodeId: this.self, prefix: c.etcd.prefix, ...c.routes, log });
+          return {
+            start: async () => {
+              await r.start();
+              this.routes = r;
+              // Connections opened while no table ran (a restart of this child).
+              for (const ref of this.d.registry.all()) {
+                try {
+                  r.register(ref.user, ref.device);
+                } catch {
+                  /* logged by the tap on the next change; sync covers the gap */
+                }
+              }
+            },
+            stop: async () => {
+              this.routes = null;
+              await r.stop(2_000);
+            },
+          };
+        }),
+        shutdown: 5_000,
+      },
+    ];
+  }
+
+  /** Children that go after the chat service. */
+  after(): ChildSpecInput[] {
+    const c = this.d.cfg.cluster;
+    const log = (line: string): void => this.d.log('info', line);
+    const forgetShard = (shard: number): void => this.d.chat()?.forget((conv) => this.shardOf(conv) === shard);
+    return [
+      {
+        id: 'ownership',
+        shutdown: 20_000,
+        start: serviceChild(() => {
+          const o = new ShardOwnership({
+            client: this.etcd(),
+            lease: this.nodeLease(),
+            membership: this.members(),
+            nodeId: this.self,
+            prefix: c.etcd.prefix,
+            shardCount: this.shardCount,
+            safetyMarginMs: c.fence.safetyMarginMs,
+            fenceMode: c.fence.mode,
+            log,
+            onAcquire: (shard) => {
+              this.releasing.delete(shard);
+              forgetShard(shard);
+            },
+            onRelease: async (shard) => {
+              this.releasing.add(shard);
+              await this.d.flushWriter();
+              forgetShard(shard);
+            },
+            onLost: (shard) => forgetShard(shard),
+          });
+          return {
+            start: async () => {
+              this.ownership = o;
+              await o.start();
+            },
+            stop: async () => {
+              await o.stop();
+              this.ownership = null;
+              this.releasing.clear();
+            },
+          };
+        }),
+      },
+      { id: 'links', type: 'supervisor', start: this.linksStart() },
+    ];
+  }
+
+  /** A one_for_one supervisor whose children are the peer links, following membership. */
+  private linksStart(): StartFn {
+    return async (ctx) => {
+      const sup = new Supervisor({ name: `${ctx.supervisor}/${ctx.childId}`, strategy: 'one_for_one', intensity: 10, periodMs: 10_000, clock: ctx.clock, parentReport: ctx.report, children: [] });
+      await sup.start();
+      const membership = this.members();
+      const onChange = (e: MemberEvent): void => {
+        if (e.member.node === this.self) return;
+        const id = `peer-${e.member.node}`;
+        if (e.kind === 'down') {
+          this.forwarder.linkDown(e.member.node);
+          this.serial(e.member.node, () => sup.terminateChild(id).then(() => sup.deleteChild(id)).catch(() => undefined));
+          return;
+        }
+        this.serial(e.member.node, () => this.startLink(sup, e.member.node, e.member.peerAddr));
+      };
+      const off = membership.onChange(onChange);
+      for (const m of membership.members()) if (m.node !== this.self) this.serial(m.node, () => this.startLink(sup, m.node, m.peerAddr));
+      void sup.exited.finally(off);
+      return { exited: sup.exited, requestStop: () => void sup.stop(), kill: () => sup.kill(), tree: () => sup.tree() };
+    };
+  }
+
+  private serial(node: string, fn: () => Promise<void>): void {
+    const next = (this.linkOps.get(node) ?? Promise.resolve()).then(fn, fn);
+    this.linkOps.set(node, next);
+    void next.finally(() => {
+      if (this.linkOps.get(node) === next) this.linkOps.delete(node);
+    });
+  }
+
+  private async startLink(sup: Supervisor, node: string, addr: string): Promise<void> {
+    const id = `peer-${node}`;
+    const l = this.d.cfg.cluster.links;
+    // A restarted peer comes back with a new address: replace the old link.
+    await sup.terminateChild(id).then(() => sup.deleteChild(id)).catch(() => undefined);
+    await sup
+      .startChild({
+        id,
+        restart: 'transient',
+        shutdown: 3_000,
+        start: serviceChild((): Service => {
+          const link = new PeerLink({
+            self: this.self,
+            peer: node,
+            // The node with the smaller id dials.
+            dial: this.self < node ? addr : null,
+            directory: this.directory,
+            leaseId: () => this.lease?.id ?? '',
+            onFrames: (frames, peer) => this.onFrames(frames, peer),
+            maxQueuedBytes: l.maxQueuedBytes,
+            maxBatchBytes: l.maxBatchBytes,
+            heartbeatMs: l.heartbeatMs,
+            deadAfterMs: l.deadAfterMs,
+            log: (line) => this.d.log('info', line),
+          });
+          link.onState((s) => {
+            if (s === 'down' || s === 'stopped') this.forwarder.linkDown(node);
+          });
+          return link;
+        }),
+      })
+      .catch((e) => this.d.log('warn', 'peer link not started', { peer: node, err: (e as Error).message }));
+  }
+
+  private onFrames(frames: LinkFrame[], peer: string): void {
+    const reply = (f: LinkFrame): void => {
+      if (this.directory.get(peer)?.send(f) !== 'ok') this.d.log('warn', 'reply to peer dropped', { peer });
+    };
+    for (const f of frames) {
+      const k = f.kind;
+      switch (k.case) {
+        case 'deliver':
+          this.fanout.onDeliver(k.value);
+          break;
+        case 'receipts':
+          this.fanout.onReceipts(k.value);
+          break;
+        case 'push':
+          this.fanout.onPush(k.value);
+          break;
+        case 'forwardSend':
+          void this.forwarder.onForwardSend(k.value, reply);
+          break;
+        case 'forwardResult':
+          this.forwarder.onForwardResult(k.value);
+          break;
+        case 'call':
+          void this.forwarder.onCall(k.value, reply);
+          break;
+        case 'callResult':
+          this.forwarder.onCallResult(k.value);
+          break;
+        default:
+          // Unknown or newer frame kinds are dropped (rolling upgrades).
+          break;
+      }
+    }
+  }
+
+  /** For GET /admin/cluster. */
+  status(): unknown {
+    return {
+      node: this.self,
+      lease: this.lease?.id ?? null,
+      members: this.membership?.members().map((m) => ({ node: m.node, peerAddr: m.peerAddr, httpUrl: m.httpUrl })) ?? [],
+      shards: { count: this.shardCount, held: [...(this.ownership?.heldShards().keys() ?? [])].sort((a, b) => a - b), releasing: [...this.releasing] },
+      links: this.directory.all().map((l) => ({ peer: l.peer, ...l.stats() })),
+      routes: this.routes?.stats() ?? null,
+      forwarder: this.forwarder.stats,
+      fanout: this.fanout.stats,
+    };
+  }
+
+  private etcd(): Etcd3 {
+    if (!this.client) throw new Error('the etcd client is not running');
+    return this.client;
+  }
+
+  private nodeLease(): NodeLease {
+    if (!this.lease) throw new Error('the node lease is not running');
+    return this.lease;
+  }
+
+  private members(): Membership {
+    if (!this.membership) throw new Error('membership is not running');
+    return this.membership;
+  }
+}

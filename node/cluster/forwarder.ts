@@ -1,0 +1,228 @@
+/**
+ * The op router of a clustered node: every client op that belongs to one conversation
+ * runs on the owner of that conversation's shard, which alone assigns seqs, moves
+ * cursors and writes (through its fenced writer). Ops for shards held here run
+ * locally; the others are forwarded over the peer link to the owner and the node
+ * waits for the result:
+ *
+ *   send            -> ForwardSend  / ForwardResult (typed: the hot path)
+ *   every other op  -> ForwardCall  / CallResult    (CoreOp / CoreResult as JSON)
+ *   sync, list, presence -> always local (sync reads the store; see ChatService.sync)
+ *
+ * Failures are the client's retryable errors: no owner right now (a takeover is in
+ * progress), no link to the owner, the owner's queue full, or no answer in time
+ * (`unavailable` / `overloaded` with retry_after_ms). A forwarded send that timed out
+ * may still have been applied; the client's resend with the same client_msg_id is
+ * answered from the dedup key, so a retry never duplicates.
+ */
+import { create } from '@bufbuild/protobuf';
+import { LinkFrameSchema, type CallResult, type ForwardCall, type ForwardResult, type ForwardSend, type LinkFrame } from '../../protocol/gen/cluster_pb.js';
+import { ERROR_CODES, type ErrorCode } from '../../protocol/codes.js';
+import type { CoreOp, CoreResult } from '../../shards/messages.js';
+import type { Caller } from '../core/chat_types.js';
+import { directConversationId, ID_PATTERN } from '../core/ids.js';
+import { newGroupId } from '../core/chat_service.js';
+import type { PeerLink } from '../peers/peer_link.js';
+import type { ShardOwner } from './shard_map.js';
+
+export interface ForwarderDeps {
+  self: string;
+  shardOf: (conversation: string) => number;
+  /** Our token for the shard when we own it and accept its writes, else null. */
+  heldToken: (shard: number) => number | null;
+  ownerOf: (shard: number) => ShardOwner | null;
+  link: (node: string) => PeerLink | undefined;
+  /** Run an op here (never throws: errors come back as {r:'error'}). */
+  local: (caller: Caller, op: CoreOp) => Promise<CoreResult>;
+  /** How long a forwarded op may take. */
+  callTimeoutMs?: number;
+}
+
+export interface ForwarderStats {
+  forwarded: number;
+  local: number;
+  /** Ops refused before leaving: no owner, no link, link queue full. */
+  refused: number;
+  timedOut: number;
+  /** Ops other nodes forwarded here. */
+  served: number;
+}
+
+interface Pending {
+  node: string;
+  resolve: (r: CoreResult) => void;
+  timer: NodeJS.Timeout;
+}
+
+const RETRY_MS = 250;
+
+function err(code: ErrorCode, message: string, retryAfterMs = RETRY_MS): CoreResult {
+  return { r: 'error', code, message, retryAfterMs };
+}
+
+/** The conversation an op belongs to, or null for ops that run where the socket is. */
+export function conversationOfOp(caller: Caller, op: CoreOp): string | null {
+  switch (op.op) {
+    case 'sync':
+    case 'list':
+    case 'presence_subscribe':
+    case 'presence_settings':
+      return null;
+    case 'open_direct':
+      // Malformed peers are refused by the local service with its own error.
+      return ID_PATTERN.test(op.peer) && op.peer !== caller.user ? directConversationId(caller.user, op.peer) : null;
+    case 'create_group':
+      return op.id ?? null;
+    default:
+      return op.conversation;
+  }
+}
+
+export class Forwarder {
+  readonly stats: ForwarderStats = { forwarded: 0, local: 0, refused: 0, timedOut: 0, served: 0 };
+  private readonly pending = new Map<bigint, Pending>();
+  private nextCall = 1n;
+
+  constructor(private readonly d: ForwarderDeps) {}
+
+  /** Run `op` for `caller` here or at its conversation's owner. Never throws. */
+  async run(caller: Caller, op: CoreOp): Promise<CoreResult> {
+    // A new group's id is chosen here so the op can go straight to its owner.
+    if (op.op === 'create_group' && !op.id) op = { ...op, id: newGroupId() };
+    const conv = conversationOfOp(caller, op);
+    if (conv === null) return this.runLocal(caller, op);
+    const shard = this.d.shardOf(conv);
+    if (this.d.heldToken(shard) !== null) return this.runLocal(caller, op);
+    const owner = this.d.ownerOf(shard);
+    if (!owner || owner.node === this.d.self) {
+      this.stats.refused++;
+      return err('unavailable', `conversation shard ${shard} has no owner right now (moving); retry`);
+    }
+    const link = this.d.link(owner.node);
+    if (!link || link.linkState !== 'up') {
+      this.stats.refused++;
+      return err('unavailable', `the owner of conversation shard ${shard} (${owner.node}) is not reachable; retry`);
+    }
+    const callId = this.nextCall++;
+    const origin = { node: this.d.self, user: caller.user, device: caller.device, socketShard: caller.conn?.shard ?? 0, conn: caller.conn?.conn ?? 0 };
+    const t0Ms = BigInt(Math.round(caller.t0 ?? 0));
+    const frame: LinkFrame =
+      op.op === 'send'
+        ? create(LinkFrameSchema, {
+            kind: {
+              case: 'forwardSend',
+              value: { callId, origin, send: { conversation: op.conversation, clientMsgId: op.clientMsgId, body: op.body, meta: op.meta }, conversationShard: shard, ownerToken: BigInt(owner.token), t0Ms },
+            },
+          })
+        : create(LinkFrameSchema, { kind: { case: 'call', value: { callId, origin, opJson: JSON.stringify(caller.backend ? { ...op, backend: true } : op), conversationShard: shard, t0Ms } } });
+    return new Promise<CoreResult>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(callId);
+        this.stats.timedOut++;
+        resolve(err('unavailable', `the owner of conversation shard ${shard} (${owner.node}) did not answer in time; retry (a resend is deduplicated)`));
+      }, this.d.callTimeoutMs ?? 10_000);
+      this.pending.set(callId, { node: owner.node, resolve, timer });
+      if (link.send(frame) !== 'ok') {
+        clearTimeout(timer);
+        this.pending.delete(callId);
+        this.stats.refused++;
+        resolve(err('overloaded', `the link to ${owner.node} is full; retry`, 500));
+        return;
+      }
+      this.stats.forwarded++;
+    });
+  }
+
+  /** The link to `node` went down: its calls will not be answered. */
+  linkDown(node: string): void {
+    for (const [id, p] of this.pending) {
+      if (p.node !== node) continue;
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.resolve(err('unavailable', `lost the link to ${node} while it ran the op; retry (a resend is deduplicated)`));
+    }
+  }
+
+  // ------------------------------------------------------------------ owner side
+
+  /** A peer forwarded a send: run it here if we (still) own its shard. */
+  async onForwardSend(f: ForwardSend, reply: (frame: LinkFrame) => void): Promise<void> {
+    this.stats.served++;
+    const o = f.origin;
+    const s = f.send;
+    let res: CoreResult;
+    if (!o || !s) res = err('bad_frame', 'forward_send without origin or send', 0);
+    else if (this.d.heldToken(f.conversationShard) === null) res = err('unavailable', `this node no longer owns conversation shard ${f.conversationShard}; retry`);
+    else {
+      const caller: Caller = { user: o.user, device: o.device, conn: null, t0: Number(f.t0Ms), origin: { node: o.node, shard: o.socketShard, conn: o.conn } };
+      res = await this.d.local(caller, { op: 'send', conversation: s.conversation, clientMsgId: s.clientMsgId, body: s.body, meta: s.meta });
+    }
+    const value: Partial<ForwardResult> =
+      res.r === 'send_ack'
+        ? { callId: f.callId, result: { case: 'ack', value: { conversation: res.ack.conversation, clientMsgId: res.ack.clientMsgId, messageId: res.ack.messageId, seq: BigInt(res.ack.seq), serverTs: BigInt(res.ack.serverTs), duplicate: res.ack.duplicate } as never } }
+        : res.r === 'error'
+          ? { callId: f.callId, result: { case: 'error', value: { code: res.code, message: res.message, retryable: ERROR_CODES[res.code].retryable, retryAfterMs: res.retryAfterMs } as never } }
+          : { callId: f.callId, result: { case: 'error', value: { code: 'internal', message: `unexpected result ${res.r}` } as never } };
+    reply(create(LinkFrameSchema, { kind: { case: 'forwardResult', value: value as ForwardResult } }));
+  }
+
+  /** A peer forwarded another op. */
+  async onCall(f: ForwardCall, reply: (frame: LinkFrame) => void): Promise<void> {
+    this.stats.served++;
+    const o = f.origin;
+    let res: CoreResult;
+    let op: (CoreOp & { backend?: boolean }) | null = null;
+    try {
+      op = JSON.parse(f.opJson) as CoreOp & { backend?: boolean };
+    } catch {
+      op = null;
+    }
+    if (!o || !op || typeof op.op !== 'string') res = err('bad_frame', 'forward call without origin or op', 0);
+    else if (this.d.heldToken(f.conversationShard) === null) res = err('unavailable', `this node no longer owns conversation shard ${f.conversationShard}; retry`);
+    else {
+      const { backend, ...plain } = op;
+      const caller: Caller = { user: o.user, device: o.device, conn: null, t0: Number(f.t0Ms), origin: { node: o.node, shard: o.socketShard, conn: o.conn }, backend: backend === true };
+      res = await this.d.local(caller, plain as CoreOp);
+    }
+    reply(create(LinkFrameSchema, { kind: { case: 'callResult', value: { callId: f.callId, resultJson: JSON.stringify(res) } } }));
+  }
+
+  // ------------------------------------------------------------------ results
+
+  onForwardResult(f: ForwardResult): void {
+    const p = this.take(f.callId);
+    if (!p) return;
+    const r = f.result;
+    if (r.case === 'ack') {
+      const a = r.value;
+      p.resolve({ r: 'send_ack', ack: { conversation: a.conversation, clientMsgId: a.clientMsgId, messageId: a.messageId, seq: Number(a.seq), serverTs: Number(a.serverTs), duplicate: a.duplicate } });
+    } else if (r.case === 'error') {
+      const e = r.value;
+      const code = (e.code in ERROR_CODES ? e.code : 'internal') as ErrorCode;
+      p.resolve({ r: 'error', code, message: e.message, retryAfterMs: e.retryAfterMs });
+    } else p.resolve(err('internal', 'empty forward result', 0));
+  }
+
+  onCallResult(f: CallResult): void {
+    const p = this.take(f.callId);
+    if (!p) return;
+    try {
+      p.resolve(JSON.parse(f.resultJson) as CoreResult);
+    } catch {
+      p.resolve(err('internal', 'malformed call result', 0));
+    }
+  }
+
+  private take(id: bigint): Pending | null {
+    const p = this.pending.get(id);
+    if (!p) return null;
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    return p;
+  }
+
+  private runLocal(caller: Caller, op: CoreOp): Promise<CoreResult> {
+    this.stats.local++;
+    return this.d.local(caller, op);
+  }
+}
