@@ -38,6 +38,7 @@ import type { ConnectionRegistry } from '../core/registry.js';
 import type { WriteOp } from '../store/types.js';
 import type { BatchingOutbox } from '../host/outbox.js';
 import { EtcdRouteTable } from '../routing/route_table_etcd.js';
+import type { Route, RouteChange } from '../routing/route_table.js';
 import { PeerLink } from '../peers/peer_link.js';
 import { PeerDirectory, PeerServer } from '../peers/peer_server.js';
 import type { LinkFrame } from '../../protocol/gen/cluster_pb.js';
@@ -84,6 +85,12 @@ function conversationOfWrite(op: WriteOp): string | null {
   }
 }
 
+const routeKey = (r: Route): string => `${r.user}\u0000${r.device}\u0000${r.node}`;
+function parseRoute(k: string): Route {
+  const [user, device, node] = k.split('\u0000');
+  return { user, device, node };
+}
+
 export class ClusterNode {
   readonly self: string;
   readonly directory = new PeerDirectory();
@@ -96,6 +103,11 @@ export class ClusterNode {
   membership: Membership | null = null;
   routes: EtcdRouteTable | null = null;
   ownership: ShardOwnership | null = null;
+  /**
+   * Routes of other nodes fed to presence as connections ("user\0device\0node"): kept
+   * across restarts of the routes and chat children so nothing is counted twice.
+   */
+  private readonly remoteFed = new Set<string>();
   /** Per peer: the last start/stop of its link, so changes apply in order. */
   private readonly linkOps = new Map<string, Promise<void>>();
   /** Shards being released: no new writes while the writer drains them. */
@@ -184,6 +196,25 @@ export class ClusterNode {
     }
   }
 
+  /** A (re)started chat service: tell its presence who is connected elsewhere. */
+  attachChat(chat: ChatService): void {
+    for (const k of this.remoteFed) chat.presence.remoteOpened(parseRoute(k).user);
+  }
+
+  private onRouteChange(ch: RouteChange): void {
+    const r = ch.route;
+    if (r.node === this.self) return;
+    const k = routeKey(r);
+    if (ch.kind === 'up') {
+      if (this.remoteFed.has(k)) return;
+      this.remoteFed.add(k);
+      this.d.chat()?.presence.remoteOpened(r.user);
+    } else {
+      if (!this.remoteFed.delete(k)) return;
+      this.d.chat()?.presence.remoteClosed(r.user);
+    }
+  }
+
   // ------------------------------------------------------------------ children
 
   /** Children that go before the store. */
@@ -263,10 +294,14 @@ export class ClusterNode {
         id: 'routes',
         start: serviceChild(() => {
           const r = new EtcdRouteTable({ client: this.etcd(), lease: this.nodeLease(), nodeId: this.self, prefix: c.etcd.prefix, ...c.routes, log });
+          const off = r.onChange((ch) => this.onRouteChange(ch));
           return {
             start: async () => {
               await r.start();
               this.routes = r;
+              // Routes that went away while no table ran.
+              const now = new Set(r.remoteRoutes().map(routeKey));
+              for (const k of [...this.remoteFed]) if (!now.has(k)) this.onRouteChange({ kind: 'down', route: parseRoute(k) });
               // Connections opened while no table ran (a restart of this child).
               for (const ref of this.d.registry.all()) {
                 try {
@@ -279,6 +314,7 @@ export class ClusterNode {
             stop: async () => {
               this.routes = null;
               await r.stop(2_000);
+              off();
             },
           };
         }),

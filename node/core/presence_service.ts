@@ -50,6 +50,19 @@ export class PresenceService {
     this.feed({ t: 'close', user: ref.user });
   }
 
+  /**
+   * A connection of `user` on another cluster node (one per route: user, device,
+   * node) appeared or went away. Counted with the local ones, so a user is online
+   * while any node holds a connection of theirs, and the same debounce applies.
+   */
+  remoteOpened(user: string): void {
+    this.feed({ t: 'open', user });
+  }
+
+  remoteClosed(user: string): void {
+    this.feed({ t: 'close', user });
+  }
+
   /** Replace the connection's interest set; returns the current view of each user. */
   async subscribe(conn: ConnRef, users: string[]): Promise<PresenceView[]> {
     const wanted = [...new Set(users)];

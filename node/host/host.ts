@@ -156,7 +156,10 @@ export class Host {
           groupReceiptIntervalMs: l.groupReceiptIntervalMs,
           typingTtlMs: l.typingTtlMs,
         });
-        if (this.cluster) this.service.cluster = this.cluster.hooks;
+        if (this.cluster) {
+          this.service.cluster = this.cluster.hooks;
+          this.cluster.attachChat(this.service);
+        }
       },
       stop: async () => {
         this.service?.close();

@@ -108,6 +108,11 @@ export class EtcdRouteTable implements RouteTable {
     this.kick(false);
   }
 
+  /** Every cached route of other nodes (presence starts from these). */
+  remoteRoutes(): Route[] {
+    return [...this.cache.all()].filter((r) => r.node !== this.nodeId);
+  }
+
   lookup(user: string): Route[] {
     return this.cache.lookup(user, this.nodeId);
   }
