@@ -187,6 +187,15 @@ export class ClusterNode {
     if (!o) throw new ChatError('unavailable', 'shard ownership is restarting; retry', 250);
     try {
       await o.fencedCommit(claims, fn);
+      // The process may have been frozen (SIGSTOP, a long GC) between the fence check
+      // and the end of the write, long enough for another node to take the shard. Such
+      // a write still loses to the new owner's (every statement of a commit carries the
+      // write timestamp taken when it started, before the takeover), but it must not be
+      // acked: the sender retries and the dedup check (which verifies the message at the
+      // key's seq) gives it a fresh seq from the new owner.
+      if (!this.lease?.isValid(0)) throw new FencedError('lease_expiring', claims[0].shard);
+      const lost = claims.find((c) => o.tokenOf(c.shard) !== c.token);
+      if (lost) throw new FencedError('not_owner', lost.shard);
     } catch (e) {
       if (e instanceof FencedError) {
         this.d.log('warn', 'write fenced', { reason: e.reason, shard: e.shard });
