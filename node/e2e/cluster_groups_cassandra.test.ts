@@ -1,0 +1,185 @@
+/**
+ * Groups, presence and typing across cluster nodes (issue 6, "it all works in the
+ * cluster"), on a 3-node cell (etcd, Cassandra, haproxy; cluster_harness.ts):
+ *   - a group whose members are spread over the nodes: one message reaches every
+ *     online member exactly once wherever it is connected, the owner sends one
+ *     Deliver per node (not per member), aggregated receipts converge;
+ *   - presence of a user connected to another node: online, offline with last seen
+ *     after the debounce, no flap on a quick reconnect through another node;
+ *   - typing relayed across nodes.
+ * "cassandra" in the file name makes `npm test` start its shared Cassandra.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { getTestCassandra, type TestCassandra } from '../store/cassandra_test_env.js';
+import type { ServerFrame, UserPresence } from '../../protocol/gen/client_pb.js';
+import type { TestClient } from '../../protocol/client.js';
+import { ClusterCell } from './cluster_harness.js';
+import { show, sleep } from './harness.js';
+
+const DEBOUNCE = 1500;
+const INTERVAL = 300;
+const NODES = 3;
+
+let cassandra: TestCassandra;
+let cell: ClusterCell;
+
+before(async () => {
+  cassandra = await getTestCassandra();
+  cell = await ClusterCell.start({
+    nodes: NODES,
+    cassandra: cassandra.contactPoint,
+    config: { limits: { presenceOfflineDebounceMs: DEBOUNCE, presenceIntervalMs: INTERVAL, groupReceiptIntervalMs: 100, typingIntervalMs: 0 } },
+  });
+});
+
+after(async () => {
+  await cell?.stop();
+  await cassandra?.release();
+});
+
+const usersOf = (f: ServerFrame): UserPresence[] => (f.kind.case === 'presence' ? f.kind.value.users : []);
+const presenceFrames = (c: TestClient, from = 0): ServerFrame[] => c.frames.slice(from).filter((f) => f.kind.case === 'presence' && f.reqId === 0);
+function waitPresence(c: TestClient, user: string, pred: (p: UserPresence) => boolean, timeoutMs = 15_000): Promise<ServerFrame> {
+  return c.waitFor((f) => f.kind.case === 'presence' && f.reqId === 0 && usersOf(f).some((p) => p.user === user && pred(p)), timeoutMs);
+}
+
+/** Connect and finish the first sync (live pushes start after it). */
+async function online(node: number, user: string, device = 'phone'): Promise<TestClient> {
+  const c = await cell.connect(node, user, device);
+  const f = await c.call({ kind: { case: 'sync', value: {} } });
+  assert.equal(f.kind.case, 'syncPage', show(f.kind.value));
+  return c;
+}
+
+/** Retry an op while the cell answers with a retryable error (a shard settling). */
+async function callOk(c: TestClient, init: Parameters<TestClient['call']>[0], want: string): Promise<ServerFrame> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const f = await c.call(init);
+    if (f.kind.case === want) return f;
+    if (f.kind.case === 'error' && f.kind.value.retryable && Date.now() < deadline) {
+      await sleep(Math.max(50, f.kind.value.retryAfterMs));
+      continue;
+    }
+    assert.fail(`expected ${want}, got ${f.kind.case} ${show(f.kind.value)}`);
+  }
+}
+
+async function routed(users: string[]): Promise<void> {
+  // Every node's route cache must know where each member is before fan-out is tested.
+  const deadline = Date.now() + 10_000;
+  for (const u of users) {
+    while ((await cell.routesOf(u)).length === 0) {
+      if (Date.now() > deadline) assert.fail(`no route for ${u} in etcd`);
+      await sleep(50);
+    }
+  }
+  await sleep(300); // watch propagation to every node's cache
+}
+
+describe('groups across nodes', () => {
+  it('one message reaches every online member once, wherever connected; receipts converge', async () => {
+    const MEMBERS = 30;
+    const names = Array.from({ length: MEMBERS }, (_, i) => `gm${i}`);
+    const clients = await Promise.all(names.map((u, i) => online(i % NODES, u)));
+    await routed(names);
+    const admin = clients[0];
+    const created = await callOk(admin, { kind: { case: 'createGroup', value: { subject: 'spread', members: names.slice(1) } } }, 'groupInfo');
+    const conv = created.kind.case === 'groupInfo' ? created.kind.value.conversation : '';
+    const statsBefore = await Promise.all(Array.from({ length: NODES }, (_, i) => cell.adminCluster(i)));
+    const ack = await callOk(admin, { kind: { case: 'send', value: { conversation: conv, clientMsgId: 'hello-all', body: 'hello all' } } }, 'sendAck');
+    const seq = ack.kind.case === 'sendAck' ? Number(ack.kind.value.seq) : 0;
+    // Every other member gets it live, exactly once.
+    await Promise.all(
+      clients.slice(1).map((c, i) =>
+        c.waitFor((f) => f.kind.case === 'message' && f.kind.value.conversation === conv && Number(f.kind.value.seq) === seq, 15_000).catch(() => {
+          throw new Error(`${names[i + 1]} (node ${(i + 1) % NODES}) did not get seq ${seq}`);
+        }),
+      ),
+    );
+    await sleep(300);
+    for (const [i, c] of clients.entries()) {
+      const got = c.frames.filter((f) => f.kind.case === 'message' && f.kind.value.conversation === conv && Number(f.kind.value.seq) === seq);
+      assert.equal(got.length, i === 0 ? 0 : 1, `${names[i]} got the message ${got.length} times`);
+    }
+    // Fan-out cost: at most one Deliver frame per other node for this message.
+    const statsAfter = await Promise.all(Array.from({ length: NODES }, (_, i) => cell.adminCluster(i)));
+    const sent = (s: unknown): number => (s as { fanout: { framesSent: number } }).fanout.framesSent;
+    const delta = statsAfter.reduce<number>((n, s, i) => n + sent(s) - sent(statsBefore[i]), 0);
+    assert.ok(delta <= NODES - 1, `cross-node frames for one group message: ${delta} (at most ${NODES - 1}: one per node, not per member)`);
+
+    // Aggregated receipts converge: everyone acks delivered, half read.
+    for (const [i, c] of clients.entries()) {
+      if (i === 0) continue;
+      c.send({ kind: { case: 'ack', value: { conversation: conv, seq: BigInt(seq) } } });
+      if (i % 2 === 0) c.send({ kind: { case: 'read', value: { conversation: conv, seq: BigInt(seq) } } });
+    }
+    const readers = clients.filter((_, i) => i > 0 && i % 2 === 0).length;
+    const deadline = Date.now() + 15_000;
+    let last = '';
+    for (;;) {
+      const detail = await callOk(admin, { kind: { case: 'memberReceipts', value: { conversation: conv, seq: BigInt(seq) } } }, 'memberReceipts');
+      if (detail.kind.case === 'memberReceipts') {
+        const d = detail.kind.value;
+        last = `delivered ${d.delivered.length}/${MEMBERS - 1}, read ${d.read.length}/${readers}`;
+        if (d.delivered.length === MEMBERS - 1 && d.read.length === readers) break;
+      }
+      if (Date.now() > deadline) assert.fail(`member receipts did not converge: ${last}`);
+      await sleep(200);
+    }
+    // The sender's aggregate push (sent by the owner, wherever the sender is) reaches it.
+    await admin.waitFor(
+      (f) => f.kind.case === 'groupReceipts' && f.kind.value.conversation === conv && f.kind.value.counts.some((c) => Number(c.seq) === seq && c.delivered === MEMBERS - 1 && c.read === readers),
+      10_000,
+    );
+    for (const c of clients) c.close();
+  });
+});
+
+describe('presence and typing across nodes', () => {
+  it('a user on another node: online, then offline with last seen after the debounce', async () => {
+    const w = await online(0, 'xwatch1');
+    const f = await callOk(w, { kind: { case: 'presenceSubscribe', value: { users: ['xalice'] } } }, 'presence');
+    assert.equal(usersOf(f)[0]?.online, false);
+    const alice = await online(1, 'xalice');
+    await waitPresence(w, 'xalice', (p) => p.online);
+    const closedAt = Date.now();
+    alice.close();
+    await alice.waitClose();
+    const off = await waitPresence(w, 'xalice', (p) => !p.online);
+    const p = usersOf(off).find((x) => x.user === 'xalice')!;
+    // The watcher's node learns of the close through etcd (ms), so last seen is close to it.
+    assert.ok(Math.abs(Number(p.lastSeenMs) - closedAt) < 2000, `last seen ${Number(p.lastSeenMs)} vs close ${closedAt}`);
+    w.close();
+  });
+
+  it('a quick reconnect through another node is not an offline flap', async () => {
+    const w = await online(0, 'xwatch2');
+    await callOk(w, { kind: { case: 'presenceSubscribe', value: { users: ['xbob'] } } }, 'presence');
+    const b1 = await online(1, 'xbob');
+    await waitPresence(w, 'xbob', (p) => p.online);
+    const mark = w.frames.length;
+    b1.terminate();
+    await b1.waitClose();
+    const b2 = await online(2, 'xbob');
+    await sleep(DEBOUNCE + 3 * INTERVAL + 800);
+    assert.deepEqual(presenceFrames(w, mark).map(usersOf), [], 'no presence frame for a reconnect within the debounce');
+    b2.close();
+    await waitPresence(w, 'xbob', (p) => !p.online);
+    w.close();
+  });
+
+  it('typing reaches a member on another node', async () => {
+    const a = await online(0, 'xtyper');
+    const b = await online(2, 'xreader');
+    await routed(['xtyper', 'xreader']);
+    const od = await callOk(a, { kind: { case: 'openDirect', value: { peer: 'xreader' } } }, 'directOpened');
+    const conv = od.kind.case === 'directOpened' ? od.kind.value.conversation : '';
+    a.send({ kind: { case: 'typing', value: { conversation: conv } } });
+    const t = await b.waitFor((f) => f.kind.case === 'typing', 10_000);
+    assert.equal(t.kind.case === 'typing' ? t.kind.value.user : '', 'xtyper');
+    a.close();
+    b.close();
+  });
+});
