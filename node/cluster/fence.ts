@@ -18,10 +18,10 @@
  * check here bounds the unsafe window to "a write that takes longer than marginMs
  * past its check", and the store should add the epoch check where it is cheap:
  *   - SQLite (single node): nothing to fence, one process writes.
- *   - Cassandra: keep `shard_epoch(shard) = token` and make the owner's first write
- *     after acquiring an LWT `UPDATE shard_epoch SET token = t IF token < t`; every
- *     batch then carries `IF token = t` on that row (one Paxos round per batch, which
- *     is why it is per batch, not per message). See the integration notes.
+ *   - Cassandra: not done (CLUSTER.md, "A frozen owner", says what covers it instead:
+ *     no ack after a lost lease, and commit timestamps taken before the takeover). A
+ *     full close needs an epoch in each written partition checked by a conditional
+ *     batch (one Paxos round per partition write).
  * The etcd compare costs one round trip (~0.3 ms on loopback) per store batch, not
  * per message; mode 'lease' skips it and trusts the lease alone (it is sound as long
  * as clocks run at the same rate and nothing deletes keys behind the owner's back).
