@@ -3,7 +3,8 @@
  * ./switchboard.json when present), then a
  * few command-line overrides. Validated once at start; any bad or unknown key stops
  * the node with a message naming it (e.g. `limits.maxFrameBytes: must be an integer
- * between 1024 and 16777216`). Every value is documented in docs/CONFIG.md.
+ * between 1024 and 16777216`). Every value is documented on its field below (the
+ * `cluster` section in ops/cluster_config.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
