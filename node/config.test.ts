@@ -63,6 +63,18 @@ describe('validateConfig', () => {
     rejects(() => validateConfig(withOverride({ listen: { tls: { certFile: 'c', keyFile: 'k', pasphrase: '' } } })), 'listen.tls.pasphrase', /unknown key/);
   });
 
+  it('checks the cluster section: a cluster needs the shared store, keys are named', () => {
+    const cass = { store: { kind: 'cassandra' } };
+    rejects(() => validateConfig(withOverride({ cluster: { enabled: true } })), 'cluster.enabled', /cassandra/);
+    rejects(() => validateConfig(withOverride({ ...cass, cluster: { enabled: true, peer: { bind: 'nope' } } })), 'cluster.peer.bind', /host:port/);
+    rejects(() => validateConfig(withOverride({ ...cass, cluster: { enabled: true, etcd: { prefix: 'sb' } } })), 'cluster.etcd.prefix');
+    rejects(() => validateConfig(withOverride({ ...cass, cluster: { enabled: true, links: { heartbeatMs: 5000, deadAfterMs: 3000 } } })), 'cluster.links.heartbeatMs');
+    rejects(() => validateConfig(withOverride({ ...cass, cluster: { shard: { count: 4 } } })), 'cluster.shard', /unknown key/);
+    const ok = validateConfig(withOverride({ ...cass, cluster: { enabled: true, etcd: { endpoints: ['http://10.0.0.1:2379'] }, peer: { bind: '0.0.0.0:7000', advertise: '10.0.0.5:7000' } } }));
+    assert.equal(ok.cluster.peer.advertise, '10.0.0.5:7000');
+    assert.equal(ok.cluster.shards.count, 256);
+  });
+
   it('names a missing key', () => {
     const cfg = defaultConfig() as unknown as { limits: Record<string, unknown> };
     delete cfg.limits.heartbeatMs;
