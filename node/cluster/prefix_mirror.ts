@@ -2,11 +2,12 @@
  * PrefixMirror: keep a local copy of everything under an etcd prefix.
  *
  * Read the prefix (in pages, all at one revision R), hand the snapshot to `reset`,
- * then watch from R+1 and hand every event to `put`/`del`. etcd3's watcher resumes by
- * itself after a dropped stream or an etcd restart (it re-subscribes from the last
- * revision it saw), so no event is lost then. When the watch is cancelled instead
- * (the revision to resume from was compacted away, or etcd lost its data) the
- * mirror reads the whole prefix again: `reset` gets the new snapshot and must diff.
+ * then watch from R+1 and hand every event to `put`/`del`. When the watch stream is
+ * lost (`disconnected`: etcd restarted, the connection dropped) or cancelled (the
+ * revision to resume from was compacted away, etcd lost its data), the mirror reads
+ * the whole prefix again, retrying until etcd answers: `reset` gets the new snapshot
+ * and must diff. (etcd3's own watch resumption after an etcd restart was seen to
+ * leave a watcher that never delivers another event, so it is not relied on.)
  */
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 
@@ -81,8 +82,10 @@ export class PrefixMirror {
     let backoff = 100;
     while (!this.stopped) {
       try {
-        await this.watcher?.cancel().catch(() => undefined);
+        const old = this.watcher;
         this.watcher = null;
+        // Cancelling a watch on a lost stream may wait for etcd: do not wait long.
+        if (old) await Promise.race([old.cancel().catch(() => undefined), new Promise((r) => setTimeout(r, 1_000))]);
         const { revision, kvs } = await scanPrefix(this.client, this.prefix);
         if (this.stopped) return;
         this.resyncs++;
@@ -98,6 +101,11 @@ export class PrefixMirror {
         w.on('error', (e) => {
           if (this.watcher !== w) return;
           this.log?.(`watch on ${this.prefix} cancelled (${e.message}); re-reading`);
+          void this.resync();
+        });
+        w.on('disconnected', (e) => {
+          if (this.watcher !== w) return;
+          this.log?.(`watch on ${this.prefix} lost (${e.message}); re-reading once etcd answers`);
           void this.resync();
         });
         return;
