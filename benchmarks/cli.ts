@@ -11,6 +11,7 @@ import { runChat } from './scenarios/chat.js';
 import { runChurn } from './scenarios/churn.js';
 import { runStorm } from './scenarios/storm.js';
 import { runCassandraWrites } from './cassandra_writes.js';
+import { runCrossNode } from './cross_node.js';
 
 type Scenario = { about: string; run: (flags: ReturnType<typeof parseFlags>, argv: string[]) => Promise<unknown> };
 
@@ -23,6 +24,7 @@ const SCENARIOS: Record<string, Scenario> = {
   echo: { about: 'echo round trips/s vs bare uWS and ws servers (Switchboard via ping/pong), as ratios', run: runEcho },
   'cassandra-writes': { about: 'durable writes/s into a local Cassandra: batched writer vs one statement per message, p50/p99', run: (_f, argv) => runCassandraWrites(argv.slice(2)) },
   'auth-offload': { about: 'EdDSA token verification on the socket thread vs the piscina task pool (verifies/s, loop delay)', run: () => import('./auth_offload.js') },
+  'cross-node': { about: '3-node cell (etcd, Cassandra, haproxy): 1:1 send->deliver with sender/recipient/owner on one node vs across nodes (the added hop), 1024-member group fan-out over 3 nodes', run: runCrossNode },
   'shard-spread': { about: 'how SO_REUSEPORT spreads connections over a node\'s socket shards', run: () => import('./shard_spread.js') },
 };
 

@@ -73,4 +73,10 @@ test('echo --smoke', () => {
   assert.ok(f.uws.echoesPerSec > 0 && f.ws.echoesPerSec > 0 && f.switchboard.echoesPerSec > 0);
 });
 
+test('cross-node --smoke', () => {
+  // A 3-node cell (etcd, Cassandra: the run's shared one, or a private one).
+  const f = runSmoke('cross-node');
+  for (const p of f.placements) assert.ok(p.acked > 0 && p.delivered > 0, `${p.placement}: acked ${p.acked}, delivered ${p.delivered}`);
+});
+
 test.after(() => rmSync(out, { recursive: true, force: true }));
