@@ -129,6 +129,7 @@ export class ClusterNode {
       self: this.self,
       routes: () => this.routes,
       link: (n) => this.directory.get(n),
+      peers: () => this.directory.all().map((l) => l.peer),
       registry: d.registry,
       outbox: d.outbox,
       onRemoteDelivered: (c, seq) => d.chat()?.remoteDelivered(c, seq),
@@ -138,6 +139,7 @@ export class ClusterNode {
       deliver: (u, m, ex, t0) => this.fanout.deliver(u, m, ex, t0),
       receipts: (u, r) => this.fanout.receipts(u, r),
       push: (u, p) => this.fanout.push(u, p),
+      presenceSetting: (u, h) => this.fanout.presenceSetting(u, h),
     };
     // Routes follow the registry (which outlives every child) while a table runs.
     d.registry.tap((ev, ref) => {
@@ -472,6 +474,9 @@ export class ClusterNode {
           break;
         case 'callResult':
           this.forwarder.onCallResult(k.value);
+          break;
+        case 'presenceSetting':
+          this.d.chat()?.presence.remoteHidden(k.value.user, k.value.hideLastSeen);
           break;
         default:
           // Unknown or newer frame kinds are dropped (rolling upgrades).

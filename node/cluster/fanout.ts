@@ -12,7 +12,7 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { ServerFrameSchema } from '../../protocol/gen/client_pb.js';
 import { ReceiptKind } from '../../protocol/gen/client_pb.js';
-import { DeliverSchema, LinkFrameSchema, PushFrameSchema, ReceiptsPushSchema, type Deliver, type LinkFrame, type PushFrame, type ReceiptsPush } from '../../protocol/gen/cluster_pb.js';
+import { DeliverSchema, LinkFrameSchema, PresenceSettingSchema, PushFrameSchema, ReceiptsPushSchema, type Deliver, type LinkFrame, type PushFrame, type ReceiptsPush } from '../../protocol/gen/cluster_pb.js';
 import { messageFrame, pushFrame, receiptFrame } from '../../shards/frames.js';
 import type { RemoteOrigin } from '../core/chat_types.js';
 import type { Push } from '../core/pushes.js';
@@ -27,6 +27,8 @@ export interface FanoutDeps {
   self: string;
   routes: () => RouteTable | null;
   link: (node: string) => PeerLink | undefined;
+  /** Nodes this one has links to. */
+  peers: () => string[];
   registry: ConnectionRegistry;
   outbox: BatchingOutbox;
   /** Told synchronously before a forwarded delivery goes to local sockets (ChatService.remoteDelivered). */
@@ -71,6 +73,11 @@ export class ClusterFanout {
     if (groups.size === 0) return;
     const bytes = toBinary(ServerFrameSchema, pushFrame(push));
     for (const [node, us] of groups) this.send(node, { case: 'push', value: create(PushFrameSchema, { users: us, serverFrame: bytes }) });
+  }
+
+  /** To every node this one has a link to. */
+  presenceSetting(user: string, hidden: boolean): void {
+    for (const node of this.d.peers()) this.send(node, { case: 'presenceSetting', value: create(PresenceSettingSchema, { user, hideLastSeen: hidden }) });
   }
 
   /** Recipients grouped by the other nodes they have connections on. */

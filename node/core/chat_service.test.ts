@@ -108,6 +108,38 @@ describe('ChatService.send', () => {
     assert.deepEqual(await storedSeqs(sqlite, c.id), range(1, 5));
   });
 
+  it('a full write queue refuses sends as overloaded without burning or reusing seqs', async () => {
+    const sqlite = new SqliteStore(':memory:');
+    const store = new HookedStore(sqlite);
+    // Commits wait for a gate each; one op per batch, at most 4 queued behind it.
+    const gates: Array<() => void> = [];
+    const writer = new BatchWriter<WriteOp>((ops) => store.commit(ops), { maxDelayMs: 1, maxQueue: 4, maxBatch: 1 });
+    const svc = new ChatService(store, writer, new ConnectionRegistry(), new RecordingOutbox(), LIMITS);
+    const c = await svc.openDirect('alice', 'bob');
+    store.beforeCommit = () => new Promise<void>((r) => gates.push(r));
+    const tick = () => new Promise((r) => setTimeout(r, 20));
+    const send = (id: string) => svc.send(caller('alice'), input(c.id, id)).then((a) => a.seq, (e: ChatError) => e.code);
+    const first = Array.from({ length: 8 }, (_, i) => send(`q${i}`));
+    await tick();
+    // One in flight, four queued, three refused. Let one commit, then send again while
+    // seqs are still queued: it must continue after them, not reload and reuse one.
+    gates.shift()!();
+    await tick();
+    const mid = send('mid');
+    await tick();
+    store.beforeCommit = async () => {};
+    while (gates.length) gates.shift()!();
+    const outcomes = [...(await Promise.all(first)), await mid];
+    const acked = outcomes.filter((o): o is number => typeof o === 'number').sort((a, b) => a - b);
+    assert.ok(outcomes.includes('overloaded'), `some sends refused: ${outcomes.join(',')}`);
+    assert.deepEqual(acked, range(1, acked.length), `acked seqs are distinct and gapless: ${outcomes.join(',')}`);
+    const next = await svc.send(caller('alice'), input(c.id, 'after'));
+    assert.equal(next.seq, acked.length + 1);
+    const stored = await sqlite.readAfter(c.id, 0, 100);
+    assert.deepEqual(stored.map((m) => m.seq), range(1, acked.length + 1));
+    assert.equal(new Set(stored.map((m) => m.clientMsgId)).size, stored.length, 'every stored row is a different message');
+  });
+
   it('concurrent sends to one conversation get distinct gapless seqs, fanned out in seq order', async () => {
     const { svc, sqlite, registry, outbox } = setup();
     const c = await svc.openDirect('alice', 'bob');

@@ -86,7 +86,7 @@ export class ChatService {
     private readonly now: () => number = Date.now,
   ) {
     this.presence = new PresenceService(
-      { store, writer, push: (to, p) => this.outbox.push?.(to, p), now },
+      { store, writer, push: (to, p) => this.outbox.push?.(to, p), now, onHidden: (u, h) => this.cluster?.presenceSetting(u, h) },
       {
         maxSubscriptions: limits.maxPresenceSubscriptions ?? 256,
         debounceMs: limits.presenceOfflineDebounceMs ?? 5_000,
@@ -172,6 +172,10 @@ export class ChatService {
     // A write failed while we awaited: the counters were dropped, reload them rather
     // than hand out a seq after one that was never stored.
     if (this.convs.get(st.conv.id) !== st) st = await this.member(caller.user, input.conversation);
+    // Refuse before taking a seq: a seq handed out and then refused by a full queue
+    // would be a gap, and reloading the counter then (with earlier seqs still queued)
+    // could hand a queued seq out twice.
+    this.checkRoom(1);
     // Assign and submit in one tick: FIFO writer order == seq order.
     const seq = ++st.assigned;
     const message: StoredMessage = {
@@ -436,6 +440,7 @@ export class ChatService {
     if (adminOnly && !isAdmin(st, caller.user)) throw new ChatError('forbidden', 'only a group admin may do this');
     const change = plan(st);
     if (!change) return infoOf(st, st.committed);
+    this.checkRoom(3);
     const seq = ++st.assigned;
     for (const m of change.add) {
       st.memberSet.add(m.user);
@@ -613,6 +618,12 @@ export class ChatService {
     // The shard may have moved while we read: only an owner caches.
     if (cache && (!this.cluster || this.cluster.owns(id))) this.convs.set(id, st);
     return st;
+  }
+
+  private checkRoom(ops: number): void {
+    if (this.writer.room && this.writer.room() < ops) {
+      throw new ChatError('overloaded', 'the store write queue is full; retry', 100);
+    }
   }
 
   /** Forget the cached counters of a conversation; the next use reloads them. */

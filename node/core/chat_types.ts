@@ -13,6 +13,11 @@ export interface Writer {
   submit(op: WriteOp): Promise<void>;
   /** Ops that must commit in one batch (a membership change and its system message). */
   submitMany(ops: readonly WriteOp[]): Promise<void>;
+  /**
+   * How many ops would be accepted now. The service checks it before it takes a seq,
+   * so a full queue refuses the send without burning a seq (absent: unbounded).
+   */
+  room?(): number;
 }
 
 /** Where the service sends what it pushes; the host routes it to socket shards. */
@@ -94,6 +99,8 @@ export interface ClusterHooks {
   deliver(users: readonly string[], message: StoredMessage, exclude: RemoteOrigin | null, t0: number): void;
   receipts(users: readonly string[], receipts: MemberReceipt[]): void;
   push(users: readonly string[], push: Push): void;
+  /** Tell every other node a user's presence setting changed. */
+  presenceSetting(user: string, hidden: boolean): void;
 }
 
 export interface SendInput {

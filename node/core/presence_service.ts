@@ -17,6 +17,8 @@ export interface PresenceDeps {
   writer: { submit(op: WriteOp): Promise<void> };
   push: (to: ConnRef[], p: Push) => void;
   now: () => number;
+  /** A user changed their hide-last-seen setting here (a cluster tells the other nodes). */
+  onHidden?: (user: string, hidden: boolean) => void;
 }
 
 export interface PresenceLimits extends PresenceConfig {
@@ -86,7 +88,14 @@ export class PresenceService {
     const stored = unknownUsers(this.state, [user]).length ? await this.deps.store.getPresence([user]) : [];
     for (const p of stored) this.feed({ t: 'known', user: p.user, lastSeen: p.at, hidden: p.hidden });
     this.feed({ t: 'hide', user, hidden });
+    this.deps.onHidden?.(user, hidden);
     return view(this.state, user);
+  }
+
+  /** Another cluster node stored this setting: apply it here (only if the user is held here). */
+  remoteHidden(user: string, hidden: boolean): void {
+    if (unknownUsers(this.state, [user]).length) return; // loaded from the store when needed
+    for (const eff of step(this.state, { t: 'hide', user, hidden }, this.deps.now(), this.cfg)) if (eff.t !== 'persist') this.effect(eff);
   }
 
   stop(): void {

@@ -186,6 +186,7 @@ export class Host {
           return Promise.reject(e as Error);
         }
       },
+      room: () => w.room(),
     };
   }
 

@@ -142,6 +142,11 @@ export class BatchWriter<Op> {
     this.clock = options.clock ?? systemClock;
   }
 
+  /** How many ops `submit` / `submitMany` would accept right now. */
+  room(): number {
+    return this.closed ? 0 : Math.max(0, this.maxQueue - this.queuedOps);
+  }
+
   /** Resolves once the batch holding `op` is durable; rejects if it failed or was refused. */
   submit(op: Op): Promise<void> {
     return this.enqueue([op]);

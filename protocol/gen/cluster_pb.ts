@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cluster.proto.
  */
 export const file_cluster: GenFile = /*@__PURE__*/
-  fileDesc("Cg1jbHVzdGVyLnByb3RvEhZzd2l0Y2hib2FyZC5jbHVzdGVyLnYxIj4KCUxpbmtCYXRjaBIxCgZmcmFtZXMYASADKAsyIS5zd2l0Y2hib2FyZC5jbHVzdGVyLnYxLkxpbmtGcmFtZSKiBAoJTGlua0ZyYW1lEi4KBWhlbGxvGAEgASgLMh0uc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5IZWxsb0gAEjYKCWhlYXJ0YmVhdBgCIAEoCzIhLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuSGVhcnRiZWF0SAASOwoMZm9yd2FyZF9zZW5kGAogASgLMiMuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5Gb3J3YXJkU2VuZEgAEj8KDmZvcndhcmRfcmVzdWx0GAsgASgLMiUuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5Gb3J3YXJkUmVzdWx0SAASMgoHZGVsaXZlchgMIAEoCzIfLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuRGVsaXZlckgAEjgKCHJlY2VpcHRzGA0gASgLMiQuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5SZWNlaXB0c1B1c2hIABIzCgRjYWxsGA4gASgLMiMuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5Gb3J3YXJkQ2FsbEgAEjkKC2NhbGxfcmVzdWx0GA8gASgLMiIuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5DYWxsUmVzdWx0SAASMQoEcHVzaBgQIAEoCzIhLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuUHVzaEZyYW1lSABCBgoEa2luZEoECAkQClIQcmF3X2NsaWVudF9mcmFtZSI8CgVIZWxsbxIPCgdub2RlX2lkGAEgASgJEhAKCHByb3RvY29sGAIgASgNEhAKCGxlYXNlX2lkGAMgASgJIh8KCUhlYXJ0YmVhdBISCgpzZW50X2F0X21zGAEgASgDIlgKBk9yaWdpbhIMCgRub2RlGAEgASgJEgwKBHVzZXIYAiABKAkSDgoGZGV2aWNlGAMgASgJEhQKDHNvY2tldF9zaGFyZBgEIAEoDRIMCgRjb25uGAUgASgNIrIBCgtGb3J3YXJkU2VuZBIPCgdjYWxsX2lkGAEgASgEEi4KBm9yaWdpbhgCIAEoCzIeLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuT3JpZ2luEiIKBHNlbmQYAyABKAsyFC5zd2l0Y2hib2FyZC52MS5TZW5kEhoKEmNvbnZlcnNhdGlvbl9zaGFyZBgEIAEoDRITCgtvd25lcl90b2tlbhgFIAEoBBINCgV0MF9tcxgGIAEoAyJ6Cg1Gb3J3YXJkUmVzdWx0Eg8KB2NhbGxfaWQYASABKAQSJgoDYWNrGAIgASgLMhcuc3dpdGNoYm9hcmQudjEuU2VuZEFja0gAEiYKBWVycm9yGAMgASgLMhUuc3dpdGNoYm9hcmQudjEuRXJyb3JIAEIICgZyZXN1bHQiggEKB0RlbGl2ZXISDQoFdXNlcnMYASADKAkSKAoHbWVzc2FnZRgCIAEoCzIXLnN3aXRjaGJvYXJkLnYxLk1lc3NhZ2USLwoHZXhjbHVkZRgDIAEoCzIeLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuT3JpZ2luEg0KBXQwX21zGAQgASgDIooBCgtGb3J3YXJkQ2FsbBIPCgdjYWxsX2lkGAEgASgEEi4KBm9yaWdpbhgCIAEoCzIeLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuT3JpZ2luEg8KB29wX2pzb24YAyABKAkSGgoSY29udmVyc2F0aW9uX3NoYXJkGAQgASgNEg0KBXQwX21zGAUgASgDIjIKCkNhbGxSZXN1bHQSDwoHY2FsbF9pZBgBIAEoBBITCgtyZXN1bHRfanNvbhgCIAEoCSIwCglQdXNoRnJhbWUSDQoFdXNlcnMYASADKAkSFAoMc2VydmVyX2ZyYW1lGAIgASgMIkgKDFJlY2VpcHRzUHVzaBINCgV1c2VycxgBIAMoCRIpCghyZWNlaXB0cxgCIAMoCzIXLnN3aXRjaGJvYXJkLnYxLlJlY2VpcHQyXwoLQ2x1c3RlckxpbmsSUAoETGluaxIhLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuTGlua0JhdGNoGiEuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5MaW5rQmF0Y2goATABYgZwcm90bzM", [file_client]);
+  fileDesc("Cg1jbHVzdGVyLnByb3RvEhZzd2l0Y2hib2FyZC5jbHVzdGVyLnYxIj4KCUxpbmtCYXRjaBIxCgZmcmFtZXMYASADKAsyIS5zd2l0Y2hib2FyZC5jbHVzdGVyLnYxLkxpbmtGcmFtZSLnBAoJTGlua0ZyYW1lEi4KBWhlbGxvGAEgASgLMh0uc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5IZWxsb0gAEjYKCWhlYXJ0YmVhdBgCIAEoCzIhLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuSGVhcnRiZWF0SAASOwoMZm9yd2FyZF9zZW5kGAogASgLMiMuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5Gb3J3YXJkU2VuZEgAEj8KDmZvcndhcmRfcmVzdWx0GAsgASgLMiUuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5Gb3J3YXJkUmVzdWx0SAASMgoHZGVsaXZlchgMIAEoCzIfLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuRGVsaXZlckgAEjgKCHJlY2VpcHRzGA0gASgLMiQuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5SZWNlaXB0c1B1c2hIABIzCgRjYWxsGA4gASgLMiMuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5Gb3J3YXJkQ2FsbEgAEjkKC2NhbGxfcmVzdWx0GA8gASgLMiIuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5DYWxsUmVzdWx0SAASMQoEcHVzaBgQIAEoCzIhLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuUHVzaEZyYW1lSAASQwoQcHJlc2VuY2Vfc2V0dGluZxgUIAEoCzInLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuUHJlc2VuY2VTZXR0aW5nSABCBgoEa2luZEoECAkQClIQcmF3X2NsaWVudF9mcmFtZSI8CgVIZWxsbxIPCgdub2RlX2lkGAEgASgJEhAKCHByb3RvY29sGAIgASgNEhAKCGxlYXNlX2lkGAMgASgJIh8KCUhlYXJ0YmVhdBISCgpzZW50X2F0X21zGAEgASgDIlgKBk9yaWdpbhIMCgRub2RlGAEgASgJEgwKBHVzZXIYAiABKAkSDgoGZGV2aWNlGAMgASgJEhQKDHNvY2tldF9zaGFyZBgEIAEoDRIMCgRjb25uGAUgASgNIrIBCgtGb3J3YXJkU2VuZBIPCgdjYWxsX2lkGAEgASgEEi4KBm9yaWdpbhgCIAEoCzIeLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuT3JpZ2luEiIKBHNlbmQYAyABKAsyFC5zd2l0Y2hib2FyZC52MS5TZW5kEhoKEmNvbnZlcnNhdGlvbl9zaGFyZBgEIAEoDRITCgtvd25lcl90b2tlbhgFIAEoBBINCgV0MF9tcxgGIAEoAyJ6Cg1Gb3J3YXJkUmVzdWx0Eg8KB2NhbGxfaWQYASABKAQSJgoDYWNrGAIgASgLMhcuc3dpdGNoYm9hcmQudjEuU2VuZEFja0gAEiYKBWVycm9yGAMgASgLMhUuc3dpdGNoYm9hcmQudjEuRXJyb3JIAEIICgZyZXN1bHQiggEKB0RlbGl2ZXISDQoFdXNlcnMYASADKAkSKAoHbWVzc2FnZRgCIAEoCzIXLnN3aXRjaGJvYXJkLnYxLk1lc3NhZ2USLwoHZXhjbHVkZRgDIAEoCzIeLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuT3JpZ2luEg0KBXQwX21zGAQgASgDIooBCgtGb3J3YXJkQ2FsbBIPCgdjYWxsX2lkGAEgASgEEi4KBm9yaWdpbhgCIAEoCzIeLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuT3JpZ2luEg8KB29wX2pzb24YAyABKAkSGgoSY29udmVyc2F0aW9uX3NoYXJkGAQgASgNEg0KBXQwX21zGAUgASgDIjIKCkNhbGxSZXN1bHQSDwoHY2FsbF9pZBgBIAEoBBITCgtyZXN1bHRfanNvbhgCIAEoCSIwCglQdXNoRnJhbWUSDQoFdXNlcnMYASADKAkSFAoMc2VydmVyX2ZyYW1lGAIgASgMIjcKD1ByZXNlbmNlU2V0dGluZxIMCgR1c2VyGAEgASgJEhYKDmhpZGVfbGFzdF9zZWVuGAIgASgIIkgKDFJlY2VpcHRzUHVzaBINCgV1c2VycxgBIAMoCRIpCghyZWNlaXB0cxgCIAMoCzIXLnN3aXRjaGJvYXJkLnYxLlJlY2VpcHQyXwoLQ2x1c3RlckxpbmsSUAoETGluaxIhLnN3aXRjaGJvYXJkLmNsdXN0ZXIudjEuTGlua0JhdGNoGiEuc3dpdGNoYm9hcmQuY2x1c3Rlci52MS5MaW5rQmF0Y2goATABYgZwcm90bzM", [file_client]);
 
 /**
  * @generated from message switchboard.cluster.v1.LinkBatch
@@ -100,12 +100,18 @@ export type LinkFrame = Message<"switchboard.cluster.v1.LinkFrame"> & {
     case: "callResult";
   } | {
     /**
-     * 20..29: presence (later).
-     *
      * @generated from field: switchboard.cluster.v1.PushFrame push = 16;
      */
     value: PushFrame;
     case: "push";
+  } | {
+    /**
+     * 20..29: presence.
+     *
+     * @generated from field: switchboard.cluster.v1.PresenceSetting presence_setting = 20;
+     */
+    value: PresenceSetting;
+    case: "presenceSetting";
   } | { case: undefined; value?: undefined };
 };
 
@@ -429,6 +435,31 @@ export const PushFrameSchema: GenMessage<PushFrame> = /*@__PURE__*/
   messageDesc(file_cluster, 10);
 
 /**
+ * A user changed a presence setting on the sending node; every node applies it to
+ * its in-memory presence (the sending node has already stored it).
+ *
+ * @generated from message switchboard.cluster.v1.PresenceSetting
+ */
+export type PresenceSetting = Message<"switchboard.cluster.v1.PresenceSetting"> & {
+  /**
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * @generated from field: bool hide_last_seen = 2;
+   */
+  hideLastSeen: boolean;
+};
+
+/**
+ * Describes the message switchboard.cluster.v1.PresenceSetting.
+ * Use `create(PresenceSettingSchema)` to create a new message.
+ */
+export const PresenceSettingSchema: GenMessage<PresenceSetting> = /*@__PURE__*/
+  messageDesc(file_cluster, 11);
+
+/**
  * Push member receipts to the receiving node's local connections of `users`.
  *
  * @generated from message switchboard.cluster.v1.ReceiptsPush
@@ -450,7 +481,7 @@ export type ReceiptsPush = Message<"switchboard.cluster.v1.ReceiptsPush"> & {
  * Use `create(ReceiptsPushSchema)` to create a new message.
  */
 export const ReceiptsPushSchema: GenMessage<ReceiptsPush> = /*@__PURE__*/
-  messageDesc(file_cluster, 11);
+  messageDesc(file_cluster, 12);
 
 /**
  * @generated from service switchboard.cluster.v1.ClusterLink
