@@ -54,6 +54,27 @@ test('two nodes over loopback: one stream, batched frames both ways', async () =
   assert.equal(a.srv.refused + b.srv.refused, 0);
 });
 
+test('frames of every size arrive intact and in order (batches spanning slabs, frames bigger than a slab)', async () => {
+  const b = await server();
+  const onB = await link({ self: 'b', peer: 'a', dial: null, directory: b.directory });
+  const onA = await link({ self: 'a', peer: 'b', dial: `127.0.0.1:${b.srv.port}`, maxQueuedBytes: 64 * 1024 * 1024 });
+  await until(() => onA.l.linkState === 'up');
+  const sent: LinkFrame[] = [];
+  for (let i = 0; i < 3_000; i++) {
+    const body = i % 500 === 7 ? 'é'.repeat(150_000) : 'x'.repeat((i * 37) % 900);
+    const f =
+      i % 3 === 0
+        ? create(LinkFrameSchema, { kind: { case: 'forwardSend', value: { callId: BigInt(i), origin: { node: 'a', user: `u${i}`, device: 'd' }, send: { conversation: 'c', clientMsgId: `m${i}`, body, meta: { k: 'v' } }, t0Ms: -BigInt(i) } } })
+        : create(LinkFrameSchema, { kind: { case: 'deliver', value: { users: [`u${i}`, 'ü'], message: { conversation: 'c', seq: BigInt(i) * 0x1_0000_0001n, body } } } });
+    assert.equal(onA.l.send(f), 'ok');
+    sent.push(f);
+    if (i % 400 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await until(() => onB.got.length === sent.length, 10_000);
+  assert.deepStrictEqual(onB.got, sent);
+  assert.ok(onA.l.stats().batchesSent < 300, `${onA.l.stats().batchesSent} batches`);
+});
+
 test('a killed peer is detected, frames queue meanwhile, and the link comes back when it returns', async () => {
   const port = await freePort();
   const b = await server(port);

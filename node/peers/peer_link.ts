@@ -17,12 +17,12 @@
  * `start` does not wait for the peer (it may be down); `onState` reports up/down.
  */
 import { Client, credentials, type ClientDuplexStream, type ServerDuplexStream } from '@grpc/grpc-js';
-import { create, toBinary } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { LinkFrameSchema, type LinkBatch, type LinkFrame } from '../../protocol/gen/cluster_pb.js';
 import type { Service } from '../../supervisor/service_child.js';
 import type { PeerDirectory } from './peer_server.js';
 import { FrameQueue } from './frame_queue.js';
-import { CHANNEL_OPTIONS, LINK_PATH, decodeBatch, encodeBatch, type OutBatch } from './wire.js';
+import { CHANNEL_OPTIONS, LINK_PATH, decodeBatch, encodeBatch, encodeLinkFrame, frameBatch, type OutBatch } from './wire.js';
 
 export type LinkState = 'connecting' | 'up' | 'down' | 'stopped';
 export type SendResult = 'ok' | 'overloaded';
@@ -77,7 +77,7 @@ export interface PeerLinkStats {
 export class PeerLink implements Service {
   readonly peer: string;
   private state: LinkState = 'down';
-  private readonly queue: FrameQueue;
+  private readonly queue: FrameQueue<LinkFrame>;
   private stream: Stream | null = null;
   private client: Client | null = null;
   private waitingDrain = false;
@@ -93,7 +93,7 @@ export class PeerLink implements Service {
 
   constructor(private readonly opts: PeerLinkOptions) {
     this.peer = opts.peer;
-    this.queue = new FrameQueue(opts.maxQueuedBytes ?? 8 * 1024 * 1024);
+    this.queue = new FrameQueue(opts.maxQueuedBytes ?? 8 * 1024 * 1024, encodeLinkFrame);
     this.backoff = opts.backoffMinMs ?? 100;
   }
 
@@ -128,7 +128,7 @@ export class PeerLink implements Service {
   /** Queue a frame for the peer. `overloaded` (counted, frame dropped) past maxQueuedBytes. */
   send(frame: LinkFrame): SendResult {
     if (this.state === 'stopped') return 'overloaded';
-    if (!this.queue.push(toBinary(LinkFrameSchema, frame))) return 'overloaded';
+    if (!this.queue.push(frame)) return 'overloaded';
     this.scheduleFlush();
     return 'ok';
   }
@@ -273,7 +273,7 @@ export class PeerLink implements Service {
 
   /** Control frames bypass the queue (and its bound) but not the mute hook. */
   private writeNow(frames: LinkFrame[]): void {
-    if (this.stream && !this.muted) this.write(frames.map((f) => toBinary(LinkFrameSchema, f)));
+    if (this.stream && !this.muted) this.write(frameBatch(frames));
   }
 
   private write(batch: OutBatch): boolean {

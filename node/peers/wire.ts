@@ -1,51 +1,77 @@
 /**
- * The ClusterLink.Link method for grpc-js, with protobuf-es doing the encoding.
+ * The ClusterLink.Link method for grpc-js, and the LinkBatch codec.
  *
- * Outbound batches are lists of already-encoded LinkFrames: a frame is encoded once,
- * when queued (which is also how the queue knows its exact byte size), and a batch is
- * just the frames framed as `repeated LinkFrame frames = 1` (tag 0x0a, length, bytes),
- * which is byte-for-byte what toBinary(LinkBatch) would produce. Inbound batches
- * decode with fromBinary(LinkBatchSchema).
+ * Outbound batches are bytes already framed as `repeated LinkFrame frames = 1`
+ * (tag 0x0a, length, LinkFrame bytes), which is byte-for-byte what
+ * toBinary(LinkBatch) would produce: the queue encodes each frame once, in place,
+ * when it is sent (frame_queue.ts), so a batch is one or a few views of its slabs and
+ * serializing it copies nothing (grpc-js then copies it once into its message).
+ * Inbound batches decode frame by frame into the same objects fromBinary(LinkBatch)
+ * gives (frame_decoder.ts).
  */
 import { makeGenericClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
-import { fromBinary } from '@bufbuild/protobuf';
-import { LinkBatchSchema, type LinkBatch } from '../../protocol/gen/cluster_pb.js';
+import { create, fromBinary } from '@bufbuild/protobuf';
+import { LinkBatchSchema, LinkFrameSchema, type LinkBatch, type LinkFrame } from '../../protocol/gen/cluster_pb.js';
+import { Writer, encoderFor } from './frame_encoder.js';
+import { decoderFor } from './frame_decoder.js';
 
-/** An outbound batch: encoded LinkFrames. */
+/** An outbound batch: chunks of framed LinkFrames, in order (concatenated, a LinkBatch). */
 export type OutBatch = Uint8Array[];
 
 export const LINK_PATH = '/switchboard.cluster.v1.ClusterLink/Link';
 
-function varint(n: number, out: number[]): void {
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
+/** Writes a LinkFrame's bytes (identical to toBinary's) into a Writer. */
+export const encodeLinkFrame = encoderFor<LinkFrame>(LinkFrameSchema);
+
+export function encodeBatch(chunks: OutBatch): Buffer {
+  if (chunks.length === 1) {
+    const c = chunks[0];
+    return Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
   }
-  out.push(n);
+  return Buffer.concat(chunks);
 }
 
-export function encodeBatch(frames: OutBatch): Buffer {
-  let size = 0;
-  const heads: number[][] = frames.map((f) => {
-    const h = [0x0a];
-    varint(f.length, h);
-    size += h.length + f.length;
-    return h;
-  });
-  const out = Buffer.allocUnsafe(size);
-  let o = 0;
-  frames.forEach((f, i) => {
-    for (const b of heads[i]) out[o++] = b;
-    out.set(f, o);
-    o += f.length;
-  });
-  return out;
+/** A batch of a few frames outside the queue (Hello, Heartbeat): one framed chunk. */
+export function frameBatch(frames: LinkFrame[]): OutBatch {
+  const w = new Writer(256);
+  for (const f of frames) {
+    w.ensure(1);
+    w.buf[w.pos++] = 0x0a;
+    w.fork();
+    encodeLinkFrame(w, f);
+    w.join();
+  }
+  return [w.buf.subarray(0, w.pos)];
 }
 
-export const decodeBatch = (buf: Buffer): LinkBatch => fromBinary(LinkBatchSchema, buf);
+const decodeFrame = decoderFor<LinkFrame>(LinkFrameSchema);
 
-/** Bytes a frame costs inside a batch (for queue accounting). */
-export const framedSize = (len: number): number => len + 1 + (len < 128 ? 1 : len < 16384 ? 2 : len < 2097152 ? 3 : 4);
+/**
+ * A LinkBatch, frame by frame (frame_decoder.ts; a frame it does not handle is
+ * decoded by fromBinary on its own), else the whole batch by fromBinary.
+ */
+export function decodeBatch(buf: Buffer): LinkBatch {
+  const batch = create(LinkBatchSchema);
+  const frames = batch.frames;
+  let p = 0;
+  while (p < buf.length) {
+    if (buf[p] !== 0x0a) return fromBinary(LinkBatchSchema, buf);
+    let len = 0;
+    let shift = 0;
+    let c = 0x80;
+    p++;
+    while (c & 0x80 && shift < 35) {
+      c = buf[p++];
+      len += (c & 0x7f) * 2 ** shift;
+      shift += 7;
+    }
+    const end = p + len;
+    if (c & 0x80 || end > buf.length) return fromBinary(LinkBatchSchema, buf);
+    frames.push(decodeFrame(buf, p, end));
+    p = end;
+  }
+  return batch;
+}
 
 export const linkService: ServiceDefinition = {
   Link: {
