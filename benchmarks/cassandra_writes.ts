@@ -1,10 +1,13 @@
 /**
  * Durable message writes per second into Cassandra: through the batched writer
  * (BatchWriter + CassandraStore.commit) against one statement per row per message,
- * in the same run, on the same node, with the same data shape.
+ * in the same run, on the same node, with the same data shape, for one or more
+ * shapes (number of conversations the load is spread over).
  *
  *   node --import tsx benchmarks/cassandra_writes.ts [--messages 40000] [--clients 256]
- *        [--conversations 10] [--body 200] [--contact host:port] [--commit-concurrency N]
+ *        [--conversations 10,100,1000] [--body 200] [--contact host:port]
+ *        [--writer-concurrency 4] [--commit-concurrency N] [--modes naive,batched,...]
+ *        [--repeat 3] [--pack-partitions 10]
  *
  * Without --contact it starts a private local Cassandra with the full JIT and the
  * default `batch` commit log (a write is acked after fsync: every counted write is
@@ -15,16 +18,19 @@
  * the same rows per message (message row, dedup key; the last_seq hint once per
  * conversation and 1000-seq bucket) at CL ONE, with prepared, idempotent statements,
  * in the same order (dedup + hint, then message).
- *   batched   BatchWriter (maxBatch 256, maxDelayMs 2, the node defaults) into
- *             CassandraStore.commit with its defaults: one unlogged batch per
- *             partition, <= 32 requests in flight per commit.
- *   batched-replica  the same with grouping 'replica': partitions on the same
- *             replica set share one unlogged batch (fewer, bigger requests).
+ *   batched   BatchWriter with the node defaults (maxBatch 256, maxDelayMs 2,
+ *             maxQueue 10 000, concurrency 1) into CassandraStore.commit with its
+ *             defaults (grouping 'auto': small partition pieces packed, <= 10
+ *             partitions per request).
+ *   batched-pipelined  the same with writer concurrency `--writer-concurrency`
+ *             (default 4): commits overlapped, ordered per conversation by the store.
+ *   batched-partition  writer concurrency 1, grouping 'partition' (one unlogged batch
+ *             per partition): the writer before pipelining and packing, for reference.
  *   naive     per message: dedup insert (+ hint update when due) concurrently, then
  *             the message insert; `--clients` messages in flight.
  *   naive-1   per message only the message insert (no dedup, no hint): a lower bound
  *             on per-message cost, for reference.
- * Results: a table on stdout and results/<timestamp>-cassandra-writes/result.json.
+ * Results: a table per shape on stdout and results/<timestamp>-cassandra-writes/result.json.
  */
 import path from 'node:path';
 import cassandra from 'cassandra-driver';
@@ -39,30 +45,43 @@ import { startPrivateCassandra, testKeyspace, type PrivateCassandra } from '../n
 import { LOCAL_DATACENTER } from '../ops/cassandra/index.js';
 import type { StoredMessage, WriteOp } from '../node/store/types.js';
 
-type Mode = 'batched' | 'batched-replica' | 'naive' | 'naive-1';
+const MODES = ['naive', 'batched', 'batched-pipelined', 'batched-partition', 'naive-1'] as const;
+type Mode = (typeof MODES)[number];
 
 interface ModeResult {
   mode: Mode;
+  conversations: number;
   messages: number;
   seconds: number;
   msgPerSec: number;
   latency: LatencySummary;
   batches?: number;
   meanBatch?: number;
+  /** Every repeat's msg/s; the other fields are the median run's. */
+  runsMsgPerSec?: number[];
 }
 
 export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> {
   const flags = parseFlags(argv);
-  checkKnown(flags, ['messages', 'clients', 'conversations', 'body', 'contact', 'warmup', 'commit-concurrency']);
+  checkKnown(flags, ['messages', 'clients', 'conversations', 'body', 'contact', 'warmup', 'commit-concurrency', 'writer-concurrency', 'modes', 'pack-partitions', 'repeat']);
   const messages = num(flags, 'messages', 40_000);
   const clients = num(flags, 'clients', 256);
-  const conversations = num(flags, 'conversations', 10);
+  const shapes = str(flags, 'conversations', '10,100').split(',').map((x) => Number(x));
+  if (shapes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--conversations takes positive integers, e.g. 10,100,1000');
+  const writerConcurrency = num(flags, 'writer-concurrency', 4);
+  const modes = str(flags, 'modes', MODES.join(',')).split(',') as Mode[];
+  for (const m of modes) if (!MODES.includes(m)) throw new Error(`unknown mode ${m} (one of ${MODES.join(', ')})`);
+  if (!modes.includes('naive')) modes.unshift('naive');
   const bodyBytes = num(flags, 'body', 200);
   const warmup = num(flags, 'warmup', 5_000);
   const contact = str(flags, 'contact', '');
   const commitConcurrency = num(flags, 'commit-concurrency', 0) || undefined;
-  // Default shape: 10 busy conversations (group chats); --conversations 100 spreads the
-  // same load thin, where each batch holds ~1 message per partition (see CASSANDRA.md).
+  const packPartitions = num(flags, 'pack-partitions', 0) || undefined;
+  // The box is shared: each repeat runs the modes in a rotated order, and the table
+  // shows each mode's median run, so a load spike or a flush does not pick a winner.
+  const repeat = Math.max(1, Math.trunc(num(flags, 'repeat', 1)));
+  // Shapes: 10 busy conversations (group chats, ~25 messages per partition per batch);
+  // 100 and 1000 spread the same load thin (~2.5 and ~0.25 per partition, see CASSANDRA.md).
   const startedAt = new Date();
 
   let node: PrivateCassandra | null = null;
@@ -76,8 +95,8 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
     keyspace: testKeyspace('bench'),
     consistency: 'one',
   };
-  const store = await openCassandraStore(cfg, { migrate: true, concurrency: commitConcurrency });
-  const perReplica = await openCassandraStore(cfg, { concurrency: commitConcurrency, grouping: 'replica' });
+  const store = await openCassandraStore(cfg, { migrate: true, concurrency: commitConcurrency, batchMaxPartitions: packPartitions });
+  const perPartition = await openCassandraStore(cfg, { concurrency: commitConcurrency, grouping: 'partition' });
   const client = createCassandraClient(cfg);
   await client.connect();
   const ks = cfg.keyspace;
@@ -92,17 +111,22 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
   const body = 'x'.repeat(bodyBytes);
 
   /** Closed loop: `clients` senders share `count` messages over `conversations` conversations. */
-  async function run(mode: Mode, count: number, tag: string): Promise<ModeResult> {
+  async function run(mode: Mode, conversations: number, count: number, tag: string): Promise<ModeResult> {
     const seqs = new Array<number>(conversations).fill(0);
     const latency = new Latency();
     const hinted = new Map<string, number>();
-    const sink = mode === 'batched-replica' ? perReplica : store;
-    const writer = new BatchWriter<WriteOp>((ops) => sink.commit(ops), { maxBatch: 256, maxDelayMs: 2, maxQueue: 10_000 });
+    const sink = mode === 'batched-partition' ? perPartition : store;
+    const writer = new BatchWriter<WriteOp>((ops) => sink.commit(ops), {
+      maxBatch: 256,
+      maxDelayMs: 2,
+      maxQueue: 10_000,
+      concurrency: mode === 'batched-pipelined' ? writerConcurrency : 1,
+    });
     let next = 0;
     const sendOne = async (i: number) => {
       const c = i % conversations;
       const m: StoredMessage = {
-        conversation: `${tag}-${mode}-c${c}`,
+        conversation: `${tag}-${conversations}-${mode}-c${c}`,
         seq: ++seqs[c],
         messageId: `${tag}-m${i}`,
         sender: `u${i % 2}`,
@@ -112,7 +136,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
         meta: {},
         serverTs: Date.now(),
       };
-      if (mode === 'batched' || mode === 'batched-replica') return writer.submit({ kind: 'message', message: m });
+      if (mode.startsWith('batched')) return writer.submit({ kind: 'message', message: m });
       const row = [m.conversation, bucketOf(m.seq), m.seq, m.messageId, m.sender, m.senderDevice, m.clientMsgId, m.body, m.meta, m.serverTs];
       if (mode === 'naive') {
         // The hint only has to name the newest bucket: like the store, write it once per bucket.
@@ -141,6 +165,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
     const st = writer.stats();
     return {
       mode,
+      conversations,
       messages: count,
       seconds: round(seconds),
       msgPerSec: Math.round(count / seconds),
@@ -151,34 +176,49 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
 
   const results: ModeResult[] = [];
   try {
-    const modes: Mode[] = ['naive', 'batched', 'batched-replica', 'naive-1'];
-    for (const mode of modes) await run(mode, warmup, 'warm');
-    for (const mode of modes) {
-      const r = await run(mode, messages, 'run');
-      console.error(`${mode}: ${r.msgPerSec} msg/s`);
-      results.push(r);
+    for (const conversations of shapes) {
+      for (const mode of modes) await run(mode, conversations, warmup, 'warm');
+      const runs = new Map<Mode, ModeResult[]>(modes.map((m) => [m, []]));
+      for (let k = 0; k < repeat; k++) {
+        for (const mode of [...modes.slice(k % modes.length), ...modes.slice(0, k % modes.length)]) {
+          const r = await run(mode, conversations, messages, `run${k}`);
+          console.error(`${conversations} conversations, ${mode} (repeat ${k + 1}/${repeat}): ${r.msgPerSec} msg/s`);
+          runs.get(mode)!.push(r);
+        }
+      }
+      for (const mode of modes) {
+        const sorted = [...runs.get(mode)!].sort((a, b) => a.msgPerSec - b.msgPerSec);
+        results.push({ ...sorted[Math.floor((sorted.length - 1) / 2)], runsMsgPerSec: runs.get(mode)!.map((r) => r.msgPerSec) });
+      }
     }
   } finally {
     await client.shutdown();
     await store.close();
-    await perReplica.close();
+    await perPartition.close();
     await node?.destroy();
   }
 
-  const naive = results.find((r) => r.mode === 'naive')!;
-  const rows = results.map((r) => [
-    r.mode,
-    r.msgPerSec,
-    r.latency.p50Ms,
-    r.latency.p99Ms,
-    r.latency.maxMs,
-    r.meanBatch ?? '-',
-    `${round(r.msgPerSec / naive.msgPerSec)}x`,
-  ]);
-  console.log(
-    `\nCassandra durable writes: ${messages} messages x 200 B over ${conversations} conversations, ${clients} closed-loop senders, CL ONE, commitlog batch\n`,
-  );
-  console.log(table(['mode', 'msg/s', 'p50 ms', 'p99 ms', 'max ms', 'mean batch', 'vs naive'], rows));
+  const ratios: Record<string, number> = {};
+  for (const conversations of shapes) {
+    const mine = results.filter((r) => r.conversations === conversations);
+    const naive = mine.find((r) => r.mode === 'naive')!;
+    const rows = mine.map((r) => [
+      r.mode,
+      r.msgPerSec,
+      r.latency.p50Ms,
+      r.latency.p99Ms,
+      r.latency.maxMs,
+      r.meanBatch ?? '-',
+      `${round(r.msgPerSec / naive.msgPerSec)}x`,
+      (r.runsMsgPerSec ?? []).join(' / '),
+    ]);
+    const batched = mine.find((r) => r.mode === 'batched');
+    if (batched) ratios[String(conversations)] = round(batched.msgPerSec / naive.msgPerSec);
+    console.log(
+      `\nCassandra durable writes: ${messages} messages x ${bodyBytes} B over ${conversations} conversations, ${clients} closed-loop senders, CL ONE, commitlog batch, writer concurrency 1 (batched-pipelined: ${writerConcurrency})\n`,
+    );
+    console.log(table(['mode', 'msg/s (median)', 'p50 ms', 'p99 ms', 'max ms', 'mean batch', 'vs naive', 'every repeat'], rows));
+  }
   const dir = resultDir('cassandra-writes', startedAt);
   writeJson(path.join(dir, 'result.json'), {
     scenario: 'cassandra-writes',
@@ -186,8 +226,20 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
     finishedAt: new Date().toISOString(),
     command: `node --import tsx benchmarks/cassandra_writes.ts ${argv.join(' ')}`.trim(),
     machine: machineInfo(),
-    config: { messages, clients, commitConcurrency: commitConcurrency ?? 'default', conversations, bodyBytes, warmup, consistency: 'one', commitlogSync: contact ? 'unknown (--contact)' : 'batch', jit: contact ? 'unknown' : 'full' },
-    figures: { results, batchedVsNaive: round(results.find((r) => r.mode === 'batched')!.msgPerSec / naive.msgPerSec) },
+    config: {
+      messages,
+      clients,
+      repeat,
+      writerConcurrency,
+      commitConcurrency: commitConcurrency ?? 'default',
+      conversations: shapes,
+      bodyBytes,
+      warmup,
+      consistency: 'one',
+      commitlogSync: contact ? 'unknown (--contact)' : 'batch',
+      jit: contact ? 'unknown' : 'full',
+    },
+    figures: { results, batchedVsNaive: ratios },
   });
   console.log(`\nwrote ${path.relative(process.cwd(), dir)}/result.json`);
   return results;

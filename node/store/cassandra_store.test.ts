@@ -127,6 +127,23 @@ describe('CassandraStore specifics', () => {
     assert.equal(await store.lastSeq(conv), 0);
   });
 
+  it('concurrent commits keep call order per conversation; a failure fails the commits running with it', async () => {
+    const conv = `pipe-${Math.random()}`;
+    await Promise.all([store.commit(range(1, 5).map((s) => msg(conv, s))), store.commit(range(6, 9).map((s) => msg(conv, s)))]);
+    assert.equal(await store.lastSeq(conv), 9);
+    assert.deepEqual((await store.readAfter(conv, 0, 20)).map((m) => m.seq), range(1, 9));
+    // The invalid commit fails while the other one runs: that one writes no message.
+    const other = `pipe-other-${Math.random()}`;
+    const bad = store.commit([msg(conv, 10), msg(conv, 0)]);
+    const poisoned = store.commit([msg(other, 1)]);
+    await assert.rejects(bad, InvalidWriteError);
+    await assert.rejects(poisoned, StoreUnavailableError);
+    assert.equal(await store.lastSeq(other), 0);
+    // Then the store takes commits again.
+    await store.commit([msg(other, 1)]);
+    assert.equal(await store.lastSeq(other), 1);
+  });
+
   it('a closed store fails every call with StoreUnavailableError', async () => {
     const s = await openCassandraStore(cfg);
     await s.close();

@@ -28,6 +28,7 @@ import {
   trimStatements,
   writeQueries,
   type ChunkLimits,
+  type Grouping,
   type PartitionWrite,
   type Piece,
   type Request,
@@ -63,13 +64,13 @@ export interface CassandraStoreOptions {
   retryBaseMs?: number;
   /**
    * How a commit's rows share requests (see pack() in cassandra_writer.ts).
-   * 'partition' (default): one unlogged batch per partition, requests concurrent.
-   * 'replica': partitions owned by the same replicas share a batch (fewer requests).
-   * On the local node neither won consistently (CASSANDRA.md, Measured): a packed
-   * batch saves requests but one coordinator thread applies it, while separate
-   * requests spread over the write stage's threads.
+   * 'auto' (default): a partition piece of 8+ statements (a busy conversation) is its
+   * own unlogged batch; the small pieces of many quiet conversations are packed per
+   * replica set, so a commit over 100 conversations is a few requests, not ~200.
+   * 'partition': one unlogged batch per partition. 'replica': everything packed per
+   * replica set. Figures: CASSANDRA.md, Measured.
    */
-  grouping?: 'replica' | 'partition';
+  grouping?: Grouping;
   /**
    * See ChunkLimits in cassandra_writer.ts. Defaults 100 statements / 24 KB: under
    * Cassandra's batch_size_fail_threshold (50 KiB, which counts multi-partition
@@ -77,6 +78,13 @@ export interface CassandraStoreOptions {
    */
   batchMaxStatements?: number;
   batchMaxBytes?: number;
+  /**
+   * Partitions per packed batch ('auto' / 'replica' grouping). Default 10: Cassandra's
+   * unlogged_batch_across_partitions_warn_threshold, so packing logs no warning per
+   * request, and a commit's packed rows still spread over several requests (a
+   * coordinator applies one request's partitions one after the other).
+   */
+  batchMaxPartitions?: number;
 }
 
 export interface OpenCassandraOptions extends Partial<Omit<CassandraStoreOptions, 'keyspace' | 'consistency'>> {
@@ -154,8 +162,17 @@ export class CassandraStore implements MessageStore {
   private readonly retries: number;
   private readonly retryBaseMs: number;
   private readonly limits: ChunkLimits;
-  private readonly grouping: 'replica' | 'partition';
+  private readonly grouping: Grouping;
   private closed = false;
+  // Concurrent commits (see commit()): per-conversation message tails, the outcome
+  // chain, how many commits are running, and the failure that poisons them.
+  private readonly tails = new Map<string, Promise<void>>();
+  private reported: Promise<void> = Promise.resolve();
+  private active = 0;
+  private unreported = 0;
+  private idleWaiters: Array<() => void> = [];
+  private failure: { err: unknown } | null = null;
+  private lastTimestamp = 0;
   /**
    * Newest last_seq hint bucket this store wrote per conversation. Bounded by the
    * conversations this process writes to; cleared when it grows past 100 000 entries
@@ -163,9 +180,14 @@ export class CassandraStore implements MessageStore {
    */
   private readonly hintBuckets = new Map<string, number>();
 
+  /** Every Host object the driver showed us, for sweepDriverTimers() on close. */
+  private readonly seenHosts = new Set<object>();
+
   /** Takes ownership of a connected (or connectable) client; the schema must be in place. */
   constructor(client: cassandra.Client, opts: CassandraStoreOptions) {
     this.client = client;
+    for (const h of client.hosts?.values() ?? []) this.seenHosts.add(h);
+    client.on('hostAdd', (h: object) => this.seenHosts.add(h));
     this.keyspace = checkKeyspace(opts.keyspace);
     this.wq = writeQueries(this.keyspace);
     this.rq = readQueries(this.keyspace);
@@ -178,16 +200,78 @@ export class CassandraStore implements MessageStore {
     this.limits = {
       maxStatements: positive('batchMaxStatements', opts.batchMaxStatements ?? 100),
       maxBytes: positive('batchMaxBytes', opts.batchMaxBytes ?? 24 * 1024),
+      maxPartitions: positive('batchMaxPartitions', opts.batchMaxPartitions ?? 10),
     };
-    this.grouping = opts.grouping ?? 'partition';
+    this.grouping = opts.grouping ?? 'auto';
   }
 
+  /**
+   * Make `ops` durable. Commits may be called concurrently (a BatchWriter with
+   * concurrency > 1): the store then behaves as if they ran one at a time in call order,
+   * while overlapping their round trips.
+   *   - One write timestamp per commit, increasing in call order, so last-write-wins
+   *     cells (members, subject, hidden, dedup keys) resolve in call order whatever
+   *     order the requests land in.
+   *   - Phase 1 (keys, hints, metadata) of a commit runs at once. Its message rows and
+   *     trims wait until every earlier commit touching the same conversations stored its
+   *     own: a conversation's rows land in seq order, and a commit whose predecessor
+   *     failed on one of its conversations writes none of its rows.
+   *   - Outcomes are reported in call order.
+   *   - The first failure poisons the pipeline: commits still running start no new
+   *     request and fail; commits called while poisoned fail without writing; and no
+   *     outcome is reported until none is running. So when a caller learns of a failure
+   *     (and reloads its counters from lastSeq()), nothing of any earlier commit is in
+   *     flight, and no seq assigned before the failure can land above a failed one. The
+   *     poison lifts with the last of these outcomes: a commit called after that is
+   *     tried normally (as with one commit at a time, where the BatchWriter's
+   *     fail-queued has rejected whatever was queued behind the failure).
+   */
   async commit(ops: WriteOp[]): Promise<void> {
     this.assertOpen();
     if (ops.length === 0) return;
-    const plan = planCommit(ops, this.wq, (conversation, seq) => (this.hintBuckets.get(conversation) ?? -1) >= bucketOf(seq));
+    const previous = this.reported;
+    let reportedMine!: () => void;
+    this.reported = new Promise<void>((r) => (reportedMine = r));
+    this.active++;
+    this.unreported++;
+    let error: { err: unknown } | null = null;
     try {
-      await this.send(plan.before.flatMap((w) => this.pieces(w)));
+      if (this.failure) throw new StoreUnavailableError('not attempted: an earlier cassandra batch failed');
+      await this.apply(ops, this.nextTimestamp());
+    } catch (err) {
+      error = { err };
+      this.failure ??= { err };
+    } finally {
+      if (--this.active === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+    try {
+      await previous;
+      if (this.failure) await this.idle();
+    } finally {
+      // The last outcome of a poisoned run lifts the poison: every commit called
+      // before this point has failed or succeeded and none is running.
+      if (--this.unreported === 0) this.failure = null;
+      reportedMine();
+    }
+    if (error) throw classify(error.err, `cassandra batch of ${ops.length} ops`);
+  }
+
+  /** One commit's three phases (see cassandra_writer.ts), ordered against earlier commits per conversation. */
+  private async apply(ops: WriteOp[], timestamp: number): Promise<void> {
+    const plan = planCommit(ops, this.wq, (conversation, seq) => (this.hintBuckets.get(conversation) ?? -1) >= bucketOf(seq));
+    // Claim this commit's place in every touched conversation's tail now, in call order.
+    const conversations = new Set([...plan.messages.map((chain) => conversationOf(chain[0].partition)), ...plan.trims.map((t) => t.conversation)]);
+    const waits: Promise<void>[] = [];
+    let settle!: (err?: unknown) => void;
+    const mine = new Promise<void>((resolve, reject) => (settle = (err) => (err === undefined ? resolve() : reject(err))));
+    mine.catch(() => undefined);
+    for (const c of conversations) {
+      const before = this.tails.get(c);
+      if (before) waits.push(before);
+      this.tails.set(c, mine);
+    }
+    try {
+      await this.send(plan.before.flatMap((w) => this.pieces(w)), timestamp);
       // Phase 1 is durable: remember the hints' buckets (last_seq only grows, so this
       // process-local cache can only be behind the stored value, never ahead).
       if (this.hintBuckets.size > 100_000) this.hintBuckets.clear();
@@ -198,27 +282,51 @@ export class CassandraStore implements MessageStore {
           this.hintBuckets.set(conversation, Math.max(this.hintBuckets.get(conversation) ?? -1, bucketOf(seq)));
         }
       }
+      // Earlier commits' rows of these conversations first; a failed one fails us.
+      await Promise.all(waits).catch(() => {
+        throw new StoreUnavailableError('not attempted: an earlier cassandra batch of the same conversations failed');
+      });
+      this.checkPoison();
       // Round r carries the r-th piece of every conversation's chain: a conversation's
       // pieces land strictly in seq order, different conversations share requests.
       const chains = plan.messages.map((chain) => chain.flatMap((w) => this.pieces(w)));
       for (let r = 0; chains.some((c) => c.length > r); r++) {
-        await this.send(chains.filter((c) => c.length > r).map((c) => c[r]));
+        await this.send(chains.filter((c) => c.length > r).map((c) => c[r]), timestamp);
       }
       if (plan.trims.length > 0) {
         const deletes = await Promise.all(
           plan.trims.map(async (t) => trimStatements(this.wq, t.conversation, (await this.bounds(t.conversation)).first, t.firstSeq)),
         );
-        await this.send(deletes.flat().flatMap((w) => this.pieces(w)));
+        await this.send(deletes.flat().flatMap((w) => this.pieces(w)), timestamp);
       }
+      settle();
     } catch (err) {
-      throw classify(err, `cassandra batch of ${ops.length} ops`);
+      this.failure ??= { err };
+      settle(err);
+      throw err;
+    } finally {
+      for (const c of conversations) if (this.tails.get(c) === mine) this.tails.delete(c);
     }
+  }
+
+  /** Microseconds, strictly increasing per store: the write timestamp of one commit. */
+  private nextTimestamp(): number {
+    this.lastTimestamp = Math.max(Date.now() * 1000, this.lastTimestamp + 1);
+    return this.lastTimestamp;
+  }
+
+  private checkPoison(): void {
+    if (this.failure) throw new StoreUnavailableError('stopped: a concurrent cassandra batch failed');
+  }
+
+  private idle(): Promise<void> {
+    return this.active === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
   }
 
   /** A partition's statements cut to batch size, tagged with the replicas that own it. */
   private pieces(w: PartitionWrite): Piece[] {
     let replicas = '';
-    if (this.grouping === 'replica') {
+    if (this.grouping !== 'partition') {
       // No token map yet (metadata still loading): one group, any coordinator; still correct.
       const hosts = this.client.getReplicas(this.keyspace, w.routingKey) ?? [];
       replicas = hosts.map((h) => h.address).sort().join(',');
@@ -226,10 +334,22 @@ export class CassandraStore implements MessageStore {
     return chunk(w, this.limits).map((statements) => ({ replicas, routingKey: w.routingKey, statements }));
   }
 
-  /** Pack pieces into requests and run them, at most `concurrency` in flight. */
-  private send(pieces: Piece[]): Promise<void> {
+  /** Pack pieces into requests and run them, at most `concurrency` in flight; none starts once poisoned. */
+  private send(pieces: Piece[], timestamp: number): Promise<void> {
     const requests = pack(pieces, this.grouping, this.limits);
-    return runLimited(requests.map((req) => () => this.write(req)), this.concurrency);
+    return runLimited(
+      requests.map((req) => async () => {
+        this.checkPoison();
+        try {
+          await this.write(req, timestamp);
+        } catch (err) {
+          // Poison at once, so concurrent commits stop starting requests.
+          this.failure ??= { err };
+          throw err;
+        }
+      }),
+      this.concurrency,
+    );
   }
 
   async getConversation(id: string): Promise<Conversation | null> {
@@ -343,6 +463,7 @@ export class CassandraStore implements MessageStore {
     if (this.closed) return;
     this.closed = true;
     await this.client.shutdown();
+    sweepDriverTimers(this.client, this.seenHosts);
   }
 
   /** first_seq (1 when never trimmed) and the last_seq hint (0 when no message). */
@@ -352,9 +473,11 @@ export class CassandraStore implements MessageStore {
   }
 
   /** One request (a lone statement or an unlogged batch), routed to a replica, with backoff retries. */
-  private write(req: Request): Promise<void> {
-    const options = { prepare: true, isIdempotent: true, consistency: this.writeCl, logged: false, routingKey: req.routingKey };
+  private write(req: Request, timestamp: number): Promise<void> {
+    const options = { prepare: true, isIdempotent: true, consistency: this.writeCl, logged: false, routingKey: req.routingKey, timestamp };
     return this.withRetry(async () => {
+      // A retry after a backoff is a new request: none once a concurrent commit failed.
+      this.checkPoison();
       const [only] = req.statements;
       if (req.statements.length === 1) await this.client.execute(only.query, only.params, options);
       else await this.client.batch(req.statements, options);
@@ -534,6 +657,37 @@ function checkLimit(method: string, limit: number): void {
 function positive(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`CassandraStore option ${name} must be a positive integer, got ${v}`);
   return v;
+}
+
+/**
+ * cassandra-driver 4.10 can leave timers behind after shutdown() when its node was
+ * killed and came back: the chaos test found a second Host object for the same
+ * address, no longer in client.hosts (so shutdown() never reached it), with a
+ * `_healthResponseCountTimer` interval and a pool `_newConnectionTimeout` that re-arms
+ * every reconnection delay. Either keeps the process alive. So shut down every Host
+ * the store has seen (shutdown is idempotent), now and again a little later on unref'd
+ * timers, which only fire if something else keeps the process running anyway.
+ */
+function sweepDriverTimers(client: cassandra.Client, seen: Set<object>): void {
+  type HostInternals = { shutdown?: (waitForPending?: boolean) => Promise<void>; _healthResponseCountTimer?: ReturnType<typeof setInterval> | null };
+  const sweep = () => {
+    for (const h of client.hosts?.values() ?? []) seen.add(h);
+    for (const host of seen) {
+      const h = host as HostInternals;
+      if (h._healthResponseCountTimer) {
+        clearInterval(h._healthResponseCountTimer);
+        h._healthResponseCountTimer = null;
+      }
+      h.shutdown?.(false).catch(() => undefined);
+    }
+  };
+  sweep();
+  for (const ms of [1000, 5000, 15_000]) setTimeout(sweep, ms).unref();
+}
+
+/** The conversation of a `messages/<conversation>/<bucket>` partition name. */
+function conversationOf(partition: string): string {
+  return partition.slice('messages/'.length, partition.lastIndexOf('/'));
 }
 
 function sleep(ms: number): Promise<void> {

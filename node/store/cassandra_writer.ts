@@ -307,6 +307,8 @@ export function trimStatements(q: WriteQueries, conversation: string, currentFir
 export interface ChunkLimits {
   /** Statements per unlogged batch. */
   maxStatements: number;
+  /** Partitions per packed (multi-partition) batch; pack() only. */
+  maxPartitions?: number;
   /** Approximate payload bytes per batch (strings and map values summed). */
   maxBytes: number;
 }
@@ -393,6 +395,19 @@ export interface Piece {
 }
 
 /**
+ * 'partition': one request per partition piece. 'replica': pieces of partitions that
+ * share a replica set share a request. 'auto': a piece of `AUTO_ALONE` or more
+ * statements (a busy conversation's bucket) goes alone, the small rest is packed by
+ * replica set: a commit over many quiet conversations becomes a handful of requests
+ * instead of one per partition, while big single-partition batches keep spreading over
+ * the replicas' write threads.
+ */
+export type Grouping = 'partition' | 'replica' | 'auto';
+
+/** In 'auto' grouping, pieces with at least this many statements get a request of their own. */
+export const AUTO_ALONE = 8;
+
+/**
  * Pack pieces into requests. 'partition': one request per piece (an unlogged batch
  * within one partition). 'replica': pieces whose partitions live on the same replica
  * set share a request, up to the chunk limits; the coordinator (a replica, by
@@ -401,21 +416,32 @@ export interface Piece {
  * batch of many small conversations cheap: without it a 256-message batch over 100
  * conversations is ~200 requests.
  */
-export function pack(pieces: readonly Piece[], mode: 'partition' | 'replica', limits: ChunkLimits): Request[] {
+export function pack(pieces: readonly Piece[], mode: Grouping, limits: ChunkLimits, alone = AUTO_ALONE): Request[] {
   if (mode === 'partition') return pieces.map((p) => ({ routingKey: p.routingKey, statements: p.statements }));
-  const open = new Map<string, { req: Request; bytes: number }>();
+  const open = new Map<string, { req: Request; bytes: number; partitions: number }>();
   const out: Request[] = [];
+  const maxPartitions = limits.maxPartitions ?? Infinity;
   for (const p of pieces) {
+    if (mode === 'auto' && p.statements.length >= alone) {
+      out.push({ routingKey: p.routingKey, statements: p.statements });
+      continue;
+    }
     const size = p.statements.reduce((n, s) => n + approxBytes(s), 0);
     const cur = open.get(p.replicas);
-    if (cur && cur.req.statements.length + p.statements.length <= limits.maxStatements && cur.bytes + size <= limits.maxBytes) {
+    if (
+      cur &&
+      cur.partitions < maxPartitions &&
+      cur.req.statements.length + p.statements.length <= limits.maxStatements &&
+      cur.bytes + size <= limits.maxBytes
+    ) {
       cur.req.statements.push(...p.statements);
       cur.bytes += size;
+      cur.partitions += 1;
       continue;
     }
     const req = { routingKey: p.routingKey, statements: [...p.statements] };
     out.push(req);
-    open.set(p.replicas, { req, bytes: size });
+    open.set(p.replicas, { req, bytes: size, partitions: 1 });
   }
   return out;
 }
