@@ -494,7 +494,7 @@ export class ClusterNode {
       shards: { count: this.shardCount, held: [...(this.ownership?.heldShards().keys() ?? [])].sort((a, b) => a - b), releasing: [...this.releasing] },
       links: this.directory.all().map((l) => ({ peer: l.peer, ...l.stats() })),
       routes: this.routes?.stats() ?? null,
-      forwarder: this.forwarder.stats,
+      forwarder: { ...this.forwarder.stats, slow: this.forwarder.slowServing() },
       fanout: this.fanout.stats,
     };
   }

@@ -55,6 +55,10 @@ interface Pending {
 }
 
 const RETRY_MS = 250;
+const DEBUG = process.env.SB_DEBUG_FORWARD === '1';
+const dbg = (msg: string): void => {
+  if (DEBUG) process.stderr.write(`fwd ${new Date().toISOString()} ${msg}\n`);
+};
 
 function err(code: ErrorCode, message: string, retryAfterMs = RETRY_MS): CoreResult {
   return { r: 'error', code, message, retryAfterMs };
@@ -81,6 +85,8 @@ export function conversationOfOp(caller: Caller, op: CoreOp): string | null {
 export class Forwarder {
   readonly stats: ForwarderStats = { forwarded: 0, local: 0, refused: 0, timedOut: 0, served: 0 };
   private readonly pending = new Map<bigint, Pending>();
+  /** Ops other nodes forwarded here that are still running: "node/callId" -> op and start. */
+  private readonly serving = new Map<string, { op: string; since: number }>();
   private nextCall = 1n;
 
   constructor(private readonly d: ForwarderDeps) {}
@@ -122,6 +128,7 @@ export class Forwarder {
         resolve(err('unavailable', `the owner of conversation shard ${shard} (${owner.node}) did not answer in time; retry (a resend is deduplicated)`));
       }, this.d.callTimeoutMs ?? 10_000);
       this.pending.set(callId, { node: owner.node, resolve, timer });
+      dbg(`call ${callId} ${op.op} -> ${owner.node} (link ${link.linkState})`);
       if (link.send(frame) !== 'ok') {
         clearTimeout(timer);
         this.pending.delete(callId);
@@ -155,7 +162,7 @@ export class Forwarder {
     else if (this.d.heldToken(f.conversationShard) === null) res = err('unavailable', `this node no longer owns conversation shard ${f.conversationShard}; retry`);
     else {
       const caller: Caller = { user: o.user, device: o.device, conn: null, t0: Number(f.t0Ms), origin: { node: o.node, shard: o.socketShard, conn: o.conn } };
-      res = await this.d.local(caller, { op: 'send', conversation: s.conversation, clientMsgId: s.clientMsgId, body: s.body, meta: s.meta });
+      res = await this.serve(o.node, f.callId, 'send', () => this.d.local(caller, { op: 'send', conversation: s.conversation, clientMsgId: s.clientMsgId, body: s.body, meta: s.meta }));
     }
     const value: Partial<ForwardResult> =
       res.r === 'send_ack'
@@ -182,9 +189,26 @@ export class Forwarder {
     else {
       const { backend, ...plain } = op;
       const caller: Caller = { user: o.user, device: o.device, conn: null, t0: Number(f.t0Ms), origin: { node: o.node, shard: o.socketShard, conn: o.conn }, backend: backend === true };
-      res = await this.d.local(caller, plain as CoreOp);
+      res = await this.serve(o.node, f.callId, plain.op, () => this.d.local(caller, plain as CoreOp));
     }
+    dbg(`served ${o?.node}/${f.callId} ${op?.op} -> ${res.r}`);
     reply(create(LinkFrameSchema, { kind: { case: 'callResult', value: { callId: f.callId, resultJson: JSON.stringify(res) } } }));
+  }
+
+  private async serve(node: string, callId: bigint, op: string, fn: () => Promise<CoreResult>): Promise<CoreResult> {
+    const key = `${node}/${callId}`;
+    this.serving.set(key, { op, since: Date.now() });
+    try {
+      return await fn();
+    } finally {
+      this.serving.delete(key);
+    }
+  }
+
+  /** Forwarded ops running here for longer than `ms` (for /admin/cluster). */
+  slowServing(ms = 1_000): Array<{ call: string; op: string; ageMs: number }> {
+    const now = Date.now();
+    return [...this.serving].filter(([, v]) => now - v.since > ms).map(([call, v]) => ({ call, op: v.op, ageMs: now - v.since }));
   }
 
   // ------------------------------------------------------------------ results
@@ -205,6 +229,7 @@ export class Forwarder {
 
   onCallResult(f: CallResult): void {
     const p = this.take(f.callId);
+    dbg(`result ${f.callId} ${p ? 'matched' : 'NO PENDING'}`);
     if (!p) return;
     try {
       p.resolve(JSON.parse(f.resultJson) as CoreResult);

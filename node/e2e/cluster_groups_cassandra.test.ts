@@ -59,7 +59,10 @@ async function online(node: number, user: string, device = 'phone'): Promise<Tes
 async function callOk(c: TestClient, init: Parameters<TestClient['call']>[0], want: string): Promise<ServerFrame> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const f = await c.call(init);
+    const f = await c.call(init).catch(async (e: Error) => {
+      const stats = await Promise.all(Array.from({ length: NODES }, (_, i) => cell.adminCluster(i).catch(() => null)));
+      throw new Error(`${e.message}\n${stats.map((s) => JSON.stringify(s)).join('\n')}`);
+    });
     if (f.kind.case === want) return f;
     if (f.kind.case === 'error' && f.kind.value.retryable && Date.now() < deadline) {
       await sleep(Math.max(50, f.kind.value.retryAfterMs));
@@ -132,10 +135,15 @@ describe('groups across nodes', () => {
       await sleep(200);
     }
     // The sender's aggregate push (sent by the owner, wherever the sender is) reaches it.
-    await admin.waitFor(
-      (f) => f.kind.case === 'groupReceipts' && f.kind.value.conversation === conv && f.kind.value.counts.some((c) => Number(c.seq) === seq && c.delivered === MEMBERS - 1 && c.read === readers),
-      10_000,
-    );
+    await admin
+      .waitFor(
+        (f) => f.kind.case === 'groupReceipts' && f.kind.value.conversation === conv && f.kind.value.counts.some((c) => Number(c.seq) === seq && c.delivered === MEMBERS - 1 && c.read === readers),
+        10_000,
+      )
+      .catch(async (e: Error) => {
+        const stats = await Promise.all(Array.from({ length: NODES }, (_, i) => cell.adminCluster(i)));
+        throw new Error(`${e.message}\nowner of ${conv}: ${await cell.ownerOf(conv)}; admin on ${cell.nodeId(0)}\n${stats.map((s) => JSON.stringify({ ...(s as object), links: undefined })).join('\n')}`);
+      });
     for (const c of clients) c.close();
   });
 });

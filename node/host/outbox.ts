@@ -34,7 +34,7 @@ export class BatchingOutbox implements Outbox {
   /** A message frame already encoded as a ServerFrame (one forwarded by another node). */
   deliverEncoded(to: ConnRef[], message: { conversation: string; seq: number }, bytes: Uint8Array, t0 = 0): void {
     for (const [shard, conns] of byShard(to)) {
-      const frame = bytes.slice().buffer;
+      const frame = ownCopy(bytes);
       this.add(shard, { k: 'deliver', conns, conversation: message.conversation, seq: message.seq, t0, frame }, frame);
     }
   }
@@ -51,7 +51,7 @@ export class BatchingOutbox implements Outbox {
   /** Any ServerFrame already encoded (a push forwarded by another node). */
   pushEncoded(to: ConnRef[], bytes: Uint8Array): void {
     for (const [shard, conns] of byShard(to)) {
-      const frame = bytes.slice().buffer;
+      const frame = ownCopy(bytes);
       this.add(shard, { k: 'frame', conns, frame }, frame);
     }
   }
@@ -79,6 +79,17 @@ export class BatchingOutbox implements Outbox {
     }
     this.pending.clear();
   }
+}
+
+/**
+ * The bytes in an ArrayBuffer of their own, to transfer to a shard. (Not
+ * `bytes.slice().buffer`: on a Node Buffer, such as a bytes field decoded from a
+ * cluster link batch, slice() is a view and .buffer the whole batch.)
+ */
+function ownCopy(bytes: Uint8Array): ArrayBuffer {
+  const c = new Uint8Array(bytes.byteLength);
+  c.set(bytes);
+  return c.buffer;
 }
 
 function byShard(to: ConnRef[]): Map<number, number[]> {
