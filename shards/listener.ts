@@ -268,9 +268,15 @@ export class Listener {
   /** Pushes batched by the host (messages.ts PushItem). */
   push(items: PushItem[]): void {
     for (const it of items) {
-      if (it.k === 'deliver') this.deliver(it);
-      else if (it.k === 'receipts') this.receipts(it.conns, it.receipts);
-      else this.frame(it.conns, it.frame);
+      try {
+        if (it.k === 'deliver') this.deliver(it);
+        else if (it.k === 'receipts') this.receipts(it.conns, it.receipts);
+        else this.frame(it.conns, it.frame);
+      } catch (e) {
+        // One undecodable push (a host bug) costs that push, not every socket of the
+        // shard: the recipients recover it by sync (a seq gap, or their next sync).
+        this.ports.log('error', 'push dropped: frame could not be re-encoded', { kind: it.k, err: String(e) });
+      }
     }
   }
 
