@@ -59,6 +59,7 @@ export const CLOSE_CODES = {
   going_away: { code: 4001, reconnect: true, doc: 'The node is draining (after a goaway frame); reconnect to any node.' },
   idle_timeout: { code: 4002, reconnect: true, doc: 'No frame within idle_timeout_ms; reconnect.' },
   slow_consumer: { code: 4003, reconnect: true, doc: 'The client read too slowly and its outbound buffer overflowed; reconnect and resync.' },
+  overloaded: { code: 4004, reconnect: true, doc: 'The node could not register the connection in the cluster route table (backlog full); reconnect with backoff, to any node.' },
   unauthenticated: { code: 4401, reconnect: false, doc: 'Missing, malformed or badly signed token.' },
   token_expired: { code: 4402, reconnect: false, doc: 'The token expired; reconnect with a fresh one.' },
   protocol_violation: { code: 4403, reconnect: false, doc: 'Repeated undecodable frames; fix the client.' },

@@ -8,7 +8,7 @@ import uWS from 'uWebSockets.js';
 import { create } from '@bufbuild/protobuf';
 import { ServerFrameSchema, type ServerFrame } from '../protocol/gen/client_pb.js';
 import { decodeClientFrame, decodeServerFrame, DecodeError, encodeServerFrame, negotiate, serverFrameToJson, type Encoding } from '../protocol/codec.js';
-import { CLOSE_CODES } from '../protocol/codes.js';
+import { CLOSE_CODES, type CloseReason } from '../protocol/codes.js';
 import type { MemberReceipt } from '../node/core/receipts.js';
 import { errorFrame, receiptFrame } from './frames.js';
 import type { CoreOp, CoreResult, HttpRequest, HttpResponse, PushItem, ShardInit } from './messages.js';
@@ -321,6 +321,12 @@ export class Listener {
   }
 
   // ------------------------------------------------------------------ output
+
+  /** Close one connection with a catalogued close code (asked by the host). */
+  closeConn(conn: number, reason: CloseReason): void {
+    const ws = this.sockets.get(conn);
+    if (ws) this.end(ws, CLOSE_CODES[reason].code, reason);
+  }
 
   private end(ws: WS, code: number, reason: string): void {
     this.metrics.closes.inc({ code: String(code) });

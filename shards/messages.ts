@@ -96,7 +96,9 @@ export type HostToShard =
   | { t: 'http_reply'; id: number; res: HttpResponse }
   | { t: 'redeemed'; id: number; identity: { user: string; device: string; exp: number } | null }
   | { t: 'verified'; id: number; result: import('../node/tasks/verify_token_task.js').VerifyResult }
-  | { t: 'drain'; reconnectAfterMs: number; jitterMs: number };
+  | { t: 'drain'; reconnectAfterMs: number; jitterMs: number }
+  /** Close one connection (e.g. the cluster could not route it). */
+  | { t: 'close'; conn: number; reason: import('../protocol/codes.js').CloseReason };
 
 /** workerData of a shard thread. */
 export interface ShardInit {

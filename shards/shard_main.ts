@@ -137,6 +137,9 @@ port.on('message', (m: HostToShard | { type?: string }) => {
     case 'metrics':
       void metrics.registry.getMetricsAsJSON().then((json) => post({ t: 'metrics', id: msg.id, json }));
       break;
+    case 'close':
+      listener.closeConn(msg.conn, msg.reason);
+      break;
     case 'drain':
       listener.drain(msg.reconnectAfterMs, msg.jitterMs);
       post({ t: 'drained' });

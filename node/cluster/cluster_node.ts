@@ -34,7 +34,7 @@ import type { CoreOp, CoreResult } from '../../shards/messages.js';
 import type { Caller, ClusterHooks } from '../core/chat_types.js';
 import type { ChatService } from '../core/chat_service.js';
 import { ChatError } from '../core/errors.js';
-import type { ConnectionRegistry } from '../core/registry.js';
+import type { ConnRef, ConnectionRegistry } from '../core/registry.js';
 import type { WriteOp } from '../store/types.js';
 import type { BatchingOutbox } from '../host/outbox.js';
 import { EtcdRouteTable } from '../routing/route_table_etcd.js';
@@ -64,6 +64,8 @@ export interface ClusterNodeDeps {
   registry: ConnectionRegistry;
   outbox: BatchingOutbox;
   local: (caller: Caller, op: CoreOp) => Promise<CoreResult>;
+  /** Close a local connection with a retryable close code (its route could not be registered). */
+  refuse: (ref: ConnRef) => void;
   log: Log;
 }
 
@@ -149,9 +151,10 @@ export class ClusterNode {
       try {
         routes.register(ref.user, ref.device);
       } catch (e) {
-        // The connection stays; deliveries from other nodes reach it through sync
-        // until the backlog drains and it reconnects.
-        d.log('warn', 'route not registered', { user: ref.user, err: (e as Error).message });
+        // Other nodes could not reach it: close it with a retryable code (4004); the
+        // client reconnects with backoff, by then the backlog has drained.
+        d.log('warn', 'route not registered; closing the connection', { user: ref.user, err: (e as Error).message });
+        d.refuse(ref);
       }
     });
   }

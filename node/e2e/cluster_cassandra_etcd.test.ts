@@ -17,6 +17,7 @@ import { show, sleep } from './harness.js';
 
 const LEASE_TTL_SEC = 5;
 const OUTAGE_MS = 2_000;
+const ROUTE_BACKLOG = 20;
 
 async function waitUntil(pred: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -32,7 +33,8 @@ describe('cluster: etcd restart', { timeout: 240_000 }, () => {
 
   before(async () => {
     cass = await getTestCassandra();
-    cell = await ClusterCell.start({ nodes: 3, cassandra: cass.contactPoint, leaseTtlSec: LEASE_TTL_SEC, shardCount: 16 });
+    // A small route backlog bound, so the last test can fill it during an outage.
+    cell = await ClusterCell.start({ nodes: 3, cassandra: cass.contactPoint, leaseTtlSec: LEASE_TTL_SEC, shardCount: 16, config: { cluster: { routes: { maxPending: ROUTE_BACKLOG } } } });
   }, { timeout: 120_000 });
 
   after(async () => {
@@ -130,4 +132,37 @@ describe('cluster: etcd restart', { timeout: 240_000 }, () => {
         stop = true; // the talk loops end; explain closes the clients
       }
     }));
+
+  it('while etcd is down, connections past the route backlog bound are closed with 4004 (retryable), and get in once etcd is back', { timeout: 60_000 }, async () => {
+    const N = ROUTE_BACKLOG + 10;
+    await cell.etcdDown('SIGTERM');
+    let codes: number[];
+    try {
+      // All on node-1: its route writes wait for etcd, so its backlog grows by one per socket.
+      const clients = await Promise.all(Array.from({ length: N }, (_, i) => cell.connect(0, `burst${i}`, 'phone')));
+      await sleep(500);
+      codes = await Promise.all(clients.map((c) => c.waitClose(50).catch(() => 0)));
+      for (const c of clients) c.close();
+    } finally {
+      await cell.etcdUp();
+    }
+    const refused = codes.filter((c) => c === 4004).length;
+    assert.ok(refused >= N - ROUTE_BACKLOG - 1 && refused <= N - ROUTE_BACKLOG + 1, `about ${N - ROUTE_BACKLOG} of ${N} refused with 4004, got close codes ${show(codes)}`);
+    assert.ok(codes.every((c) => c === 0 || c === 4004), `only 4004 closes: ${show(codes)}`);
+    // Once etcd answers, the backlog drains and a refused user gets in and is routed.
+    await cell.waitSettled(30_000);
+    const who = `burst${codes.indexOf(4004)}`;
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const c = await cell.connect(0, who, 'phone');
+      const code = await c.waitClose(1_000).catch(() => 0);
+      if (code === 0) {
+        c.close();
+        break;
+      }
+      assert.equal(code, 4004);
+      if (Date.now() > deadline) assert.fail(`${who} still refused 15 s after etcd came back`);
+      await sleep(500);
+    }
+  });
 });

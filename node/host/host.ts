@@ -81,6 +81,7 @@ export class Host {
           registry: this.registry,
           outbox: this.outbox,
           local: (caller, op) => this.runLocal(caller, op),
+          refuse: (ref) => this.links[ref.shard]?.post({ t: 'close', conn: ref.conn, reason: 'overloaded' }),
           log,
         })
       : null;
