@@ -7,7 +7,7 @@
  * the receiving node resolves users to its own sockets through its registry, then the
  * host outbox (one encoding, batched per socket shard). Like everything on a link it
  * is at most once: a push lost with a link, or sent before the owner saw a fresh
- * route, is recovered by the client's sync (a seq gap triggers one, PROTOCOL.md §7).
+ * route, is recovered by the client's sync (a seq gap triggers one, PROTOCOL.md §6).
  */
 import { create, toBinary } from '@bufbuild/protobuf';
 import { ServerFrameSchema } from '../../protocol/gen/client_pb.js';
