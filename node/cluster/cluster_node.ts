@@ -87,6 +87,23 @@ function conversationOfWrite(op: WriteOp): string | null {
   }
 }
 
+/** A child that starts what `make` builds, then publishes it; on stop it unpublishes it first. */
+function published<T extends { start(): Promise<void> }>(make: () => T, publish: (v: T | null) => void, stop: (v: T) => Promise<void>): StartFn {
+  return serviceChild(() => {
+    const v = make();
+    return {
+      start: async () => {
+        await v.start();
+        publish(v);
+      },
+      stop: async () => {
+        publish(null);
+        await stop(v);
+      },
+    };
+  });
+}
+
 const routeKey = (r: Route): string => `${r.user}\u0000${r.device}\u0000${r.node}`;
 function parseRoute(k: string): Route {
   const [user, device, node] = k.split('\u0000');
@@ -250,59 +267,35 @@ export class ClusterNode {
       },
       {
         id: 'lease',
-        start: serviceChild(() => {
-          const lease = new NodeLease(this.etcd(), { ttlSec: c.etcd.leaseTtlSec, log, startTimeoutMs: 30_000 });
-          return {
-            start: async () => {
-              await lease.start();
-              this.lease = lease;
-            },
-            // Revoked on a clean stop: the others take over at once instead of after a TTL.
-            stop: async () => {
-              this.lease = null;
-              await lease.stop(true);
-            },
-          };
-        }),
+        start: published(
+          () => new NodeLease(this.etcd(), { ttlSec: c.etcd.leaseTtlSec, log, startTimeoutMs: 30_000 }),
+          (v) => (this.lease = v),
+          // Revoked on a clean stop: the others take over at once instead of after a TTL.
+          (v) => v.stop(true),
+        ),
       },
       {
         id: 'peer-server',
-        start: serviceChild(() => {
-          const server = new PeerServer({ bind: c.peer.bind, directory: this.directory, log });
-          return {
-            start: async () => {
-              await server.start();
-              this.server = server;
-            },
-            stop: async () => {
-              this.server = null;
-              await server.stop();
-            },
-          };
-        }),
+        start: published(
+          () => new PeerServer({ bind: c.peer.bind, directory: this.directory, log }),
+          (v) => (this.server = v),
+          (v) => v.stop(),
+        ),
       },
       {
         id: 'membership',
-        start: serviceChild(() => {
-          const bindHost = c.peer.bind.slice(0, c.peer.bind.lastIndexOf(':'));
-          const m = new Membership({
-            client: this.etcd(),
-            lease: this.nodeLease(),
-            self: { node: this.self, peerAddr: c.peer.advertise || `${bindHost}:${this.server?.port ?? 0}`, httpUrl: this.d.httpUrl, startedAt: Date.now() },
-            prefix: c.etcd.prefix,
-            log,
-          });
-          return {
-            start: async () => {
-              await m.start();
-              this.membership = m;
-            },
-            stop: async () => {
-              this.membership = null;
-              await m.stop();
-            },
-          };
-        }),
+        start: published(
+          () =>
+            new Membership({
+              client: this.etcd(),
+              lease: this.nodeLease(),
+              self: { node: this.self, peerAddr: c.peer.advertise || `${c.peer.bind.slice(0, c.peer.bind.lastIndexOf(':'))}:${this.server?.port ?? 0}`, httpUrl: this.d.httpUrl, startedAt: Date.now() },
+              prefix: c.etcd.prefix,
+              log,
+            }),
+          (v) => (this.membership = v),
+          (v) => v.stop(),
+        ),
       },
       {
         id: 'routes',

@@ -19,18 +19,10 @@ import { randomBytes } from 'node:crypto';
 import { getTestCassandra, type TestCassandra } from '../store/cassandra_test_env.js';
 import { ReceiptKind } from '../../protocol/gen/client_pb.js';
 import type { TestClient } from '../../protocol/client.js';
-import { auditConversation, ClusterCell, ResilientClient, SendFailed, storedMessages, type SendOutcome } from './cluster_harness.js';
+import { auditConversation, ClusterCell, ResilientClient, SendFailed, type SendOutcome, storedMessages, waitUntil } from './cluster_harness.js';
 import { show, sleep } from './harness.js';
 
 const LEASE_TTL_SEC = 3;
-
-async function waitUntil(pred: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
-    await sleep(20);
-  }
-}
 
 /** A sender that keeps sending (one message in flight, retried until acked) until stopped. */
 class Pump {

@@ -12,20 +12,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getTestCassandra, type TestCassandra } from '../store/cassandra_test_env.js';
-import { auditConversation, ClusterCell, SendFailed, storedMessages, type SendOutcome } from './cluster_harness.js';
+import { auditConversation, ClusterCell, SendFailed, type SendOutcome, storedMessages, waitUntil } from './cluster_harness.js';
 import { show, sleep } from './harness.js';
 
 const LEASE_TTL_SEC = 5;
 const OUTAGE_MS = 2_000;
 const ROUTE_BACKLOG = 20;
-
-async function waitUntil(pred: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
-    await sleep(20);
-  }
-}
 
 describe('cluster: etcd restart', { timeout: 240_000 }, () => {
   let cass: TestCassandra;

@@ -821,3 +821,12 @@ export function auditConversation(stored: HeldMessage[], acked: Map<string, { se
 function abbrev(xs: number[]): string {
   return xs.length <= 30 ? xs.join(',') : `${xs.slice(0, 12).join(',')} ... ${xs.slice(-12).join(',')}`;
 }
+
+/** Poll `pred` every 20 ms until it holds; fail after `timeoutMs` with `what()`. */
+export async function waitUntil(pred: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
+    await sleep(20);
+  }
+}
