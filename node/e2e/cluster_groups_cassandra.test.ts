@@ -5,7 +5,8 @@
  *     online member exactly once wherever it is connected, the owner sends one
  *     Deliver per node (not per member), aggregated receipts converge;
  *   - presence of a user connected to another node: online, offline with last seen
- *     after the debounce, no flap on a quick reconnect through another node;
+ *     after the debounce, no flap on a quick reconnect through another node, a
+ *     hidden last seen;
  *   - typing relayed across nodes;
  *   - a node drained with SIGTERM hands its shards over at once (not after its
  *     lease TTL) and no acked message is lost (last: it takes a node away).
@@ -178,6 +179,21 @@ describe('presence and typing across nodes', () => {
     assert.deepEqual(presenceFrames(w, mark).map(usersOf), [], 'no presence frame for a reconnect within the debounce');
     b2.close();
     await waitPresence(w, 'xbob', (p) => !p.online);
+    w.close();
+  });
+
+  it('hiding last seen on one node reaches a watcher on another', async () => {
+    const w = await online(0, 'xwatch3');
+    await callOk(w, { kind: { case: 'presenceSubscribe', value: { users: ['xhider'] } } }, 'presence');
+    const h = await online(1, 'xhider');
+    await waitPresence(w, 'xhider', (p) => p.online);
+    await callOk(h, { kind: { case: 'presenceSettings', value: { hideLastSeen: true } } }, 'presence');
+    await waitPresence(w, 'xhider', (p) => p.lastSeenHidden);
+    h.close();
+    await h.waitClose();
+    const off = await waitPresence(w, 'xhider', (p) => !p.online);
+    const p = usersOf(off).find((x) => x.user === 'xhider')!;
+    assert.deepEqual([p.lastSeenHidden, Number(p.lastSeenMs)], [true, 0], 'offline, last seen hidden');
     w.close();
   });
 
