@@ -87,6 +87,12 @@ function conversationOfWrite(op: WriteOp): string | null {
   }
 }
 
+/** A sibling child's service, which must be running (children start in order). */
+function running<T>(v: T | null, what: string): T {
+  if (v === null) throw new Error(`${what} is not running`);
+  return v;
+}
+
 /** A child that starts what `make` builds, then publishes it; on stop it unpublishes it first. */
 function published<T extends { start(): Promise<void> }>(make: () => T, publish: (v: T | null) => void, stop: (v: T) => Promise<void>): StartFn {
   return serviceChild(() => {
@@ -496,17 +502,14 @@ export class ClusterNode {
   }
 
   private etcd(): Etcd3 {
-    if (!this.client) throw new Error('the etcd client is not running');
-    return this.client;
+    return running(this.client, 'the etcd client');
   }
 
   private nodeLease(): NodeLease {
-    if (!this.lease) throw new Error('the node lease is not running');
-    return this.lease;
+    return running(this.lease, 'the node lease');
   }
 
   private members(): Membership {
-    if (!this.membership) throw new Error('membership is not running');
-    return this.membership;
+    return running(this.membership, 'membership');
   }
 }

@@ -149,13 +149,22 @@ describe('groups across nodes', () => {
   });
 });
 
+/**
+ * A watcher on node 0 subscribed to `user` (seen offline first), then `user` connected
+ * on `node` and seen online by the watcher.
+ */
+async function watchOnline(watcher: string, user: string, node: number): Promise<{ w: TestClient; u: TestClient }> {
+  const w = await online(0, watcher);
+  const f = await callOk(w, { kind: { case: 'presenceSubscribe', value: { users: [user] } } }, 'presence');
+  assert.equal(usersOf(f)[0]?.online, false, `${user} starts offline`);
+  const u = await online(node, user);
+  await waitPresence(w, user, (p) => p.online);
+  return { w, u };
+}
+
 describe('presence and typing across nodes', () => {
   it('a user on another node: online, then offline with last seen after the debounce', async () => {
-    const w = await online(0, 'xwatch1');
-    const f = await callOk(w, { kind: { case: 'presenceSubscribe', value: { users: ['xalice'] } } }, 'presence');
-    assert.equal(usersOf(f)[0]?.online, false);
-    const alice = await online(1, 'xalice');
-    await waitPresence(w, 'xalice', (p) => p.online);
+    const { w, u: alice } = await watchOnline('xwatch1', 'xalice', 1);
     const closedAt = Date.now();
     alice.close();
     await alice.waitClose();
@@ -167,10 +176,7 @@ describe('presence and typing across nodes', () => {
   });
 
   it('a quick reconnect through another node is not an offline flap', async () => {
-    const w = await online(0, 'xwatch2');
-    await callOk(w, { kind: { case: 'presenceSubscribe', value: { users: ['xbob'] } } }, 'presence');
-    const b1 = await online(1, 'xbob');
-    await waitPresence(w, 'xbob', (p) => p.online);
+    const { w, u: b1 } = await watchOnline('xwatch2', 'xbob', 1);
     const mark = w.frames.length;
     b1.terminate();
     await b1.waitClose();
@@ -183,10 +189,7 @@ describe('presence and typing across nodes', () => {
   });
 
   it('hiding last seen on one node reaches a watcher on another', async () => {
-    const w = await online(0, 'xwatch3');
-    await callOk(w, { kind: { case: 'presenceSubscribe', value: { users: ['xhider'] } } }, 'presence');
-    const h = await online(1, 'xhider');
-    await waitPresence(w, 'xhider', (p) => p.online);
+    const { w, u: h } = await watchOnline('xwatch3', 'xhider', 1);
     await callOk(h, { kind: { case: 'presenceSettings', value: { hideLastSeen: true } } }, 'presence');
     await waitPresence(w, 'xhider', (p) => p.lastSeenHidden);
     h.close();

@@ -16,6 +16,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { isDeepStrictEqual } from 'node:util';
+import { wireType } from './frame_encoder.js';
 import { ScalarType, create, fromBinary, protoInt64, type DescField, type DescMessage, type Message } from '@bufbuild/protobuf';
 
 type Any = Record<string, unknown>;
@@ -302,24 +303,6 @@ function fieldCases(f: DescField, h: (x: unknown) => string): string | null {
       };
       return `      case ${(no << 3) | 2}: if (!${h(entry)}(r, m[${name}])) return null; break;`;
     }
-  }
-}
-
-function wireType(t: ScalarType): number {
-  switch (t) {
-    case ScalarType.STRING:
-    case ScalarType.BYTES:
-      return 2;
-    case ScalarType.DOUBLE:
-    case ScalarType.FIXED64:
-    case ScalarType.SFIXED64:
-      return 1;
-    case ScalarType.FLOAT:
-    case ScalarType.FIXED32:
-    case ScalarType.SFIXED32:
-      return 5;
-    default:
-      return 0;
   }
 }
 

@@ -428,7 +428,8 @@ function fieldEncoder(f: DescField): Enc {
   }
 }
 
-function wireType(t: ScalarType): number {
+/** The protobuf wire type of a scalar (the decoder uses the same table). */
+export function wireType(t: ScalarType): number {
   switch (t) {
     case ScalarType.STRING:
     case ScalarType.BYTES:

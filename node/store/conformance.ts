@@ -17,22 +17,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { MessageStore } from './store.js';
 import type { Conversation, DeviceCursor, StoredMessage, WriteOp } from './types.js';
-import { groupConv as group } from './fixtures.js';
+import { groupConv as group, withStore as withStoreOf } from './fixtures.js';
 
 export function runStoreConformance(
   name: string,
   open: () => Promise<MessageStore>,
   cleanup?: () => Promise<void>,
 ): void {
-  /** Open a handle, run `fn`, always close. */
-  async function withStore<T>(fn: (store: MessageStore) => Promise<T>): Promise<T> {
-    const store = await open();
-    try {
-      return await fn(store);
-    } finally {
-      await store.close();
-    }
-  }
+  const withStore = <T>(fn: (store: MessageStore) => Promise<T>): Promise<T> => withStoreOf(open, fn);
 
   describe(`MessageStore conformance: ${name}`, () => {
     if (cleanup) after(cleanup);

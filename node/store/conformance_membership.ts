@@ -14,17 +14,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { MessageStore } from './store.js';
 import type { Conversation, Member } from './types.js';
-import { groupConv as group } from './fixtures.js';
+import { groupConv as group, withStore as withStoreOf } from './fixtures.js';
 
 export function runMembershipConformance(name: string, open: () => Promise<MessageStore>): void {
-  async function withStore<T>(fn: (store: MessageStore) => Promise<T>): Promise<T> {
-    const store = await open();
-    try {
-      return await fn(store);
-    } finally {
-      await store.close();
-    }
-  }
+  const withStore = <T>(fn: (store: MessageStore) => Promise<T>): Promise<T> => withStoreOf(open, fn);
 
   describe(`MessageStore membership conformance: ${name}`, () => {
     it('adds members with roles, indexes them, and a re-add updates the role', () =>

@@ -1,5 +1,6 @@
 /** Test data builders shared by the store suites and the store-specific tests. */
 import type { Conversation, StoredMessage, WriteOp } from './types.js';
+import type { MessageStore } from './store.js';
 
 /** A message op with predictable fields derived from its seq. */
 export function msgOp(conversation: string, seq: number, over: Partial<StoredMessage> = {}): WriteOp {
@@ -29,4 +30,14 @@ export function groupConv(id: string, users: string[]): Conversation {
     createdAt: 1_700_000_000_001,
     subject: `subject of ${id}`,
   };
+}
+
+/** Open a store handle with `open`, run `fn` on it, always close it. */
+export async function withStore<T>(open: () => Promise<MessageStore>, fn: (store: MessageStore) => Promise<T>): Promise<T> {
+  const store = await open();
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
 }
