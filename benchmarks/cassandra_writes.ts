@@ -4,26 +4,27 @@
  * in the same run, on the same node, with the same data shape, for one or more
  * shapes (number of conversations the load is spread over).
  *
- *   node --import tsx benchmarks/cassandra_writes.ts [--messages 40000] [--clients 256]
- *        [--conversations 10,100,1000] [--body 200] [--contact host:port]
- *        [--writer-concurrency 4] [--commit-concurrency N] [--modes naive,batched,...]
+ *   node --import tsx benchmarks/cassandra_writes.ts [--seconds 15 | --messages 40000]
+ *        [--clients 256] [--conversations 10,100,1000] [--body 200] [--contact host:port
+ *        --cassandra-pid N] [--commit-concurrency N] [--modes naive,batched,...]
  *        [--repeat 3] [--pack-partitions 10]
  *
  * Without --contact it starts a private local Cassandra with the full JIT and the
  * default `batch` commit log (a write is acked after fsync: every counted write is
- * durable), and removes it afterwards.
+ * durable), and removes it afterwards. The table also shows CPU per message of this
+ * process and of Cassandra (from /proc), which is where the ratios come from.
  *
  * Fairness: every mode runs `--clients` closed-loop senders (each awaits its message
  * before sending the next), so the offered concurrency is the same; every mode writes
  * the same rows per message (message row, dedup key; the last_seq hint once per
  * conversation and 1000-seq bucket) at CL ONE, with prepared, idempotent statements,
  * in the same order (dedup + hint, then message).
- *   batched   BatchWriter with the node defaults (maxBatch 256, maxDelayMs 2,
- *             maxQueue 10 000, concurrency 1) into CassandraStore.commit with its
- *             defaults (grouping 'auto': small partition pieces packed, <= 10
- *             partitions per request).
- *   batched-pipelined  the same with writer concurrency `--writer-concurrency`
- *             (default 4): commits overlapped, ordered per conversation by the store.
+ *   batched   BatchWriter with the node's defaults for a Cassandra store (node/config.ts
+ *             writerOptions: maxBatch 256, maxDelayMs 2, maxQueue 10 000, concurrency 4:
+ *             commits overlapped, kept in order per conversation by the store) into
+ *             CassandraStore.commit with its defaults (grouping 'auto': small partition
+ *             pieces packed, <= 10 partitions per request).
+ *   batched-serial  the same with writer concurrency 1 (one commit at a time).
  *   batched-partition  writer concurrency 1, grouping 'partition' (one unlogged batch
  *             per partition): the writer before pipelining and packing, for reference.
  *   naive     per message: dedup insert (+ hint update when due) concurrently, then
@@ -36,16 +37,18 @@ import path from 'node:path';
 import cassandra from 'cassandra-driver';
 import { checkKnown, num, parseFlags, str } from './lib/args.js';
 import { Latency, type LatencySummary } from './lib/latency.js';
+import { processCpuUs } from './lib/proc_cpu.js';
 import { machineInfo, resultDir, writeJson } from './lib/results.js';
 import { table } from './lib/table.js';
 import { BatchWriter } from '../node/store/batch_writer.js';
+import { defaultConfig, writerOptions } from '../node/config.js';
 import { createCassandraClient, openCassandraStore } from '../node/store/cassandra_store.js';
 import { bucketOf } from '../node/store/cassandra_writer.js';
 import { startPrivateCassandra, testKeyspace, type PrivateCassandra } from '../node/store/cassandra_test_env.js';
 import { LOCAL_DATACENTER } from '../ops/cassandra/index.js';
 import type { StoredMessage, WriteOp } from '../node/store/types.js';
 
-const MODES = ['naive', 'batched', 'batched-pipelined', 'batched-partition', 'naive-1'] as const;
+const MODES = ['naive', 'batched', 'batched-serial', 'batched-partition', 'naive-1'] as const;
 type Mode = (typeof MODES)[number];
 
 interface ModeResult {
@@ -57,23 +60,28 @@ interface ModeResult {
   latency: LatencySummary;
   batches?: number;
   meanBatch?: number;
+  /** CPU time per message: this benchmark process (driver, writer) and the Cassandra process. */
+  cpuUsPerMsg: { client: number; cassandra: number | null };
   /** Every repeat's msg/s; the other fields are the median run's. */
   runsMsgPerSec?: number[];
 }
 
 export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> {
   const flags = parseFlags(argv);
-  checkKnown(flags, ['messages', 'clients', 'conversations', 'body', 'contact', 'warmup', 'commit-concurrency', 'writer-concurrency', 'modes', 'pack-partitions', 'repeat']);
-  const messages = num(flags, 'messages', 40_000);
+  checkKnown(flags, ['messages', 'clients', 'conversations', 'body', 'contact', 'warmup', 'commit-concurrency', 'modes', 'pack-partitions', 'repeat', 'cassandra-pid', 'seconds']);
+  // A run is either a fixed number of messages or (--seconds) a fixed time: on this
+  // box a 20,000-message run lasts 1-4 s, short enough for one flush or GC to decide it.
+  const seconds = num(flags, 'seconds', 0);
+  const messages = seconds > 0 ? Number.POSITIVE_INFINITY : num(flags, 'messages', 40_000);
   const clients = num(flags, 'clients', 256);
   const shapes = str(flags, 'conversations', '10,100').split(',').map((x) => Number(x));
   if (shapes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--conversations takes positive integers, e.g. 10,100,1000');
-  const writerConcurrency = num(flags, 'writer-concurrency', 4);
+  const nodeWriter = writerOptions({ ...defaultConfig().store, kind: 'cassandra' });
   const modes = str(flags, 'modes', MODES.join(',')).split(',') as Mode[];
   for (const m of modes) if (!MODES.includes(m)) throw new Error(`unknown mode ${m} (one of ${MODES.join(', ')})`);
   if (!modes.includes('naive')) modes.unshift('naive');
   const bodyBytes = num(flags, 'body', 200);
-  const warmup = num(flags, 'warmup', 5_000);
+  const warmup = num(flags, 'warmup', 20_000);
   const contact = str(flags, 'contact', '');
   const commitConcurrency = num(flags, 'commit-concurrency', 0) || undefined;
   const packPartitions = num(flags, 'pack-partitions', 0) || undefined;
@@ -95,6 +103,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
     keyspace: testKeyspace('bench'),
     consistency: 'one',
   };
+  const cassandraPid = num(flags, 'cassandra-pid', 0) || node?.handle().pid || 0;
   const store = await openCassandraStore(cfg, { migrate: true, concurrency: commitConcurrency, batchMaxPartitions: packPartitions });
   const perPartition = await openCassandraStore(cfg, { concurrency: commitConcurrency, grouping: 'partition' });
   const client = createCassandraClient(cfg);
@@ -111,17 +120,12 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
   const body = 'x'.repeat(bodyBytes);
 
   /** Closed loop: `clients` senders share `count` messages over `conversations` conversations. */
-  async function run(mode: Mode, conversations: number, count: number, tag: string): Promise<ModeResult> {
+  async function run(mode: Mode, conversations: number, count: number, tag: string, forSeconds = 0): Promise<ModeResult> {
     const seqs = new Array<number>(conversations).fill(0);
     const latency = new Latency();
     const hinted = new Map<string, number>();
     const sink = mode === 'batched-partition' ? perPartition : store;
-    const writer = new BatchWriter<WriteOp>((ops) => sink.commit(ops), {
-      maxBatch: 256,
-      maxDelayMs: 2,
-      maxQueue: 10_000,
-      concurrency: mode === 'batched-pipelined' ? writerConcurrency : 1,
-    });
+    const writer = new BatchWriter<WriteOp>((ops) => sink.commit(ops), { ...nodeWriter, concurrency: mode === 'batched' ? nodeWriter.concurrency : 1 });
     let next = 0;
     const sendOne = async (i: number) => {
       const c = i % conversations;
@@ -149,10 +153,13 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
       }
       await client.execute(q.message, row, opts);
     };
+    const cpu0 = process.cpuUsage();
+    const jvm0 = processCpuUs(cassandraPid);
     const t0 = performance.now();
+    const deadline = forSeconds > 0 ? t0 + forSeconds * 1000 : Number.POSITIVE_INFINITY;
     await Promise.all(
       Array.from({ length: clients }, async () => {
-        while (next < count) {
+        while (next < count && performance.now() < deadline) {
           const i = next++;
           const s = performance.now();
           await sendOne(i);
@@ -160,16 +167,23 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
         }
       }),
     );
-    const seconds = (performance.now() - t0) / 1000;
+    const elapsed = (performance.now() - t0) / 1000;
+    const done = next;
+    const cpu = process.cpuUsage(cpu0);
+    const jvm1 = processCpuUs(cassandraPid);
     await writer.close();
     const st = writer.stats();
     return {
       mode,
       conversations,
-      messages: count,
-      seconds: round(seconds),
-      msgPerSec: Math.round(count / seconds),
+      messages: done,
+      seconds: round(elapsed),
+      msgPerSec: Math.round(done / elapsed),
       latency: latency.summary(),
+      cpuUsPerMsg: {
+        client: round((cpu.user + cpu.system) / done),
+        cassandra: jvm0 !== null && jvm1 !== null ? round((jvm1 - jvm0) / done) : null,
+      },
       ...(mode.startsWith('batched') ? { batches: st.batchesCommitted, meanBatch: round(st.opsCommitted / Math.max(1, st.batchesCommitted)) } : {}),
     };
   }
@@ -181,7 +195,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
       const runs = new Map<Mode, ModeResult[]>(modes.map((m) => [m, []]));
       for (let k = 0; k < repeat; k++) {
         for (const mode of [...modes.slice(k % modes.length), ...modes.slice(0, k % modes.length)]) {
-          const r = await run(mode, conversations, messages, `run${k}`);
+          const r = await run(mode, conversations, messages, `run${k}`, seconds);
           console.error(`${conversations} conversations, ${mode} (repeat ${k + 1}/${repeat}): ${r.msgPerSec} msg/s`);
           runs.get(mode)!.push(r);
         }
@@ -209,15 +223,17 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
       r.latency.p99Ms,
       r.latency.maxMs,
       r.meanBatch ?? '-',
+      r.cpuUsPerMsg.client,
+      r.cpuUsPerMsg.cassandra ?? '-',
       `${round(r.msgPerSec / naive.msgPerSec)}x`,
       (r.runsMsgPerSec ?? []).join(' / '),
     ]);
     const batched = mine.find((r) => r.mode === 'batched');
     if (batched) ratios[String(conversations)] = round(batched.msgPerSec / naive.msgPerSec);
     console.log(
-      `\nCassandra durable writes: ${messages} messages x ${bodyBytes} B over ${conversations} conversations, ${clients} closed-loop senders, CL ONE, commitlog batch, writer concurrency 1 (batched-pipelined: ${writerConcurrency})\n`,
+      `\nCassandra durable writes: ${seconds > 0 ? `${seconds} s runs` : `${messages} messages`} x ${bodyBytes} B over ${conversations} conversations, ${clients} closed-loop senders, CL ONE, commitlog batch, writer concurrency ${nodeWriter.concurrency} (batched-serial and batched-partition: 1)\n`,
     );
-    console.log(table(['mode', 'msg/s (median)', 'p50 ms', 'p99 ms', 'max ms', 'mean batch', 'vs naive', 'every repeat'], rows));
+    console.log(table(['mode', 'msg/s (median)', 'p50 ms', 'p99 ms', 'max ms', 'mean batch', 'client CPU µs/msg', 'Cassandra CPU µs/msg', 'vs naive', 'every repeat'], rows));
   }
   const dir = resultDir('cassandra-writes', startedAt);
   writeJson(path.join(dir, 'result.json'), {
@@ -227,10 +243,11 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
     command: `node --import tsx benchmarks/cassandra_writes.ts ${argv.join(' ')}`.trim(),
     machine: machineInfo(),
     config: {
-      messages,
+      messages: seconds > 0 ? null : messages,
+      seconds: seconds > 0 ? seconds : null,
       clients,
       repeat,
-      writerConcurrency,
+      writer: nodeWriter,
       commitConcurrency: commitConcurrency ?? 'default',
       conversations: shapes,
       bodyBytes,

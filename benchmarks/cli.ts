@@ -10,6 +10,7 @@ import { runEcho } from './scenarios/echo.js';
 import { runChat } from './scenarios/chat.js';
 import { runChurn } from './scenarios/churn.js';
 import { runStorm } from './scenarios/storm.js';
+import { runCassandraCosts } from './cassandra_costs.js';
 import { runCassandraWrites } from './cassandra_writes.js';
 import { runCrossNode } from './cross_node.js';
 
@@ -22,6 +23,7 @@ const SCENARIOS: Record<string, Scenario> = {
   churn: { about: 'connect -> welcome -> close at a fixed rate: connect latency, failures, RSS drift', run: runChurn },
   storm: { about: 'N connections, kill (or SIGTERM) and restart the node: time until every client reconnected and resynced', run: runStorm },
   echo: { about: 'echo round trips/s vs bare uWS and ws servers (Switchboard via ping/pong), as ratios', run: runEcho },
+  'cassandra-costs': { about: 'what a write costs Cassandra per request, per mutation and per row (CPU), and the best ratio batching can reach', run: (_f, argv) => runCassandraCosts(argv.slice(2)) },
   'cassandra-writes': { about: 'durable writes/s into a local Cassandra: batched writer vs one statement per message, p50/p99', run: (_f, argv) => runCassandraWrites(argv.slice(2)) },
   'auth-offload': { about: 'EdDSA token verification on the socket thread vs the piscina task pool (verifies/s, loop delay)', run: () => import('./auth_offload.js') },
   'cross-node': { about: '3-node cell (etcd, Cassandra, haproxy): 1:1 send->deliver with sender/recipient/owner on one node vs across nodes (the added hop), 1024-member group fan-out over 3 nodes', run: runCrossNode },

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, defaultConfig, loadConfig, merge, parseArgs, validateConfig } from './config.js';
+import { ConfigError, defaultConfig, loadConfig, merge, parseArgs, validateConfig, writerOptions } from './config.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,6 +98,16 @@ describe('validateConfig', () => {
     rejects(() => validateConfig(withOverride({ limits: { defaultSyncPage: 500, maxSyncPage: 100 } })), 'limits.defaultSyncPage', /maxSyncPage/);
     rejects(() => validateConfig(withOverride({ limits: { heartbeatMs: 60_000, idleTimeoutMs: 60_000 } })), 'limits.heartbeatMs', /idleTimeoutMs/);
     rejects(() => validateConfig(withOverride({ limits: { maxMessageBytes: 70_000, maxFrameBytes: 65_536 } })), 'limits.maxMessageBytes', /maxFrameBytes/);
+  });
+});
+
+describe('writerOptions', () => {
+  it('pipelines 4 commits on Cassandra and runs 1 at a time on SQLite unless told', () => {
+    const store = defaultConfig().store;
+    assert.equal(writerOptions({ ...store, kind: 'cassandra' }).concurrency, 4);
+    assert.equal(writerOptions({ ...store, kind: 'sqlite' }).concurrency, 1);
+    assert.equal(writerOptions({ ...store, kind: 'cassandra', batch: { ...store.batch, concurrency: 2 } }).concurrency, 2);
+    rejects(() => validateConfig(withOverride({ store: { batch: { concurrency: 65 } } })), 'store.batch.concurrency');
   });
 });
 

@@ -51,6 +51,7 @@ import type { FenceClaim } from './fence.js';
 import { FencedError } from './fence.js';
 import { Forwarder } from './forwarder.js';
 import { ClusterFanout } from './fanout.js';
+import { CommitOrder } from './commit_order.js';
 
 type Log = (level: string, msg: string, fields?: Record<string, unknown>) => void;
 
@@ -208,8 +209,17 @@ export class ClusterNode {
     return { shard, token };
   }
 
-  /** Run a store commit under the claims of its ops. */
-  async commit(claims: FenceClaim[], fn: () => Promise<void>): Promise<void> {
+  /**
+   * Run a store commit under the claims of its ops, in call order with any other
+   * commit in flight (a pipelined writer; see commit_order.ts).
+   */
+  commit(claims: FenceClaim[], fn: () => Promise<void>): Promise<void> {
+    return this.commitOrder.run((write) => this.fencedRun(claims, write), fn);
+  }
+
+  private readonly commitOrder = new CommitOrder();
+
+  private async fencedRun(claims: FenceClaim[], fn: () => Promise<void>): Promise<void> {
     if (claims.length === 0) return fn();
     const o = this.ownership;
     if (!o) throw new ChatError('unavailable', 'shard ownership is restarting; retry', 250);

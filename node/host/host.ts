@@ -17,7 +17,7 @@ import type { MessageStore } from '../store/store.js';
 import type { WriteOp } from '../store/types.js';
 import { ChatService } from '../core/chat_service.js';
 import { ConnectionRegistry } from '../core/registry.js';
-import type { Config } from '../config.js';
+import { writerOptions, type Config } from '../config.js';
 import { createVerifier, type Verifier } from '../auth/verify.js';
 import { TicketStore } from '../auth/tickets.js';
 import type { HttpRequest, HttpResponse, ShardInit } from '../../shards/messages.js';
@@ -127,7 +127,7 @@ export class Host {
             throw e;
           }
           fault?.(ops);
-        }, cfg.store.batch);
+        }, writerOptions(cfg.store));
       },
       stop: async () => {
         await this.writer?.close();

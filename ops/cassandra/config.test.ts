@@ -50,6 +50,12 @@ test('commitlog_sync follows the chosen mode', () => {
   assert.equal(periodic.get('commitlog_sync_period'), '10000ms');
 });
 
+test('the commit log uses direct I/O where the file system allows it', () => {
+  // 'auto' resolves to direct (or legacy mmap where O_DIRECT is unsupported, e.g. tmpfs);
+  // 'direct' would refuse to start there.
+  assert.equal(topLevel(renderCassandraYaml(base)).get('commitlog_disk_access_mode'), 'auto');
+});
+
 test('no key is rendered twice (Cassandra rejects duplicate keys)', () => {
   for (const mode of ['batch', 'group', 'periodic'] as const) {
     const keys = renderCassandraYaml({ ...base, commitlogSync: mode })
