@@ -4,8 +4,8 @@
  * Kill Cassandra under heavy write traffic (BatchWriter + CassandraStore, 2 s request
  * timeout, 10 conversations) and restart it, then check that every acked message is
  * stored exactly once at its seq and every conversation is a gapless run.
- * SB_CHAOS_WRITER_CONCURRENCY (default 1, the node's default) sets the writer's
- * concurrency; above 1 it exercises CassandraStore's concurrent-commit ordering.
+ * SB_CHAOS_WRITER_CONCURRENCY (default: the node's default on Cassandra, 4) sets the
+ * writer's concurrency; above 1 it exercises CassandraStore's concurrent-commit ordering.
  *
  * The seq gap this test used to show in 3 of ~22 runs (CASSANDRA.md, "Known issues")
  * was in this harness, not the store: a sender took a seq and then had its submit
@@ -18,6 +18,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LOCAL_DATACENTER } from '../../ops/cassandra/index.js';
+import { defaultConfig, writerOptions } from '../config.js';
 import { openCassandraStore } from './cassandra_store.js';
 import { testKeyspace } from './cassandra_test_env.js';
 import { StoreUnavailableError } from './errors.js';
@@ -25,7 +26,7 @@ import type { WriteOp } from './types.js';
 
 const cass = { localDataCenter: LOCAL_DATACENTER };
 const MAX_QUEUE = 500;
-const WRITER_CONCURRENCY = Number(process.env.SB_CHAOS_WRITER_CONCURRENCY ?? 1);
+const WRITER_CONCURRENCY = Number(process.env.SB_CHAOS_WRITER_CONCURRENCY ?? writerOptions({ ...defaultConfig().store, kind: 'cassandra' }).concurrency);
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
