@@ -11,7 +11,8 @@
  *   request    one row per request                      = R + M + W
  *   packed     unlogged batches of 10 partitions x 1 row = R/10 + M + W
  *   partition  unlogged batches of 1 partition x 25 rows = R/25 + M/25 + W
- * solved for R (request), M (mutation) and W (row). Then, for a commit that holds k
+ * solved for R (request), M (mutation) and W (row), and a fourth, `dedup-read`: the
+ * lookup of a missing key that every send does before it takes a seq. Then, for a commit that holds k
  * messages per partition (each message = a message row and a dedup row, in two
  * partitions), the best ratio any batching writer can reach over one request per row:
  *   (R + M + W) / (W + M/k + R/(10k))     (k >= 1: a partition cannot be shared below one)
@@ -31,7 +32,7 @@ import { testKeyspace } from '../node/store/cassandra_test_env.js';
 import { LOCAL_DATACENTER, startCassandra, type CommitlogSync } from '../ops/cassandra/index.js';
 
 interface Shape {
-  name: 'request' | 'packed' | 'partition';
+  name: 'request' | 'packed' | 'partition' | 'dedup-read';
   partitions: number;
   rowsPerPartition: number;
   inflight: number;
@@ -40,7 +41,12 @@ const SHAPES: Shape[] = [
   { name: 'request', partitions: 1, rowsPerPartition: 1, inflight: 256 },
   { name: 'packed', partitions: 10, rowsPerPartition: 1, inflight: 26 },
   { name: 'partition', partitions: 1, rowsPerPartition: 25, inflight: 10 },
+  // Not a write: the dedup lookup every send does before it takes a seq, for a key
+  // that is not there (a new message) in a partition that exists (a sender who has
+  // written in that conversation before). Rows here = lookups.
+  { name: 'dedup-read', partitions: 1, rowsPerPartition: 1, inflight: 256 },
 ];
+const DEDUP_PARTITIONS = 1000;
 
 interface ShapeResult {
   shape: Shape['name'];
@@ -80,6 +86,7 @@ export async function runCassandraCosts(argv: string[]): Promise<unknown> {
     const client = createCassandraClient(cfg);
     await client.connect();
     try {
+      await seedDedup(client, cfg.keyspace);
       const runs = new Map<Shape['name'], ShapeResult[]>();
       // One warm-up pass (the JIT is not done after a few seconds), then `repeat`
       // passes; each shape's median pass counts.
@@ -103,6 +110,7 @@ export async function runCassandraCosts(argv: string[]): Promise<unknown> {
       console.log(`\nCassandra CPU per row, commit log ${sync} (median of ${repeat} passes of ${seconds} s)\n`);
       console.log(table(['shape', 'rows/s', 'Cassandra µs/row', 'client µs/row'], shapes.map((s) => [s.shape, s.rowsPerSec, s.cassandraUsPerRow, s.clientUsPerRow])));
       console.log(`\nper request ${costs.requestUs} µs, per mutation ${costs.mutationUs} µs, per row ${costs.rowUs} µs`);
+      console.log(`a dedup lookup of a missing key: ${shapes[3].cassandraUsPerRow} µs (from memtables: the partitions were written during the run)`);
       console.log(
         `best batched/naive ratio by messages per partition per commit: ${ceiling
           .map((c) => `${c.messagesPerPartition}: ${c.ratio}x`)
@@ -137,6 +145,7 @@ async function measure(client: cassandra.Client, ks: string, shape: Shape, secon
     'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
   const opts = { prepare: true, isIdempotent: true, consistency: cassandra.types.consistencies.one };
   const body = 'x'.repeat(200);
+  const lookup = `SELECT seq FROM ${ks}.dedup WHERE conversation = ? AND sender = ? AND client_msg_id = ?`;
   let rows = 0;
   let conv = 0;
   const row = (c: string) => {
@@ -150,6 +159,12 @@ async function measure(client: cassandra.Client, ks: string, shape: Shape, secon
   await Promise.all(
     Array.from({ length: shape.inflight }, async () => {
       while (performance.now() < deadline) {
+        if (shape.name === 'dedup-read') {
+          const rs = await client.execute(lookup, [`d${conv++ % DEDUP_PARTITIONS}`, 'u1', `missing-${++seq}`], opts);
+          if (rs.rowLength !== 0) throw new Error('a dedup key that was never written was found');
+          rows++;
+          continue;
+        }
         const queries: Array<{ query: string; params: unknown[] }> = [];
         for (let p = 0; p < shape.partitions; p++) {
           // 100,000 conversations: two requests in flight never share a partition.
@@ -170,6 +185,19 @@ async function measure(client: cassandra.Client, ks: string, shape: Shape, secon
     cassandraUsPerRow: round(((processCpuUs(pid) ?? 0) - jvm0) / rows),
     clientUsPerRow: round((cpu.user + cpu.system) / rows),
   };
+}
+
+/** 20 keys in each of DEDUP_PARTITIONS (conversation, sender) partitions. */
+async function seedDedup(client: cassandra.Client, ks: string): Promise<void> {
+  const insert = `INSERT INTO ${ks}.dedup (conversation, sender, client_msg_id, seq) VALUES (?, ?, ?, ?)`;
+  const opts = { prepare: true, isIdempotent: true, consistency: cassandra.types.consistencies.one, logged: false };
+  for (let p = 0; p < DEDUP_PARTITIONS; p += 16) {
+    await Promise.all(
+      Array.from({ length: 16 }, (_, j) =>
+        client.batch(Array.from({ length: 20 }, (_, k) => ({ query: insert, params: [`d${p + j}`, 'u1', `seen-${k}`, k + 1] })), opts),
+      ),
+    );
+  }
 }
 
 function median(rs: ShapeResult[]): ShapeResult {

@@ -1,5 +1,6 @@
 /**
- * `bench one-node`: one node (embedded SQLite, temp data dir), N sender/recipient
+ * `bench one-node`: one node (embedded SQLite, temp data dir; `--cassandra` for a
+ * private local Cassandra with the node's commit-log defaults), N sender/recipient
  * pairs on their own connections (binary protobuf), open-loop 1:1 messages at a target
  * rate. Reports durable messages/s, send->ack and send->deliver percentiles, errors by
  * code, and the node's RSS and CPU. `--find-max` steps the rate up until p99 send->ack
@@ -19,8 +20,10 @@ import { ProcWatcher } from './lib/proc_stats.js';
 import { machineInfo, resultDir, writeJson } from './lib/results.js';
 import { table, fmt } from './lib/table.js';
 import { writeReport } from './report/html.js';
+import { startPrivateCassandra, testKeyspace, type PrivateCassandra } from '../node/store/cassandra_test_env.js';
+import { LOCAL_DATACENTER } from '../ops/cassandra/index.js';
 
-export const ONE_NODE_FLAGS = ['rate', 'duration', 'pairs', 'body-bytes', 'drain', 'shards', 'find-max', 'max-p99', 'start-rate', 'step-factor', 'step-duration', 'max-rate', 'smoke', 'out'];
+export const ONE_NODE_FLAGS = ['rate', 'duration', 'pairs', 'body-bytes', 'drain', 'shards', 'find-max', 'max-p99', 'start-rate', 'step-factor', 'step-duration', 'max-rate', 'smoke', 'out', 'cassandra', 'writer-concurrency', 'warmup'];
 
 export interface OneNodeConfig {
   rate: number;
@@ -35,6 +38,12 @@ export interface OneNodeConfig {
   stepFactor: number;
   stepDurationSec: number;
   maxRate: number;
+  /** Run the node on a private Cassandra instead of SQLite. */
+  cassandra: boolean;
+  /** store.batch.concurrency for the node (0 = the node's default for the store). */
+  writerConcurrency: number;
+  /** Seconds of unrecorded load before the first step (a fresh JVM compiles for a while). */
+  warmupSec: number;
 }
 
 export function oneNodeConfig(flags: Flags): OneNodeConfig {
@@ -53,6 +62,9 @@ export function oneNodeConfig(flags: Flags): OneNodeConfig {
     stepFactor: num(flags, 'step-factor', 1.5),
     stepDurationSec: seconds(flags, 'step-duration', smoke ? 1 : 10),
     maxRate: num(flags, 'max-rate', smoke ? 300 : 100_000),
+    cassandra: bool(flags, 'cassandra'),
+    writerConcurrency: num(flags, 'writer-concurrency', 0),
+    warmupSec: seconds(flags, 'warmup', bool(flags, 'cassandra') && !smoke ? 15 : 0),
   };
   if (cfg.rate <= 0 || cfg.durationSec <= 0 || cfg.pairs < 1) throw new Error('--rate, --duration and --pairs must be positive');
   if (cfg.stepFactor <= 1) throw new Error('--step-factor must be > 1');
@@ -68,7 +80,21 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
   console.log(`one-node: ${cfg.pairs} pairs, ${cfg.findMax ? `find-max from ${cfg.startRate} msg/s x${cfg.stepFactor} (${cfg.stepDurationSec} s steps, p99 ack <= ${cfg.maxP99Ms} ms)` : `${cfg.rate} msg/s for ${cfg.durationSec} s`}`);
   console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.totalMemGiB} GiB, node ${machine.node}, load ${machine.loadAvg1m} (other work on the box makes figures noisy)`);
 
-  const node = await startBenchNode({ shards: cfg.shards ?? undefined });
+  let cassandra: PrivateCassandra | null = null;
+  if (cfg.cassandra) {
+    console.log('starting a private Cassandra (jit full, commitlog batch)...');
+    cassandra = await startPrivateCassandra({ jit: 'full' });
+  }
+  const store = cassandra
+    ? {
+        kind: 'cassandra',
+        cassandra: { contactPoints: [cassandra.contactPoint], localDataCenter: LOCAL_DATACENTER, keyspace: testKeyspace('onenode'), consistency: 'one', migrateOnStart: true },
+      }
+    : {};
+  const node = await startBenchNode({
+    shards: cfg.shards ?? undefined,
+    config: { store: { ...store, ...(cfg.writerConcurrency > 0 ? { batch: { concurrency: cfg.writerConcurrency } } : {}) } },
+  });
   const watcher = new ProcWatcher(node.proc.pid!).start();
   const tag = `b${randomBytes(3).toString('hex')}`;
   let pairs: Awaited<ReturnType<typeof openPairs>> = [];
@@ -108,6 +134,11 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
       return r;
     };
 
+    if (cfg.warmupSec > 0) {
+      const rate = cfg.findMax ? cfg.startRate : cfg.rate;
+      console.log(`warm-up: ${fmt(rate)} msg/s for ${cfg.warmupSec} s (not recorded)`);
+      await chat.run({ rate, durationSec: cfg.warmupSec, drainMs: cfg.drainMs, onSecond: () => {} });
+    }
     if (!cfg.findMax) {
       await runStep(cfg.rate, cfg.durationSec);
     } else {
@@ -144,6 +175,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
     watcher.stop();
     await node.stop();
     node.cleanup();
+    await cassandra?.destroy();
   }
 
   printSummary(steps, cfg, maxSustainable, stopReason);
@@ -154,7 +186,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
     finishedAt: new Date().toISOString(),
     command: argv.join(' '),
     machine,
-    config: { ...cfg, encoding: 'proto', store: 'sqlite (embedded)', connections: cfg.pairs * 2, clientProcesses: 1 },
+    config: { ...cfg, encoding: 'proto', store: cfg.cassandra ? 'cassandra (private local node, CL ONE, commitlog batch)' : 'sqlite (embedded)', writerConcurrency: cfg.writerConcurrency || 'node default', connections: cfg.pairs * 2, clientProcesses: 1 },
     figures: { steps, maxSustainable, stopReason: stopReason || null, perSecond, serverTimeline: watcher.timeline },
   };
   writeJson(path.join(dir, 'result.json'), envelope);
