@@ -20,6 +20,7 @@ import { ProcWatcher } from './lib/proc_stats.js';
 import { machineInfo, resultDir, writeJson } from './lib/results.js';
 import { table, fmt } from './lib/table.js';
 import { writeReport } from './report/html.js';
+import { storeCallsPerMessage, storeSnapshot, type StoreCallRow } from './lib/store_calls.js';
 import { startPrivateCassandra, testKeyspace, type PrivateCassandra } from '../node/store/cassandra_test_env.js';
 import { LOCAL_DATACENTER } from '../ops/cassandra/index.js';
 
@@ -111,6 +112,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
     const runStep = async (rate: number, durationSec: number): Promise<StepResult> => {
       const stepNo = steps.length + 1;
       const mark = watcher.mark();
+      const store0 = await storeSnapshot(node.httpUrl);
       const cpu0 = process.cpuUsage();
       const w0 = performance.now();
       let prev = { sent: 0, acked: 0, delivered: 0 };
@@ -130,7 +132,9 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
       });
       const cu = process.cpuUsage(cpu0);
       const clientCpuPct = Math.round(((cu.user + cu.system) / 1000 / (performance.now() - w0)) * 100);
-      steps.push({ ...r, server: watcher.since(mark), clientCpuPct });
+      const storeCalls = storeCallsPerMessage(store0, await storeSnapshot(node.httpUrl), r.acked);
+      if (storeCalls.length) console.log(`  store per durable message: ${storeCalls.map((c) => `${c.call} ${c.perMessage}${c.meanMs ? ` (${c.meanMs} ms)` : ''}`).join(', ')}`);
+      steps.push({ ...r, server: watcher.since(mark), clientCpuPct, storeCalls });
       return r;
     };
 
@@ -205,7 +209,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
   return dir;
 }
 
-type StepRow = StepResult & { server: { cpuPct: number; rssEndMiB: number; rssPeakMiB: number } | null; clientCpuPct: number };
+type StepRow = StepResult & { server: { cpuPct: number; rssEndMiB: number; rssPeakMiB: number } | null; clientCpuPct: number; storeCalls: StoreCallRow[] };
 
 const SUMMARY_HEADER = ['target/s', 'sent', 'acked', 'durable/s', 'ack p50', 'p90', 'p99', 'p99.9', 'max', 'deliver p50', 'p90', 'p99', 'p99.9', 'max', 'errors', 'node cpu%', 'node rss MiB', 'client cpu%'];
 

@@ -24,6 +24,7 @@ import type { HttpRequest, HttpResponse, ShardInit } from '../../shards/messages
 import { BatchingOutbox } from './outbox.js';
 import { ShardLink } from './shard_link.js';
 import { HostMetrics } from './metrics.js';
+import { meteredStore } from '../store/metered_store.js';
 import { faultHook } from './faults.js';
 import { TaskPool } from '../tasks/task_pool.js';
 import type { AuthConfig } from '../auth/types.js';
@@ -110,10 +111,12 @@ export class Host {
     return {
       start: async () => {
         const cfg = this.cfg;
-        const store: MessageStore =
+        const store: MessageStore = meteredStore(
           cfg.store.kind === 'cassandra'
             ? await openCassandraStore(cfg.store.cassandra, { migrate: cfg.store.cassandra.migrateOnStart })
-            : new SqliteStore(cfg.store.sqlite.file);
+            : new SqliteStore(cfg.store.sqlite.file),
+          this.metrics.store,
+        );
         const fault = faultHook();
         this.store = store;
         const cluster = this.cluster;

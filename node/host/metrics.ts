@@ -1,14 +1,17 @@
 /**
  * Host metrics and the one /metrics page: the host's own registry (restarts per
- * child, store queue depth and batches, outbox, connections) merged with every socket
+ * child, store queue depth, batches, call latency and ops, outbox, connections) merged with every socket
  * shard's registry (connections, frames, send->ack and send->deliver histograms).
  */
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { SupervisorReport } from '../../supervisor/index.js';
 import type { Host } from './host.js';
+import { StoreMetrics } from '../store/metered_store.js';
 
 export class HostMetrics {
   readonly registry = new Registry();
+  /** Store call latency and ops committed (the host wraps its store with meteredStore). */
+  readonly store = new StoreMetrics(this.registry);
   private readonly restarts: Counter;
 
   constructor(private readonly host: Host) {
