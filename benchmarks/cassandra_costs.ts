@@ -3,8 +3,8 @@
  * partition's share of a request) and per row. It explains the batched writer's
  * figures in cassandra_writes.ts: batching can only save the parts it shares.
  *
- *   node --import tsx benchmarks/cassandra_costs.ts [--sync batch,periodic] [--seconds 8]
- *        [--repeat 2] [--contact host:port --cassandra-pid N]
+ *   npm run bench -- cassandra-costs [--sync batch,periodic] [--seconds 8]
+ *        [--repeat 3] [--contact host:port --cassandra-pid N]
  *
  * Three shapes of message-row inserts, each with about 256 rows in flight, measured by
  * the Cassandra process's CPU time (utime + stime from /proc) per row:
@@ -25,8 +25,8 @@ import path from 'node:path';
 import cassandra from 'cassandra-driver';
 import { checkKnown, num, parseFlags, str } from './lib/args.js';
 import { processCpuUs } from './lib/proc_cpu.js';
-import { machineInfo, resultDir, writeJson } from './lib/results.js';
-import { table } from './lib/table.js';
+import { finishRun, startRun } from './lib/run_output.js';
+import type { ReportTable } from './report/html.js';
 import { createCassandraClient, openCassandraStore } from '../node/store/cassandra_store.js';
 import { testKeyspace } from '../node/store/cassandra_test_env.js';
 import { LOCAL_DATACENTER, startCassandra, type CommitlogSync } from '../ops/cassandra/index.js';
@@ -62,13 +62,15 @@ interface Costs {
 
 export async function runCassandraCosts(argv: string[]): Promise<unknown> {
   const flags = parseFlags(argv);
-  checkKnown(flags, ['sync', 'seconds', 'repeat', 'contact', 'cassandra-pid']);
+  checkKnown(flags, ['sync', 'seconds', 'repeat', 'contact', 'cassandra-pid', 'out']);
   const seconds = num(flags, 'seconds', 8);
   const repeat = Math.max(1, Math.trunc(num(flags, 'repeat', 3)));
   const contact = str(flags, 'contact', '');
   const syncs = str(flags, 'sync', contact ? 'unknown' : 'batch,periodic').split(',');
   for (const s of syncs) if (!contact && !['batch', 'group', 'periodic'].includes(s)) throw new Error(`--sync: one of batch, group, periodic (got ${s})`);
-  const startedAt = new Date();
+  const { startedAt, machine } = startRun();
+  const tables: ReportTable[] = [];
+  const notes: string[] = [];
   const out: Record<string, { shapes: ShapeResult[]; costs: Costs; ceiling: Array<{ messagesPerPartition: number; ratio: number }> }> = {};
 
   for (const sync of syncs) {
@@ -107,14 +109,15 @@ export async function runCassandraCosts(argv: string[]): Promise<unknown> {
       const ceiling: Array<{ messagesPerPartition: number; ratio: number }> = [];
       for (const k of [1, 2.5, 10, 25]) ceiling.push({ messagesPerPartition: k, ratio: round((requestUs + mw) / (mw - mutationUs + mutationUs / k + requestUs / (10 * k))) });
       out[sync] = { shapes, costs, ceiling };
-      console.log(`\nCassandra CPU per row, commit log ${sync} (median of ${repeat} passes of ${seconds} s)\n`);
-      console.log(table(['shape', 'rows/s', 'Cassandra µs/row', 'client µs/row'], shapes.map((s) => [s.shape, s.rowsPerSec, s.cassandraUsPerRow, s.clientUsPerRow])));
-      console.log(`\nper request ${costs.requestUs} µs, per mutation ${costs.mutationUs} µs, per row ${costs.rowUs} µs`);
-      console.log(`a dedup lookup of a missing key: ${shapes[3].cassandraUsPerRow} µs (from memtables: the partitions were written during the run)`);
-      console.log(
-        `best batched/naive ratio by messages per partition per commit: ${ceiling
-          .map((c) => `${c.messagesPerPartition}: ${c.ratio}x`)
-          .join(', ')}`,
+      tables.push({
+        title: `Cassandra CPU per row, commit log ${sync} (median of ${repeat} passes of ${seconds} s)`,
+        header: ['shape', 'rows/s', 'Cassandra µs/row', 'client µs/row'],
+        rows: shapes.map((x) => [x.shape, x.rowsPerSec, x.cassandraUsPerRow, x.clientUsPerRow]),
+      });
+      notes.push(
+        `commit log ${sync}: per request ${costs.requestUs} µs, per mutation ${costs.mutationUs} µs, per row ${costs.rowUs} µs; ` +
+          `a dedup lookup of a missing key ${shapes[3].cassandraUsPerRow} µs (from memtables: the partitions were written during the run); ` +
+          `best batched/naive ratio by messages per partition per commit: ${ceiling.map((c) => `${c.messagesPerPartition}: ${c.ratio}x`).join(', ')}`,
       );
     } finally {
       await client.shutdown();
@@ -124,17 +127,18 @@ export async function runCassandraCosts(argv: string[]): Promise<unknown> {
       }
     }
   }
-  const dir = resultDir('cassandra-costs', startedAt);
-  writeJson(path.join(dir, 'result.json'), {
+  finishRun({
     scenario: 'cassandra-costs',
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    command: `node --import tsx benchmarks/cassandra_costs.ts ${argv.join(' ')}`.trim(),
-    machine: machineInfo(),
+    startedAt,
+    machine,
+    argv: ['bench', 'cassandra-costs', ...argv],
+    flags,
     config: { seconds, repeat, syncs, shapes: SHAPES, rowBytes: 'message row, 200-byte body' },
     figures: out,
+    tables,
+    charts: [],
+    notes,
   });
-  console.log(`\nwrote ${path.relative(process.cwd(), dir)}/result.json`);
   return out;
 }
 
@@ -206,14 +210,4 @@ function median(rs: ShapeResult[]): ShapeResult {
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;
-}
-
-if (process.argv[1]?.endsWith('cassandra_costs.ts')) {
-  try {
-    await runCassandraCosts(process.argv.slice(2));
-    process.exit(0);
-  } catch (e) {
-    console.error(`cassandra-costs: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  }
 }

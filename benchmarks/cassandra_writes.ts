@@ -4,7 +4,7 @@
  * in the same run, on the same node, with the same data shape, for one or more
  * shapes (number of conversations the load is spread over).
  *
- *   node --import tsx benchmarks/cassandra_writes.ts [--seconds 15 | --messages 40000]
+ *   npm run bench -- cassandra-writes [--seconds 15 | --messages 40000]
  *        [--clients 256] [--conversations 10,100,1000] [--body 200] [--contact host:port
  *        --cassandra-pid N] [--commit-concurrency N] [--modes naive,batched,...]
  *        [--repeat 3] [--pack-partitions 10]
@@ -33,13 +33,11 @@
  *             on per-message cost, for reference.
  * Results: a table per shape on stdout and results/<timestamp>-cassandra-writes/result.json.
  */
-import path from 'node:path';
 import cassandra from 'cassandra-driver';
 import { checkKnown, num, parseFlags, str } from './lib/args.js';
-import { Latency, type LatencySummary } from './lib/latency.js';
+import { Latency, type LatencySummary, type PercentileCurve } from './lib/latency.js';
 import { processCpuUs } from './lib/proc_cpu.js';
-import { machineInfo, resultDir, writeJson } from './lib/results.js';
-import { table } from './lib/table.js';
+import { finishRun, startRun } from './lib/run_output.js';
 import { BatchWriter } from '../node/store/batch_writer.js';
 import { defaultConfig, writerOptions } from '../node/config.js';
 import { createCassandraClient, openCassandraStore } from '../node/store/cassandra_store.js';
@@ -58,6 +56,8 @@ interface ModeResult {
   seconds: number;
   msgPerSec: number;
   latency: LatencySummary;
+  /** send->ack by percentile, for the report's plot. */
+  curve: PercentileCurve;
   batches?: number;
   meanBatch?: number;
   /** CPU time per message: this benchmark process (driver, writer) and the Cassandra process. */
@@ -68,7 +68,7 @@ interface ModeResult {
 
 export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> {
   const flags = parseFlags(argv);
-  checkKnown(flags, ['messages', 'clients', 'conversations', 'body', 'contact', 'warmup', 'commit-concurrency', 'modes', 'pack-partitions', 'repeat', 'cassandra-pid', 'seconds']);
+  checkKnown(flags, ['messages', 'clients', 'conversations', 'body', 'contact', 'warmup', 'commit-concurrency', 'modes', 'pack-partitions', 'repeat', 'cassandra-pid', 'seconds', 'out']);
   // A run is either a fixed number of messages or (--seconds) a fixed time: on this
   // box a 20,000-message run lasts 1-4 s, short enough for one flush or GC to decide it.
   const seconds = num(flags, 'seconds', 0);
@@ -90,7 +90,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
   const repeat = Math.max(1, Math.trunc(num(flags, 'repeat', 1)));
   // Shapes: 10 busy conversations (group chats, ~25 messages per partition per batch);
   // 100 and 1000 spread the same load thin (~2.5 and ~0.25 per partition, see CASSANDRA.md).
-  const startedAt = new Date();
+  const { startedAt, machine } = startRun();
 
   let node: PrivateCassandra | null = null;
   if (!contact) {
@@ -180,6 +180,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
       seconds: round(elapsed),
       msgPerSec: Math.round(done / elapsed),
       latency: latency.summary(),
+      curve: latency.curve(),
       cpuUsPerMsg: {
         client: round((cpu.user + cpu.system) / done),
         cassandra: jvm0 !== null && jvm1 !== null ? round((jvm1 - jvm0) / done) : null,
@@ -213,35 +214,34 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
   }
 
   const ratios: Record<string, number> = {};
-  for (const conversations of shapes) {
+  const tables = shapes.map((conversations) => {
     const mine = results.filter((r) => r.conversations === conversations);
     const naive = mine.find((r) => r.mode === 'naive')!;
-    const rows = mine.map((r) => [
-      r.mode,
-      r.msgPerSec,
-      r.latency.p50Ms,
-      r.latency.p99Ms,
-      r.latency.maxMs,
-      r.meanBatch ?? '-',
-      r.cpuUsPerMsg.client,
-      r.cpuUsPerMsg.cassandra ?? '-',
-      `${round(r.msgPerSec / naive.msgPerSec)}x`,
-      (r.runsMsgPerSec ?? []).join(' / '),
-    ]);
     const batched = mine.find((r) => r.mode === 'batched');
     if (batched) ratios[String(conversations)] = round(batched.msgPerSec / naive.msgPerSec);
-    console.log(
-      `\nCassandra durable writes: ${seconds > 0 ? `${seconds} s runs` : `${messages} messages`} x ${bodyBytes} B over ${conversations} conversations, ${clients} closed-loop senders, CL ONE, commitlog batch, writer concurrency ${nodeWriter.concurrency} (batched-serial and batched-partition: 1)\n`,
-    );
-    console.log(table(['mode', 'msg/s (median)', 'p50 ms', 'p99 ms', 'max ms', 'mean batch', 'client CPU µs/msg', 'Cassandra CPU µs/msg', 'vs naive', 'every repeat'], rows));
-  }
-  const dir = resultDir('cassandra-writes', startedAt);
-  writeJson(path.join(dir, 'result.json'), {
+    return {
+      title: `Cassandra durable writes: ${seconds > 0 ? `${seconds} s runs` : `${messages} messages`} x ${bodyBytes} B over ${conversations} conversations, ${clients} closed-loop senders, CL ONE, commitlog batch, writer concurrency ${nodeWriter.concurrency} (batched-serial and batched-partition: 1)`,
+      header: ['mode', 'msg/s (median)', 'p50 ms', 'p99 ms', 'max ms', 'mean batch', 'client CPU µs/msg', 'Cassandra CPU µs/msg', 'vs naive', 'every repeat'],
+      rows: mine.map((r) => [
+        r.mode,
+        r.msgPerSec,
+        r.latency.p50Ms,
+        r.latency.p99Ms,
+        r.latency.maxMs,
+        r.meanBatch ?? '-',
+        r.cpuUsPerMsg.client,
+        r.cpuUsPerMsg.cassandra ?? '-',
+        `${round(r.msgPerSec / naive.msgPerSec)}x`,
+        (r.runsMsgPerSec ?? []).join(' / '),
+      ]),
+    };
+  });
+  finishRun({
     scenario: 'cassandra-writes',
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    command: `node --import tsx benchmarks/cassandra_writes.ts ${argv.join(' ')}`.trim(),
-    machine: machineInfo(),
+    startedAt,
+    machine,
+    argv: ['bench', 'cassandra-writes', ...argv],
+    flags,
     config: {
       messages: seconds > 0 ? null : messages,
       seconds: seconds > 0 ? seconds : null,
@@ -257,21 +257,19 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
       jit: contact ? 'unknown' : 'full',
     },
     figures: { results, batchedVsNaive: ratios },
+    tables,
+    charts: shapes.map((conversations) => ({
+      title: `write latency (submit -> durable), ${conversations} conversations, median repeat of each mode`,
+      xLabel: 'percentile',
+      yLabel: 'ms',
+      xKind: 'nines' as const,
+      logY: true,
+      series: results.filter((r) => r.conversations === conversations).map((r) => ({ label: `${r.mode} (${r.msgPerSec} msg/s)`, points: r.curve })),
+    })),
   });
-  console.log(`\nwrote ${path.relative(process.cwd(), dir)}/result.json`);
   return results;
 }
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;
-}
-
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('cassandra_writes.ts')) {
-  try {
-    await runCassandraWrites(process.argv.slice(2));
-    process.exit(0);
-  } catch (e) {
-    console.error(`cassandra-writes: ${(e as Error).stack ?? e}`);
-    process.exit(1);
-  }
 }

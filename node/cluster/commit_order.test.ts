@@ -18,11 +18,17 @@ function manualCheck() {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
-test('commits reach the store in call order even when their checks finish in reverse', async () => {
+/** Three commits started in order 0, 1, 2, each waiting on a check the test finishes. */
+function threeCommits() {
   const order = new CommitOrder();
   const stored: number[] = [];
   const checks = [manualCheck(), manualCheck(), manualCheck()];
   const runs = checks.map((c, i) => order.run(c.guarded, async () => void stored.push(i)));
+  return { order, stored, checks, runs };
+}
+
+test('commits reach the store in call order even when their checks finish in reverse', async () => {
+  const { stored, checks, runs } = threeCommits();
   checks[2].pass();
   checks[1].pass();
   await tick();
@@ -33,10 +39,7 @@ test('commits reach the store in call order even when their checks finish in rev
 });
 
 test('a failed check fails the commits in flight behind it without storing, and later ones go ahead', async () => {
-  const order = new CommitOrder();
-  const stored: number[] = [];
-  const checks = [manualCheck(), manualCheck(), manualCheck()];
-  const runs = checks.map((c, i) => order.run(c.guarded, async () => void stored.push(i)));
+  const { order, stored, checks, runs } = threeCommits();
   checks[1].pass();
   checks[2].pass();
   checks[0].fail(new Error('fenced'));
