@@ -117,7 +117,11 @@ export class Listener {
         if (s) touch(s, Date.now());
       },
       close: (ws) => {
-        const s = ws.getUserData().session;
+        const ud = ws.getUserData();
+        // Marks the socket dead for an authentication still in flight (open()): any call
+        // on a closed uWS socket throws, and there that throw crashed the shard.
+        ud.closed = true;
+        const s = ud.session;
         if (s && this.sockets.get(s.conn) === ws) {
           this.sockets.delete(s.conn);
           this.metrics.connections.set(this.sockets.size);
@@ -159,7 +163,7 @@ export class Listener {
     ud.authorization = '';
     ud.ticket = '';
     this.ports.authenticate(authorization, ticket).then(
-      (outcome) => this.authenticated(ws, outcome),
+      (outcome) => this.authenticated(ws, ud, outcome),
       (e) => {
         this.ports.log('error', 'authentication failed unexpectedly', { err: String(e) });
         if (!ud.closed) this.end(ws, CLOSE_CODES.server_restart.code, 'internal error');
@@ -167,8 +171,12 @@ export class Listener {
     );
   }
 
-  private authenticated(ws: WS, outcome: AuthOutcome): void {
-    const ud = ws.getUserData();
+  /**
+   * The client may have gone (a TCP close, or a frame uWS refused) while its token was
+   * being verified: then `ud.closed` is set and the socket must not be touched. Nothing
+   * was registered for it yet, so there is nothing to undo.
+   */
+  private authenticated(ws: WS, ud: UserData, outcome: AuthOutcome): void {
     if (ud.closed) return;
     if (!outcome.ok) {
       this.sendFrame(ws, ud.encoding, errorFrame(0, outcome.code, outcome.message));
