@@ -6,9 +6,15 @@
  *                         (snake_case field names on output; both spellings accepted)
  * The codec does no I/O: bytes in, frames out, or a DecodeError with a catalog code.
  */
-import { create, fromBinary, fromJson, toBinary, toJsonString, type JsonValue } from '@bufbuild/protobuf';
+import { create, fromBinary, fromJson, ScalarType, toBinary, toJsonString, type DescField, type DescMessage, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import {
+  AckDeliveredSchema,
   ClientFrameSchema,
+  CursorSchema,
+  HistoryRequestSchema,
+  MarkReadSchema,
+  MemberReceiptsQuerySchema,
   ServerFrameSchema,
   type ClientFrame,
   type ServerFrame,
@@ -52,6 +58,16 @@ export class DecodeError extends Error {
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The largest seq or cursor a client may send. Seqs are JavaScript numbers inside the
+ * node, so a uint64 above 2^53 - 1 could not be held exactly: it is refused with
+ * invalid_argument rather than rounded to a neighbouring seq.
+ */
+export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+const MAX_SEQ_BIG = BigInt(MAX_SEQ);
+const UINT32_MAX = 0xffff_ffff;
+const UINT32_MAX_BIG = BigInt(UINT32_MAX);
+
 /** Decode one client frame. `isBinary` is the WebSocket opcode, which must match the encoding. */
 export function decodeClientFrame(data: ArrayBuffer | Uint8Array, isBinary: boolean, enc: Encoding): ClientFrame {
   const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
@@ -63,6 +79,9 @@ export function decodeClientFrame(data: ArrayBuffer | Uint8Array, isBinary: bool
     } catch (e) {
       throw new DecodeError('bad_frame', `not a ClientFrame protobuf: ${(e as Error).message}`);
     }
+    // protobuf-es, like every protobuf runtime, keeps the low 32 bits of a longer
+    // varint in a uint32 field: req_id 2^32 + 5 would be answered as req_id 5.
+    if (wideReqId(bytes)) throw new DecodeError('invalid_argument', `req_id: must be an integer in 0..${UINT32_MAX}`);
   } else {
     let json: JsonValue;
     try {
@@ -73,19 +92,184 @@ export function decodeClientFrame(data: ArrayBuffer | Uint8Array, isBinary: bool
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {
       throw new DecodeError('bad_frame', 'a frame is a JSON object');
     }
-    const reqId = typeof json.req_id === 'number' ? json.req_id : typeof json.reqId === 'number' ? json.reqId : 0;
+    // Integers out of their field's range are refused here, by name, before protobuf-es
+    // folds them into its generic "cannot decode" (which would read as bad_frame).
+    const range = jsonRangeError(ClientFrameSchema, json, '');
+    if (range) throw new DecodeError('invalid_argument', range, jsonReqId(json));
     try {
       // Unknown keys are tolerated so that a frame kind this server does not know is
       // reported as unknown_frame_type rather than as a decode failure.
       frame = fromJson(ClientFrameSchema, json, { ignoreUnknownFields: true });
     } catch (e) {
-      throw new DecodeError('bad_frame', `not a ClientFrame: ${(e as Error).message}`, reqId);
+      throw new DecodeError('bad_frame', `not a ClientFrame: ${(e as Error).message}`, jsonReqId(json));
     }
   }
   if (frame.kind.case === undefined) {
     throw new DecodeError('unknown_frame_type', 'the frame carries no known kind', frame.reqId);
   }
+  const seq = seqRangeError(frame);
+  if (seq) throw new DecodeError('invalid_argument', seq, frame.reqId);
   return frame;
+}
+
+/**
+ * Every client field that carries a seq or a cursor (codec.test.ts checks that every
+ * other uint64 of ClientFrame is deliberately left out: today only ping.ts, which is
+ * echoed as it came and never becomes a number).
+ */
+export const SEQ_FIELDS: ReadonlySet<DescField> = new Set([
+  AckDeliveredSchema.field.seq,
+  MarkReadSchema.field.seq,
+  CursorSchema.field.seq,
+  HistoryRequestSchema.field.beforeSeq,
+  MemberReceiptsQuerySchema.field.seq,
+]);
+
+const seqRangeMessage = (path: string) => `${path}: must be an integer in 0..${MAX_SEQ} (2^53 - 1)`;
+
+/** A seq or cursor above MAX_SEQ in a decoded frame, or null (uint64 cannot be negative). */
+function seqRangeError(frame: ClientFrame): string | null {
+  const k = frame.kind;
+  const over = (path: string, v: bigint) => (v > MAX_SEQ_BIG ? seqRangeMessage(path) : null);
+  switch (k.case) {
+    case 'ack':
+    case 'read':
+      return over(`${k.case}.seq`, k.value.seq);
+    case 'memberReceipts':
+      return over('member_receipts.seq', k.value.seq);
+    case 'history':
+      return over('history.before_seq', k.value.beforeSeq);
+    case 'sync':
+      for (let i = 0; i < k.value.cursors.length; i++) {
+        const e = over(`sync.cursors[${i}].seq`, k.value.cursors[i].seq);
+        if (e) return e;
+      }
+      return null;
+    default:
+      return null;
+  }
+}
+
+/** Does the top level of a ClientFrame carry a req_id (field 1) varint beyond uint32? */
+function wideReqId(bytes: Uint8Array): boolean {
+  const r = new BinaryReader(bytes);
+  try {
+    while (r.pos < r.len) {
+      const [no, wt] = r.tag();
+      if (no === 1 && wt === WireType.Varint) {
+        const at = r.pos;
+        const v = r.uint64();
+        // Four varint bytes hold 28 bits: only longer ones can exceed uint32.
+        if (r.pos - at > 4 && BigInt(v) > UINT32_MAX_BIG) return true;
+      } else r.skip(wt, no);
+    }
+  } catch {
+    // fromBinary accepted these bytes, so this walk should not fail; if it does, the
+    // frame is refused as undecodable rather than let an exception out of the codec.
+    throw new DecodeError('bad_frame', 'not a ClientFrame protobuf');
+  }
+  return false;
+}
+
+/** The frame's req_id as protobuf-es would read it, or 0 when it has none or it is unusable. */
+function jsonReqId(json: JsonObject): number {
+  const raw = Object.hasOwn(json, 'req_id') ? json.req_id : Object.hasOwn(json, 'reqId') ? json.reqId : undefined;
+  if (raw === undefined || raw === null) return 0;
+  try {
+    return fromJson(ClientFrameSchema, { reqId: raw }).reqId;
+  } catch {
+    return 0;
+  }
+}
+
+/** Inclusive range of each integer scalar type a ClientFrame may carry. */
+const INT_RANGE: Partial<Record<ScalarType, readonly [bigint, bigint]>> = {
+  [ScalarType.UINT32]: [0n, 2n ** 32n - 1n],
+  [ScalarType.FIXED32]: [0n, 2n ** 32n - 1n],
+  [ScalarType.INT32]: [-(2n ** 31n), 2n ** 31n - 1n],
+  [ScalarType.SINT32]: [-(2n ** 31n), 2n ** 31n - 1n],
+  [ScalarType.SFIXED32]: [-(2n ** 31n), 2n ** 31n - 1n],
+  [ScalarType.UINT64]: [0n, 2n ** 64n - 1n],
+  [ScalarType.FIXED64]: [0n, 2n ** 64n - 1n],
+  [ScalarType.INT64]: [-(2n ** 63n), 2n ** 63n - 1n],
+  [ScalarType.SINT64]: [-(2n ** 63n), 2n ** 63n - 1n],
+  [ScalarType.SFIXED64]: [-(2n ** 63n), 2n ** 63n - 1n],
+};
+
+const SEQ_RANGE = [0n, MAX_SEQ_BIG] as const;
+
+const DECIMAL = /^\s*-?\d+\s*$/;
+
+/**
+ * Is this JSON value, given for an integer field, a number that is not an integer in
+ * `range`? JSON numbers are checked (fractions, negatives, beyond the type); strings
+ * only when they are decimal integers. Any other value is left to protobuf-es, which
+ * answers a wrong type with bad_frame.
+ */
+function outOfRange(v: JsonValue, range: readonly [bigint, bigint]): boolean {
+  let n: bigint;
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) return true;
+    n = BigInt(v);
+  } else if (typeof v === 'string' && DECIMAL.test(v)) n = BigInt(v.trim());
+  else return false;
+  return n < range[0] || n > range[1];
+}
+
+const keyIndex = new WeakMap<DescMessage, Map<string, DescField>>();
+
+/** A message's fields by either JSON spelling (proto name and lowerCamelCase). */
+function fieldsByKey(desc: DescMessage): Map<string, DescField> {
+  let m = keyIndex.get(desc);
+  if (!m) {
+    m = new Map();
+    for (const f of desc.fields) {
+      m.set(f.name, f);
+      m.set(f.jsonName, f);
+    }
+    keyIndex.set(desc, m);
+  }
+  return m;
+}
+
+/**
+ * The first integer field of `obj` (a JSON message of type `desc`, nested messages
+ * included) holding a value out of its type's range, as "path: why", or null.
+ * Recursion follows the schema, which has no cycles, so its depth is bounded.
+ */
+function jsonRangeError(desc: DescMessage, obj: JsonObject, path: string): string | null {
+  const fields = fieldsByKey(desc);
+  for (const key of Object.keys(obj)) {
+    const f = fields.get(key);
+    const v = obj[key];
+    if (!f || v === null || v === undefined) continue;
+    const at = `${path}${f.name}`;
+    if (f.fieldKind === 'scalar') {
+      if (SEQ_FIELDS.has(f)) {
+        if (outOfRange(v, SEQ_RANGE)) return seqRangeMessage(at);
+        continue;
+      }
+      const range = INT_RANGE[f.scalar];
+      if (range && outOfRange(v, range)) return `${at}: must be an integer in ${range[0]}..${range[1]}`;
+    } else if (f.fieldKind === 'message') {
+      if (typeof v === 'object' && !Array.isArray(v)) {
+        const e = jsonRangeError(f.message, v, `${at}.`);
+        if (e) return e;
+      }
+    } else if (f.fieldKind === 'list' && Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const item = v[i];
+        if (f.listKind === 'scalar') {
+          const range = INT_RANGE[f.scalar];
+          if (range && item !== null && outOfRange(item, range)) return `${at}[${i}]: must be an integer in ${range[0]}..${range[1]}`;
+        } else if (f.listKind === 'message' && item !== null && typeof item === 'object' && !Array.isArray(item)) {
+          const e = jsonRangeError(f.message, item, `${at}[${i}].`);
+          if (e) return e;
+        }
+      }
+    }
+  }
+  return null;
 }
 
 export function encodeServerFrame(frame: ServerFrame, enc: Encoding): Uint8Array | string {

@@ -149,6 +149,28 @@ describe('session: client frames', () => {
     assert.equal(s.pending.size, 0);
   });
 
+  it('refuses a seq or cursor a number cannot hold exactly instead of rounding it', () => {
+    // The codec refuses these on the wire; the session guards its own bigint -> number step.
+    const l = limits();
+    const s = session(l);
+    const big = 2n ** 53n + 1n; // Number() would make it 2^53
+    const cases: Array<[ReturnType<typeof frame>, string]> = [
+      [frame({ reqId: 41, kind: { case: 'ack', value: { conversation: 'c1', seq: big } } }), 'ack.seq'],
+      [frame({ reqId: 41, kind: { case: 'read', value: { conversation: 'c1', seq: 2n ** 64n - 1n } } }), 'read.seq'],
+      [frame({ reqId: 41, kind: { case: 'sync', value: { cursors: [{ conversation: 'a', seq: 1n }, { conversation: 'b', seq: big }] } } }), 'sync.cursors[1].seq'],
+      [frame({ reqId: 41, kind: { case: 'history', value: { conversation: 'c1', beforeSeq: big } } }), 'history.before_seq'],
+      [frame({ reqId: 41, kind: { case: 'memberReceipts', value: { conversation: 'c1', seq: big } } }), 'member_receipts.seq'],
+      [frame({ reqId: 41, kind: { case: 'ack', value: { conversation: 'c1', seq: -1n } } }), 'ack.seq'],
+    ];
+    for (const [f, field] of cases) {
+      const err = errorOf(onClientFrame(s, f, l, T0));
+      assert.deepEqual([err.reqId, err.code, err.message.split(':')[0]], [41, 'invalid_argument', field]);
+    }
+    assert.deepEqual([s.pending.size, s.syncing], [0, 0], 'nothing forwarded, no sync outstanding');
+    const top = forwarded(onClientFrame(s, ack('c1', Number.MAX_SAFE_INTEGER), l, T0));
+    assert.deepEqual(top.op, { op: 'ack', conversation: 'c1', seq: Number.MAX_SAFE_INTEGER });
+  });
+
   it('caps sends awaiting their ack; an ack or an error frees a slot', () => {
     const l = limits({ maxInflightSends: 2 });
     const s = session(l);

@@ -15,7 +15,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { ServerFrameSchema, type ClientFrame, type ServerFrame } from '../protocol/gen/client_pb.js';
-import type { Encoding } from '../protocol/codec.js';
+import { MAX_SEQ, type Encoding } from '../protocol/codec.js';
 import type { Config } from '../node/config.js';
 import type { CoreOp, CoreResult } from './messages.js';
 import { errorFrame, resultFrame } from './frames.js';
@@ -86,6 +86,17 @@ function checkConversation(c: string): string | null {
   return null;
 }
 
+/**
+ * A seq or cursor as the number the host works with, or null when a number cannot
+ * hold it exactly. decodeClientFrame already refuses these (codec.ts MAX_SEQ); this
+ * keeps the one bigint -> number conversion from ever rounding, whoever built the frame.
+ */
+const MAX_SEQ_BIG = BigInt(MAX_SEQ);
+function seqOf(v: bigint): number | null {
+  return v >= 0n && v <= MAX_SEQ_BIG ? Number(v) : null;
+}
+const seqRange = (field: string) => bad(field, `must be an integer in 0..${MAX_SEQ} (2^53 - 1)`);
+
 const USER_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 /** A list of user ids: each well-formed, at most `max` distinct. */
@@ -130,17 +141,21 @@ export function onClientFrame(s: Session, frame: ClientFrame, limits: Limits, no
       const err = checkConversation(k.value.conversation);
       if (err) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', err) };
       conversation = k.value.conversation;
-      op = { op: k.case, conversation, seq: Number(k.value.seq) };
+      const seq = seqOf(k.value.seq);
+      if (seq === null) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', seqRange(`${k.case}.seq`)) };
+      op = { op: k.case, conversation, seq };
       break;
     }
     case 'sync': {
-      const cursors = k.value.cursors.map((c) => ({ conversation: c.conversation, seq: Number(c.seq) }));
+      const cursors = k.value.cursors.map((c) => ({ conversation: c.conversation, seq: seqOf(c.seq) }));
       if (cursors.some((c) => !c.conversation)) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', bad('cursors[].conversation', 'required')) };
+      const over = cursors.findIndex((c) => c.seq === null);
+      if (over >= 0) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', seqRange(`sync.cursors[${over}].seq`)) };
       if (k.value.limit > limits.maxSyncPage) {
         return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', bad('limit', `at most ${limits.maxSyncPage}`)) };
       }
       s.syncing++;
-      op = { op: 'sync', cursors, limit: k.value.limit };
+      op = { op: 'sync', cursors: cursors as Array<{ conversation: string; seq: number }>, limit: k.value.limit };
       break;
     }
     case 'history': {
@@ -150,7 +165,9 @@ export function onClientFrame(s: Session, frame: ClientFrame, limits: Limits, no
         return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', bad('limit', `at most ${limits.maxHistoryPage}`)) };
       }
       conversation = k.value.conversation;
-      op = { op: 'history', conversation, beforeSeq: Number(k.value.beforeSeq), limit: k.value.limit };
+      const beforeSeq = seqOf(k.value.beforeSeq);
+      if (beforeSeq === null) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', seqRange('history.before_seq')) };
+      op = { op: 'history', conversation, beforeSeq, limit: k.value.limit };
       break;
     }
     case 'openDirect':
@@ -188,7 +205,9 @@ export function onClientFrame(s: Session, frame: ClientFrame, limits: Limits, no
       else if (k.case === 'setSubject') op = { op: 'set_subject', conversation, subject: k.value.subject };
       else if (k.case === 'memberReceipts') {
         if (k.value.seq < 1n) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', bad('seq', 'must be >= 1')) };
-        op = { op: 'member_receipts', conversation, seq: Number(k.value.seq) };
+        const seq = seqOf(k.value.seq);
+        if (seq === null) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', seqRange('member_receipts.seq')) };
+        op = { op: 'member_receipts', conversation, seq };
       } else {
         // Typing is advisory: notices faster than the interval are dropped, not refused.
         if (now - s.lastTypingAt < limits.typingIntervalMs) return { kind: 'none' };

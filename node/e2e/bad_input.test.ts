@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { TestClient } from '../../protocol/client.js';
 import { CLOSE_CODES, ERROR_CODES } from '../../protocol/codes.js';
 import { signToken } from '../auth/sign.js';
-import type { ServerFrame } from '../../protocol/gen/client_pb.js';
+import { ClientFrameSchema, type ServerFrame } from '../../protocol/gen/client_pb.js';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { messagesOf, show, syncAll, TestNode } from './harness.js';
 
 let node: TestNode;
@@ -42,6 +43,33 @@ async function stillWorks(alice: TestClient, bob: TestClient, conv: string, id: 
   const ack = await alice.call({ kind: { case: 'send', value: { conversation: conv, clientMsgId: id, body: `after ${id}` } } });
   assert.equal(ack.kind.case, 'sendAck', show(ack));
   await bob.waitFor((f) => f.kind.case === 'message' && f.kind.value.clientMsgId === id);
+}
+
+/**
+ * Send one raw frame and return the next error frame, with the JSON text exactly as it
+ * came off the socket (a client's own decoder sees that, not our TestClient's view).
+ */
+async function rawError(c: TestClient, data: string | Buffer, binary: boolean): Promise<{ frame: ServerFrame; text: string }> {
+  const from = c.frames.length;
+  const texts: string[] = [];
+  const onMessage = (d: Buffer, isBin: boolean) => {
+    if (!isBin) texts.push(d.toString('utf8'));
+  };
+  c.ws.on('message', onMessage);
+  try {
+    c.sendRaw(data, binary);
+    const frame = await c.waitFor((f) => f.kind.case === 'error', 10_000, from);
+    return { frame, text: texts.at(-1) ?? '' };
+  } finally {
+    c.ws.off('message', onMessage);
+  }
+}
+
+function protoVarint(n: bigint): number[] {
+  const out: number[] = [];
+  for (; n >= 0x80n; n >>= 7n) out.push(Number(n & 0x7fn) | 0x80);
+  out.push(Number(n));
+  return out;
 }
 
 describe('bad input', () => {
@@ -147,5 +175,58 @@ describe('bad input', () => {
     const stored = page.kind.case === 'historyPage' ? page.kind.value.messages.map((m) => m.clientMsgId).reverse() : [];
     assert.deepEqual(stored, ackedIds);
     for (const c of [alice, bob]) c.close();
+  });
+
+  it('JSON: a seq or cursor above 2^53 - 1, a negative one, or a req_id outside uint32 gets invalid_argument; the socket stays up', async () => {
+    const { alice, bob, conv } = await chatPair('bi-a7', 'bi-b7');
+    const frames: Array<[number, string]> = [
+      [31, `{"req_id":31,"ack":{"conversation":"${conv}","seq":"9007199254740993"}}`],
+      // As a JSON number it parses to 2^53: still refused, never taken as a neighbouring seq.
+      [32, `{"req_id":32,"read":{"conversation":"${conv}","seq":9007199254740993}}`],
+      [33, `{"req_id":33,"sync":{"cursors":[{"conversation":"${conv}","seq":"18446744073709551615"}]}}`],
+      [34, `{"req_id":34,"history":{"conversation":"${conv}","before_seq":-1}}`],
+      [35, `{"req_id":35,"member_receipts":{"conversation":"${conv}","seq":"9007199254740992"}}`],
+      [36, `{"req_id":"36","ack":{"conversation":"${conv}","seq":-5}}`],
+    ];
+    for (const [reqId, text] of frames) {
+      const { frame } = await rawError(alice, text, false);
+      assert.deepEqual([errorOf(frame).code, frame.reqId], ['invalid_argument', reqId], text);
+    }
+    for (const reqId of ['4294967296', '-1', '1.5', '"99999999999"']) {
+      const { frame, text } = await rawError(alice, `{"req_id":${reqId},"list_conversations":{}}`, false);
+      assert.equal(errorOf(frame).code, 'invalid_argument', reqId);
+      // No req_id to echo: the key is absent (0), never the unreadable value sent.
+      assert.equal(JSON.parse(text).req_id, undefined, text);
+    }
+    await stillWorks(alice, bob, conv, 'x7');
+    const top = await alice.call({ kind: { case: 'history', value: { conversation: conv, beforeSeq: 2n ** 53n - 1n } } });
+    assert.deepEqual(top.kind.case === 'historyPage' ? top.kind.value.messages.map((m) => m.body) : show(top), ['after x7'], 'the largest seq is taken as is');
+    assert.equal(alice.closeCode, null);
+    for (const c of [alice, bob]) c.close();
+  });
+
+  it('protobuf: a seq or cursor above 2^53 - 1 or a req_id varint beyond uint32 gets invalid_argument', async () => {
+    const { bob, conv } = await chatPair('bi-a8', 'bi-b8');
+    const p = await TestClient.connect({ url: node.url, token: await node.token('bi-a8', 'tablet'), encoding: 'proto' });
+    await p.waitFor((f) => f.kind.case === 'welcome');
+    const bin = (init: Parameters<typeof create<typeof ClientFrameSchema>>[1]) => Buffer.from(toBinary(ClientFrameSchema, create(ClientFrameSchema, init)));
+    const cases: Array<[number, Buffer]> = [
+      [41, bin({ reqId: 41, kind: { case: 'ack', value: { conversation: conv, seq: 2n ** 64n - 1n } } })],
+      [42, bin({ reqId: 42, kind: { case: 'sync', value: { cursors: [{ conversation: conv, seq: 2n ** 53n }] } } })],
+      [43, bin({ reqId: 43, kind: { case: 'history', value: { conversation: conv, beforeSeq: 2n ** 53n + 1n } } })],
+    ];
+    for (const [reqId, data] of cases) {
+      const { frame } = await rawError(p, data, true);
+      assert.deepEqual([errorOf(frame).code, frame.reqId], ['invalid_argument', reqId]);
+    }
+    // req_id 2^32 + 5 on the wire: refused, not answered as req_id 5.
+    const wide = Buffer.from([0x08, ...protoVarint(2n ** 32n + 5n), 0x8a, 0x01, 0x00]);
+    const { frame } = await rawError(p, wide, true);
+    assert.deepEqual([errorOf(frame).code, frame.reqId], ['invalid_argument', 0]);
+    const sent = await p.call({ kind: { case: 'send', value: { conversation: conv, clientMsgId: 'p8', body: 'after p8' } } });
+    assert.equal(sent.kind.case, 'sendAck', show(sent));
+    await bob.waitFor((f) => f.kind.case === 'message' && f.kind.value.clientMsgId === 'p8');
+    assert.equal(p.closeCode, null);
+    for (const c of [p, bob]) c.close();
   });
 });
