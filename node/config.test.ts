@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, defaultConfig, loadConfig, merge, parseArgs, validateConfig, writerOptions } from './config.js';
+import { ConfigError, defaultConfig, loadConfig, merge, parseArgs, sendLimitRules, validateConfig, writerOptions } from './config.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,6 +98,36 @@ describe('validateConfig', () => {
     rejects(() => validateConfig(withOverride({ limits: { defaultSyncPage: 500, maxSyncPage: 100 } })), 'limits.defaultSyncPage', /maxSyncPage/);
     rejects(() => validateConfig(withOverride({ limits: { heartbeatMs: 60_000, idleTimeoutMs: 60_000 } })), 'limits.heartbeatMs', /idleTimeoutMs/);
     rejects(() => validateConfig(withOverride({ limits: { maxMessageBytes: 70_000, maxFrameBytes: 65_536 } })), 'limits.maxMessageBytes', /maxFrameBytes/);
+  });
+});
+
+describe('send limits', () => {
+  it('names a bad send limit key', () => {
+    rejects(() => validateConfig(withOverride({ limits: { userSendRatePerSec: 0 } })), 'limits.userSendRatePerSec', /integer between 1/);
+    rejects(() => validateConfig(withOverride({ limits: { userSendBurst: 2.5 } })), 'limits.userSendBurst');
+    rejects(() => validateConfig(withOverride({ limits: { conversationSendBurst: '200' } })), 'limits.conversationSendBurst');
+    rejects(() => validateConfig(withOverride({ limits: { sendLimitMaxEntries: 10 } })), 'limits.sendLimitMaxEntries', /1000/);
+  });
+
+  it('refuses a per-sender bucket larger than its conversation bucket (it could never bind)', () => {
+    rejects(() => validateConfig(withOverride({ limits: { conversationSendRatePerSec: 1 } })), 'limits.conversationSenderRatePerSec', /conversationSendRatePerSec/);
+    rejects(() => validateConfig(withOverride({ limits: { conversationSenderBurst: 500 } })), 'limits.conversationSenderBurst', /conversationSendBurst/);
+  });
+
+  it('maps the keys onto the limiter rules', () => {
+    const l = validateConfig(withOverride({ limits: { userSendRatePerSec: 7, userSendBurst: 70, sendLimitMaxEntries: 5000 } })).limits;
+    assert.deepEqual(sendLimitRules(l), {
+      user: { ratePerSec: 7, burst: 70 },
+      conversation: { ratePerSec: l.conversationSendRatePerSec, burst: l.conversationSendBurst },
+      sender: { ratePerSec: l.conversationSenderRatePerSec, burst: l.conversationSenderBurst },
+      maxEntries: 5000,
+    });
+  });
+
+  it('defaults: the sender bucket is tighter than the conversation bucket, and half the user bucket still takes a 100-message share', () => {
+    const l = defaultConfig().limits;
+    assert.ok(l.conversationSenderRatePerSec < l.conversationSendRatePerSec);
+    assert.ok(l.userSendBurst / 2 >= 100 && l.conversationSenderBurst >= 100);
   });
 });
 

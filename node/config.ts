@@ -11,6 +11,7 @@ import path from 'node:path';
 import { validateAuthConfig } from './auth/config.js';
 import { AuthConfigError } from './auth/errors.js';
 import { defaultClusterConfig, type ClusterConfig } from '../ops/cluster_config.js';
+import type { SendLimitRules } from './core/send_limits.js';
 
 export interface TlsConfig {
   certFile: string;
@@ -60,6 +61,19 @@ export interface Config {
     typingIntervalMs: number;
     /** A typing indicator expires this long after the notice (Typing.until_ms). */
     typingTtlMs: number;
+    /**
+     * Send limits above the per-connection bucket (node/core/send_limits.ts): a token
+     * bucket per user over all devices (split over the nodes the user is connected to
+     * in a cell), one per conversation over all senders, one per (conversation, sender).
+     */
+    userSendRatePerSec: number;
+    userSendBurst: number;
+    conversationSendRatePerSec: number;
+    conversationSendBurst: number;
+    conversationSenderRatePerSec: number;
+    conversationSenderBurst: number;
+    /** Buckets kept per scope (user, conversation, sender); past it the least recently used is dropped. */
+    sendLimitMaxEntries: number;
   };
   store: {
     kind: 'sqlite' | 'cassandra';
@@ -139,6 +153,36 @@ export function defaultConfig(): Config {
       // Clients repeat typing every few seconds; 1 s is the fastest the server relays.
       typingIntervalMs: 1_000,
       typingTtlMs: 6_000,
+      // Per (conversation, sender), the tightest: 2/s sustained. Telegram asks bots for
+      // at most 1 message/s per chat "with short bursts", and WhatsApp's Cloud API
+      // holds a business number to 1 message per 6 s to one user with bursts up to 45;
+      // a person typing short lines fast goes above 1/s for a moment, hence 2/s. Burst
+      // 100: WhatsApp's picker sends up to 100 photos in one share, one message each,
+      // and an app's offline outbox flushes in one go on reconnect.
+      conversationSenderRatePerSec: 2,
+      conversationSenderBurst: 100,
+      // Per conversation, all senders together: 20/s is ten people at the sender rate.
+      // What it protects is fan-out: a 1024-member group at 20 msg/s is 20,480
+      // deliveries/s, under half of what one node fans out (44,000-61,000/s measured,
+      // README), so one busy group cannot starve the others on its owner. Burst 200:
+      // two 100-photo shares at once.
+      conversationSendRatePerSec: 20,
+      conversationSendBurst: 200,
+      // Per user, all devices and conversations together: 20/s and 200. In a cell
+      // each node the user is on enforces rate/k and burst/k (k = those nodes), so the
+      // budget is sized for k = 2 (phone and desktop on different nodes): one device
+      // alone still gets 10/s and a full 100-photo share. 20/s is a quarter of the
+      // 80 msg/s a WhatsApp Business number gets for automated traffic and many times
+      // what a person types; it caps a compromised account spraying many chats, which
+      // the per-conversation buckets alone would not.
+      userSendRatePerSec: 20,
+      userSendBurst: 200,
+      // 100,000 per scope: a bucket stays in memory only until it has refilled (at most
+      // burst/rate = 50 s for the sender scope), so this is the senders of the last
+      // minute or so, at about 170 bytes each (measured; 17 MB per scope at the cap).
+      // Beyond it the least recently used bucket is dropped (fail-open: it over-admits
+      // by at most what that key had spent), never a refusal of new users.
+      sendLimitMaxEntries: 100_000,
     },
     store: {
       kind: 'sqlite',
@@ -221,6 +265,13 @@ const schema: Schema = {
     groupReceiptIntervalMs: int(10, 600_000),
     typingIntervalMs: int(0, 600_000),
     typingTtlMs: int(100, 600_000),
+    userSendRatePerSec: int(1, 1_000_000),
+    userSendBurst: int(1, 1_000_000),
+    conversationSendRatePerSec: int(1, 1_000_000),
+    conversationSendBurst: int(1, 1_000_000),
+    conversationSenderRatePerSec: int(1, 1_000_000),
+    conversationSenderBurst: int(1, 1_000_000),
+    sendLimitMaxEntries: int(1_000, 100_000_000),
   },
   store: {
     kind: str({ oneOf: ['sqlite', 'cassandra'] }),
@@ -357,10 +408,27 @@ export function validateConfig(raw: unknown): Config {
   if (cfg.cluster.enabled && cfg.cluster.links.heartbeatMs >= cfg.cluster.links.deadAfterMs) {
     throw new ConfigError('cluster.links.heartbeatMs', 'must be smaller than cluster.links.deadAfterMs');
   }
+  // A per-sender bucket larger than the whole conversation's never binds: a typo, not a choice.
+  if (cfg.limits.conversationSenderRatePerSec > cfg.limits.conversationSendRatePerSec) {
+    throw new ConfigError('limits.conversationSenderRatePerSec', 'must not exceed limits.conversationSendRatePerSec');
+  }
+  if (cfg.limits.conversationSenderBurst > cfg.limits.conversationSendBurst) {
+    throw new ConfigError('limits.conversationSenderBurst', 'must not exceed limits.conversationSendBurst');
+  }
   if (cfg.limits.maxMessageBytes > cfg.limits.maxFrameBytes) {
     throw new ConfigError('limits.maxMessageBytes', 'must not exceed limits.maxFrameBytes');
   }
   return cfg;
+}
+
+/** The send limiter's rules (node/core/send_limits.ts) from the limits section. */
+export function sendLimitRules(l: Config['limits']): SendLimitRules {
+  return {
+    user: { ratePerSec: l.userSendRatePerSec, burst: l.userSendBurst },
+    conversation: { ratePerSec: l.conversationSendRatePerSec, burst: l.conversationSendBurst },
+    sender: { ratePerSec: l.conversationSenderRatePerSec, burst: l.conversationSenderBurst },
+    maxEntries: l.sendLimitMaxEntries,
+  };
 }
 
 /**
