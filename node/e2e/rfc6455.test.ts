@@ -511,6 +511,14 @@ describe('RFC 6455: violations uWS does not detect', () => {
     assert.deepEqual(closes.map(closeCode), [CLOSE_CODES.idle_timeout.code], describeFrames(c.frames));
   });
 
+  it('an unmasked frame followed by a masked one: the stream is misread and ends in a TCP close', async () => {
+    // The next frame's first 4 bytes (0x81, 0x80|len, key[0], key[1]) complete the
+    // misread frame, unmasked with '{"re' as the key: 0x81 ^ 0x7b = 0xfa, never valid
+    // UTF-8, so uWS drops the connection. Neither frame is answered.
+    const o = await violate([frame({ opcode: OP.text, payload: ping(1), mask: false }), frame({ opcode: OP.text, payload: ping(2), mask: Buffer.from([1, 2, 3, 4]) })]);
+    assertTcpDropOnly(o);
+  });
+
   it('an unmasked frame whose first 4 bytes are zero is answered: they were taken as the mask', async () => {
     // The frame declares the JSON's length, sends 4 zero bytes and then the JSON. Read
     // as the RFC says (unmasked), its payload is 4 NULs plus the JSON minus its last 4
