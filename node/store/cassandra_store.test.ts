@@ -113,11 +113,55 @@ describe('CassandraStore specifics', () => {
   it('a dedup key whose seq now holds another message finds nothing', async () => {
     const conv = `dedup-${Math.random()}`;
     await store.commit([msg(conv, 1)]);
-    await admin.execute(`INSERT INTO ${keyspace}.dedup (conversation, sender, client_msg_id, seq) VALUES (?, ?, ?, ?)`, [conv, 'alice', 'lost', 1], {
+    await admin.execute(`INSERT INTO ${keyspace}.dedup_seqs (conversation, sender, client_msg_id, seq) VALUES (?, ?, ?, ?)`, [conv, 'alice', 'lost', 1], {
       prepare: true,
     });
     assert.equal(await store.findByClientMsgId(conv, 'alice', 'lost'), null);
     assert.equal((await store.findByClientMsgId(conv, 'alice', 'c1'))?.seq, 1);
+  });
+
+  it('of several keys of one client_msg_id, the one whose seq holds that message answers', async () => {
+    const conv = `dedup-many-${Math.random()}`;
+    await store.commit([msg(conv, 1), msg(conv, 2), msg(conv, 3)]);
+    // Keys a refused and a failed attempt of c3 left behind, on both sides of its own.
+    for (const seq of [1, 5]) {
+      await admin.execute(`INSERT INTO ${keyspace}.dedup_seqs (conversation, sender, client_msg_id, seq) VALUES (?, ?, ?, ?)`, [conv, 'alice', 'c3', seq], {
+        prepare: true,
+      });
+    }
+    assert.equal((await store.findByClientMsgId(conv, 'alice', 'c3'))?.seq, 3);
+  });
+
+  it('a key written before migration 003 (dedup table) is still found', async () => {
+    const conv = `dedup-legacy-${Math.random()}`;
+    await store.commit([msg(conv, 1)]);
+    await admin.execute(`DELETE FROM ${keyspace}.dedup_seqs WHERE conversation = ? AND sender = ?`, [conv, 'alice'], { prepare: true });
+    await admin.execute(`INSERT INTO ${keyspace}.dedup (conversation, sender, client_msg_id, seq) VALUES (?, ?, ?, ?)`, [conv, 'alice', 'c1', 1], {
+      prepare: true,
+    });
+    // A store opened while the old table holds keys reads it after a miss.
+    const s = await openCassandraStore(cfg);
+    try {
+      assert.equal((await s.findByClientMsgId(conv, 'alice', 'c1'))?.seq, 1);
+      assert.equal(await s.findByClientMsgId(conv, 'alice', 'c2'), null);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('guards seqs by default; store.cassandra.guardSeqs false switches it off (to measure its cost)', async () => {
+    assert.equal(store.guardSeqs, true);
+    const off = await openCassandraStore({ ...cfg, guardSeqs: false });
+    try {
+      assert.equal(off.guardSeqs, false);
+      // Unguarded, a second message at a stored seq is the old last-write-wins upsert.
+      const conv = `unguarded-${Math.random()}`;
+      await off.commit([msg(conv, 1)]);
+      await off.commit([msg(conv, 1, { messageId: 'other', clientMsgId: 'other' })]);
+      assert.equal((await off.readAfter(conv, 0, 10))[0]?.messageId, 'other');
+    } finally {
+      await off.close();
+    }
   });
 
   it('rejects an invalid op before writing anything', async () => {

@@ -17,11 +17,12 @@
 import cassandra from 'cassandra-driver';
 import type { MessageStore } from './store.js';
 import type { Conversation, ConversationKind, DeviceCursor, LastSeen, Role, StoredMessage, WriteOp } from './types.js';
-import { InvalidWriteError, StoreUnavailableError } from './errors.js';
+import { InvalidWriteError, SeqTakenError, StoreUnavailableError } from './errors.js';
 import {
   BUCKET_SIZE,
   bucketOf,
   chunk,
+  messageRowOf,
   pack,
   planCommit,
   runLimited,
@@ -29,9 +30,11 @@ import {
   writeQueries,
   type ChunkLimits,
   type Grouping,
+  type MessageChain,
   type PartitionWrite,
   type Piece,
   type Request,
+  type Statement,
   type WriteQueries,
 } from './cassandra_writer.js';
 import { checkKeyspace, latestVersion, LOCAL_REPLICATION, migrate, schemaVersion, type Replication } from './cassandra_schema/migrate.js';
@@ -44,6 +47,8 @@ export interface CassandraConfig {
   localDataCenter: string;
   keyspace: string;
   consistency: string;
+  /** CassandraStoreOptions.guardSeqs; when set, it wins over openCassandraStore's option. Absent: true. */
+  guardSeqs?: boolean;
 }
 
 export interface CassandraStoreOptions {
@@ -85,6 +90,15 @@ export interface CassandraStoreOptions {
    * coordinator applies one request's partitions one after the other).
    */
   batchMaxPartitions?: number;
+  /**
+   * Message rows are inserted `IF NOT EXISTS`, one conditional batch (a Paxos round)
+   * per partition piece, so a seq that holds a message never takes another one: a
+   * stale owner's or a forked counter's write is refused (SeqTakenError) instead of
+   * overwriting what devices have read. Default true: that is the delivery contract.
+   * false restores plain upserts (last write wins) and exists to measure the guard's
+   * cost (CASSANDRA.md, Measured), not for production.
+   */
+  guardSeqs?: boolean;
 }
 
 export interface OpenCassandraOptions extends Partial<Omit<CassandraStoreOptions, 'keyspace' | 'consistency'>> {
@@ -124,7 +138,7 @@ export async function openCassandraStore(cfg: CassandraConfig, opts: OpenCassand
         throw new Error(`cassandra keyspace ${keyspace} is at schema version ${have}, this build needs ${want}: run \`npm run migrate\``);
       }
     }
-    return new CassandraStore(client, { ...opts, keyspace, consistency: consistencyName(cfg.consistency) });
+    return new CassandraStore(client, { ...opts, keyspace, consistency: consistencyName(cfg.consistency), guardSeqs: cfg.guardSeqs ?? opts.guardSeqs });
   } catch (err) {
     await client.shutdown().catch(() => undefined);
     throw err instanceof Error && !isDriverError(err) ? err : classify(err, `open cassandra store (${cfg.contactPoints.join(', ')})`);
@@ -158,6 +172,11 @@ export class CassandraStore implements MessageStore {
   private readonly rq: ReturnType<typeof readQueries>;
   private readonly writeCl: number;
   private readonly readCl: number;
+  private readonly serialCl: number;
+  /** Message rows are conditional inserts (see CassandraStoreOptions.guardSeqs). */
+  readonly guardSeqs: boolean;
+  /** Whether 001's dedup table may still hold live keys (probed once, see legacyKeys()). */
+  private legacyDedup: Promise<boolean> | null = null;
   private readonly concurrency: number;
   private readonly retries: number;
   private readonly retryBaseMs: number;
@@ -194,6 +213,12 @@ export class CassandraStore implements MessageStore {
     const write = opts.consistency ?? 'localQuorum';
     this.writeCl = consistencyOf(write);
     this.readCl = consistencyOf(opts.readConsistency ?? (write === 'eachQuorum' ? 'localQuorum' : write));
+    // The Paxos round of a conditional insert: LOCAL_SERIAL (a quorum of the local DC)
+    // with a local write consistency; SERIAL (a quorum of all replicas) when writes
+    // already wait for other DCs. A conversation's writer is one node of one cell, so
+    // the local quorum is what serializes it against a stale owner of the same cell.
+    this.serialCl = write === 'quorum' || write === 'eachQuorum' || write === 'all' ? cassandra.types.consistencies.serial : cassandra.types.consistencies.localSerial;
+    this.guardSeqs = opts.guardSeqs ?? true;
     this.concurrency = positive('concurrency', opts.concurrency ?? 32);
     this.retries = Math.max(0, Math.trunc(opts.retries ?? 3));
     this.retryBaseMs = Math.max(0, opts.retryBaseMs ?? 25);
@@ -258,9 +283,9 @@ export class CassandraStore implements MessageStore {
 
   /** One commit's three phases (see cassandra_writer.ts), ordered against earlier commits per conversation. */
   private async apply(ops: WriteOp[], timestamp: number): Promise<void> {
-    const plan = planCommit(ops, this.wq, (conversation, seq) => (this.hintBuckets.get(conversation) ?? -1) >= bucketOf(seq));
+    const plan = planCommit(ops, this.wq, (conversation, seq) => (this.hintBuckets.get(conversation) ?? -1) >= bucketOf(seq), { guardSeqs: this.guardSeqs });
     // Claim this commit's place in every touched conversation's tail now, in call order.
-    const conversations = new Set([...plan.messages.map((chain) => conversationOf(chain[0].partition)), ...plan.trims.map((t) => t.conversation)]);
+    const conversations = new Set([...plan.messages.map((chain) => chain.conversation), ...plan.trims.map((t) => t.conversation)]);
     const waits: Promise<void>[] = [];
     let settle!: (err?: unknown) => void;
     const mine = new Promise<void>((resolve, reject) => (settle = (err) => (err === undefined ? resolve() : reject(err))));
@@ -287,17 +312,15 @@ export class CassandraStore implements MessageStore {
         throw new StoreUnavailableError('not attempted: an earlier cassandra batch of the same conversations failed');
       });
       this.checkPoison();
-      // Round r carries the r-th piece of every conversation's chain: a conversation's
-      // pieces land strictly in seq order, different conversations share requests.
-      const chains = plan.messages.map((chain) => chain.flatMap((w) => this.pieces(w)));
-      for (let r = 0; chains.some((c) => c.length > r); r++) {
-        await this.send(chains.filter((c) => c.length > r).map((c) => c[r]), timestamp);
-      }
+      await this.writeMessages(plan.messages, timestamp);
       if (plan.trims.length > 0) {
         const deletes = await Promise.all(
           plan.trims.map(async (t) => trimStatements(this.wq, t.conversation, (await this.bounds(t.conversation)).first, t.firstSeq)),
         );
-        await this.send(deletes.flat().flatMap((w) => this.pieces(w)), timestamp);
+        // A timestamp taken now, not the commit's: guarded message rows carry the Paxos
+        // ballot's timestamp (taken by Cassandra when they were written, after this
+        // commit's timestamp), and a delete only shadows cells that are not newer.
+        await this.send(deletes.flat().flatMap((w) => this.pieces(w)), this.nextTimestamp());
       }
       settle();
     } catch (err) {
@@ -307,6 +330,56 @@ export class CassandraStore implements MessageStore {
     } finally {
       for (const c of conversations) if (this.tails.get(c) === mine) this.tails.delete(c);
     }
+  }
+
+  /**
+   * Phase 2: every conversation's message pieces, round r carrying the r-th piece of
+   * each chain (a conversation's pieces land strictly in seq order, different
+   * conversations share rounds), then the metadata of each conversation whose pieces
+   * are all stored. That metadata is written even when another conversation's piece
+   * failed (and past the poison): its messages are stored, and a membership change
+   * must not stay missing behind its system message. A failure is thrown after it.
+   */
+  private async writeMessages(chains: MessageChain[], timestamp: number): Promise<void> {
+    const state = chains.map((chain) => ({ chain, pieces: chain.partitions.flatMap((w) => this.pieces(w)), stored: 0 }));
+    let failure: { err: unknown } | null = null;
+    for (let r = 0; failure === null && state.some((c) => c.pieces.length > r); r++) {
+      const round = state.filter((c) => c.pieces.length > r);
+      try {
+        if (this.guardSeqs) {
+          // A conditional batch cannot span partitions: one request per piece.
+          await runLimited(
+            round.map((c) => async () => {
+              this.checkPoison();
+              try {
+                await this.writeGuarded(c.chain.conversation, c.pieces[r]);
+              } catch (err) {
+                this.failure ??= { err };
+                throw err;
+              }
+              c.stored++;
+            }),
+            this.concurrency,
+          );
+        } else {
+          // Packed requests mix conversations: a round counts only when all of it is stored.
+          await this.send(round.map((c) => c.pieces[r]), timestamp);
+          for (const c of round) c.stored++;
+        }
+      } catch (err) {
+        failure = { err };
+      }
+    }
+    const complete = state.filter((c) => c.stored === c.pieces.length && c.chain.after.length > 0);
+    if (complete.length > 0) {
+      try {
+        await this.send(complete.flatMap((c) => c.chain.after.flatMap((w) => this.pieces(w))), timestamp, true);
+      } catch (err) {
+        this.failure ??= { err };
+        failure ??= { err };
+      }
+    }
+    if (failure !== null) throw failure.err;
   }
 
   /** Microseconds, strictly increasing per store: the write timestamp of one commit. */
@@ -334,14 +407,18 @@ export class CassandraStore implements MessageStore {
     return chunk(w, this.limits).map((statements) => ({ replicas, routingKey: w.routingKey, statements }));
   }
 
-  /** Pack pieces into requests and run them, at most `concurrency` in flight; none starts once poisoned. */
-  private send(pieces: Piece[], timestamp: number): Promise<void> {
+  /**
+   * Pack pieces into requests and run them, at most `concurrency` in flight; none starts
+   * once poisoned, unless `completing` (metadata of messages already stored: it must
+   * follow them whatever else failed).
+   */
+  private send(pieces: Piece[], timestamp: number, completing = false): Promise<void> {
     const requests = pack(pieces, this.grouping, this.limits);
     return runLimited(
       requests.map((req) => async () => {
-        this.checkPoison();
+        if (!completing) this.checkPoison();
         try {
-          await this.write(req, timestamp);
+          await this.write(req, timestamp, completing);
         } catch (err) {
           // Poison at once, so concurrent commits stop starting requests.
           this.failure ??= { err };
@@ -412,14 +489,41 @@ export class CassandraStore implements MessageStore {
   }
 
   async findByClientMsgId(conversation: string, sender: string, clientMsgId: string): Promise<StoredMessage | null> {
-    const key = (await this.read(this.rq.dedup, [conversation, sender, clientMsgId])).first();
-    const seq = key ? num(key.get('seq')) : null;
-    if (seq === null) return null;
-    const row = (await this.read(this.rq.messageAt, [conversation, bucketOf(seq), seq])).first();
-    if (!row) return null; // trimmed, or the key of a batch that failed before its message
-    const m = toMessage(row);
-    // A key whose seq was reassigned after a failed batch points at someone else's message.
-    return m.sender === sender && m.clientMsgId === clientMsgId ? m : null;
+    // Every seq a commit tried for this key (003_dedup_seqs.cql), ascending; almost
+    // always one. The answer is the message that really is this sender's
+    // client_msg_id: a key whose seq holds another message (a refused or failed write
+    // whose seq went to someone else) finds nothing, rather than someone else's message.
+    const keys = await this.read(this.rq.dedup, [conversation, sender, clientMsgId]);
+    const found = await this.firstOwn(conversation, sender, clientMsgId, keys.rows);
+    if (found || !(await this.legacyKeys())) return found;
+    return this.firstOwn(conversation, sender, clientMsgId, (await this.read(this.rq.legacyDedup, [conversation, sender, clientMsgId])).rows);
+  }
+
+  /** The first message, among the keys' seqs, that has this sender and client_msg_id. */
+  private async firstOwn(conversation: string, sender: string, clientMsgId: string, keys: cassandra.types.Row[]): Promise<StoredMessage | null> {
+    for (const key of keys) {
+      const seq = num(key.get('seq'));
+      if (seq === null) continue;
+      const row = (await this.read(this.rq.messageAt, [conversation, bucketOf(seq), seq])).first();
+      if (!row) continue; // trimmed, or the key of a write that failed before its message
+      const m = toMessage(row);
+      if (m.sender === sender && m.clientMsgId === clientMsgId) return m;
+    }
+    return null;
+  }
+
+  /**
+   * Whether 001's dedup table may still hold live keys (written before migration 003;
+   * they expire with its 7-day TTL), probed once per store. While it may, a miss in
+   * dedup_seqs also reads it, so a resend of a message stored before the upgrade is
+   * still found. A probe that fails counts as "may": one extra read beats a duplicate.
+   */
+  private legacyKeys(): Promise<boolean> {
+    this.legacyDedup ??= this.read(this.rq.anyLegacyDedup, []).then(
+      (rs) => rs.rowLength > 0,
+      () => true,
+    );
+    return this.legacyDedup;
   }
 
   async readAfter(conversation: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
@@ -473,15 +577,53 @@ export class CassandraStore implements MessageStore {
   }
 
   /** One request (a lone statement or an unlogged batch), routed to a replica, with backoff retries. */
-  private write(req: Request, timestamp: number): Promise<void> {
+  private write(req: Request, timestamp: number, completing = false): Promise<void> {
     const options = { prepare: true, isIdempotent: true, consistency: this.writeCl, logged: false, routingKey: req.routingKey, timestamp };
     return this.withRetry(async () => {
       // A retry after a backoff is a new request: none once a concurrent commit failed.
-      this.checkPoison();
+      if (!completing) this.checkPoison();
       const [only] = req.statements;
       if (req.statements.length === 1) await this.client.execute(only.query, only.params, options);
       else await this.client.batch(req.statements, options);
     });
+  }
+
+  /**
+   * One piece of a conversation's message rows as a conditional batch (every insert
+   * IF NOT EXISTS, one partition), with backoff retries. Not applied, Cassandra returns
+   * the rows that exist at our seqs: a row with our message_id is ours (an earlier
+   * attempt that timed out on the client, or the same message committed again) and
+   * counts as stored; the rest of the piece is tried again. A row with another
+   * message_id is a SeqTakenError: nothing of this piece was written.
+   */
+  private async writeGuarded(conversation: string, piece: Piece): Promise<void> {
+    // No `timestamp`: Cassandra ignores it on a conditional batch (the row gets the
+    // Paxos ballot's); serialConsistency is the Paxos round's, consistency its commit's.
+    const options = { prepare: true, isIdempotent: true, consistency: this.writeCl, serialConsistency: this.serialCl, routingKey: piece.routingKey };
+    let statements: Statement[] = piece.statements;
+    // Each pass stores the piece or removes at least one of its rows from it.
+    for (let pass = 0; statements.length > 0 && pass <= piece.statements.length; pass++) {
+      const batch = statements;
+      const rs = await this.withRetry(() => {
+        this.checkPoison();
+        return batch.length === 1 ? this.client.execute(batch[0].query, batch[0].params, options) : this.client.batch(batch, options);
+      });
+      if (rs.wasApplied()) return;
+      const stored = new Map<number, string>();
+      for (const row of rs.rows) stored.set(num(row.get('seq')) ?? 0, row.get('message_id') as string);
+      const rest: Statement[] = [];
+      for (const s of batch) {
+        const { seq, messageId } = messageRowOf(s);
+        const there = stored.get(seq);
+        if (there === undefined) rest.push(s);
+        else if (there !== messageId) throw new SeqTakenError(conversation, seq, there, messageId);
+      }
+      if (rest.length === batch.length) break;
+      statements = rest;
+    }
+    if (statements.length > 0) {
+      throw new StoreUnavailableError(`cassandra conditional batch of ${conversation} was not applied and named no stored row`);
+    }
   }
 
   private read(query: string, params: unknown[], fetchSize = 5000): Promise<cassandra.types.ResultSet> {
@@ -559,7 +701,10 @@ function readQueries(ks: string) {
     presence: `SELECT last_seen, hide_last_seen FROM ${ks}.presence WHERE user = ?`,
     userConversations: `SELECT conversation FROM ${ks}.user_conversations WHERE user = ?`,
     maxSeqInBucket: `SELECT seq FROM ${ks}.messages WHERE conversation = ? AND bucket = ? ORDER BY seq DESC LIMIT 1`,
-    dedup: `SELECT seq FROM ${ks}.dedup WHERE conversation = ? AND sender = ? AND client_msg_id = ?`,
+    dedup: `SELECT seq FROM ${ks}.dedup_seqs WHERE conversation = ? AND sender = ? AND client_msg_id = ?`,
+    // 001's table: read after a miss while it may still hold live keys (003_dedup_seqs.cql).
+    legacyDedup: `SELECT seq FROM ${ks}.dedup WHERE conversation = ? AND sender = ? AND client_msg_id = ?`,
+    anyLegacyDedup: `SELECT seq FROM ${ks}.dedup LIMIT 1`,
     messageAt: `SELECT ${MESSAGE_COLUMNS} FROM ${ks}.messages WHERE conversation = ? AND bucket = ? AND seq = ?`,
     after: `SELECT ${MESSAGE_COLUMNS} FROM ${ks}.messages WHERE conversation = ? AND bucket = ? AND seq >= ? LIMIT ?`,
     before:
@@ -639,7 +784,7 @@ function isTransient(err: unknown): boolean {
  * everything else means durability is unknown (StoreUnavailableError, retryable).
  */
 function classify(err: unknown, what: string): Error {
-  if (err instanceof StoreUnavailableError || err instanceof InvalidWriteError) return err;
+  if (err instanceof StoreUnavailableError || err instanceof InvalidWriteError || err instanceof SeqTakenError) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof cassandra.errors.ResponseError && INVALID_CODES.has(err.code)) {
     return new InvalidWriteError(`${what} was refused as invalid: ${message}`, { cause: err });
@@ -683,11 +828,6 @@ function sweepDriverTimers(client: cassandra.Client, seen: Set<object>): void {
   };
   sweep();
   for (const ms of [1000, 5000, 15_000]) setTimeout(sweep, ms).unref();
-}
-
-/** The conversation of a `messages/<conversation>/<bucket>` partition name. */
-function conversationOf(partition: string): string {
-  return partition.slice('messages/'.length, partition.lastIndexOf('/'));
 }
 
 function sleep(ms: number): Promise<void> {

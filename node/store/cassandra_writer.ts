@@ -4,17 +4,25 @@
  * partition or per replica set, see pack()) and a bounded-concurrency runner.
  *
  * Phases, and why:
- *   1. `before`: dedup keys, last_seq hints, conversations (and subjects), members,
- *      former members, user index, cursors, presence. All concurrent.
+ *   1. `before`: dedup keys, last_seq hints, cursors, presence, and the metadata
+ *      (conversation row, subject, members, former members, user index) of
+ *      conversations that have no message in the commit. All concurrent.
  *   2. `messages`: message rows, one chain per conversation with its buckets in
- *      ascending seq order; chains run concurrently.
+ *      ascending seq order; chains run concurrently. With `guardSeqs` (the default)
+ *      each piece is a conditional single-partition batch, every insert `IF NOT
+ *      EXISTS`: a seq, once stored, never changes content (CASSANDRA.md, "Seqs never
+ *      change content"). Then, per conversation whose whole chain is stored, its
+ *      metadata (`after`): a membership or subject change commits with its system
+ *      message, so a refused system message (a stale owner's) changes no membership.
  *   3. `trims`: range deletes, after the messages of the same batch so a trim in the
  *      batch also covers them (a delete only shadows cells with older timestamps).
  *
  * Phase 1 before phase 2 gives two invariants the send path relies on:
  *   - a stored message always has its dedup key, so a client that resends after a
  *     timed-out-but-applied write finds its message instead of getting a second seq
- *     (no duplicate);
+ *     (no duplicate). Keys are rows per (client_msg_id, seq) (003_dedup_seqs.cql): the
+ *     key of a refused message is one more row that finds nothing (the message at its
+ *     seq is someone else's), never a cell that overwrites the key of the stored one;
  *   - conversations.last_seq is never in a bucket below a stored seq's, so lastSeq()
  *     only walks down from the hint's bucket.
  * Chaining a conversation's message partitions in seq order (each partition write is
@@ -22,14 +30,17 @@
  * seqs a gapless run: a failure leaves a prefix stored, never a hole, so reloading
  * the counter from lastSeq() and reassigning from there leaves no gap.
  *
- * Every statement is idempotent (plain upserts, max-registers, deletes), so the whole
- * batch can be retried as is.
+ * Every statement is idempotent (plain upserts, max-registers, deletes; a conditional
+ * insert that finds its own row on a retry counts as stored), so the whole batch can
+ * be retried as is.
  *
  * Statements of one partition share an unlogged batch and so one write timestamp. Two
  * writes of the same cell with the same timestamp do not resolve by op order (a
  * tombstone wins, else the larger value), so the plan folds, per commit, what would
  * otherwise collide: one membership state per (conversation, user), one subject per
- * conversation (the last subject op's), one presence state per user. The folded
+ * conversation (the last subject op's), one presence state per user, one row per
+ * (conversation, seq) (the same message twice is written once; two different
+ * messages at one seq are a SeqTakenError before anything is written). The folded
  * result is what applying the ops in order gives (see ./sqlite_store.ts).
  *
  * Max-registers (cell timestamp = value, so the larger value wins on every replica in
@@ -37,10 +48,12 @@
  * cursors.*, former_members.until_seq, presence.last_seen. Rule: such a cell is never
  * written or deleted with a wall-clock timestamp (an ordinary UPDATE / DELETE), which
  * would shadow it forever. members, subject and hide_last_seen are plain
- * last-write-wins cells with the driver's (wall-clock) timestamp.
+ * last-write-wins cells with the commit's (wall-clock) timestamp. Conditional message
+ * inserts get the Paxos ballot's timestamp whatever the client sends (Cassandra
+ * refuses USING TIMESTAMP on them and ignores the request's default timestamp).
  */
 import type { Role, WriteOp } from './types.js';
-import { InvalidWriteError } from './errors.js';
+import { InvalidWriteError, SeqTakenError } from './errors.js';
 
 /**
  * Seqs per messages partition. 1000: at a few hundred bytes a message a partition
@@ -82,22 +95,47 @@ export function routingKey(...parts: Array<string | number>): Buffer {
   return Buffer.concat(bytes.flatMap((b) => [Buffer.from([b.length >> 8, b.length & 0xff]), b, Buffer.from([0])]));
 }
 
+/** The message rows of one conversation in one commit, and what may only follow them. */
+export interface MessageChain {
+  conversation: string;
+  /** Its message partitions, ascending buckets: written in this order. */
+  partitions: PartitionWrite[];
+  /**
+   * The conversation's metadata in the same commit (conversation row, subject,
+   * members, former members, user index): written only once every row of
+   * `partitions` is stored.
+   */
+  after: PartitionWrite[];
+}
+
 export interface CommitPlan {
   before: PartitionWrite[];
-  /** One chain per conversation, ascending buckets: run in order, chains concurrently. */
-  messages: PartitionWrite[][];
+  /** One chain per conversation: run in order, chains concurrently. */
+  messages: MessageChain[];
   /** Highest trim per conversation; expanded into deletes by the store (it needs a read). */
   trims: Array<{ conversation: string; firstSeq: number }>;
+}
+
+export interface PlanOptions {
+  /**
+   * true (default): message rows are inserted `IF NOT EXISTS`. false: plain upserts,
+   * the write path before the guard, kept so its cost can be measured. See
+   * CassandraStoreOptions.guardSeqs.
+   */
+  guardSeqs?: boolean;
 }
 
 export type WriteQueries = ReturnType<typeof writeQueries>;
 
 export function writeQueries(ks: string) {
+  const insertMessage =
+    `INSERT INTO ${ks}.messages (conversation, bucket, seq, message_id, sender, sender_device, client_msg_id, body, meta, server_ts) ` +
+    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
   return {
-    insertMessage:
-      `INSERT INTO ${ks}.messages (conversation, bucket, seq, message_id, sender, sender_device, client_msg_id, body, meta, server_ts) ` +
-      'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    insertDedup: `INSERT INTO ${ks}.dedup (conversation, sender, client_msg_id, seq) VALUES (?, ?, ?, ?)`,
+    insertMessage,
+    // A seq never changes content: the insert applies only where no row is.
+    insertMessageIfNotExists: `${insertMessage} IF NOT EXISTS`,
+    insertDedup: `INSERT INTO ${ks}.dedup_seqs (conversation, sender, client_msg_id, seq) VALUES (?, ?, ?, ?)`,
     // Max-registers: the cell's write timestamp is its value, so the larger one wins.
     raiseLastSeq: `UPDATE ${ks}.conversations USING TIMESTAMP ? SET last_seq = ? WHERE id = ?`,
     raiseFirstSeq: `UPDATE ${ks}.conversations USING TIMESTAMP ? SET first_seq = ? WHERE id = ?`,
@@ -117,8 +155,10 @@ export function writeQueries(ks: string) {
   };
 }
 
-/** Split ops into phases and partitions. Throws InvalidWriteError before anything is written. */
 /**
+ * Split ops into phases and partitions. Throws InvalidWriteError (or SeqTakenError for
+ * two different messages at one seq) before anything is written.
+ *
  * `hintCovers(conversation, seq)`: true when a last_seq hint in seq's bucket is known to
  * be durable already (the store remembers the hints it wrote). The hint only has to
  * name the newest bucket, so a conversation pays for it once per 1000 messages, not
@@ -128,14 +168,18 @@ export function planCommit(
   ops: readonly WriteOp[],
   q: WriteQueries,
   hintCovers: (conversation: string, seq: number) => boolean = () => false,
+  options: PlanOptions = {},
 ): CommitPlan {
-  const before = new Map<string, PartitionWrite>();
-  const add = (partition: string, key: () => Buffer, s: Statement) => {
-    const w = before.get(partition);
+  const insertMessage = options.guardSeqs === false ? q.insertMessage : q.insertMessageIfNotExists;
+  type Target = Map<string, PartitionWrite>;
+  const before: Target = new Map();
+  const add = (target: Target, partition: string, key: () => Buffer, s: Statement) => {
+    const w = target.get(partition);
     if (w) w.statements.push(s);
-    else before.set(partition, { partition, routingKey: key(), statements: [s] });
+    else target.set(partition, { partition, routingKey: key(), statements: [s] });
   };
-  const chains = new Map<string, Map<number, Statement[]>>();
+  /** Per conversation with messages: bucket -> rows, and seq -> message_id (one row per seq). */
+  const chains = new Map<string, { buckets: Map<number, Statement[]>; ids: Map<number, string> }>();
   const lastSeq = new Map<string, number>();
   const trims = new Map<string, number>();
   // Folded per commit (see the header): creation rows, subjects, memberships, presence.
@@ -151,8 +195,13 @@ export function planCommit(
     return st;
   };
   const presence = new Map<string, { lastSeen?: number; hidden?: boolean }>();
-  const indexUser = (user: string, conversation: string) =>
-    add(`user_conversations/${user}`, () => routingKey(user), { query: q.insertUserConversation, params: [user, conversation] });
+  /** conversation -> users to index under it (written with the conversation's metadata). */
+  const indexed = new Map<string, Set<string>>();
+  const indexUser = (user: string, conversation: string) => {
+    const users = indexed.get(conversation) ?? new Set<string>();
+    indexed.set(conversation, users);
+    users.add(user);
+  };
 
   for (const op of ops) {
     switch (op.kind) {
@@ -162,14 +211,25 @@ export function planCommit(
         intOf('message serverTs', m.serverTs);
         const bucket = bucketOf(m.seq);
         let chain = chains.get(m.conversation);
-        if (!chain) chains.set(m.conversation, (chain = new Map()));
-        const rows = chain.get(bucket) ?? [];
-        chain.set(bucket, rows);
+        if (!chain) chains.set(m.conversation, (chain = { buckets: new Map(), ids: new Map() }));
+        const already = chain.ids.get(m.seq);
+        if (already !== undefined) {
+          // The same message twice is one write. Two messages at one seq: the first
+          // holds it, as applying the ops in order would find, and the commit fails.
+          if (already !== m.messageId) throw new SeqTakenError(m.conversation, m.seq, already, m.messageId);
+          break;
+        }
+        chain.ids.set(m.seq, m.messageId);
+        const rows = chain.buckets.get(bucket) ?? [];
+        chain.buckets.set(bucket, rows);
         rows.push({
-          query: q.insertMessage,
+          query: insertMessage,
           params: [m.conversation, bucket, m.seq, m.messageId, m.sender, m.senderDevice, m.clientMsgId, m.body, m.meta, m.serverTs],
         });
-        add(`dedup/${m.conversation}/${m.sender}`, () => routingKey(m.conversation, m.sender), { query: q.insertDedup, params: [m.conversation, m.sender, m.clientMsgId, m.seq] });
+        add(before, `dedup/${m.conversation}/${m.sender}`, () => routingKey(m.conversation, m.sender), {
+          query: q.insertDedup,
+          params: [m.conversation, m.sender, m.clientMsgId, m.seq],
+        });
         lastSeq.set(m.conversation, Math.max(lastSeq.get(m.conversation) ?? 0, m.seq));
         break;
       }
@@ -178,8 +238,8 @@ export function planCommit(
         seqOf('cursor delivered', c.delivered, 0);
         seqOf('cursor read', c.read, 0);
         const key = `cursors/${c.conversation}`;
-        add(key, () => routingKey(c.conversation), { query: q.raiseDelivered, params: [c.delivered, c.delivered, c.conversation, c.user, c.device] });
-        add(key, () => routingKey(c.conversation), { query: q.raiseRead, params: [c.read, c.read, c.conversation, c.user, c.device] });
+        add(before, key, () => routingKey(c.conversation), { query: q.raiseDelivered, params: [c.delivered, c.delivered, c.conversation, c.user, c.device] });
+        add(before, key, () => routingKey(c.conversation), { query: q.raiseRead, params: [c.read, c.read, c.conversation, c.user, c.device] });
         break;
       }
       case 'conversation': {
@@ -246,48 +306,71 @@ export function planCommit(
       }
     }
   }
+  // A conversation's metadata follows its messages when it has any in this commit
+  // (see the header); otherwise it is phase 1.
+  const afterOf = new Map<string, Target>();
+  const metaTarget = (conversation: string): Target => {
+    if (!chains.has(conversation)) return before;
+    let t = afterOf.get(conversation);
+    if (!t) afterOf.set(conversation, (t = new Map()));
+    return t;
+  };
   for (const [id, c] of created) {
     // A subject op in the same commit wins over the creation's subject (same batch, same
     // timestamp: two values would tie), so the row is written with the final subject.
-    add(`conversations/${id}`, () => routingKey(id), { query: q.insertConversation, params: [id, c.kind, c.createdAt, subjects.get(id) ?? c.subject] });
+    add(metaTarget(id), `conversations/${id}`, () => routingKey(id), { query: q.insertConversation, params: [id, c.kind, c.createdAt, subjects.get(id) ?? c.subject] });
   }
   for (const [id, subject] of subjects) {
-    if (!created.has(id)) add(`conversations/${id}`, () => routingKey(id), { query: q.setSubject, params: [subject, id] });
+    if (!created.has(id)) add(metaTarget(id), `conversations/${id}`, () => routingKey(id), { query: q.setSubject, params: [subject, id] });
   }
   for (const [conversation, users] of membership) {
+    const target = metaTarget(conversation);
     for (const [user, st] of users) {
       if (typeof st.role === 'string') {
-        add(`members/${conversation}`, () => routingKey(conversation), { query: q.insertMember, params: [conversation, user, st.role] });
+        add(target, `members/${conversation}`, () => routingKey(conversation), { query: q.insertMember, params: [conversation, user, st.role] });
       } else if (st.role === null) {
-        add(`members/${conversation}`, () => routingKey(conversation), { query: q.deleteMember, params: [conversation, user] });
+        add(target, `members/${conversation}`, () => routingKey(conversation), { query: q.deleteMember, params: [conversation, user] });
       }
       if (st.former !== undefined) {
-        add(`former_members/${conversation}`, () => routingKey(conversation), {
+        add(target, `former_members/${conversation}`, () => routingKey(conversation), {
           query: q.raiseFormer,
           params: [st.former, st.former, conversation, user],
         });
       }
     }
   }
-  for (const [user, st] of presence) {
-    if (st.lastSeen !== undefined) add(`presence/${user}`, () => routingKey(user), { query: q.raiseLastSeen, params: [st.lastSeen, st.lastSeen, user] });
-    if (st.hidden !== undefined) add(`presence/${user}`, () => routingKey(user), { query: q.setHidden, params: [st.hidden, user] });
+  for (const [conversation, users] of indexed) {
+    const target = metaTarget(conversation);
+    for (const user of users) {
+      add(target, `user_conversations/${user}`, () => routingKey(user), { query: q.insertUserConversation, params: [user, conversation] });
+    }
   }
-  // The hint goes to the conversation's partition, so it shares a batch with a
-  // conversation created in the same commit.
+  for (const [user, st] of presence) {
+    if (st.lastSeen !== undefined) add(before, `presence/${user}`, () => routingKey(user), { query: q.raiseLastSeen, params: [st.lastSeen, st.lastSeen, user] });
+    if (st.hidden !== undefined) add(before, `presence/${user}`, () => routingKey(user), { query: q.setHidden, params: [st.hidden, user] });
+  }
+  // The hint goes to the conversation's partition. It is phase 1 even when the
+  // conversation's own row follows its messages: the hint must precede them.
   for (const [conversation, seq] of lastSeq) {
-    if (!hintCovers(conversation, seq)) add(`conversations/${conversation}`, () => routingKey(conversation), { query: q.raiseLastSeq, params: [seq, seq, conversation] });
+    if (!hintCovers(conversation, seq)) add(before, `conversations/${conversation}`, () => routingKey(conversation), { query: q.raiseLastSeq, params: [seq, seq, conversation] });
   }
 
   return {
     before: [...before.values()],
-    messages: [...chains].map(([conversation, buckets]) =>
-      [...buckets]
+    messages: [...chains].map(([conversation, { buckets }]) => ({
+      conversation,
+      partitions: [...buckets]
         .sort(([a], [b]) => a - b)
         .map(([bucket, statements]) => ({ partition: `messages/${conversation}/${bucket}`, routingKey: routingKey(conversation, bucket), statements })),
-    ),
+      after: [...(afterOf.get(conversation)?.values() ?? [])],
+    })),
     trims: [...trims].map(([conversation, firstSeq]) => ({ conversation, firstSeq })),
   };
+}
+
+/** The (seq, message_id) a message insert of this module writes (its params' layout). */
+export function messageRowOf(s: Statement): { seq: number; messageId: string } {
+  return { seq: s.params[2] as number, messageId: s.params[3] as string };
 }
 
 /** The deletes of one trim, given the conversation's current first seq. */

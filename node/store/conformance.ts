@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { MessageStore } from './store.js';
 import type { Conversation, DeviceCursor, StoredMessage, WriteOp } from './types.js';
 import { groupConv as group, withStore as withStoreOf } from './fixtures.js';
+import { SeqTakenError } from './errors.js';
 
 export function runStoreConformance(
   name: string,
@@ -229,6 +230,101 @@ export function runStoreConformance(
         }));
 
       it('an empty batch commits', () => withStore(async (store) => store.commit([])));
+    });
+
+    describe('a stored seq never changes content', () => {
+      it('refuses a different message at a stored seq with SeqTakenError, and nothing of that commit is stored', () =>
+        withStore(async (store) => {
+          const [alice, bob, carol] = [uid('alice'), uid('bob'), uid('carol')];
+          const c = group(uid('conv'), [alice, bob]);
+          const first = message(c.id, 1, { sender: alice, clientMsgId: 'first' });
+          await store.commit([{ kind: 'conversation', conversation: c }, { kind: 'message', message: first }]);
+
+          // What a stale owner (or a forked counter) sends: its own seq 1, and seq 2, with
+          // a membership change and a subject change riding along.
+          const stale = message(c.id, 1, { messageId: uid('stale'), sender: bob, clientMsgId: 'stale', body: 'not the first' });
+          const next = message(c.id, 2, { sender: bob, clientMsgId: 'next' });
+          await assert.rejects(
+            store.commit([
+              { kind: 'members', conversation: c.id, add: [{ user: carol, role: 'member' }], remove: [] },
+              { kind: 'subject', conversation: c.id, subject: 'renamed by a stale owner' },
+              { kind: 'message', message: stale },
+              { kind: 'message', message: next },
+            ]),
+            (err: unknown) => {
+              assert.ok(err instanceof SeqTakenError, `expected SeqTakenError, got ${String(err)}`);
+              assert.equal(err.conversation, c.id);
+              assert.equal(err.seq, 1);
+              assert.equal(err.retryable, true, 'the sender may resend: nothing of it was stored');
+              return true;
+            },
+          );
+
+          assert.deepEqual(await store.readAfter(c.id, 0, 10), [first], 'seq 1 keeps its message and seq 2 stays free');
+          assert.equal(await store.lastSeq(c.id), 1);
+          assert.equal(await store.findByClientMsgId(c.id, bob, 'next'), null, 'the refused commit left no findable key');
+          assert.deepEqual(normalizeConversation((await store.getConversation(c.id))!), normalizeConversation(c), 'members and subject unchanged');
+          assert.deepEqual(await store.listUserConversations(carol), []);
+
+          // The next writer continues after the stored seq.
+          await store.commit([{ kind: 'message', message: next }]);
+          assert.deepEqual(seqs(await store.readAfter(c.id, 0, 10)), [1, 2]);
+        }));
+
+      it('refuses two different messages at one seq inside one commit', () =>
+        withStore(async (store) => {
+          const conv = uid('conv');
+          const a = message(conv, 1, { clientMsgId: 'a' });
+          const b = message(conv, 1, { messageId: uid('other'), clientMsgId: 'b' });
+          await assert.rejects(store.commit([{ kind: 'message', message: a }, { kind: 'message', message: b }]), SeqTakenError);
+          assert.deepEqual(await store.readAfter(conv, 0, 10), []);
+          assert.equal(await store.findByClientMsgId(conv, SENDER, 'a'), null);
+          assert.equal(await store.findByClientMsgId(conv, SENDER, 'b'), null);
+        }));
+
+      it('writing the same message at its seq again is a retry: it succeeds and changes nothing', () =>
+        withStore(async (store) => {
+          const conv = uid('conv');
+          const batch = messages(conv, 1, 3);
+          await store.commit(batch);
+          // A retried commit overlaps what is stored and adds seq 4: stored rows count as
+          // written, the new one is written.
+          await store.commit([batch[1], batch[2], ...messages(conv, 4, 4)]);
+          await store.commit([batch[0]]);
+          assert.deepEqual(
+            await store.readAfter(conv, 0, 10),
+            [...batch, ...messages(conv, 4, 4)].map((op) => (op as Extract<WriteOp, { kind: 'message' }>).message),
+          );
+          assert.equal((await store.findByClientMsgId(conv, SENDER, 'cm-4'))?.seq, 4);
+        }));
+
+      it('a dedup key finds only its own message: a refused message is not answered with the seq of the one stored there', () =>
+        withStore(async (store) => {
+          const conv = uid('conv');
+          const [alice, bob] = [uid('alice'), uid('bob')];
+          const stored = message(conv, 1, { sender: alice, clientMsgId: 'hello' });
+          await store.commit([{ kind: 'message', message: stored }]);
+          // Bob's message was given seq 1 by a stale owner; whatever the store did with it,
+          // bob's resend must not be told "duplicate, seq 1": that is alice's message.
+          const lost = message(conv, 1, { messageId: uid('lost'), sender: bob, clientMsgId: 'lost' });
+          await store.commit([{ kind: 'message', message: lost }]).catch(() => undefined);
+          assert.equal(await store.findByClientMsgId(conv, bob, 'lost'), null);
+          assert.deepEqual(await store.findByClientMsgId(conv, alice, 'hello'), stored);
+          assert.deepEqual(await store.readAfter(conv, 0, 10), [stored]);
+        }));
+
+      it('a refused write of a message stored at another seq does not hide it from its dedup key', () =>
+        withStore(async (store) => {
+          const conv = uid('conv');
+          const y = message(conv, 1, { clientMsgId: 'y' });
+          const x = message(conv, 2, { clientMsgId: 'x' });
+          await store.commit([{ kind: 'message', message: y }, { kind: 'message', message: x }]);
+          // A stale owner's copy of x, given seq 1 before the takeover, arrives late.
+          const staleX = message(conv, 1, { messageId: uid('stale-x'), clientMsgId: 'x' });
+          await store.commit([{ kind: 'message', message: staleX }]).catch(() => undefined);
+          assert.deepEqual(await store.findByClientMsgId(conv, SENDER, 'x'), x, 'a resend of x must be answered with seq 2');
+          assert.deepEqual(await store.readAfter(conv, 0, 10), [y, x]);
+        }));
     });
 
     describe('retention', () => {

@@ -58,7 +58,36 @@ export class InvalidWriteError extends StoreLayerError {
   }
 }
 
-export type StoreError = OverloadedError | StoreUnavailableError | InvalidWriteError;
+/**
+ * A message op names a (conversation, seq) that already holds a different message
+ * (another message_id). A seq, once stored, never changes content, so the store refuses
+ * the write and the whole commit fails: SQLite rolls the transaction back; Cassandra
+ * writes nothing more of that conversation's messages (its conditional batch was not
+ * applied) and none of its metadata (members, subject) in that commit.
+ *
+ * Whoever assigned the seq had a stale view of the conversation: a stale owner after a
+ * takeover, or a counter that forked. The writer's caller reloads the last seq from the
+ * store (ChatService.writeFailed) and the client resends with the same client_msg_id,
+ * so the code is `unavailable` (retryable): nothing of this op was stored or acked.
+ * Re-inserting the *same* message at its seq (a retry) is not an error.
+ */
+export class SeqTakenError extends StoreLayerError {
+  readonly code = 'unavailable' as const;
+  override readonly name = 'SeqTakenError';
+
+  constructor(
+    readonly conversation: string,
+    readonly seq: number,
+    /** message_id of the message stored there (the one that stays). */
+    readonly storedMessageId: string,
+    /** message_id of the refused message. */
+    readonly refusedMessageId: string,
+  ) {
+    super(`seq ${seq} of conversation ${conversation} already holds message ${storedMessageId}; refused ${refusedMessageId} (the commit failed)`);
+  }
+}
+
+export type StoreError = OverloadedError | StoreUnavailableError | InvalidWriteError | SeqTakenError;
 
 export function isStoreError(err: unknown): err is StoreError {
   return err instanceof StoreLayerError;

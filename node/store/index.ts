@@ -42,4 +42,4 @@ export {
   type BatchWriterStats,
   type WriterClock,
 } from './batch_writer.js';
-export { InvalidWriteError, OverloadedError, StoreUnavailableError, isStoreError, type StoreError } from './errors.js';
+export { InvalidWriteError, OverloadedError, SeqTakenError, StoreUnavailableError, isStoreError, type StoreError } from './errors.js';

@@ -71,6 +71,23 @@ describe('SqliteStore specifics', () => {
     }
   });
 
+  it('a dedup key whose seq holds another message finds nothing', async () => {
+    const file = freshFile();
+    const store = new SqliteStore(file);
+    try {
+      await store.commit([msg('c', 1)]);
+      // A key left pointing at a seq that holds someone else's message (what a write
+      // that only half happened, or a bug, could leave): written behind the store's back.
+      const raw = new Database(file);
+      raw.prepare('INSERT INTO dedup (conversation, sender, client_msg_id, seq) VALUES (?, ?, ?, ?)').run('c', 'bob', 'lost', 1);
+      raw.close();
+      assert.equal(await store.findByClientMsgId('c', 'bob', 'lost'), null, "bob's resend must not get alice's seq");
+      assert.equal((await store.findByClientMsgId('c', 'alice', 'c1'))?.seq, 1);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('rejects a value of the wrong type instead of storing it', async () => {
     const store = new SqliteStore(':memory:');
     try {

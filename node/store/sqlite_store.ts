@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import type { MessageStore } from './store.js';
 import type { Conversation, ConversationKind, DeviceCursor, LastSeen, Role, StoredMessage, WriteOp } from './types.js';
 import { migrate } from './sqlite_schema.js';
-import { InvalidWriteError, StoreUnavailableError } from './errors.js';
+import { InvalidWriteError, SeqTakenError, StoreUnavailableError } from './errors.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -56,7 +56,9 @@ export class SqliteStore implements MessageStore {
 
   // Prepared once: statement compilation would otherwise dominate small reads.
   // Idempotent inserts use ON CONFLICT DO NOTHING, not INSERT OR IGNORE: OR IGNORE
-  // also swallows CHECK and type violations, silently dropping an invalid op.
+  // also swallows CHECK and type violations, silently dropping an invalid op. A message
+  // insert that did nothing is then checked (see applyOp): the same message_id is a
+  // retry, another one is a SeqTakenError that rolls the whole commit back.
   private readonly stmt;
   private readonly applyBatch: Database.Transaction<(ops: WriteOp[]) => void>;
 
@@ -129,9 +131,13 @@ export class SqliteStore implements MessageStore {
       ),
       lastSeq: db.prepare('SELECT max(seq) AS seq FROM messages WHERE conversation = ?'),
       firstSeq: db.prepare('SELECT first_seq FROM conversations WHERE id = ?'),
+      messageIdAt: db.prepare('SELECT message_id FROM messages WHERE conversation = ? AND seq = ?'),
+      // The message at the key's seq must be the key's own (same sender and
+      // client_msg_id), or the key finds nothing: a key must never answer a resend
+      // with another message's seq.
       findByClientMsgId: db.prepare(
         `SELECT ${MESSAGE_COLUMNS} FROM messages
-         WHERE conversation = ? AND seq = (
+         WHERE conversation = ? AND sender = ? AND client_msg_id = ? AND seq = (
            SELECT seq FROM dedup WHERE conversation = ? AND sender = ? AND client_msg_id = ?)`,
       ),
       readAfter: db.prepare(
@@ -209,7 +215,7 @@ export class SqliteStore implements MessageStore {
 
   async findByClientMsgId(conversation: string, sender: string, clientMsgId: string): Promise<StoredMessage | null> {
     this.assertOpen();
-    const row = this.stmt.findByClientMsgId.get(conversation, conversation, sender, clientMsgId) as
+    const row = this.stmt.findByClientMsgId.get(conversation, sender, clientMsgId, conversation, sender, clientMsgId) as
       | MessageRow
       | undefined;
     return row ? toMessage(row) : null;
@@ -250,7 +256,7 @@ export class SqliteStore implements MessageStore {
     switch (op.kind) {
       case 'message': {
         const m = op.message;
-        this.stmt.insertMessage.run({
+        const inserted = this.stmt.insertMessage.run({
           conversation: m.conversation,
           seq: m.seq,
           message_id: m.messageId,
@@ -261,6 +267,13 @@ export class SqliteStore implements MessageStore {
           meta: JSON.stringify(m.meta),
           server_ts: m.serverTs,
         });
+        if (inserted.changes === 0) {
+          // The seq is stored already: a retry of this very message is a no-op; any
+          // other message there stays, and this commit fails whole (the transaction
+          // rolls back on the throw), so nothing of it is kept or acked.
+          const stored = this.stmt.messageIdAt.get(m.conversation, m.seq) as { message_id: string } | undefined;
+          if (stored && stored.message_id !== m.messageId) throw new SeqTakenError(m.conversation, m.seq, stored.message_id, m.messageId);
+        }
         this.stmt.insertDedup.run(m.conversation, m.sender, m.clientMsgId, m.seq);
         return;
       }
@@ -345,7 +358,7 @@ function checkLimit(method: string, limit: number): void {
  * other failure (I/O, disk full, lock timeout) means durability is unknown.
  */
 function classifyWriteError(err: unknown, batchSize: number): Error {
-  if (err instanceof InvalidWriteError) return err;
+  if (err instanceof InvalidWriteError || err instanceof SeqTakenError) return err;
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : String(err);
   if (typeof code === 'string' && (code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH')) {

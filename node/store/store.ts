@@ -16,7 +16,11 @@ export interface MessageStore {
   /**
    * Make every op durable. Resolves only when all are durable; rejects if any may
    * not be (the caller then treats the whole batch as failed and may retry it: every
-   * op is idempotent).
+   * op is idempotent). A message op at a seq that holds a different message rejects
+   * with SeqTakenError and the stored message stays. SQLite then keeps nothing of the
+   * commit; Cassandra (no transaction across partitions) keeps none of that
+   * conversation's messages and metadata of the commit when they fit one partition
+   * piece (up to 100 messages of one bucket; cassandra_writer.ts).
    */
   commit(ops: WriteOp[]): Promise<void>;
 
@@ -31,7 +35,10 @@ export interface MessageStore {
   /** Lowest seq still kept (1 until retention trims). */
   firstSeq(conversation: string): Promise<number>;
 
-  /** The message stored under this dedup key, if any. */
+  /**
+   * The message stored under this dedup key, if any: only a message that has this
+   * sender and client_msg_id (a key whose seq holds another message finds nothing).
+   */
   findByClientMsgId(conversation: string, sender: string, clientMsgId: string): Promise<StoredMessage | null>;
 
   /** Messages with seq > afterSeq, ascending, at most `limit`. */

@@ -73,7 +73,11 @@ export interface DeviceCursor {
  * statement acknowledged at the configured consistency).
  */
 export type WriteOp =
-  /** Insert a message and its dedup key. Idempotent: rewriting the same (conversation, seq) is a no-op. */
+  /**
+   * Insert a message and its dedup key. A seq never changes content: writing the same
+   * message (same message_id) at its seq again is a no-op (a retry); a different message
+   * at a stored seq fails the commit with SeqTakenError (errors.ts).
+   */
   | { kind: 'message'; message: StoredMessage }
   /** Max-merge a device cursor: each watermark becomes max(stored, given). */
   | { kind: 'cursor'; cursor: DeviceCursor }
