@@ -543,6 +543,20 @@ describe('RFC 6455: violations uWS does not detect', () => {
     assert.equal(c.tcpClosedAt, 0);
     c.destroy();
   });
+
+  it('after such a merge, a continuation frame with no message started is answered as a text message', async () => {
+    // The merge leaves uWS's opcode stack one entry deep with no message open, so the
+    // "continuation without a start" check (opStack == -1) no longer fires on this
+    // connection: the bare continuation is taken as a text message.
+    const c = await openClient();
+    c.send(frame({ opcode: OP.text, payload: '{"req_id":13,', fin: false }), frame({ opcode: OP.binary, payload: '"ping":{}}' }));
+    assert.equal(JSON.parse((await c.nextData(5000)).payload.toString()).req_id, 13);
+    c.send(frame({ opcode: OP.continuation, payload: ping(14) }));
+    const f = await c.nextData(5000);
+    assert.equal(JSON.parse(f.payload.toString()).req_id, 14);
+    assert.equal(c.tcpClosedAt, 0);
+    c.destroy();
+  });
 });
 
 describe('RFC 6455: a socket that goes away before its welcome', () => {
