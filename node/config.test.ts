@@ -63,6 +63,12 @@ describe('validateConfig', () => {
     rejects(() => validateConfig(withOverride({ listen: { tls: { certFile: 'c', keyFile: 'k', pasphrase: '' } } })), 'listen.tls.pasphrase', /unknown key/);
   });
 
+  it('store.cassandra.guardSeqs is on by default, can be switched off, and a non-boolean is named', () => {
+    assert.equal(defaultConfig().store.cassandra.guardSeqs, true);
+    assert.equal(validateConfig(withOverride({ store: { cassandra: { guardSeqs: false } } })).store.cassandra.guardSeqs, false);
+    rejects(() => validateConfig(withOverride({ store: { cassandra: { guardSeqs: 'no' } } })), 'store.cassandra.guardSeqs', /true or false/);
+  });
+
   it('checks the cluster section: a cluster needs the shared store, keys are named', () => {
     const cass = { store: { kind: 'cassandra' } };
     rejects(() => validateConfig(withOverride({ cluster: { enabled: true } })), 'cluster.enabled', /cassandra/);

@@ -78,8 +78,12 @@ export interface Config {
   store: {
     kind: 'sqlite' | 'cassandra';
     sqlite: { file: string };
-    /** migrateOnStart: apply missing schema migrations at start (dev, tests); production runs `npm run migrate`. */
-    cassandra: { contactPoints: string[]; localDataCenter: string; keyspace: string; consistency: string; migrateOnStart: boolean };
+    /**
+     * migrateOnStart: apply missing schema migrations at start (dev, tests); production runs `npm run migrate`.
+     * guardSeqs: message rows are conditional inserts (IF NOT EXISTS), so a stored seq never
+     * changes content (node/store/CASSANDRA.md, "Seqs never change content").
+     */
+    cassandra: { contactPoints: string[]; localDataCenter: string; keyspace: string; consistency: string; migrateOnStart: boolean; guardSeqs: boolean };
     /**
      * The store's batch writer. concurrency: commits in flight at once; 0 = by store
      * (see writerOptions): the Cassandra store keeps pipelined commits in call order per
@@ -187,7 +191,18 @@ export function defaultConfig(): Config {
     store: {
       kind: 'sqlite',
       sqlite: { file: '' },
-      cassandra: { contactPoints: ['127.0.0.1:9042'], localDataCenter: 'datacenter1', keyspace: 'switchboard', consistency: 'localQuorum', migrateOnStart: false },
+      cassandra: {
+        contactPoints: ['127.0.0.1:9042'],
+        localDataCenter: 'datacenter1',
+        keyspace: 'switchboard',
+        consistency: 'localQuorum',
+        migrateOnStart: false,
+        // true: without it a stale shard owner (a node frozen past its lease) or a forked
+        // counter overwrites a seq that devices have already read, and acked messages are
+        // lost. It costs a Paxos round per message partition per commit (measured in
+        // node/store/CASSANDRA.md); false exists to measure that cost, not to run with.
+        guardSeqs: true,
+      },
       batch: { maxBatch: 256, maxDelayMs: 2, maxQueue: 10_000, concurrency: 0 },
       retentionMessages: 0,
     },
@@ -289,6 +304,7 @@ const schema: Schema = {
         if (typeof v !== 'boolean') throw new ConfigError(key, 'must be true or false');
         return v;
       },
+      guardSeqs: bool,
     },
     batch: { maxBatch: int(1, 100_000), maxDelayMs: int(0, 10_000), maxQueue: int(1, 10_000_000), concurrency: int(0, 64) },
     retentionMessages: int(0, Number.MAX_SAFE_INTEGER),
