@@ -61,6 +61,8 @@ export interface CellOptions {
   awaitCluster?: boolean;
   /** How long to wait for the cell to form (default 60 s). */
   formTimeoutMs?: number;
+  /** Group id to run node i's process with (NodeOptions.gid; for iptables owner matches). */
+  nodeGids?: number[];
 }
 
 export type Target = number | 'haproxy';
@@ -177,7 +179,7 @@ export class ClusterCell {
     appendFileSync(this.logFile(i), `\n===== ${new Date().toISOString()} start ${this.nodeId(i)} on :${this.ports[i]} (peer :${this.peerPorts[i]}) =====\n`);
     let n: TestNode;
     try {
-      n = await TestNode.start({ config: this.nodeConfig(i), dataDir, secret: this.secret, apiKey: this.apiKey });
+      n = await TestNode.start({ config: this.nodeConfig(i), dataDir, secret: this.secret, apiKey: this.apiKey, gid: this.opts.nodeGids?.[i] });
     } catch (e) {
       appendFileSync(this.logFile(i), `start failed: ${(e as Error).message}\n`);
       throw new Error(`${this.nodeId(i)} did not start: ${(e as Error).message}`);

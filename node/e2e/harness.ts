@@ -22,6 +22,11 @@ export interface NodeOptions {
   /** Reuse this secret (to restart a node with the same keys). */
   secret?: string;
   apiKey?: string;
+  /**
+   * Run the node process with this group id (uid unchanged), so an iptables owner
+   * match (`-m owner --gid-owner`) can single out its traffic (ops/chaos partition).
+   */
+  gid?: number;
 }
 
 export class TestNode {
@@ -60,6 +65,7 @@ export class TestNode {
       cwd: ROOT,
       env: { ...process.env, ...(opts.env ?? {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
     });
     const n = new TestNode(proc, dataDir, secret, apiKey, opts);
     proc.stderr!.on('data', (d: Buffer) => {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Make this machine able to run the dev etcd (ops/etcd/etcd.ts) and haproxy
 # (ops/haproxy/haproxy.ts): Debian's etcd-server, etcd-client and haproxy, installed
-# with apt-get only when a binary is missing. Idempotent: when everything is present
-# it touches no network and returns at once.
+# with apt-get only when a binary is missing; and iptables, which the chaos harness's
+# `partition` scenario uses inside a private network namespace (ops/chaos/README.md).
+# Idempotent: when everything is present it touches no network and returns at once.
 #
 # Env: SKIP_APT=1 to never call apt-get (then a missing binary is an error).
 set -euo pipefail
@@ -14,9 +15,10 @@ missing=()
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  say "etcd $(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p'), haproxy present"
+  say "etcd $(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p'), haproxy, iptables present"
   exit 0
 fi
 # The packages ship systemd units that may start a system-wide etcd/haproxy on the
