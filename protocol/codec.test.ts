@@ -289,6 +289,19 @@ describe('integer ranges (seqs, cursors, req_id)', () => {
     }
   });
 
+  it('a decode error quoting a lone surrogate or a long value is still readable by a client (found by the fuzzer)', () => {
+    // protobuf-es quotes the bad value in its message; a lone surrogate in the JSON error
+    // frame made the client's own decoder throw ("invalid UTF8"), in protobuf it changed.
+    for (const text of ['{"req_id":3,"ack":{"conversation":"c","seq":"\\ud800"}}', '{"req_id":3,"history":"\\udfffx"}', '{"req_id":3,"sync":{"cursors":[{"seq":"\\ud83d"}]}}']) {
+      const e = decodeError(() => decodeClientFrame(utf8(text), false, 'json'));
+      assert.deepEqual(asClientSees(e), { reqId: 3, code: 'bad_frame' }, text);
+      const back = decodeServerFrame(encodeServerFrame(create(ServerFrameSchema, { reqId: 3, kind: { case: 'error', value: { code: e.code, message: e.message } } }), 'proto'), 'proto');
+      assert.equal(back.kind.value && (back.kind.value as { message: string }).message, e.message, 'the same text in protobuf');
+    }
+    const long = decodeError(() => decodeClientFrame(utf8(`{"ack":{"seq":"${'9x'.repeat(20_000)}"}}`), false, 'json'));
+    assert.ok(long.message.length <= 301, `a message of ${long.message.length} chars`);
+  });
+
   it('SEQ_FIELDS lists every uint64 a client sends except ping.ts', () => {
     const found = new Set<DescField>();
     const walk = (m: DescMessage, seen: Set<DescMessage>) => {

@@ -45,13 +45,27 @@ export function negotiate(header: string | undefined): { encoding: Encoding; sub
   return null;
 }
 
+/**
+ * Error messages quote client input (protobuf-es names the value it could not read).
+ * They go back to the client in an error frame, so they are kept short (a 64 KiB bad
+ * value need not come back) and well-formed UTF-16: a lone surrogate would make the
+ * JSON error frame undecodable by the client's protobuf runtime ("invalid UTF8").
+ */
+const MAX_MESSAGE_CHARS = 300;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function readable(message: string): string {
+  const cut = message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS - 1)}…` : message;
+  return cut.replace(LONE_SURROGATE, '\ufffd');
+}
+
 export class DecodeError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly reqId = 0,
   ) {
-    super(message);
+    super(readable(message));
     this.name = 'DecodeError';
   }
 }
