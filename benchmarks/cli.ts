@@ -13,6 +13,7 @@ import { runStorm } from './scenarios/storm.js';
 import { runCassandraCosts } from './cassandra_costs.js';
 import { runCassandraWrites } from './cassandra_writes.js';
 import { runCrossNode } from './cross_node.js';
+import { runFuzz } from './fuzz.js';
 
 type Scenario = { about: string; run: (flags: ReturnType<typeof parseFlags>, argv: string[]) => Promise<unknown> };
 
@@ -27,6 +28,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'cassandra-writes': { about: 'durable writes/s into a local Cassandra: batched writer vs one statement per message, p50/p99', run: (_f, argv) => runCassandraWrites(argv.slice(2)) },
   'auth-offload': { about: 'EdDSA token verification on the socket thread vs the piscina task pool (verifies/s, loop delay)', run: () => import('./auth_offload.js') },
   'cross-node': { about: '3-node cell (etcd, Cassandra, haproxy): 1:1 send->deliver with sender/recipient/owner on one node vs across nodes (the added hop), 1024-member group fan-out over 3 nodes', run: runCrossNode },
+  fuzz: { about: 'property fuzzing of the client frame decoders and the session state machine (fast-check model): --frames 1000000 generated frames, frames/s, replies by error code', run: runFuzz },
   'shard-spread': { about: 'how SO_REUSEPORT spreads connections over a node\'s socket shards', run: () => import('./shard_spread.js') },
 };
 
