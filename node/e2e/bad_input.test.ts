@@ -229,4 +229,14 @@ describe('bad input', () => {
     assert.equal(p.closeCode, null);
     for (const c of [p, bob]) c.close();
   });
+
+  it('integers the decoder refuses count towards the 20 bad frames in a row that close with 4403', async () => {
+    const c = await node.connect('bi-a9', 'phone');
+    for (let i = 0; i < 19; i++) c.sendRaw('{"req_id":4294967296,"list_conversations":{}}', false);
+    await c.waitFor(() => c.frames.filter((f) => f.kind.case === 'error').length === 19);
+    assert.equal(c.closeCode, null, 'still open after 19');
+    c.sendRaw('{"req_id":1,"ack":{"conversation":"x","seq":"-1"}}', false);
+    assert.equal(await c.waitClose(), CLOSE_CODES.protocol_violation.code);
+    assert.ok(c.frames.filter((f) => f.kind.case === 'error').every((f) => errorOf(f).code === 'invalid_argument'));
+  });
 });
