@@ -54,14 +54,14 @@ export interface ChaosResult {
   durationSec: number;
 }
 
-export const DEFAULT_PARAMS: Params = { leaseTtlSec: 3, freezeFactor: 1.6, partitionFactor: 2, stopMs: [1_500, 4_000], downMs: 3_000, gapMs: 2_500 };
+export const DEFAULT_PARAMS: Params = { leaseTtlSec: 5, freezeFactor: 1.6, partitionFactor: 2, stopMs: [1_500, 4_000], downMs: 3_000, gapMs: 2_500 };
 
 export const DEFAULT_WORKLOAD: Omit<WorkloadOptions, 'attemptTimeoutMs'> = {
   directs: 2,
   groups: 1,
   groupSize: 4,
-  rate: 60,
-  maxInflight: 8,
+  rate: 100,
+  maxInflight: 32,
   impatientFraction: 0.25,
   impatientTimeoutMs: 2_000,
   maxOutbox: 2_000,
@@ -221,7 +221,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   }
   // Stop everything (bounded: a hung stop must not keep the run alive).
   await workload?.close().catch(() => undefined);
-  await Promise.race([sut?.stop().catch((e) => log(`stopping: ${(e as Error).message}`)), new Promise((r) => setTimeout(r, 60_000))]);
+  let stopTimer: NodeJS.Timeout | undefined;
+  await Promise.race([sut?.stop().catch((e) => log(`stopping: ${(e as Error).message}`)), new Promise((r) => (stopTimer = setTimeout(r, 60_000)))]);
+  clearTimeout(stopTimer);
   rmSync(workDir, { recursive: true, force: true });
   if (o.doc && dir) recordInDoc(record, dir);
   const durationSec = Math.round((record.finishedAt.getTime() - t0) / 1000);
