@@ -21,7 +21,7 @@ const arg = (name: string, dflt: number): number => {
 const MEMBERS = arg('members', 1024);
 const MESSAGES = arg('messages', 200);
 
-const node = await TestNode.start({ config: { limits: { sendRatePerSec: 10_000, sendBurst: 10_000 } } });
+const node = await TestNode.start({ config: { limits: { sendRatePerSec: 10_000, sendBurst: 10_000, userSendRatePerSec: 10_000, userSendBurst: 10_000, conversationSendRatePerSec: 10_000, conversationSendBurst: 10_000, conversationSenderRatePerSec: 10_000, conversationSenderBurst: 10_000 } } });
 try {
   const users = Array.from({ length: MEMBERS - 1 }, (_, i) => `bm${i}`);
   const admin = await node.connect('badmin', 'phone', { encoding: 'proto' });

@@ -1,7 +1,8 @@
 /**
  * Starts a node under test. It reuses the e2e harness (a real `node/main.ts` process,
  * temp data dir, HS256 key) with a config tuned for load: per-connection rate limits
- * are lifted so the benchmark measures the node, not its abuse guards.
+ * and the per-user / per-conversation send buckets are lifted so the benchmark
+ * measures the node, not its abuse guards.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,14 @@ export const BENCH_LIMITS = {
   frameRatePerSec: 1_000_000,
   frameBurst: 1_000_000,
   maxInflightSends: 100_000,
+  // The per-user and per-conversation send buckets too: load generators send thousands
+  // of msg/s from a few users into a few conversations.
+  userSendRatePerSec: 1_000_000,
+  userSendBurst: 1_000_000,
+  conversationSendRatePerSec: 1_000_000,
+  conversationSendBurst: 1_000_000,
+  conversationSenderRatePerSec: 1_000_000,
+  conversationSenderBurst: 1_000_000,
 };
 
 export interface BenchNodeOptions {

@@ -17,7 +17,7 @@ function cassandraConfig(contactPoint: string, keyspace: string) {
       kind: 'cassandra',
       cassandra: { contactPoints: [contactPoint], localDataCenter: 'datacenter1', keyspace, consistency: 'one', migrateOnStart: true },
     },
-    limits: { sendRatePerSec: 10_000, sendBurst: 10_000 },
+    limits: { sendRatePerSec: 10_000, sendBurst: 10_000, userSendRatePerSec: 10_000, userSendBurst: 10_000, conversationSendRatePerSec: 10_000, conversationSendBurst: 10_000, conversationSenderRatePerSec: 10_000, conversationSenderBurst: 10_000 },
   };
 }
 

@@ -158,7 +158,7 @@ export class ClusterCell {
       tasks: { threads: 1 },
       log: { level: 'info' },
       drain: { deadlineMs: 3_000, goawayJitterMs: 200 },
-      limits: { sendRatePerSec: 10_000, sendBurst: 10_000, frameRatePerSec: 20_000, frameBurst: 20_000, maxInflightSends: 10_000 },
+      limits: { sendRatePerSec: 10_000, sendBurst: 10_000, frameRatePerSec: 20_000, frameBurst: 20_000, maxInflightSends: 10_000, userSendRatePerSec: 10_000, userSendBurst: 10_000, conversationSendRatePerSec: 10_000, conversationSendBurst: 10_000, conversationSenderRatePerSec: 10_000, conversationSenderBurst: 10_000 },
       store: {
         kind: 'cassandra',
         cassandra: { contactPoints: [this.opts.cassandra], localDataCenter: 'datacenter1', keyspace: this.keyspace, consistency: 'one', migrateOnStart: true },

@@ -54,7 +54,7 @@ describe('durability', () => {
   });
 
   it('every acked message survives SIGKILL under traffic, with no gap', async () => {
-    const node = await TestNode.start({ config: { limits: { sendRatePerSec: 10_000, sendBurst: 10_000 } } });
+    const node = await TestNode.start({ config: { limits: { sendRatePerSec: 10_000, sendBurst: 10_000, userSendRatePerSec: 10_000, userSendBurst: 10_000, conversationSendRatePerSec: 10_000, conversationSendBurst: 10_000, conversationSenderRatePerSec: 10_000, conversationSenderBurst: 10_000 } } });
     let again: TestNode | null = null;
     try {
       const alice = await node.connect('alice', 'phone');

@@ -9,7 +9,7 @@ import { TestClient } from '../../protocol/client.js';
 import { CLOSE_CODES } from '../../protocol/codes.js';
 import { messagesOf, show, sleep, syncAll, TestNode } from './harness.js';
 
-const FAST = { limits: { sendRatePerSec: 10_000, sendBurst: 10_000 } };
+const FAST = { limits: { sendRatePerSec: 10_000, sendBurst: 10_000, userSendRatePerSec: 10_000, userSendBurst: 10_000, conversationSendRatePerSec: 10_000, conversationSendBurst: 10_000, conversationSenderRatePerSec: 10_000, conversationSenderBurst: 10_000 } };
 
 function shardOf(c: TestClient): number {
   const w = c.frames.find((f) => f.kind.case === 'welcome');

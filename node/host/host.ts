@@ -17,7 +17,7 @@ import type { MessageStore } from '../store/store.js';
 import type { WriteOp } from '../store/types.js';
 import { ChatService } from '../core/chat_service.js';
 import { ConnectionRegistry } from '../core/registry.js';
-import { writerOptions, type Config } from '../config.js';
+import { sendLimitRules, writerOptions, type Config } from '../config.js';
 import { createVerifier, type Verifier } from '../auth/verify.js';
 import { TicketStore } from '../auth/tickets.js';
 import type { HttpRequest, HttpResponse, ShardInit } from '../../shards/messages.js';
@@ -33,6 +33,7 @@ import type { CoreOp, CoreResult } from '../../shards/messages.js';
 import type { Caller } from '../core/chat_service.js';
 import { runOp, toErrorResult } from '../core/run_op.js';
 import { ClusterNode } from '../cluster/cluster_node.js';
+import { SendLimiter } from '../core/send_limits.js';
 import type { FenceClaim } from '../cluster/fence.js';
 
 /** A write and the fence it was accepted under (null: single node or not conversation-scoped). */
@@ -61,6 +62,8 @@ export class Host {
   readonly metrics: HostMetrics;
   tasks: TaskPool | null = null;
   draining = false;
+  /** Per-user and per-conversation send buckets (node/core/send_limits.ts); outlive chat restarts. */
+  readonly sendLimits: SendLimiter;
 
   constructor(
     readonly cfg: Config,
@@ -70,6 +73,7 @@ export class Host {
     this.verifier = createVerifier(this.authConfig());
     this.tickets = new TicketStore({ ttlMs: cfg.auth.ticketTtlMs });
     this.metrics = new HostMetrics(this);
+    this.sendLimits = new SendLimiter(sendLimitRules(cfg.limits));
     const scheme = cfg.listen.tls ? 'https' : 'http';
     this.cluster = cfg.cluster.enabled
       ? new ClusterNode({
@@ -90,13 +94,18 @@ export class Host {
 
   /** Run a client's op: here, or (in a cluster) at the owner of its conversation. Never throws. */
   run(caller: Caller, op: CoreOp): Promise<CoreResult> {
-    return this.cluster ? this.cluster.run(caller, op) : this.runLocal(caller, op);
+    const go = (): Promise<CoreResult> => (this.cluster ? this.cluster.run(caller, op) : this.runLocal(caller, op));
+    // The user bucket is charged where the socket is (HTTP API sends have no socket and skip it).
+    return op.op === 'send' && caller.conn ? this.sendLimits.user(caller.user, this.cluster?.userNodes(caller.user) ?? 1, go) : go();
   }
 
   private runLocal(caller: Caller, op: CoreOp): Promise<CoreResult> {
-    return Promise.resolve()
-      .then(() => runOp(this.chat(), caller, op))
-      .catch((e: unknown) => toErrorResult(e, log));
+    const go = (): Promise<CoreResult> =>
+      Promise.resolve()
+        .then(() => runOp(this.chat(), caller, op))
+        .catch((e: unknown) => toErrorResult(e, log));
+    // The conversation buckets are charged where the conversation's owner runs the op.
+    return op.op === 'send' ? this.sendLimits.conversation(op.conversation, caller.user, go) : go();
   }
 
   chat(): ChatService {
@@ -172,20 +181,20 @@ export class Host {
     };
   }
 
-  /** The writer as the chat service sees it: each op carries its fence, taken at submit. */
+  /** The writer as the chat service sees it: each op carries its fence (the epoch it was sequenced under). */
   private fencedWriter(w: BatchWriter<FencedOp>): Writer {
-    const claim = (op: WriteOp): FencedOp => ({ op, claim: this.cluster ? this.cluster.claimOf(op) : null });
+    const claim = (op: WriteOp, epoch?: number): FencedOp => ({ op, claim: this.cluster ? this.cluster.claimOf(op, epoch) : null });
     return {
-      submit: (op) => {
+      submit: (op, epoch) => {
         try {
-          return w.submit(claim(op));
+          return w.submit(claim(op, epoch));
         } catch (e) {
           return Promise.reject(e as Error);
         }
       },
-      submitMany: (ops) => {
+      submitMany: (ops, epoch) => {
         try {
-          return w.submitMany(ops.map(claim));
+          return w.submitMany(ops.map((op) => claim(op, epoch)));
         } catch (e) {
           return Promise.reject(e as Error);
         }
