@@ -181,20 +181,20 @@ export class Host {
     };
   }
 
-  /** The writer as the chat service sees it: each op carries its fence (the epoch it was sequenced under). */
+  /** The writer as the chat service sees it: each op carries its fence, taken at submit. */
   private fencedWriter(w: BatchWriter<FencedOp>): Writer {
-    const claim = (op: WriteOp, epoch?: number): FencedOp => ({ op, claim: this.cluster ? this.cluster.claimOf(op, epoch) : null });
+    const claim = (op: WriteOp): FencedOp => ({ op, claim: this.cluster ? this.cluster.claimOf(op) : null });
     return {
-      submit: (op, epoch) => {
+      submit: (op) => {
         try {
-          return w.submit(claim(op, epoch));
+          return w.submit(claim(op));
         } catch (e) {
           return Promise.reject(e as Error);
         }
       },
-      submitMany: (ops, epoch) => {
+      submitMany: (ops) => {
         try {
-          return w.submitMany(ops.map((op) => claim(op, epoch)));
+          return w.submitMany(ops.map(claim));
         } catch (e) {
           return Promise.reject(e as Error);
         }
