@@ -108,8 +108,8 @@ export function decodeClientFrame(data: ArrayBuffer | Uint8Array, isBinary: bool
     }
     // Integers out of their field's range are refused here, by name, before protobuf-es
     // folds them into its generic "cannot decode" (which would read as bad_frame).
-    const range = jsonRangeError(ClientFrameSchema, json, '');
-    if (range) throw new DecodeError('invalid_argument', range, jsonReqId(json));
+    const outside = jsonRangeError(json);
+    if (outside) throw new DecodeError('invalid_argument', outside, jsonReqId(json));
     try {
       // Unknown keys are tolerated so that a frame kind this server does not know is
       // reported as unknown_frame_type rather than as a decode failure.
@@ -139,42 +139,86 @@ export const SEQ_FIELDS: ReadonlySet<DescField> = new Set([
   MemberReceiptsQuerySchema.field.seq,
 ]);
 
-const seqRangeMessage = (path: string) => `${path}: must be an integer in 0..${MAX_SEQ} (2^53 - 1)`;
+const SEQ_WHY = `must be an integer in 0..${MAX_SEQ} (2^53 - 1)`;
+const seqRangeMessage = (path: string) => `${path}: ${SEQ_WHY}`;
 
 /** A seq or cursor above MAX_SEQ in a decoded frame, or null (uint64 cannot be negative). */
 function seqRangeError(frame: ClientFrame): string | null {
+  // The field path is built only for a refusal: this runs on every frame.
   const k = frame.kind;
-  const over = (path: string, v: bigint) => (v > MAX_SEQ_BIG ? seqRangeMessage(path) : null);
   switch (k.case) {
     case 'ack':
     case 'read':
-      return over(`${k.case}.seq`, k.value.seq);
+      return k.value.seq > MAX_SEQ_BIG ? seqRangeMessage(`${k.case}.seq`) : null;
     case 'memberReceipts':
-      return over('member_receipts.seq', k.value.seq);
+      return k.value.seq > MAX_SEQ_BIG ? seqRangeMessage('member_receipts.seq') : null;
     case 'history':
-      return over('history.before_seq', k.value.beforeSeq);
-    case 'sync':
-      for (let i = 0; i < k.value.cursors.length; i++) {
-        const e = over(`sync.cursors[${i}].seq`, k.value.cursors[i].seq);
-        if (e) return e;
-      }
+      return k.value.beforeSeq > MAX_SEQ_BIG ? seqRangeMessage('history.before_seq') : null;
+    case 'sync': {
+      const cs = k.value.cursors;
+      for (let i = 0; i < cs.length; i++) if (cs[i].seq > MAX_SEQ_BIG) return seqRangeMessage(`sync.cursors[${i}].seq`);
       return null;
+    }
     default:
       return null;
   }
 }
 
-/** Does the top level of a ClientFrame carry a req_id (field 1) varint beyond uint32? */
-function wideReqId(bytes: Uint8Array): boolean {
+/**
+ * Does the top level of a ClientFrame carry a req_id (field 1) varint beyond uint32?
+ * Called only after fromBinary accepted the bytes, so lengths stay in bounds. A
+ * hand-rolled walk over the few top-level fields (req_id and the kind), in plain
+ * numbers: protobuf-es's BinaryReader added about 60 % to decoding a small frame.
+ * Groups, which no ClientFrame has, take that slower way.
+ */
+function wideReqId(b: Uint8Array): boolean {
+  let i = 0;
+  while (i < b.length) {
+    let tag = 0;
+    for (let shift = 0; i < b.length; shift += 7) {
+      const byte = b[i++];
+      tag += (byte & 0x7f) * 2 ** shift;
+      if (!(byte & 0x80)) break;
+    }
+    const wt = tag % 8;
+    if (wt === WireType.Varint) {
+      const at = i;
+      while (i < b.length && b[i] & 0x80) i++;
+      i++;
+      // Four varint bytes hold 28 bits: only longer ones can exceed uint32.
+      if (tag === 8 && i - at > 4 && bigVarint(b, at) > UINT32_MAX_BIG) return true;
+    } else if (wt === WireType.LengthDelimited) {
+      let len = 0;
+      for (let shift = 0; i < b.length; shift += 7) {
+        const byte = b[i++];
+        len += (byte & 0x7f) * 2 ** shift;
+        if (!(byte & 0x80)) break;
+      }
+      i += len;
+    } else if (wt === WireType.Bit64) i += 8;
+    else if (wt === WireType.Bit32) i += 4;
+    else return wideReqIdSlow(b);
+  }
+  return false;
+}
+
+function bigVarint(b: Uint8Array, at: number): bigint {
+  let v = 0n;
+  for (let shift = 0n; at < b.length; shift += 7n) {
+    const byte = b[at++];
+    v |= BigInt(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) break;
+  }
+  return v;
+}
+
+function wideReqIdSlow(bytes: Uint8Array): boolean {
   const r = new BinaryReader(bytes);
   try {
     while (r.pos < r.len) {
       const [no, wt] = r.tag();
       if (no === 1 && wt === WireType.Varint) {
-        const at = r.pos;
-        const v = r.uint64();
-        // Four varint bytes hold 28 bits: only longer ones can exceed uint32.
-        if (r.pos - at > 4 && BigInt(v) > UINT32_MAX_BIG) return true;
+        if (BigInt(r.uint64()) > UINT32_MAX_BIG) return true;
       } else r.skip(wt, no);
     }
   } catch {
@@ -196,38 +240,56 @@ function jsonReqId(json: JsonObject): number {
   }
 }
 
+/** An inclusive integer range, also as doubles for the common case of a safe integer. */
+interface Range {
+  lo: bigint;
+  hi: bigint;
+  loN: number;
+  hiN: number;
+}
+const range = (lo: bigint, hi: bigint): Range => ({ lo, hi, loN: Number(lo), hiN: Number(hi) });
+const U32 = range(0n, 2n ** 32n - 1n);
+const I32 = range(-(2n ** 31n), 2n ** 31n - 1n);
+const U64 = range(0n, 2n ** 64n - 1n);
+const I64 = range(-(2n ** 63n), 2n ** 63n - 1n);
+
 /** Inclusive range of each integer scalar type a ClientFrame may carry. */
-const INT_RANGE: Partial<Record<ScalarType, readonly [bigint, bigint]>> = {
-  [ScalarType.UINT32]: [0n, 2n ** 32n - 1n],
-  [ScalarType.FIXED32]: [0n, 2n ** 32n - 1n],
-  [ScalarType.INT32]: [-(2n ** 31n), 2n ** 31n - 1n],
-  [ScalarType.SINT32]: [-(2n ** 31n), 2n ** 31n - 1n],
-  [ScalarType.SFIXED32]: [-(2n ** 31n), 2n ** 31n - 1n],
-  [ScalarType.UINT64]: [0n, 2n ** 64n - 1n],
-  [ScalarType.FIXED64]: [0n, 2n ** 64n - 1n],
-  [ScalarType.INT64]: [-(2n ** 63n), 2n ** 63n - 1n],
-  [ScalarType.SINT64]: [-(2n ** 63n), 2n ** 63n - 1n],
-  [ScalarType.SFIXED64]: [-(2n ** 63n), 2n ** 63n - 1n],
+const INT_RANGE: Partial<Record<ScalarType, Range>> = {
+  [ScalarType.UINT32]: U32,
+  [ScalarType.FIXED32]: U32,
+  [ScalarType.INT32]: I32,
+  [ScalarType.SINT32]: I32,
+  [ScalarType.SFIXED32]: I32,
+  [ScalarType.UINT64]: U64,
+  [ScalarType.FIXED64]: U64,
+  [ScalarType.INT64]: I64,
+  [ScalarType.SINT64]: I64,
+  [ScalarType.SFIXED64]: I64,
 };
 
-const SEQ_RANGE = [0n, MAX_SEQ_BIG] as const;
+const SEQ_RANGE = range(0n, MAX_SEQ_BIG);
 
 const DECIMAL = /^\s*-?\d+\s*$/;
 
 /**
  * Is this JSON value, given for an integer field, a number that is not an integer in
- * `range`? JSON numbers are checked (fractions, negatives, beyond the type); strings
+ * `r`? JSON numbers are checked (fractions, negatives, beyond the type); strings
  * only when they are decimal integers. Any other value is left to protobuf-es, which
  * answers a wrong type with bad_frame.
  */
-function outOfRange(v: JsonValue, range: readonly [bigint, bigint]): boolean {
-  let n: bigint;
+function outOfRange(v: JsonValue, r: Range): boolean {
   if (typeof v === 'number') {
+    // A safe integer compares exactly as a double (every bound is within 1 of a double).
+    if (Number.isSafeInteger(v)) return v < r.loN || v > r.hiN;
     if (!Number.isInteger(v)) return true;
-    n = BigInt(v);
-  } else if (typeof v === 'string' && DECIMAL.test(v)) n = BigInt(v.trim());
-  else return false;
-  return n < range[0] || n > range[1];
+    const n = BigInt(v);
+    return n < r.lo || n > r.hi;
+  }
+  if (typeof v === 'string' && DECIMAL.test(v)) {
+    const n = BigInt(v.trim());
+    return n < r.lo || n > r.hi;
+  }
+  return false;
 }
 
 const keyIndex = new WeakMap<DescMessage, Map<string, DescField>>();
@@ -246,39 +308,45 @@ function fieldsByKey(desc: DescMessage): Map<string, DescField> {
   return m;
 }
 
+type OutOfRange = { path: string; why: string };
+const rangeWhy = (r: Range) => `must be an integer in ${r.lo}..${r.hi}`;
+
+/** "path: why" for the first integer field of a JSON ClientFrame out of its range, or null. */
+function jsonRangeError(json: JsonObject): string | null {
+  const e = firstOutOfRange(ClientFrameSchema, json);
+  return e && `${e.path}: ${e.why}`;
+}
+
 /**
  * The first integer field of `obj` (a JSON message of type `desc`, nested messages
- * included) holding a value out of its type's range, as "path: why", or null.
- * Recursion follows the schema, which has no cycles, so its depth is bounded.
+ * included) holding a value out of its type's range. Recursion follows the schema,
+ * which has no cycles, so its depth is bounded. The path is put together only on the
+ * way out of a refusal: this runs on every JSON frame.
  */
-function jsonRangeError(desc: DescMessage, obj: JsonObject, path: string): string | null {
+function firstOutOfRange(desc: DescMessage, obj: JsonObject): OutOfRange | null {
   const fields = fieldsByKey(desc);
-  for (const key of Object.keys(obj)) {
+  for (const key in obj) {
     const f = fields.get(key);
+    if (!f || !Object.hasOwn(obj, key)) continue;
     const v = obj[key];
-    if (!f || v === null || v === undefined) continue;
-    const at = `${path}${f.name}`;
+    if (v === null || v === undefined) continue;
     if (f.fieldKind === 'scalar') {
-      if (SEQ_FIELDS.has(f)) {
-        if (outOfRange(v, SEQ_RANGE)) return seqRangeMessage(at);
-        continue;
-      }
-      const range = INT_RANGE[f.scalar];
-      if (range && outOfRange(v, range)) return `${at}: must be an integer in ${range[0]}..${range[1]}`;
+      const r = SEQ_FIELDS.has(f) ? SEQ_RANGE : INT_RANGE[f.scalar];
+      if (r && outOfRange(v, r)) return { path: f.name, why: r === SEQ_RANGE ? SEQ_WHY : rangeWhy(r) };
     } else if (f.fieldKind === 'message') {
       if (typeof v === 'object' && !Array.isArray(v)) {
-        const e = jsonRangeError(f.message, v, `${at}.`);
-        if (e) return e;
+        const e = firstOutOfRange(f.message, v);
+        if (e) return { path: `${f.name}.${e.path}`, why: e.why };
       }
     } else if (f.fieldKind === 'list' && Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
         const item = v[i];
         if (f.listKind === 'scalar') {
-          const range = INT_RANGE[f.scalar];
-          if (range && item !== null && outOfRange(item, range)) return `${at}[${i}]: must be an integer in ${range[0]}..${range[1]}`;
+          const r = INT_RANGE[f.scalar];
+          if (r && item !== null && outOfRange(item, r)) return { path: `${f.name}[${i}]`, why: rangeWhy(r) };
         } else if (f.listKind === 'message' && item !== null && typeof item === 'object' && !Array.isArray(item)) {
-          const e = jsonRangeError(f.message, item, `${at}[${i}].`);
-          if (e) return e;
+          const e = firstOutOfRange(f.message, item);
+          if (e) return { path: `${f.name}[${i}].${e.path}`, why: e.why };
         }
       }
     }
