@@ -267,6 +267,11 @@ describe('integer ranges (seqs, cursors, req_id)', () => {
     // The last req_id on the wire is the one that counts, as in protobuf; any wide one is refused.
     const twice = new Uint8Array([0x08, ...protoVarint(2n ** 33n), ...list, 0x08, 0x07]);
     assert.equal(decodeError(() => decodeClientFrame(twice, true, 'proto')).code, 'invalid_argument');
+    // An unknown group (field 99) among the top-level fields: kept by protobuf, walked all the same.
+    const group = [0x9b, 0x06, 0x08, 0x01, 0x9c, 0x06];
+    assert.equal(decodeClientFrame(new Uint8Array([...group, 0x08, 0x09, ...list]), true, 'proto').reqId, 9);
+    const wideAfterGroup = new Uint8Array([...group, 0x08, ...protoVarint(2n ** 40n), ...list]);
+    assert.deepEqual([decodeError(() => decodeClientFrame(wideAfterGroup, true, 'proto')).code], ['invalid_argument']);
   });
 
   it('other uint32 fields out of range get invalid_argument with the req_id', () => {
