@@ -97,12 +97,12 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'etcd-restart',
-    about: '3-node cell: SIGKILL etcd, keep it down (down-seconds), start it again on the same data',
+    about: '3-node cell: SIGKILL etcd, keep it down (odd cycles down-seconds, even cycles 1.5 x TTL: writes must stop), start it again on the same data',
     sut: 'cell',
     defaultCycles: 10,
-    cycleDeadlineMs: (p) => p.downMs + 120_000,
+    cycleDeadlineMs: (p) => Math.max(p.downMs, p.leaseTtlSec * 1500) + 120_000,
     patientTimeoutMs: () => 8_000,
-    cycle: (ctx, p, t0) => etcdRestart(ctx, p.downMs, t0),
+    cycle: (ctx, p, t0) => etcdRestart(ctx, ctx.cycle % 2 === 1 ? p.downMs : p.leaseTtlSec * 1500, t0),
   },
   {
     name: 'cassandra-restart',

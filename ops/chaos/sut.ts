@@ -12,6 +12,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { TestNode } from '../../node/e2e/harness.js';
 import { signToken } from '../../node/auth/sign.js';
+import { defaultConfig } from '../../node/config.js';
 import { ClusterCell } from '../../node/e2e/cluster_harness.js';
 import { startPrivateCassandra, type PrivateCassandra } from '../../node/store/cassandra_test_env.js';
 import { freePort } from '../etcd/etcd.js';
@@ -40,7 +41,23 @@ export interface Sut {
   stop(): Promise<void>;
 }
 
-const LIMITS = { sendRatePerSec: 10_000, sendBurst: 10_000, frameRatePerSec: 20_000, frameBurst: 20_000, maxInflightSends: 10_000 };
+/**
+ * The node's send limits, raised so the workload's rate is what reaches the store (a
+ * rate_limited answer is still handled: resent after retry_after_ms). The per-user and
+ * per-conversation buckets are set only where the code under test has them.
+ */
+export function raisedLimits(): Record<string, number> {
+  const have = defaultConfig().limits as unknown as Record<string, unknown>;
+  const perUser = ['userSendRatePerSec', 'userSendBurst', 'conversationSendRatePerSec', 'conversationSendBurst', 'conversationSenderRatePerSec', 'conversationSenderBurst'];
+  return {
+    sendRatePerSec: 10_000,
+    sendBurst: 10_000,
+    frameRatePerSec: 20_000,
+    frameBurst: 20_000,
+    maxInflightSends: 10_000,
+    ...Object.fromEntries(perUser.filter((k) => k in have).map((k) => [k, 10_000])),
+  };
+}
 
 export class SingleNode implements Sut {
   readonly kind = 'single';
@@ -58,7 +75,7 @@ export class SingleNode implements Sut {
     const logFile = path.join(workDir, 'node-1.log');
     const node = await TestNode.start({
       dataDir: path.join(workDir, 'node-1'),
-      config: { node: { id: 'node-1' }, listen: { host: '127.0.0.1', port }, shards: { count: 1 }, tasks: { threads: 1 }, limits: LIMITS, drain: { deadlineMs: 3_000, goawayJitterMs: 200 } },
+      config: { node: { id: 'node-1' }, listen: { host: '127.0.0.1', port }, shards: { count: 1 }, tasks: { threads: 1 }, limits: raisedLimits(), drain: { deadlineMs: 3_000, goawayJitterMs: 200 } },
     });
     const s = new SingleNode(node, port, logFile);
     s.pipeLogs();
@@ -179,7 +196,7 @@ export class Cell implements Sut {
     }
     const gids = o.nodeGids ? Array.from({ length: o.nodes }, (_, i) => 61001 + i) : undefined;
     try {
-      const cell = await ClusterCell.start({ nodes: o.nodes, cassandra: contact, leaseTtlSec: o.leaseTtlSec, shardCount: 16, nodeGids: gids, formTimeoutMs: 120_000 });
+      const cell = await ClusterCell.start({ nodes: o.nodes, cassandra: contact, leaseTtlSec: o.leaseTtlSec, shardCount: 16, nodeGids: gids, formTimeoutMs: 120_000, config: { limits: raisedLimits() } });
       return new Cell(cell, cass, contact, gids);
     } catch (e) {
       await cass?.destroy();
