@@ -161,7 +161,7 @@ export class ClusterNode {
       onRemoteDelivered: (c, seq) => d.chat()?.remoteDelivered(c, seq),
     });
     this.hooks = {
-      owns: (c) => this.heldToken(this.shardOf(c)) !== null,
+      epochOf: (c) => this.heldToken(this.shardOf(c)),
       deliver: (u, m, ex, t0) => this.fanout.deliver(u, m, ex, t0),
       receipts: (u, r) => this.fanout.receipts(u, r),
       push: (u, p) => this.fanout.push(u, p),
@@ -209,13 +209,22 @@ export class ClusterNode {
 
   // ------------------------------------------------------------------ writer fencing
 
-  /** The fence a write must pass, taken now (when its seq is assigned). */
-  claimOf(op: WriteOp): FenceClaim | null {
+  /**
+   * The fence a write must pass: the epoch of the state that made it (its seq was
+   * assigned under that epoch; node/core/sequencer.ts), or the current one for ops no
+   * cached state made. Refused at once unless it is the node's current epoch for the
+   * shard: a node that lost the shard and took it back under a newer epoch must not
+   * write what it sequenced under the old one (another owner may have written between).
+   */
+  claimOf(op: WriteOp, epoch?: number): FenceClaim | null {
     const conv = conversationOfWrite(op);
     if (conv === null) return null;
     const shard = this.shardOf(conv);
     const token = this.heldToken(shard);
     if (token === null) throw new ChatError('unavailable', `conversation ${conv} is moving to another node; retry`, 250);
+    if (epoch !== undefined && epoch !== token) {
+      throw new ChatError('unavailable', `conversation ${conv} was sequenced under epoch ${epoch}, the shard's is ${token} now; retry`, 250);
+    }
     return { shard, token };
   }
 

@@ -269,10 +269,14 @@ describe('ChatService receipts', () => {
     ]);
   });
 
-  it('is clamped to what is committed', async () => {
+  it('above the last seq is refused with invalid_argument and moves nothing', async () => {
     const { svc, outbox, c, bobPhone } = await twoMessages();
-    await svc.read(caller('bob', bobPhone), c.id, 99);
-    assert.deepEqual(outbox.receiptBatches[0].receipts.map((r) => r.seq), [2, 2]);
+    await chatError(svc.read(caller('bob', bobPhone), c.id, 99), 'invalid_argument');
+    await chatError(svc.ack(caller('bob', bobPhone), c.id, 3), 'invalid_argument');
+    assert.equal(outbox.receiptBatches.length, 0);
+    // The cursor did not move: a later valid ack still produces its receipt.
+    await svc.ack(caller('bob', bobPhone), c.id, 2);
+    assert.deepEqual(outbox.receiptBatches[0].receipts.map((r) => r.seq), [2]);
   });
 
   it('sends nothing when the member watermark does not move', async () => {

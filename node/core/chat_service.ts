@@ -8,7 +8,10 @@
  *   history -> pages backwards from a seq
  *
  * Ordering: seqs are assigned and submitted to the FIFO writer in the same tick, so
- * a conversation's messages commit, ack and fan out in seq order. `committed` (the
+ * a conversation's messages commit, ack and fan out in seq order. Seqs come only from
+ * the one live cached state of a conversation this node owns, under the ownership
+ * epoch it was loaded with (sequencer.ts: the rule, as a pure state machine; this
+ * class is its I/O shell), and every write carries that epoch. `committed` (the
  * highest durable seq per conversation) moves in the same synchronous block that
  * posts the deliveries, which is what lets a sync page and live pushes hand over
  * without a gap (see sync()).
@@ -22,6 +25,7 @@ import { CursorBook } from './receipts.js';
 import type { ConnRef, ConnectionRegistry } from './registry.js';
 import { GroupReceiptTracker } from './group_receipts.js';
 import { PresenceService } from './presence_service.js';
+import { loaded, SINGLE_NODE_EPOCH, step, type SeqEffect, type SeqEvent } from './sequencer.js';
 
 import type {
   Caller,
@@ -59,7 +63,8 @@ export { MAX_SUBJECT_CHARS } from './chat_types.js';
 
 export class ChatService {
   private readonly convs = new Map<string, ConvState>();
-  private readonly loading = new Map<string, Promise<ConvState | null>>();
+  /** Loads in flight, each under the epoch it will be cached for. */
+  private readonly loading = new Map<string, { epoch: number; p: Promise<ConvState | null> }>();
   private readonly inflight = new Map<string, Promise<SendAck>>();
   private readonly userConvs = new Map<string, Promise<string[]>>();
   private readonly groupReceipts = new GroupReceiptTracker();
@@ -121,7 +126,7 @@ export class ChatService {
       createdAt: this.now(),
       subject: '',
     };
-    await this.writer.submit({ kind: 'conversation', conversation: conv });
+    await this.writer.submit({ kind: 'conversation', conversation: conv }, this.ownedEpoch(id));
     this.loading.delete(id);
     this.userConvs.delete(user);
     this.userConvs.delete(peer);
@@ -135,7 +140,7 @@ export class ChatService {
     const out: Array<{ conv: Conversation; lastSeq: number }> = [];
     for (const id of ids) {
       const st = await this.state(id);
-      if (st && st.memberSet.has(user)) out.push({ conv: st.conv, lastSeq: st.committed });
+      if (st && st.memberSet.has(user)) out.push({ conv: st.conv, lastSeq: st.seq.committed });
     }
     return out;
   }
@@ -169,15 +174,11 @@ export class ChatService {
   private async doSend(st: ConvState, caller: Caller, input: SendInput): Promise<SendAck> {
     const prior = await this.store.findByClientMsgId(st.conv.id, caller.user, input.clientMsgId);
     if (prior) return ackOf(prior, true);
-    // A write failed while we awaited: the counters were dropped, reload them rather
-    // than hand out a seq after one that was never stored.
-    if (this.convs.get(st.conv.id) !== st) st = await this.member(caller.user, input.conversation);
-    // Refuse before taking a seq: a seq handed out and then refused by a full queue
-    // would be a gap, and reloading the counter then (with earlier seqs still queued)
-    // could hand a queued seq out twice.
-    this.checkRoom(1);
+    // While we awaited, a write may have failed or the shard may have moved (and even
+    // come back under a new epoch): take the live state now, never the one we held.
+    st = await this.sequencing(caller.user, input.conversation);
     // Assign and submit in one tick: FIFO writer order == seq order.
-    const seq = ++st.assigned;
+    const { first: seq, epoch } = this.assign(st, 1);
     const message: StoredMessage = {
       conversation: st.conv.id,
       seq,
@@ -190,12 +191,12 @@ export class ChatService {
       serverTs: this.now(),
     };
     try {
-      await this.writer.submit({ kind: 'message', message });
+      await this.writer.submit({ kind: 'message', message }, epoch);
     } catch (e) {
-      // The seq was not stored. Reload the counter from the store before the next
-      // assignment so no seq is skipped (the writer fails everything queued behind a
-      // failed batch, so nothing after this seq was stored either).
-      this.invalidate(st.conv.id);
+      // The seq was not stored. Retire the state: the next assignment reloads the
+      // counter from the store, so no seq is skipped (the writer fails everything
+      // queued behind a failed batch, so nothing after this seq was stored either).
+      this.feed(st, { t: 'write_failed' });
       throw e;
     }
     this.onCommitted(st, message, caller);
@@ -204,7 +205,8 @@ export class ChatService {
 
   /** Runs synchronously after a message is durable: move `committed`, fan out. */
   private onCommitted(st: ConvState, message: StoredMessage, caller: Caller, recipients: Iterable<string> = st.conv.members.map((m) => m.user)): void {
-    if (message.seq > st.committed) st.committed = message.seq;
+    // Acked, so delivered, even from a state retired meanwhile: it is durable.
+    this.feed(st, { t: 'durable', seq: message.seq });
     if (st.conv.kind === 'group' && !message.meta.system) this.groupReceipts.track(st.conv.id, message.sender, message.seq);
     const origin = caller.conn;
     const t0 = caller.t0 ?? 0;
@@ -233,9 +235,13 @@ export class ChatService {
     this.remoteSeen.set(conversation, seq);
   }
 
-  /** Drop cached state of the conversations `which` selects (their shard moved). */
+  /**
+   * Drop cached state of the conversations `which` selects (their shard moved). The
+   * states are retired, so a send still holding one cannot take a seq from it.
+   */
   forget(which: (conversation: string) => boolean): void {
-    for (const id of [...this.convs.keys()]) if (which(id)) this.convs.delete(id);
+    for (const [id, st] of [...this.convs]) if (which(id)) this.feed(st, { t: 'epoch', epoch: null });
+    for (const id of [...this.loading.keys()]) if (which(id)) this.loading.delete(id);
     for (const id of [...this.remoteSeen.keys()]) if (which(id)) this.remoteSeen.delete(id);
   }
 
@@ -244,10 +250,10 @@ export class ChatService {
     if (keep <= 0) return;
     // Trim in steps of 10% so retention costs one write per many messages.
     const slack = Math.max(1, Math.floor(keep / 10));
-    if (st.committed - st.firstSeq + 1 <= keep + slack) return;
-    const firstSeq = st.committed - keep + 1;
+    if (st.seq.committed - st.firstSeq + 1 <= keep + slack) return;
+    const firstSeq = st.seq.committed - keep + 1;
     st.firstSeq = firstSeq;
-    this.writer.submit({ kind: 'trim', conversation: st.conv.id, firstSeq }).catch(() => {
+    this.writer.submit({ kind: 'trim', conversation: st.conv.id, firstSeq }, st.seq.epoch).catch(() => {
       /* retried on the next message */
     });
   }
@@ -264,13 +270,18 @@ export class ChatService {
 
   private async moveCursor(caller: Caller, conversation: string, delivered: number, read: number): Promise<void> {
     const st = await this.member(caller.user, conversation);
-    // A device cannot acknowledge what does not exist yet.
-    const cap = st.committed;
-    const { changed, receipts } = st.cursors.apply(caller.user, caller.device, Math.min(delivered, cap), Math.min(read, cap));
+    // A device cannot acknowledge what does not exist yet: such a cursor is a client
+    // bug (or a store that lost data), and accepting it would withhold live pushes up
+    // to it, which the client would silently never get.
+    const last = st.seq.committed;
+    if (delivered > last || read > last) {
+      throw new ChatError('invalid_argument', `seq: ${Math.max(delivered, read)} is above the conversation's last seq ${last}`);
+    }
+    const { changed, receipts } = st.cursors.apply(caller.user, caller.device, delivered, read);
     if (!changed) return;
     // Cursors are persisted through the writer but not awaited: a lost cursor update
     // only means a device may be re-sent messages it has, which it dedups by seq.
-    this.writer.submit({ kind: 'cursor', cursor: changed }).catch(() => {});
+    this.writer.submit({ kind: 'cursor', cursor: changed }, st.seq.epoch).catch(() => {});
     if (receipts.length === 0) return;
     if (st.conv.kind === 'group') {
       this.scheduleGroupReceipts(st.conv.id);
@@ -306,6 +317,8 @@ export class ChatService {
     const messages: StoredMessage[] = [];
     const infos: ConversationSyncInfo[] = [];
     const states: ConvState[] = [];
+    /** Conversations read fresh whose page stopped at a hole: the last seq before it. */
+    const gapAt = new Map<string, number>();
     for (const id of ids) {
       const st = await this.state(id);
       if (!st || this.visibleUpTo(st, caller.user) < 0) continue;
@@ -316,20 +329,49 @@ export class ChatService {
       let next = from;
       const room = pageLimit - messages.length;
       const upTo = this.visibleUpTo(st, caller.user);
+      // Read fresh (owned elsewhere): the store may hold a row above a hole that its
+      // owner has not filled yet (a stale owner's unacked write that landed late; the
+      // store keeps it, node/store). Hand out only the gapless run, so a device's
+      // cursor never passes a seq it has not got. Below what the owner has pushed here
+      // (remoteSeen) the seqs are final, and a hole there is one for good.
+      const fresh = this.convs.get(id) !== st;
       if (room > 0 && from < upTo) {
         const got = await this.store.readAfter(id, from, Math.min(room, upTo - from));
-        for (const m of got) if (m.seq <= upTo) messages.push(m);
-        if (got.length) next = got[got.length - 1].seq;
+        const final = this.remoteSeen.get(id) ?? 0;
+        for (const m of got) {
+          if (m.seq > upTo) break;
+          if (fresh && m.seq !== next + 1 && next >= final) {
+            gapAt.set(id, next);
+            break;
+          }
+          messages.push(m);
+          next = m.seq;
+        }
       }
       infos.push({ conversation: id, lastSeq: upTo, firstSeq: st.firstSeq, resyncRequired, nextCursor: next });
     }
     // The hand-over check (synchronous from here to the reply).
     let hasMore = false;
     for (let i = 0; i < infos.length; i++) {
-      if (this.cluster && this.convs.get(states[i].conv.id) !== states[i]) {
-        states[i].committed = Math.max(states[i].committed, this.remoteSeen.get(states[i].conv.id) ?? 0);
+      const st = states[i];
+      const id = st.conv.id;
+      // A cursor is checked against the last seq the store or the owner knows, not
+      // against the gapless run handed out below.
+      let last = st.seq.committed;
+      if (this.cluster && this.convs.get(id) !== st) {
+        const seen = this.remoteSeen.get(id) ?? 0;
+        const gap = gapAt.get(id);
+        // Above a hole the owner has not reached, the rows are not the conversation's
+        // yet: the last seq is the hole's start (or what the owner pushed since).
+        const upTo = Math.max(gap ?? st.seq.committed, seen);
+        last = Math.max(last, seen);
+        st.seq = { ...st.seq, committed: upTo };
       }
-      infos[i].lastSeq = Math.max(0, this.visibleUpTo(states[i], caller.user));
+      infos[i].lastSeq = Math.max(0, this.visibleUpTo(st, caller.user));
+      const asked = given.get(id);
+      if (asked !== undefined && asked > last) {
+        throw new ChatError('invalid_argument', `cursors: ${asked} for ${id} is above the conversation's last seq ${last}`);
+      }
       if (infos[i].nextCursor < infos[i].lastSeq) hasMore = true;
     }
     // Groups report receipts as aggregates (group_receipts) and on request
@@ -341,7 +383,7 @@ export class ChatService {
   /** `caller` null: an app backend over the HTTP API, which may read any conversation. */
   async history(caller: Caller | null, conversation: string, beforeSeq: number, limit: number): Promise<HistoryPage> {
     const st = await this.reader(caller ? caller.user : null, conversation);
-    const upTo = caller ? this.visibleUpTo(st, caller.user) : st.committed;
+    const upTo = caller ? this.visibleUpTo(st, caller.user) : st.seq.committed;
     const n = clampLimit(limit, Math.min(50, this.limits.maxHistoryPage), this.limits.maxHistoryPage);
     const before = beforeSeq > 0 ? Math.min(beforeSeq, upTo + 1) : upTo + 1;
     const got = await this.store.readBefore(conversation, before, n);
@@ -372,10 +414,13 @@ export class ChatService {
       subject,
     };
     const message = this.systemMessage(id, 1, caller, { system: 'group_created', by: caller.user, subject });
-    await this.writer.submitMany([
-      { kind: 'conversation', conversation: conv },
-      { kind: 'message', message },
-    ]);
+    await this.writer.submitMany(
+      [
+        { kind: 'conversation', conversation: conv },
+        { kind: 'message', message },
+      ],
+      this.ownedEpoch(id),
+    );
     for (const m of conv.members) this.userConvs.delete(m.user);
     const st = await this.state(id);
     if (!st) throw new ChatError('unavailable', 'conversation was not readable after creation');
@@ -434,14 +479,13 @@ export class ChatService {
     adminOnly: boolean,
     plan: (st: ConvState) => { add: Member[]; remove: string[]; subject?: string; meta: Record<string, string> } | null,
   ): Promise<GroupInfo> {
-    let st = await this.member(caller.user, conversation);
+    const st = await this.sequencing(caller.user, conversation);
     if (st.conv.kind !== 'group') throw new ChatError('forbidden', 'direct conversations have no membership changes');
-    if (this.convs.get(st.conv.id) !== st) st = await this.member(caller.user, conversation);
     if (adminOnly && !isAdmin(st, caller.user)) throw new ChatError('forbidden', 'only a group admin may do this');
     const change = plan(st);
-    if (!change) return infoOf(st, st.committed);
-    this.checkRoom(3);
-    const seq = ++st.assigned;
+    if (!change) return infoOf(st, st.seq.committed);
+    // Up to 3 ops (members, subject, message) commit together.
+    const { first: seq, epoch } = this.assign(st, 1, 3);
     for (const m of change.add) {
       st.memberSet.add(m.user);
       st.former.delete(m.user);
@@ -455,9 +499,9 @@ export class ChatService {
     if (change.subject !== undefined) ops.push({ kind: 'subject', conversation: st.conv.id, subject: change.subject });
     ops.push({ kind: 'message', message });
     try {
-      await this.writer.submitMany(ops);
+      await this.writer.submitMany(ops, epoch);
     } catch (e) {
-      this.invalidate(st.conv.id);
+      this.feed(st, { t: 'write_failed' });
       throw e;
     }
     const before = st.conv.members.map((m) => m.user);
@@ -480,8 +524,8 @@ export class ChatService {
   /** Who of the members (other than its sender) has received / read message `seq`. */
   async memberReceipts(caller: Caller, conversation: string, seq: number): Promise<MemberReceiptsDetail> {
     const st = await this.member(caller.user, conversation);
-    if (!Number.isInteger(seq) || seq < st.firstSeq || seq > st.committed) {
-      throw new ChatError('invalid_argument', `seq: must be a stored seq of the conversation (${st.firstSeq}..${st.committed})`);
+    if (!Number.isInteger(seq) || seq < st.firstSeq || seq > st.seq.committed) {
+      throw new ChatError('invalid_argument', `seq: must be a stored seq of the conversation (${st.firstSeq}..${st.seq.committed})`);
     }
     const [m] = await this.store.readAfter(conversation, seq - 1, 1);
     const sender = m && m.seq === seq ? m.sender : '';
@@ -561,9 +605,9 @@ export class ChatService {
 
   /** The last seq `user` may read: committed for members, the removal for former ones, -1 for others. */
   private visibleUpTo(st: ConvState, user: string): number {
-    if (st.memberSet.has(user)) return st.committed;
+    if (st.memberSet.has(user)) return st.seq.committed;
     const until = st.former.get(user);
-    return until === undefined ? -1 : Math.min(until, st.committed);
+    return until === undefined ? -1 : Math.min(until, st.seq.committed);
   }
 
   private conversationsOf(user: string): Promise<string[]> {
@@ -579,24 +623,85 @@ export class ChatService {
     return p;
   }
 
-  private state(id: string): Promise<ConvState | null> {
-    // Owned elsewhere: a fresh read every time, never cached (the owner changes it).
-    if (this.cluster && !this.cluster.owns(id)) return this.load(id, false);
-    const have = this.convs.get(id);
-    if (have) return Promise.resolve(have);
-    let p = this.loading.get(id);
-    if (!p) {
-      p = this.load(id);
-      this.loading.set(id, p);
-      p.then(
-        () => this.loading.delete(id),
-        () => this.loading.delete(id),
-      );
+  /** This node's current epoch for the conversation's shard (null: owned elsewhere or moving). */
+  private epochOf(id: string): number | null {
+    return this.cluster ? this.cluster.epochOf(id) : SINGLE_NODE_EPOCH;
+  }
+
+  /** The current epoch of a conversation this node must own for the op to run here. */
+  private ownedEpoch(id: string): number {
+    const epoch = this.epochOf(id);
+    if (epoch === null) throw new ChatError('unavailable', `conversation ${id} is owned by another node now; retry`, 250);
+    return epoch;
+  }
+
+  /**
+   * The live cached state of a conversation `user` is a member of, loaded under the
+   * current epoch: the only state a seq may come from. Refused (retryable) when the
+   * node does not own the conversation now, or lost and re-took it during the load.
+   */
+  private async sequencing(user: string, conversation: string): Promise<ConvState> {
+    this.ownedEpoch(conversation);
+    const st = await this.member(user, conversation);
+    if (st.seq.retired !== null || st.seq.epoch !== this.epochOf(conversation) || this.convs.get(conversation) !== st) {
+      throw new ChatError('unavailable', `conversation ${conversation} moved while it was loading; retry`, 250);
     }
+    return st;
+  }
+
+  /** Take `count` seqs from a live state (synchronously: the caller submits in the same tick). */
+  private assign(st: ConvState, count: number, ops = count): { first: number; epoch: number } {
+    const room = this.writer.room ? this.writer.room() : Number.MAX_SAFE_INTEGER;
+    // The queue must take every op of the change; the sequencer counts seqs, so scale.
+    const effects = this.feed(st, { t: 'assign', epoch: this.epochOf(st.conv.id), room: Math.floor((room * count) / ops), count });
+    for (const f of effects) {
+      if (f.t === 'write') return { first: f.first, epoch: f.epoch };
+      if (f.t === 'refuse') {
+        if (f.code === 'overloaded') throw new ChatError('overloaded', 'the store write queue is full; retry', 100);
+        throw new ChatError('unavailable', `conversation ${st.conv.id} is moving (${f.why}); retry`, 250);
+      }
+    }
+    throw new Error('sequencer: assign produced neither a write nor a refusal');
+  }
+
+  /** Run one sequencer event on a state and carry out the cache effects. */
+  private feed(st: ConvState, ev: SeqEvent): SeqEffect[] {
+    const { state, effects } = step(st.seq, ev);
+    st.seq = state;
+    for (const f of effects) {
+      if (f.t === 'drop' && this.convs.get(st.conv.id) === st) this.convs.delete(st.conv.id);
+    }
+    return effects;
+  }
+
+  private state(id: string): Promise<ConvState | null> {
+    const epoch = this.epochOf(id);
+    // Owned elsewhere: a fresh read every time, never cached (the owner changes it).
+    if (epoch === null) return this.load(id, null);
+    const have = this.convs.get(id);
+    if (have) {
+      if (have.seq.epoch === epoch && have.seq.retired === null) return Promise.resolve(have);
+      this.feed(have, { t: 'epoch', epoch });
+    }
+    const pending = this.loading.get(id);
+    if (pending && pending.epoch === epoch) return pending.p;
+    const p = this.load(id, epoch);
+    const entry = { epoch, p };
+    this.loading.set(id, entry);
+    const done = (): void => {
+      if (this.loading.get(id) === entry) this.loading.delete(id);
+    };
+    p.then(done, done);
     return p;
   }
 
-  private async load(id: string, cache = true): Promise<ConvState | null> {
+  /**
+   * Read a conversation's state from the store. `epoch` null: owned elsewhere, a
+   * private read-only copy. Otherwise the state is cached as the live one only if the
+   * node still holds that same epoch when the reads are done; a state read across an
+   * epoch change is handed back retired (good for reads, never for a seq).
+   */
+  private async load(id: string, epoch: number | null): Promise<ConvState | null> {
     const conv = await this.store.getConversation(id);
     if (!conv) return null;
     const [last, first, cursors] = await Promise.all([
@@ -604,31 +709,22 @@ export class ChatService {
       this.store.firstSeq(id),
       this.store.getCursors(id),
     ]);
-    const raced = cache ? this.convs.get(id) : undefined;
-    if (raced) return raced;
     const st: ConvState = {
       conv,
       memberSet: new Set(conv.members.map((m) => m.user)),
       former: new Map((conv.former ?? []).map((f) => [f.user, f.untilSeq])),
-      assigned: last,
-      committed: last,
+      seq: loaded(epoch ?? NOT_OWNED, last),
       firstSeq: first,
       cursors: new CursorBook(id, cursors),
     };
-    // The shard may have moved while we read: only an owner caches.
-    if (cache && (!this.cluster || this.cluster.owns(id))) this.convs.set(id, st);
-    return st;
-  }
-
-  private checkRoom(ops: number): void {
-    if (this.writer.room && this.writer.room() < ops) {
-      throw new ChatError('overloaded', 'the store write queue is full; retry', 100);
+    if (epoch === null || this.epochOf(id) !== epoch) {
+      st.seq = step(st.seq, { t: 'epoch', epoch: null }).state;
+      return st;
     }
-  }
-
-  /** Forget the cached counters of a conversation; the next use reloads them. */
-  private invalidate(id: string): void {
-    this.convs.delete(id);
+    const raced = this.convs.get(id);
+    if (raced && raced.seq.epoch === epoch && raced.seq.retired === null) return raced;
+    this.convs.set(id, st);
+    return st;
   }
 
   /**
@@ -637,9 +733,13 @@ export class ChatService {
    * one; the writer fails everything queued behind the batch too.
    */
   writeFailed(): void {
+    for (const st of [...this.convs.values()]) this.feed(st, { t: 'write_failed' });
     this.convs.clear();
   }
 }
+
+/** The epoch of a state read while the conversation is owned elsewhere (never current). */
+const NOT_OWNED = -1;
 
 function newGroupId(): string {
   return 'g_' + randomBytes(16).toString('base64url');

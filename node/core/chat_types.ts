@@ -8,11 +8,18 @@ import type { Conversation, Member, StoredMessage, WriteOp } from '../store/type
 import type { CursorBook, MemberReceipt } from './receipts.js';
 import type { ConnRef } from './registry.js';
 import type { Push } from './pushes.js';
+import type { SeqState } from './sequencer.js';
 
 export interface Writer {
-  submit(op: WriteOp): Promise<void>;
+  /**
+   * `epoch`: the ownership epoch (fencing token) of the conversation state the op was
+   * made from (node/core/sequencer.ts). In a cell the write is refused unless that is
+   * still the node's current epoch for the conversation's shard; absent: the current
+   * one (ops that no cached state made: a new conversation, presence).
+   */
+  submit(op: WriteOp, epoch?: number): Promise<void>;
   /** Ops that must commit in one batch (a membership change and its system message). */
-  submitMany(ops: readonly WriteOp[]): Promise<void>;
+  submitMany(ops: readonly WriteOp[], epoch?: number): Promise<void>;
   /**
    * How many ops would be accepted now. The service checks it before it takes a seq,
    * so a full queue refuses the send without burning a seq (absent: unbounded).
@@ -91,10 +98,13 @@ export interface RemoteOrigin {
  */
 export interface ClusterHooks {
   /**
-   * Does this node own the conversation's shard (sequence it, cache it)? Conversations
-   * owned elsewhere are read fresh from the store whenever they are needed (sync, list).
+   * The ownership epoch (fencing token) under which this node owns the conversation's
+   * shard now and takes its writes, or null: owned elsewhere, or moving. Only an owned
+   * conversation is sequenced and cached, and a cached state serves only as long as
+   * the epoch it was loaded under is the current one. Conversations owned elsewhere
+   * are read fresh from the store whenever they are needed (sync, list).
    */
-  owns(conversation: string): boolean;
+  epochOf(conversation: string): number | null;
   /** Fan a committed message out to the recipients' connections on other nodes. */
   deliver(users: readonly string[], message: StoredMessage, exclude: RemoteOrigin | null, t0: number): void;
   receipts(users: readonly string[], receipts: MemberReceipt[]): void;
@@ -148,10 +158,11 @@ export interface ConvState {
   memberSet: Set<string>;
   /** Former members -> the last seq they may read (as of the last assigned seq). */
   former: Map<string, number>;
-  /** Highest seq handed out (>= committed). */
-  assigned: number;
-  /** Highest durable seq whose deliveries have been posted. */
-  committed: number;
+  /**
+   * The sequencer (epoch, assigned, committed; sequencer.ts). A state read while the
+   * conversation is owned elsewhere is retired from the start: it serves reads only.
+   */
+  seq: SeqState;
   firstSeq: number;
   cursors: CursorBook;
 }

@@ -181,20 +181,20 @@ export class Host {
     };
   }
 
-  /** The writer as the chat service sees it: each op carries its fence, taken at submit. */
+  /** The writer as the chat service sees it: each op carries its fence (the epoch it was sequenced under). */
   private fencedWriter(w: BatchWriter<FencedOp>): Writer {
-    const claim = (op: WriteOp): FencedOp => ({ op, claim: this.cluster ? this.cluster.claimOf(op) : null });
+    const claim = (op: WriteOp, epoch?: number): FencedOp => ({ op, claim: this.cluster ? this.cluster.claimOf(op, epoch) : null });
     return {
-      submit: (op) => {
+      submit: (op, epoch) => {
         try {
-          return w.submit(claim(op));
+          return w.submit(claim(op, epoch));
         } catch (e) {
           return Promise.reject(e as Error);
         }
       },
-      submitMany: (ops) => {
+      submitMany: (ops, epoch) => {
         try {
-          return w.submitMany(ops.map(claim));
+          return w.submitMany(ops.map((op) => claim(op, epoch)));
         } catch (e) {
           return Promise.reject(e as Error);
         }
