@@ -310,6 +310,17 @@ describe('ChatService receipts', () => {
 });
 
 describe('ChatService.sync', () => {
+  it('refuses a cursor above the conversation\'s last seq with invalid_argument; the last seq itself is fine', async () => {
+    const { svc, store } = setup();
+    await group(store, 'ga', ['alice', 'bob']);
+    for (let i = 1; i <= 3; i++) await svc.send(caller('bob'), input('ga', `a${i}`));
+    await chatError(svc.sync(caller('alice'), [{ conversation: 'ga', seq: 4 }], 0), 'invalid_argument');
+    const page = await svc.sync(caller('alice'), [{ conversation: 'ga', seq: 3 }], 0);
+    assert.deepEqual([page.messages.length, page.hasMore, page.conversations[0].lastSeq], [0, false, 3]);
+    // Cursors of conversations the user is not in are still ignored.
+    await svc.sync(caller('alice'), [{ conversation: 'elsewhere', seq: 99 }], 0);
+  });
+
   it('pages through every conversation in seq order until has_more is false', async () => {
     const { svc, store } = setup();
     await group(store, 'ga', ['alice', 'bob']);
