@@ -112,6 +112,12 @@ export class Listener {
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.open(ws),
       message: (ws, data, isBinary) => this.message(ws, data, isBinary),
+      // Any inbound frame keeps a socket alive (PROTOCOL.md §7): the client's own
+      // WebSocket pings too (uWS answers them with a pong by itself).
+      ping: (ws) => {
+        const s = ws.getUserData().session;
+        if (s) touch(s, Date.now());
+      },
       pong: (ws) => {
         const s = ws.getUserData().session;
         if (s) touch(s, Date.now());

@@ -495,6 +495,23 @@ describe('RFC 6455: protocol violations end in a plain TCP close (uWS forceClose
   }
 });
 
+describe('RFC 6455: keepalive', () => {
+  it('a client that only sends WebSocket pings (and never answers the server\'s) is not closed as idle', async () => {
+    const { c } = await RawClient.open(node, 'keeper', nextDevice());
+    c.autoPong = false;
+    const until = Date.now() + IDLE_MS + 4 * HEARTBEAT_MS;
+    let pings = 0;
+    while (Date.now() < until && c.tcpClosedAt === 0) {
+      c.send(frame({ opcode: OP.ping, payload: Buffer.from(`k${++pings}`), mask: Buffer.from([9, 8, 7, 6]) }));
+      await sleep(IDLE_MS / 8);
+    }
+    assert.equal(c.tcpClosedAt, 0, `closed after ${pings} pings: ${describeFrames(c.frames)}`);
+    assert.deepEqual(c.seen().filter((f) => f.opcode === OP.close), []);
+    assert.ok(c.seen().filter((f) => f.opcode === OP.pong).length > 0, 'the pings were answered');
+    c.destroy();
+  });
+});
+
 describe('RFC 6455: violations uWS does not detect', () => {
   it('an unmasked frame is read as if its first 4 payload bytes were the mask: no answer, then idle close 4002', async () => {
     // RFC 6455 §5.1: the server MUST close on an unmasked client frame. uWS never looks
