@@ -22,6 +22,7 @@ const FLAGS = [
 function usage(): string {
   return [
     'usage: npm run chaos -- <scenario> [flags]',
+    '       npm run chaos -- record <result dir>...   (put earlier runs into docs/CHAOS.md)',
     '',
     ...SCENARIOS.map((s) => `  ${s.name.padEnd(18)} ${s.about} (default ${s.defaultCycles} cycles)`),
     '',
@@ -85,6 +86,12 @@ const argv = process.argv.slice(2);
 const [name, ...rest] = argv;
 if (!name || name === '--help' || name === 'list') {
   console.log(usage());
+  process.exit(0);
+}
+if (name === 'record') {
+  // Put earlier runs (made with --no-doc, or from another checkout) into docs/CHAOS.md.
+  const { recordResultInDoc } = await import('./report.js');
+  for (const dir of rest) console.log(recordResultInDoc(dir).join(' | '));
   process.exit(0);
 }
 const sc = scenario(name);

@@ -194,4 +194,31 @@ export function recordInDoc(r: RunRecord, dir: string): void {
   writeFileSync(DOC, upsertRow(readFileSync(DOC, 'utf8'), row));
 }
 
+/**
+ * The row of an earlier run from its result.json (for runs made from another checkout,
+ * e.g. a worktree at an older commit with --no-doc): `npm run chaos -- record <dir>`.
+ */
+export function recordResultInDoc(dir: string): Array<string | number> {
+  const j = JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8'));
+  const r: RunRecord = {
+    scenario: String(j.scenario).replace(/^chaos-/, ''),
+    command: j.command,
+    startedAt: new Date(j.startedAt),
+    finishedAt: new Date(j.finishedAt),
+    machine: j.machine,
+    code: j.code,
+    config: j.config,
+    cyclesAsked: j.config.cycles,
+    cycles: j.figures.cycles,
+    check: j.figures.check,
+    stats: j.figures.clients,
+    timeline: j.timeline,
+    errors: j.errors,
+    exitCode: j.exitCode,
+  };
+  const row = [...summaryRow(r), codeLabel(r.code), path.relative(ROOT, path.resolve(dir)), r.startedAt.toISOString().slice(0, 16).replace('T', ' ')];
+  writeFileSync(DOC, upsertRow(readFileSync(DOC, 'utf8'), row));
+  return row;
+}
+
 export { machineInfo };
