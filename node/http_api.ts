@@ -59,15 +59,23 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   internal: 500,
 };
 
-export function errorResponse(code: ErrorCode, message: string): HttpResponse {
-  return { status: STATUS_OF[code] ?? 400, body: { code, message, retryable: ERROR_CODES[code].retryable } };
+/**
+ * An error as HTTP: the status, the catalog code, and for a retryable refusal that
+ * says when (rate_limited, overloaded, ...) `retry_after_ms` in the body and the
+ * standard `Retry-After` header (whole seconds, rounded up; RFC 9110 §10.2.3).
+ */
+export function errorResponse(code: ErrorCode, message: string, retryAfterMs = 0): HttpResponse {
+  const body: Record<string, unknown> = { code, message, retryable: ERROR_CODES[code].retryable };
+  if (retryAfterMs > 0) body.retry_after_ms = retryAfterMs;
+  const headers = retryAfterMs > 0 ? { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) } : undefined;
+  return { status: STATUS_OF[code] ?? 400, body, ...(headers ? { headers } : {}) };
 }
 
 export async function handleHttp(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse> {
   try {
     return await route(req, deps);
   } catch (e) {
-    if (e instanceof ChatError) return errorResponse(e.code, e.message);
+    if (e instanceof ChatError) return errorResponse(e.code, e.message, e.retryAfterMs ?? 0);
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && code in ERROR_CODES) return errorResponse(code as ErrorCode, (e as Error).message);
     return errorResponse('internal', 'internal error');

@@ -108,7 +108,7 @@ export class TestNode {
     return c;
   }
 
-  async api(method: string, p: string, body?: unknown, auth: string | null = this.apiKey): Promise<{ status: number; body: any }> {
+  async api(method: string, p: string, body?: unknown, auth: string | null = this.apiKey): Promise<{ status: number; body: any; headers: Headers }> {
     const r = await fetch(this.httpUrl + p, {
       method,
       headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
@@ -116,7 +116,7 @@ export class TestNode {
     });
     const text = await r.text();
     const json = (r.headers.get('content-type') ?? '').includes('json');
-    return { status: r.status, body: json && text ? JSON.parse(text) : text };
+    return { status: r.status, body: json && text ? JSON.parse(text) : text, headers: r.headers };
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<unknown> {

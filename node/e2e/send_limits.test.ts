@@ -170,3 +170,21 @@ describe('per-conversation send limits', () => {
     }
   });
 });
+
+describe('send limits over the HTTP API', () => {
+  it('a backend past the (conversation, sender) burst gets 429 with retry_after_ms and Retry-After, and the refused sends are not stored', async () => {
+    const d = await node.api('POST', '/v1/conversations/direct', { users: ['httpa', 'httpb'] });
+    assert.equal(d.status, 200, show(d.body));
+    const conv = d.body.conversation as string;
+    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => node.api('POST', '/v1/messages', { conversation: conv, sender: 'httpa', client_msg_id: `h${i}`, body: 'x' })));
+    const refused = rs.filter((r) => r.status === 429);
+    assert.ok(refused.length >= 1, show(rs.map((r) => r.status)));
+    for (const r of refused) {
+      assert.equal(r.body.code, 'rate_limited');
+      assert.ok(r.body.retry_after_ms > 0, show(r.body));
+      assert.equal(r.headers.get('retry-after'), String(Math.ceil(r.body.retry_after_ms / 1000)));
+    }
+    const ok = rs.filter((r) => r.status === 201).map((r) => r.body.client_msg_id as string);
+    assert.deepEqual(new Set(await stored(conv)), new Set(ok));
+  });
+});
