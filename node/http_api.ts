@@ -196,6 +196,8 @@ function intParam(q: URLSearchParams, key: string, dflt: number): number {
   const v = q.get(key);
   if (v === null || v === '') return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new ChatError('invalid_argument', `${key}: must be a non-negative integer`);
+  // Above 2^53 - 1 a number is already rounded here: refuse it rather than answer
+  // for a neighbouring seq (the socket decoder does the same, PROTOCOL.md §3.3).
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new ChatError('invalid_argument', `${key}: must be an integer from 0 to 2^53 - 1`);
   return n;
 }

@@ -126,6 +126,11 @@ describe('transport', () => {
     assert.deepEqual([h.body.messages.map((m: { body: string }) => m.body), h.body.has_more], [['via ws'], true]);
     const h2 = await node.api('GET', `/v1/conversations/${conv}/messages?before=${h.body.messages[0].seq}`);
     assert.deepEqual(h2.body.messages.map((m: { body: string }) => m.body), ['via http']);
+    // A seq past 2^53 - 1 would be rounded to a neighbour: refused instead, as on the socket.
+    for (const q of ['before=9007199254740993', 'before=-1', 'before=1.5', 'limit=1e3']) {
+      const bad = await node.api('GET', `/v1/conversations/${conv}/messages?${q}`);
+      assert.deepEqual([bad.status, bad.body.code], [400, 'invalid_argument'], q);
+    }
     assert.equal((await node.api('POST', '/v1/messages', body, 'wrong-key')).status, 401);
     assert.equal((await node.api('POST', '/v1/messages', { ...body, sender: 'api-c', client_msg_id: 'x' })).status, 404, 'not a member');
     assert.equal((await node.api('POST', '/v1/messages', { conversation: conv })).status, 400);
