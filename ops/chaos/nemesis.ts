@@ -100,6 +100,8 @@ export async function killRestart(ctx: NemesisCtx, i: number, conv: string, runT
 export async function pauseResume(ctx: NemesisCtx, i: number, ms: number, conv: string, runT0: number): Promise<CycleOutcome> {
   const t0 = Date.now();
   const w = ctx.sut.kind === 'cell' ? watchOwner(ctx, conv, i, t0) : null;
+  const on = ctx.workload.devices.filter((d) => d.node === ctx.sut.nodeName(i));
+  const notes = [`at the freeze: ${on.length} devices connected to ${ctx.sut.nodeName(i)} with ${on.reduce((s, d) => s + d.inflight(), 0)} sends in flight on them`];
   ctx.sut.pause(i);
   try {
     await ctx.sleep(ms);
@@ -118,6 +120,7 @@ export async function pauseResume(ctx: NemesisCtx, i: number, ms: number, conv: 
     faultMs: healAt - t0,
     movedAfterMs: moved,
     recoveredMs: Date.now() - healAt,
+    notes,
   };
 }
 

@@ -164,7 +164,24 @@ export function writeRun(r: RunRecord, history: History | null, logs: Array<{ na
 export const DOC = path.join(ROOT, 'docs', 'CHAOS.md');
 const START = '<!-- chaos-results:start -->';
 const END = '<!-- chaos-results:end -->';
-export const DOC_HEADER = [...SUMMARY_HEADER, 'code', 'result', 'date'];
+export const DOC_HEADER = ['scenario', 'flags', ...SUMMARY_HEADER.slice(1), 'code', 'result', 'date'];
+
+/** The command's flags that shape the run (not where output goes). */
+export function flagsOf(command: string, scenario: string): string {
+  const args = command.split(/\s+/);
+  const rest = args.slice(args.indexOf(scenario) + 1);
+  const out: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === '--out') i++;
+    else if (rest[i] !== '--no-doc' && rest[i] !== '--keep-history') out.push(rest[i]);
+  }
+  return out.join(' ') || '(defaults)';
+}
+
+function docRow(r: RunRecord, dir: string): Array<string | number> {
+  const s = summaryRow(r);
+  return [s[0], flagsOf(r.command, r.scenario), ...s.slice(1), codeLabel(r.code), path.relative(ROOT, path.resolve(dir)), r.startedAt.toISOString().slice(0, 16).replace('T', ' ')];
+}
 
 function mdRow(cells: Array<string | number>): string {
   return `| ${cells.map((c) => String(c).replaceAll('|', '\\|')).join(' | ')} |`;
@@ -172,7 +189,7 @@ function mdRow(cells: Array<string | number>): string {
 
 /**
  * Put `row` into the results table between the markers, replacing a row with the same
- * scenario and code (pure: the file's text in, the new text out).
+ * scenario, flags and code (pure: the file's text in, the new text out).
  */
 export function upsertRow(doc: string, row: Array<string | number>): string {
   const s = doc.indexOf(START);
@@ -180,7 +197,7 @@ export function upsertRow(doc: string, row: Array<string | number>): string {
   if (s < 0 || e < s) throw new Error(`docs/CHAOS.md has no ${START} ... ${END} block`);
   const body = doc.slice(s + START.length, e).split('\n').filter((l) => l.startsWith('|'));
   const rows = body.slice(2); // header + separator
-  const key = (cells: string[]): string => `${cells[0]}|${cells[DOC_HEADER.indexOf('code')]}`;
+  const key = (cells: string[]): string => ['scenario', 'flags', 'code'].map((h) => cells[DOC_HEADER.indexOf(h)]).join('|');
   const cellsOf = (l: string): string[] => l.slice(2, -2).split(' | ');
   const mine = row.map(String);
   const kept = rows.filter((l) => key(cellsOf(l)) !== key(mine));
@@ -190,8 +207,7 @@ export function upsertRow(doc: string, row: Array<string | number>): string {
 
 export function recordInDoc(r: RunRecord, dir: string): void {
   if (!existsSync(DOC)) return;
-  const row = [...summaryRow(r), codeLabel(r.code), path.relative(ROOT, dir), r.startedAt.toISOString().slice(0, 16).replace('T', ' ')];
-  writeFileSync(DOC, upsertRow(readFileSync(DOC, 'utf8'), row));
+  writeFileSync(DOC, upsertRow(readFileSync(DOC, 'utf8'), docRow(r, dir)));
 }
 
 /**
@@ -216,7 +232,7 @@ export function recordResultInDoc(dir: string): Array<string | number> {
     errors: j.errors,
     exitCode: j.exitCode,
   };
-  const row = [...summaryRow(r), codeLabel(r.code), path.relative(ROOT, path.resolve(dir)), r.startedAt.toISOString().slice(0, 16).replace('T', ' ')];
+  const row = docRow(r, dir);
   writeFileSync(DOC, upsertRow(readFileSync(DOC, 'utf8'), row));
   return row;
 }
