@@ -57,11 +57,11 @@ export interface ChaosResult {
 export const DEFAULT_PARAMS: Params = { leaseTtlSec: 5, freezeFactor: 1.6, partitionFactor: 2, stopMs: [1_500, 4_000], downMs: 3_000, gapMs: 2_500 };
 
 export const DEFAULT_WORKLOAD: Omit<WorkloadOptions, 'attemptTimeoutMs'> = {
-  directs: 2,
+  directs: 1,
   groups: 1,
   groupSize: 4,
   rate: 100,
-  maxInflight: 32,
+  maxInflight: 64,
   impatientFraction: 0.25,
   impatientTimeoutMs: 2_000,
   maxOutbox: 2_000,
