@@ -1,16 +1,17 @@
-/** docs/CHAOS.md's results table: a run's row is added, and replaces the row of the same scenario, flags and code. */
+/** docs/CHAOS.md's results table: a run's row is added, and replaces the row of the same scenario, settings and code. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DOC_HEADER, flagsOf, upsertRow } from './report.js';
+import { DOC_HEADER, settingsOf, upsertRow } from './report.js';
 
 const doc = 'intro\n\n<!-- chaos-results:start -->\n<!-- chaos-results:end -->\n\nafter\n';
 const row = (scenario: string, code: string, acked: number): string[] =>
-  DOC_HEADER.map((h) => (h === 'scenario' ? scenario : h === 'code' ? code : h === 'acked' ? String(acked) : h === 'flags' ? '--cycles 2' : '-'));
+  DOC_HEADER.map((h) => (h === 'scenario' ? scenario : h === 'code' ? code : h === 'acked' ? String(acked) : h === 'settings' ? '100 msg/s' : '-'));
 
 describe('chaos report: docs table', () => {
-  it('flags: what shapes the run, not where its output goes', () => {
-    assert.equal(flagsOf('npm run chaos -- kill --cycles 20 --out /tmp/x --no-doc --rate 50', 'kill'), '--cycles 20 --rate 50');
-    assert.equal(flagsOf('npm run chaos -- kill', 'kill'), '(defaults)');
+  it('settings: what shapes the run, from its config', () => {
+    const config = { scenario: 'owner-freeze', params: { leaseTtlSec: 5, freezeFactor: 1.6 }, workload: { rate: 100, maxInflight: 64, directs: 1, groups: 1 }, sut: { kind: 'cell' } };
+    assert.equal(settingsOf(config), 'TTL 5 s, freeze 1.6 x TTL, 100 msg/s, 64 in flight, 1 1:1 + 1 group per node');
+    assert.equal(settingsOf({ ...config, scenario: 'kill', sut: { kind: 'single node' } }), '100 msg/s, 64 in flight, 1 1:1 + 1 group per node');
   });
 
   it('adds rows, replaces the same scenario + code, keeps the text around it', () => {

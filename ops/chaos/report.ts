@@ -164,23 +164,24 @@ export function writeRun(r: RunRecord, history: History | null, logs: Array<{ na
 export const DOC = path.join(ROOT, 'docs', 'CHAOS.md');
 const START = '<!-- chaos-results:start -->';
 const END = '<!-- chaos-results:end -->';
-export const DOC_HEADER = ['scenario', 'flags', ...SUMMARY_HEADER.slice(1), 'code', 'result', 'date'];
+export const DOC_HEADER = ['scenario', 'settings', ...SUMMARY_HEADER.slice(1), 'code', 'result', 'date'];
 
-/** The command's flags that shape the run (not where output goes). */
-export function flagsOf(command: string, scenario: string): string {
-  const args = command.split(/\s+/);
-  const rest = args.slice(args.indexOf(scenario) + 1);
+/** The settings that shape a run, from its config: lease TTL and fault length (cells), rate, pipelining, conversations. */
+export function settingsOf(config: Record<string, unknown>): string {
+  const p = (config.params ?? {}) as Record<string, number>;
+  const w = (config.workload ?? {}) as Record<string, number>;
+  const sut = (config.sut ?? {}) as Record<string, unknown>;
   const out: string[] = [];
-  for (let i = 0; i < rest.length; i++) {
-    if (rest[i] === '--out') i++;
-    else if (rest[i] !== '--no-doc' && rest[i] !== '--keep-history') out.push(rest[i]);
-  }
-  return out.join(' ') || '(defaults)';
+  if (sut.kind === 'cell') out.push(`TTL ${p.leaseTtlSec} s`);
+  if (config.scenario === 'owner-freeze') out.push(`freeze ${p.freezeFactor} x TTL`);
+  if (config.scenario === 'partition') out.push(`cut ${p.partitionFactor} x TTL`);
+  out.push(`${w.rate} msg/s`, `${w.maxInflight} in flight`, `${w.directs} 1:1 + ${w.groups} group per node`);
+  return out.join(', ');
 }
 
 function docRow(r: RunRecord, dir: string): Array<string | number> {
   const s = summaryRow(r);
-  return [s[0], flagsOf(r.command, r.scenario), ...s.slice(1), codeLabel(r.code), path.relative(ROOT, path.resolve(dir)), r.startedAt.toISOString().slice(0, 16).replace('T', ' ')];
+  return [s[0], settingsOf(r.config), ...s.slice(1), codeLabel(r.code), path.relative(ROOT, path.resolve(dir)), r.startedAt.toISOString().slice(0, 16).replace('T', ' ')];
 }
 
 function mdRow(cells: Array<string | number>): string {
@@ -189,7 +190,7 @@ function mdRow(cells: Array<string | number>): string {
 
 /**
  * Put `row` into the results table between the markers, replacing a row with the same
- * scenario, flags and code (pure: the file's text in, the new text out).
+ * scenario, settings and code (pure: the file's text in, the new text out).
  */
 export function upsertRow(doc: string, row: Array<string | number>): string {
   const s = doc.indexOf(START);
@@ -197,7 +198,7 @@ export function upsertRow(doc: string, row: Array<string | number>): string {
   if (s < 0 || e < s) throw new Error(`docs/CHAOS.md has no ${START} ... ${END} block`);
   const body = doc.slice(s + START.length, e).split('\n').filter((l) => l.startsWith('|'));
   const rows = body.slice(2); // header + separator
-  const key = (cells: string[]): string => ['scenario', 'flags', 'code'].map((h) => cells[DOC_HEADER.indexOf(h)]).join('|');
+  const key = (cells: string[]): string => ['scenario', 'settings', 'code'].map((h) => cells[DOC_HEADER.indexOf(h)]).join('|');
   const cellsOf = (l: string): string[] => l.slice(2, -2).split(' | ');
   const mine = row.map(String);
   const kept = rows.filter((l) => key(cellsOf(l)) !== key(mine));
