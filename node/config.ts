@@ -3,8 +3,9 @@
  * ./switchboard.json when present), then a
  * few command-line overrides. Validated once at start; any bad or unknown key stops
  * the node with a message naming it (e.g. `limits.maxFrameBytes: must be an integer
- * between 1024 and 16777216`). Every value is documented on its field below (the
- * `cluster` section in ops/cluster_config.ts).
+ * between 1024 and 16777216`). Every key is described in CONFIG_DOCS below, from
+ * which docs/CONFIG.md is generated (`npm run config:doc`; node/config_doc.ts); the
+ * `cluster` section's types and defaults are in ops/cluster_config.ts.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -214,48 +215,191 @@ export function defaultConfig(): Config {
   };
 }
 
-type Check = (v: unknown, key: string) => unknown;
+/**
+ * What each key does, for operators: the configuration reference (docs/CONFIG.md,
+ * `npm run config:doc`) is generated from this table, the schema's bounds and the
+ * defaults above; node/config_doc.test.ts fails if a key has no entry here or the
+ * reference is stale. Keys inside listen.tls and auth.keys entries are listed too
+ * (`auth.keys[].kid`). Sizes are bytes, times milliseconds unless the key says
+ * otherwise. Each entry carries the gist of its default's why; the comments on the
+ * defaults keep the full reasoning and the sources.
+ */
+export const CONFIG_DOCS: Readonly<Record<string, string>> = {
+  'node.id': 'This node\'s name: in log lines, the ready line and, in a cell, its membership key and the owner recorded for its conversation shards. Must be unique in a cell. Flag: `--node-id`.',
+  'node.dataDir': 'Directory for local state: the SQLite file (unless store.sqlite.file says otherwise) and the dev HS256 secret `dev-secret` used when auth.keys is empty. Created at start; a relative path is resolved against the working directory. Flag: `--data-dir`.',
 
-const int = (min: number, max: number): Check => (v, key) => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(key, `must be an integer between ${min} and ${max} (got ${JSON.stringify(v)})`);
-  }
-  return v;
+  'listen.host': 'Address the WebSocket and HTTP listener binds (one port for both: `/v1/ws`, the HTTP API, `/metrics`, `/admin/*`). `0.0.0.0` for all interfaces. Flag: `--host`.',
+  'listen.port': 'Port of that listener, shared by every socket shard (SO_REUSEPORT). 0 = any free port (the ready line prints the one chosen). Flag: `--port`.',
+  'listen.tls': 'null: plain `ws://` and `http://`. An object: TLS on the same port (`wss://`, `https://`) with the certificate below. A change needs a restart today.',
+  'listen.tls.certFile': 'PEM certificate chain file.',
+  'listen.tls.keyFile': 'PEM private key file of that certificate.',
+  'listen.tls.passphrase': 'Passphrase of an encrypted key file; empty when the key is not encrypted.',
+
+  'shards.count': 'Socket shards: uWebSockets.js worker threads, each serving its share of the connections on the one port. 0 = one per CPU core. Flag: `--shards`.',
+  'tasks.threads': 'Threads of the task pool (piscina) that verifies EdDSA tokens off the socket threads. 0 = one per CPU core.',
+
+  'limits.maxFrameBytes': 'Largest inbound WebSocket frame (sent to clients as `welcome.max_frame_bytes`; also caps HTTP request bodies). Up to 4x this: `frame_too_large` and the socket stays open; up to 8x: close 1009; beyond: dropped (PROTOCOL.md §8.2).',
+  'limits.maxMessageBytes': 'Largest body + meta of one message; a bigger send gets `limit_exceeded`. Must not exceed limits.maxFrameBytes.',
+  'limits.sendRatePerSec': 'Send frames per second per connection (token bucket refill rate); past it a send gets `rate_limited` with `retry_after_ms`.',
+  'limits.sendBurst': 'Burst of that per-connection send bucket.',
+  'limits.frameRatePerSec': 'Frames per second per connection, of every kind but `ping` (sends count here too; token bucket refill rate); past it `rate_limited` with `retry_after_ms`.',
+  'limits.frameBurst': 'Burst of that per-connection frame bucket.',
+  'limits.idleTimeoutMs': 'A socket with no inbound frame (pongs count) for this long is closed with 4002 (`welcome.idle_timeout_ms`).',
+  'limits.heartbeatMs': 'Interval of server pings and of the idle / token-expiry check (`welcome.heartbeat_ms`). Must be smaller than limits.idleTimeoutMs.',
+  'limits.defaultSyncPage': 'Messages per `sync` page when the client asks for `limit` 0. Must not exceed limits.maxSyncPage.',
+  'limits.maxSyncPage': 'Largest `sync` page a client may ask for (`welcome.max_sync_page`); a larger `limit` gets `invalid_argument`.',
+  'limits.maxHistoryPage': 'Largest history page. On a socket a larger `limit` gets `invalid_argument`; the HTTP API clamps it to this. The default page is min(50, this).',
+  'limits.maxBackpressureBytes': 'Outbound bytes buffered for one socket (a client that does not read) before it is closed as a slow consumer with 4003; the client reconnects and resyncs, nothing is lost.',
+  'limits.maxConversationMembers': 'Largest group, creator included; creating or growing a group past it gets `limit_exceeded`.',
+  'limits.maxInflightSends': 'Sends per connection awaiting their ack; one more gets `rate_limited` (retry after 50 ms).',
+  'limits.maxPresenceSubscriptions': 'Users one connection may watch with `presence_subscribe` (interest-scoped presence); more gets `limit_exceeded`. 256: a chat list shows a few dozen contacts, and one connection should not watch a whole address book.',
+  'limits.presenceOfflineDebounceMs': 'A user whose last connection closed still counts as online this long, so a reconnect (network switch, app restart: 5 s covers the common ones) is not an offline/online flap.',
+  'limits.presenceIntervalMs': 'At most one presence push per subscriber per interval; changes in between are batched. 1 s: presence is glanceable, and batching is what keeps a reconnect storm from becoming a frame storm.',
+  'limits.groupReceiptIntervalMs': 'At most one `group_receipts` push per conversation and sender per interval. 250 ms: ticks feel live, and a 1024-member group acking together yields a handful of frames instead of thousands.',
+  'limits.typingIntervalMs': 'A connection\'s typing notices are relayed at most once per interval; faster ones are dropped (clients repeat typing every few seconds).',
+  'limits.typingTtlMs': 'A typing indicator expires this long after the notice (`typing.until_ms` = now + this).',
+  'limits.userSendRatePerSec': 'Sends per second per user over all devices and conversations (token bucket; `rate_limited` past it). In a cell each node the user is connected to enforces rate/k and burst/k (k = those nodes); sized for k = 2. Caps a compromised account spraying many chats. Socket sends only: HTTP API sends skip this bucket.',
+  'limits.userSendBurst': 'Burst of the per-user send bucket (200: one device alone, at k = 2, still gets a full 100-photo share).',
+  'limits.conversationSendRatePerSec': 'Sends per second per conversation, all senders together (token bucket at the conversation\'s owner). Protects fan-out: a 1024-member group at 20 msg/s is ~20,000 deliveries/s, under half of what one node fans out, so one busy group cannot starve the others. Must be at least limits.conversationSenderRatePerSec.',
+  'limits.conversationSendBurst': 'Burst of the per-conversation bucket (200: two 100-photo shares at once). Must be at least limits.conversationSenderBurst.',
+  'limits.conversationSenderRatePerSec': 'Sends per second per (conversation, sender), the tightest bucket: 2/s lets a person typing short lines fast through, where Telegram asks bots for 1/s per chat. Must not exceed limits.conversationSendRatePerSec.',
+  'limits.conversationSenderBurst': 'Burst of the (conversation, sender) bucket. 100: a 100-photo share (one message each) or an offline outbox flushed on reconnect goes through at once. Must not exceed limits.conversationSendBurst.',
+  'limits.sendLimitMaxEntries': 'Buckets kept in memory per scope (user, conversation, sender), about 170 bytes each; past it the least recently used bucket is dropped (fail-open: it over-admits by at most what that key had spent, never refuses new users). A bucket lives only until it refills (at most burst/rate).',
+
+  'store.kind': '`sqlite`: the embedded store, one node. `cassandra`: the production store, required for a cell (cluster.enabled).',
+  'store.sqlite.file': 'SQLite database file. Empty = `<node.dataDir>/switchboard.sqlite`.',
+  'store.cassandra.contactPoints': 'Cassandra nodes to connect to first, as `host:port`; the driver discovers the rest.',
+  'store.cassandra.localDataCenter': 'The Cassandra data center this node talks to (load balancing and LOCAL_* consistencies).',
+  'store.cassandra.keyspace': 'Keyspace holding the tables (`npm run migrate` creates it).',
+  'store.cassandra.consistency': 'Write consistency (reads use the same, except that `eachQuorum` reads as `localQuorum`); an ack waits for the write at this level. `localQuorum` survives one replica down with replication factor 3; `one` suits a single local node (dev).',
+  'store.cassandra.migrateOnStart': 'Apply missing schema migrations at start (dev, tests). Production runs `npm run migrate` before starting nodes.',
+  'store.cassandra.guardSeqs': 'Message rows are conditional inserts (IF NOT EXISTS), so a stored seq never changes content, even when a stale shard owner (a node frozen past its lease) writes. Costs a Paxos round per message partition per commit (node/store/CASSANDRA.md); false exists to measure that cost, not to run with.',
+  'store.batch.maxBatch': 'Ops per store commit of the batch writer (group commit; acks wait for the commit). 256: a SQLite transaction of 256 inserts costs far less than its fsync, and a Cassandra batch stays under batch_size_fail_threshold.',
+  'store.batch.maxDelayMs': 'How long the oldest queued op may wait for company before its batch leaves. 2 ms: small next to one fsync, so an idle node adds little latency while a busy one fills batches anyway.',
+  'store.batch.maxQueue': 'Ops allowed to wait for the store; past it sends get a retryable `overloaded` at once (a few hundred ms of backlog at 10,000: deeper queues only turn a slow disk into client timeouts).',
+  'store.batch.concurrency': 'Commits in flight at once. 0 = by store: 4 on Cassandra (pipelined commits stay in call order per conversation; measured 2.9x -> 4.1x the per-message writer), 1 on SQLite (one writer anyway).',
+  'store.retentionMessages': 'Keep at most this many messages per conversation, trimmed in steps of 10%; older ones are gone (`first_seq` moves, a client behind it gets `resync_required`). 0 = keep all.',
+
+  'auth.issuer': 'When set, client tokens must carry exactly this `iss`. Empty = not checked.',
+  'auth.audience': 'When set, client tokens must list this in `aud`. Empty = not checked.',
+  'auth.clockToleranceSec': 'Seconds of leeway for a token\'s `exp` / `nbf` / `iat`, for clock skew between the token issuer and the node. With auth.keys set the auth validator (node/auth/config.ts) allows at most 600.',
+  'auth.ticketTtlMs': 'Lifetime of a single-use WebSocket ticket from `POST /v1/tickets` (browsers). With auth.keys set the auth validator (node/auth/config.ts) allows at most 600000.',
+  'auth.keys': 'Keys that verify client tokens (JWT), chosen by the token\'s `kid`. Several keys allow rotation: publish the new one, start signing with it, drop the old one later. Empty = the dev HS256 secret in `<node.dataDir>/dev-secret` (a warning is logged; mint tokens with `npm run token`).',
+  'auth.keys[].kid': 'Key id; a token names its key in the `kid` header.',
+  'auth.keys[].alg': '`HS256` (shared secret) or `EdDSA` (Ed25519; verified in the task pool).',
+  'auth.keys[].secret': 'The HS256 shared secret. Prefix `base64url:` or `utf8:` to force an encoding; without one, a string that is canonical base64url of at least 32 bytes is decoded, anything else taken as UTF-8. Whoever signs tokens must use the same bytes.',
+  'auth.keys[].publicKeyPem': 'The Ed25519 public key that verifies tokens.',
+  'auth.keys[].privateKeyPem': 'The Ed25519 private key, only where tokens are minted (dev, `npm run token`); nodes that only verify leave it out.',
+
+  'api.keys': 'API keys for the HTTP API of app backends (`/v1/...`) and for `/admin/*` (switchboardctl): `Authorization: Bearer <key>`, compared in constant time. Empty = the HTTP API and the admin endpoints refuse every call.',
+
+  'drain.deadlineMs': 'A drain (SIGTERM, `POST /admin/drain`, `switchboardctl drain`) that has not finished in this long exits the process with code 1 instead of 0.',
+  'drain.goawayJitterMs': 'On drain each client gets `goaway` with a reconnect delay drawn from 0 to this, then close 4001, so the clients of a drained node do not all reconnect at once.',
+
+  'log.level': 'Lowest level of log line to write. Validated but not applied yet: every line is written whatever its level (issue 18, structured logs).',
+
+  'cluster.enabled': 'false: a single node, embedded route table, no etcd. true: the node joins a cell (etcd membership, routes, conversation shards, gRPC links to the other nodes); needs store.kind `cassandra`. node/cluster/CLUSTER.md.',
+  'cluster.etcd.endpoints': 'etcd client URLs, e.g. `http://127.0.0.1:2379`.',
+  'cluster.etcd.prefix': 'Key prefix of the cell in etcd (node/cluster/keys.ts); several cells or test runs can share one etcd.',
+  'cluster.etcd.leaseTtlSec': 'TTL in seconds of the node\'s etcd lease, which carries its membership, routes and shards: a dead node\'s routes and shards move within about TTL + 1.5 s.',
+  'cluster.peer.bind': '`host:port` the cluster gRPC server binds (port 0 = any free port).',
+  'cluster.peer.advertise': '`host:port` other nodes dial, published in membership. Empty = the bound address.',
+  'cluster.shards.count': 'Conversation shards of the cell, each owned by one node at a time. Fixed for the life of the cell: every node must use the same value.',
+  'cluster.routes.maxBatchOps': 'Route changes (user/device -> node) per etcd transaction. 128: etcd\'s default --max-txn-ops; a bigger txn is refused.',
+  'cluster.routes.maxDelayMs': 'How long a route change may wait for company before its transaction leaves (route writes are off the message path).',
+  'cluster.routes.maxPending': 'Route changes not yet written to etcd before new registrations are refused (new connections should go elsewhere; about a few seconds of etcd write capacity).',
+  'cluster.links.maxQueuedBytes': 'Bytes queued for one peer node before sends to it are refused (`overloaded`, frame dropped): about 1 s of a busy link, enough to ride out a reconnect.',
+  'cluster.links.maxBatchBytes': 'Bytes per batch on a peer link (64 KiB: one HTTP/2 window; bigger batches add latency).',
+  'cluster.links.heartbeatMs': 'A peer link sends a heartbeat after this long without sending. With cluster.enabled, must be smaller than cluster.links.deadAfterMs.',
+  'cluster.links.deadAfterMs': 'A peer is declared dead (and redialled) after this long without receiving anything on its link.',
+  'cluster.fence.mode': '`etcd`: before each store batch of a shard owner, one read-only etcd txn checks it still owns the shards (node/cluster/fence.ts). `lease`: trust the local lease alone (sound while clocks run at the same rate).',
+  'cluster.fence.safetyMarginMs': 'A shard owner starts a store write only while its lease stays valid at least this much longer (1 s: far longer than a normal batch, so a write that starts in time ends in time unless the process stalls).',
 };
-const str = (opts: { nonEmpty?: boolean; oneOf?: string[] } = {}): Check => (v, key) => {
-  if (typeof v !== 'string') throw new ConfigError(key, `must be a string (got ${JSON.stringify(v)})`);
-  if (opts.nonEmpty && v === '') throw new ConfigError(key, 'must not be empty');
-  if (opts.oneOf && !opts.oneOf.includes(v)) throw new ConfigError(key, `must be one of ${opts.oneOf.join(', ')} (got ${JSON.stringify(v)})`);
-  return v;
-};
-const strList: Check = (v, key) => {
+
+/**
+ * What the configuration reference (docs/CONFIG.md, generated by node/config_doc.ts)
+ * says a check accepts. The check constructors below attach it, so the reference
+ * states the very bounds that are enforced. `fields` documents the keys inside an
+ * object-valued key (listen.tls, each entry of auth.keys); `dflt` their default
+ * (`undefined` = required).
+ */
+export interface CheckDoc {
+  type: string;
+  min?: number;
+  max?: number;
+  oneOf?: readonly string[];
+  /** Any other rule, as the reference states it. */
+  rule?: string;
+  fields?: Schema;
+  /** For a key inside `fields`: its default as JSON text, or undefined when required. */
+  dflt?: string;
+}
+
+export type Check = ((v: unknown, key: string) => unknown) & { doc?: CheckDoc };
+
+/** Attach the reference's description of what `check` accepts (validation unchanged). */
+const documented = (check: (v: unknown, key: string) => unknown, doc: CheckDoc): Check => Object.assign(check, { doc });
+
+const int = (min: number, max: number): Check =>
+  documented((v, key) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new ConfigError(key, `must be an integer between ${min} and ${max} (got ${JSON.stringify(v)})`);
+    }
+    return v;
+  }, { type: 'integer', min, max });
+const str = (opts: { nonEmpty?: boolean; oneOf?: string[] } = {}): Check =>
+  documented((v, key) => {
+    if (typeof v !== 'string') throw new ConfigError(key, `must be a string (got ${JSON.stringify(v)})`);
+    if (opts.nonEmpty && v === '') throw new ConfigError(key, 'must not be empty');
+    if (opts.oneOf && !opts.oneOf.includes(v)) throw new ConfigError(key, `must be one of ${opts.oneOf.join(', ')} (got ${JSON.stringify(v)})`);
+    return v;
+  }, { type: 'string', ...(opts.oneOf ? { oneOf: opts.oneOf } : {}), ...(opts.nonEmpty && !opts.oneOf ? { rule: 'not empty' } : {}) });
+const strList: Check = documented((v, key) => {
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(key, 'must be a list of strings');
   return v;
-};
+}, { type: 'list of strings' });
 
-const bool: Check = (v, key) => {
+const bool: Check = documented((v, key) => {
   if (typeof v !== 'boolean') throw new ConfigError(key, 'must be true or false');
   return v;
-};
-const hostPort: Check = (v, key) => {
+}, { type: 'boolean' });
+const hostPort: Check = documented((v, key) => {
   str({ nonEmpty: true })(v, key);
   const m = /^(.+):(\d{1,5})$/.exec(v as string);
   if (!m || Number(m[2]) > 65535) throw new ConfigError(key, `must be host:port (got ${JSON.stringify(v)})`);
   return v;
-};
+}, { type: 'string', rule: 'host:port' });
 
 /** The schema mirrors Config; a nested object is a schema, a function checks a leaf. */
-type Schema = { [k: string]: Check | Schema };
+export type Schema = { [k: string]: Check | Schema };
+
+const tlsSchema: Schema = { certFile: str({ nonEmpty: true }), keyFile: str({ nonEmpty: true }), passphrase: str() };
+const tlsDefaults = { passphrase: '' };
+
+/**
+ * What the reference says about the fields of one auth.keys entry. Documentation only:
+ * checkAuthKey and node/auth/config.ts do the checking.
+ */
+const authKeyFieldsDoc: Schema = {
+  kid: documented(() => undefined, { type: 'string', rule: '1 to 64 characters of [A-Za-z0-9._:-]; unique among the keys' }),
+  alg: documented(() => undefined, { type: 'string', oneOf: ['HS256', 'EdDSA'] }),
+  secret: documented(() => undefined, { type: 'string', rule: 'HS256 only; at least 32 bytes once decoded', dflt: 'required for HS256' }),
+  publicKeyPem: documented(() => undefined, { type: 'string', rule: 'EdDSA only; an Ed25519 public key, PEM', dflt: 'required for EdDSA' }),
+  privateKeyPem: documented(() => undefined, { type: 'string', rule: 'EdDSA only; the Ed25519 private key matching publicKeyPem, PEM', dflt: 'none' }),
+};
 
 const schema: Schema = {
   node: { id: str({ nonEmpty: true }), dataDir: str({ nonEmpty: true }) },
   listen: {
     host: str({ nonEmpty: true }),
     port: int(0, 65535),
-    tls: (v, key) => {
-      if (v === null) return null;
-      return validateAgainst(v, { certFile: str({ nonEmpty: true }), keyFile: str({ nonEmpty: true }), passphrase: str() }, key, { passphrase: '' });
-    },
+    tls: documented(
+      (v, key) => {
+        if (v === null) return null;
+        return validateAgainst(v, tlsSchema, key, tlsDefaults);
+      },
+      { type: 'object or null', rule: 'null, or an object with the keys below', fields: docFields(tlsSchema, tlsDefaults) },
+    ),
   },
   shards: { count: int(0, 256) },
   tasks: { threads: int(0, 256) },
@@ -294,16 +438,22 @@ const schema: Schema = {
     cassandra: {
       contactPoints: strList,
       localDataCenter: str({ nonEmpty: true }),
-      keyspace: (v, key) => {
-        str({ nonEmpty: true })(v, key);
-        if (!/^[a-z][a-z0-9_]{0,47}$/.test(v as string)) throw new ConfigError(key, 'must match [a-z][a-z0-9_]{0,47}');
-        return v;
-      },
+      keyspace: documented(
+        (v, key) => {
+          str({ nonEmpty: true })(v, key);
+          if (!/^[a-z][a-z0-9_]{0,47}$/.test(v as string)) throw new ConfigError(key, 'must match [a-z][a-z0-9_]{0,47}');
+          return v;
+        },
+        { type: 'string', rule: 'matches [a-z][a-z0-9_]{0,47}' },
+      ),
       consistency: str({ oneOf: ['one', 'localOne', 'quorum', 'localQuorum', 'eachQuorum', 'all'] }),
-      migrateOnStart: (v, key) => {
-        if (typeof v !== 'boolean') throw new ConfigError(key, 'must be true or false');
-        return v;
-      },
+      migrateOnStart: documented(
+        (v, key) => {
+          if (typeof v !== 'boolean') throw new ConfigError(key, 'must be true or false');
+          return v;
+        },
+        { type: 'boolean' },
+      ),
       guardSeqs: bool,
     },
     batch: { maxBatch: int(1, 100_000), maxDelayMs: int(0, 10_000), maxQueue: int(1, 10_000_000), concurrency: int(0, 64) },
@@ -314,44 +464,69 @@ const schema: Schema = {
     audience: str(),
     clockToleranceSec: int(0, 3600),
     ticketTtlMs: int(1000, 3_600_000),
-    keys: (v, key) => {
-      if (!Array.isArray(v)) throw new ConfigError(key, 'must be a list of keys');
-      return v.map((k, i) => checkAuthKey(k, `${key}[${i}]`));
-    },
+    keys: documented(
+      (v, key) => {
+        if (!Array.isArray(v)) throw new ConfigError(key, 'must be a list of keys');
+        return v.map((k, i) => checkAuthKey(k, `${key}[${i}]`));
+      },
+      { type: 'list of objects', rule: 'each entry has the keys below', fields: authKeyFieldsDoc },
+    ),
   },
   api: {
-    keys: (v, key) => {
-      strList(v, key);
-      (v as string[]).forEach((k, i) => {
-        if (k.length < 24) throw new ConfigError(`${key}[${i}]`, 'must be at least 24 characters');
-      });
-      return v;
-    },
+    keys: documented(
+      (v, key) => {
+        strList(v, key);
+        (v as string[]).forEach((k, i) => {
+          if (k.length < 24) throw new ConfigError(`${key}[${i}]`, 'must be at least 24 characters');
+        });
+        return v;
+      },
+      { type: 'list of strings', rule: 'each at least 24 characters' },
+    ),
   },
   drain: { deadlineMs: int(100, 600_000), goawayJitterMs: int(0, 600_000) },
   log: { level: str({ oneOf: ['debug', 'info', 'warn', 'error'] }) },
   cluster: {
     enabled: bool,
     etcd: {
-      endpoints: (v, key) => {
-        strList(v, key);
-        if ((v as string[]).length === 0) throw new ConfigError(key, 'must name at least one endpoint');
-        return v;
-      },
-      prefix: (v, key) => {
-        str({ nonEmpty: true })(v, key);
-        if (!(v as string).startsWith('/') || !(v as string).endsWith('/')) throw new ConfigError(key, 'must start and end with /');
-        return v;
-      },
+      endpoints: documented(
+        (v, key) => {
+          strList(v, key);
+          if ((v as string[]).length === 0) throw new ConfigError(key, 'must name at least one endpoint');
+          return v;
+        },
+        { type: 'list of strings', rule: 'at least one' },
+      ),
+      prefix: documented(
+        (v, key) => {
+          str({ nonEmpty: true })(v, key);
+          if (!(v as string).startsWith('/') || !(v as string).endsWith('/')) throw new ConfigError(key, 'must start and end with /');
+          return v;
+        },
+        { type: 'string', rule: 'starts and ends with /' },
+      ),
       leaseTtlSec: int(2, 600),
     },
-    peer: { bind: hostPort, advertise: (v, key) => (v === '' ? v : hostPort(v, key)) },
+    peer: { bind: hostPort, advertise: documented((v, key) => (v === '' ? v : hostPort(v, key)), { type: 'string', rule: 'host:port, or empty' }) },
     shards: { count: int(1, 65_536) },
     routes: { maxBatchOps: int(1, 128), maxDelayMs: int(0, 10_000), maxPending: int(1, 10_000_000) },
     links: { maxQueuedBytes: int(65_536, 1 << 30), maxBatchBytes: int(1024, 16 * 1024 * 1024), heartbeatMs: int(50, 60_000), deadAfterMs: int(100, 600_000) },
     fence: { mode: str({ oneOf: ['etcd', 'lease'] }), safetyMarginMs: int(0, 60_000) },
   },
 };
+
+/** The keys, checks and defaults the reference documents (node/config_doc.ts). */
+export const configSchema: Readonly<Schema> = schema;
+
+/** The fields of an object-valued key, for the reference: each with its default (or required). */
+function docFields(s: Schema, defaults: Record<string, unknown>): Schema {
+  const out: Schema = {};
+  for (const [k, check] of Object.entries(s)) {
+    if (typeof check !== 'function') throw new Error(`docFields: ${k} is a nested schema`);
+    out[k] = documented(() => undefined, { ...(check.doc ?? { type: '?' }), ...(k in defaults ? { dflt: JSON.stringify(defaults[k]) } : {}) });
+  }
+  return out;
+}
 
 function checkAuthKey(k: unknown, key: string): AuthKeyConfig {
   if (k === null || typeof k !== 'object') throw new ConfigError(key, 'must be an object');
