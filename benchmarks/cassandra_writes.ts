@@ -23,8 +23,12 @@
  *             writerOptions: maxBatch 256, maxDelayMs 2, maxQueue 10 000, concurrency 4:
  *             commits overlapped, kept in order per conversation by the store) into
  *             CassandraStore.commit with its defaults (grouping 'auto': small partition
- *             pieces packed, <= 10 partitions per request).
- *   batched-serial  the same with writer concurrency 1 (one commit at a time).
+ *             pieces packed, <= 10 partitions per request; guardSeqs: message rows
+ *             inserted IF NOT EXISTS, one conditional batch per partition piece).
+ *   batched-unguarded  the same with guardSeqs false (plain upserts, packed like the
+ *             other rows): the write path before the guard, so `batched` against it is
+ *             what the guard costs, measured in the same run.
+ *   batched-serial  the same as batched with writer concurrency 1 (one commit at a time).
  *   batched-partition  writer concurrency 1, grouping 'partition' (one unlogged batch
  *             per partition): the writer before pipelining and packing, for reference.
  *   naive     per message: dedup insert (+ hint update when due) concurrently, then
@@ -33,6 +37,7 @@
  *             on per-message cost, for reference.
  * Results: a table per shape on stdout and results/<timestamp>-cassandra-writes/result.json.
  */
+import os from 'node:os';
 import cassandra from 'cassandra-driver';
 import { checkKnown, num, parseFlags, str } from './lib/args.js';
 import { Latency, type LatencySummary, type PercentileCurve } from './lib/latency.js';
@@ -46,7 +51,7 @@ import { startPrivateCassandra, testKeyspace, type PrivateCassandra } from '../n
 import { LOCAL_DATACENTER } from '../ops/cassandra/index.js';
 import type { StoredMessage, WriteOp } from '../node/store/types.js';
 
-const MODES = ['naive', 'batched', 'batched-serial', 'batched-partition', 'naive-1'] as const;
+const MODES = ['naive', 'batched', 'batched-unguarded', 'batched-serial', 'batched-partition', 'naive-1'] as const;
 type Mode = (typeof MODES)[number];
 
 interface ModeResult {
@@ -64,6 +69,8 @@ interface ModeResult {
   cpuUsPerMsg: { client: number; cassandra: number | null };
   /** Every repeat's msg/s; the other fields are the median run's. */
   runsMsgPerSec?: number[];
+  /** 1-minute load average when the run ended (the box is shared). */
+  load1m: number;
 }
 
 export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> {
@@ -106,6 +113,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
   const cassandraPid = num(flags, 'cassandra-pid', 0) || node?.handle().pid || 0;
   const store = await openCassandraStore(cfg, { migrate: true, concurrency: commitConcurrency, batchMaxPartitions: packPartitions });
   const perPartition = await openCassandraStore(cfg, { concurrency: commitConcurrency, grouping: 'partition' });
+  const unguarded = await openCassandraStore({ ...cfg, guardSeqs: false }, { concurrency: commitConcurrency, batchMaxPartitions: packPartitions });
   const client = createCassandraClient(cfg);
   await client.connect();
   const ks = cfg.keyspace;
@@ -113,7 +121,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
     message:
       `INSERT INTO ${ks}.messages (conversation, bucket, seq, message_id, sender, sender_device, client_msg_id, body, meta, server_ts) ` +
       'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    dedup: `INSERT INTO ${ks}.dedup (conversation, sender, client_msg_id, seq) VALUES (?, ?, ?, ?)`,
+    dedup: `INSERT INTO ${ks}.dedup_seqs (conversation, sender, client_msg_id, seq) VALUES (?, ?, ?, ?)`,
     hint: `UPDATE ${ks}.conversations USING TIMESTAMP ? SET last_seq = ? WHERE id = ?`,
   };
   const opts = { prepare: true, isIdempotent: true, consistency: cassandra.types.consistencies.one };
@@ -124,8 +132,9 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
     const seqs = new Array<number>(conversations).fill(0);
     const latency = new Latency();
     const hinted = new Map<string, number>();
-    const sink = mode === 'batched-partition' ? perPartition : store;
-    const writer = new BatchWriter<WriteOp>((ops) => sink.commit(ops), { ...nodeWriter, concurrency: mode === 'batched' ? nodeWriter.concurrency : 1 });
+    const sink = mode === 'batched-partition' ? perPartition : mode === 'batched-unguarded' ? unguarded : store;
+    const pipelined = mode === 'batched' || mode === 'batched-unguarded';
+    const writer = new BatchWriter<WriteOp>((ops) => sink.commit(ops), { ...nodeWriter, concurrency: pipelined ? nodeWriter.concurrency : 1 });
     let next = 0;
     const sendOne = async (i: number) => {
       const c = i % conversations;
@@ -186,6 +195,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
         cassandra: jvm0 !== null && jvm1 !== null ? round((jvm1 - jvm0) / done) : null,
       },
       ...(mode.startsWith('batched') ? { batches: st.batchesCommitted, meanBatch: round(st.opsCommitted / Math.max(1, st.batchesCommitted)) } : {}),
+      load1m: round(os.loadavg()[0]),
     };
   }
 
@@ -197,7 +207,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
       for (let k = 0; k < repeat; k++) {
         for (const mode of [...modes.slice(k % modes.length), ...modes.slice(0, k % modes.length)]) {
           const r = await run(mode, conversations, messages, `run${k}`, seconds);
-          console.error(`${conversations} conversations, ${mode} (repeat ${k + 1}/${repeat}): ${r.msgPerSec} msg/s`);
+          console.error(`${conversations} conversations, ${mode} (repeat ${k + 1}/${repeat}): ${r.msgPerSec} msg/s, p99 ${r.latency.p99Ms} ms, load ${r.load1m}`);
           runs.get(mode)!.push(r);
         }
       }
@@ -210,18 +220,29 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
     await client.shutdown();
     await store.close();
     await perPartition.close();
+    await unguarded.close();
     await node?.destroy();
   }
 
   const ratios: Record<string, number> = {};
+  /** The seq guard's cost: batched (guarded) against batched-unguarded, per shape. */
+  const guardCost: Record<string, { msgPerSec: number; p99Ms: { guarded: number; unguarded: number }; cassandraCpuUsPerMsg: { guarded: number | null; unguarded: number | null } }> = {};
   const tables = shapes.map((conversations) => {
     const mine = results.filter((r) => r.conversations === conversations);
     const naive = mine.find((r) => r.mode === 'naive')!;
     const batched = mine.find((r) => r.mode === 'batched');
     if (batched) ratios[String(conversations)] = round(batched.msgPerSec / naive.msgPerSec);
+    const bare = mine.find((r) => r.mode === 'batched-unguarded');
+    if (batched && bare) {
+      guardCost[String(conversations)] = {
+        msgPerSec: round(batched.msgPerSec / bare.msgPerSec),
+        p99Ms: { guarded: batched.latency.p99Ms, unguarded: bare.latency.p99Ms },
+        cassandraCpuUsPerMsg: { guarded: batched.cpuUsPerMsg.cassandra, unguarded: bare.cpuUsPerMsg.cassandra },
+      };
+    }
     return {
       title: `Cassandra durable writes: ${seconds > 0 ? `${seconds} s runs` : `${messages} messages`} x ${bodyBytes} B over ${conversations} conversations, ${clients} closed-loop senders, CL ONE, commitlog batch, writer concurrency ${nodeWriter.concurrency} (batched-serial and batched-partition: 1)`,
-      header: ['mode', 'msg/s (median)', 'p50 ms', 'p99 ms', 'max ms', 'mean batch', 'client CPU µs/msg', 'Cassandra CPU µs/msg', 'vs naive', 'every repeat'],
+      header: ['mode', 'msg/s (median)', 'p50 ms', 'p99 ms', 'max ms', 'mean batch', 'client CPU µs/msg', 'Cassandra CPU µs/msg', 'vs naive', 'every repeat', 'load at end'],
       rows: mine.map((r) => [
         r.mode,
         r.msgPerSec,
@@ -233,6 +254,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
         r.cpuUsPerMsg.cassandra ?? '-',
         `${round(r.msgPerSec / naive.msgPerSec)}x`,
         (r.runsMsgPerSec ?? []).join(' / '),
+        r.load1m,
       ]),
     };
   });
@@ -256,7 +278,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
       commitlogSync: contact ? 'unknown (--contact)' : 'batch',
       jit: contact ? 'unknown' : 'full',
     },
-    figures: { results, batchedVsNaive: ratios },
+    figures: { results, batchedVsNaive: ratios, guardedVsUnguarded: guardCost, loadAverageAtEnd: os.loadavg().map(round) },
     tables,
     charts: shapes.map((conversations) => ({
       title: `write latency (submit -> durable), ${conversations} conversations, median repeat of each mode`,

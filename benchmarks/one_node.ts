@@ -24,7 +24,7 @@ import { storeCallsPerMessage, storeSnapshot, type StoreCallRow } from './lib/st
 import { startPrivateCassandra, testKeyspace, type PrivateCassandra } from '../node/store/cassandra_test_env.js';
 import { LOCAL_DATACENTER } from '../ops/cassandra/index.js';
 
-export const ONE_NODE_FLAGS = ['rate', 'duration', 'pairs', 'body-bytes', 'drain', 'shards', 'find-max', 'max-p99', 'start-rate', 'step-factor', 'step-duration', 'max-rate', 'smoke', 'out', 'cassandra', 'writer-concurrency', 'warmup'];
+export const ONE_NODE_FLAGS = ['rate', 'duration', 'pairs', 'body-bytes', 'drain', 'shards', 'find-max', 'max-p99', 'start-rate', 'step-factor', 'step-duration', 'max-rate', 'smoke', 'out', 'cassandra', 'writer-concurrency', 'warmup', 'unguarded'];
 
 export interface OneNodeConfig {
   rate: number;
@@ -45,6 +45,8 @@ export interface OneNodeConfig {
   writerConcurrency: number;
   /** Seconds of unrecorded load before the first step (a fresh JVM compiles for a while). */
   warmupSec: number;
+  /** --unguarded: store.cassandra.guardSeqs false, to measure what the seq guard costs. */
+  unguarded: boolean;
 }
 
 export function oneNodeConfig(flags: Flags): OneNodeConfig {
@@ -66,7 +68,9 @@ export function oneNodeConfig(flags: Flags): OneNodeConfig {
     cassandra: bool(flags, 'cassandra'),
     writerConcurrency: num(flags, 'writer-concurrency', 0),
     warmupSec: seconds(flags, 'warmup', bool(flags, 'cassandra') && !smoke ? 15 : 0),
+    unguarded: bool(flags, 'unguarded'),
   };
+  if (cfg.unguarded && !cfg.cassandra) throw new Error('--unguarded applies to --cassandra (SQLite refuses a taken seq in its transaction, at no extra round trip)');
   if (cfg.rate <= 0 || cfg.durationSec <= 0 || cfg.pairs < 1) throw new Error('--rate, --duration and --pairs must be positive');
   if (cfg.stepFactor <= 1) throw new Error('--step-factor must be > 1');
   // Every request loop is bounded: refuse runs longer than ten minutes of sending.
@@ -83,13 +87,20 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
 
   let cassandra: PrivateCassandra | null = null;
   if (cfg.cassandra) {
-    console.log('starting a private Cassandra (jit full, commitlog batch)...');
+    console.log(`starting a private Cassandra (jit full, commitlog batch); the node's seq guard is ${cfg.unguarded ? 'off (--unguarded)' : 'on'}...`);
     cassandra = await startPrivateCassandra({ jit: 'full' });
   }
   const store = cassandra
     ? {
         kind: 'cassandra',
-        cassandra: { contactPoints: [cassandra.contactPoint], localDataCenter: LOCAL_DATACENTER, keyspace: testKeyspace('onenode'), consistency: 'one', migrateOnStart: true },
+        cassandra: {
+          contactPoints: [cassandra.contactPoint],
+          localDataCenter: LOCAL_DATACENTER,
+          keyspace: testKeyspace('onenode'),
+          consistency: 'one',
+          migrateOnStart: true,
+          guardSeqs: !cfg.unguarded,
+        },
       }
     : {};
   const node = await startBenchNode({
@@ -190,7 +201,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
     finishedAt: new Date().toISOString(),
     command: argv.join(' '),
     machine,
-    config: { ...cfg, encoding: 'proto', store: cfg.cassandra ? 'cassandra (private local node, CL ONE, commitlog batch)' : 'sqlite (embedded)', writerConcurrency: cfg.writerConcurrency || 'node default', connections: cfg.pairs * 2, clientProcesses: 1 },
+    config: { ...cfg, encoding: 'proto', store: cfg.cassandra ? `cassandra (private local node, CL ONE, commitlog batch, guardSeqs ${!cfg.unguarded})` : 'sqlite (embedded)', writerConcurrency: cfg.writerConcurrency || 'node default', connections: cfg.pairs * 2, clientProcesses: 1 },
     figures: { steps, maxSustainable, stopReason: stopReason || null, perSecond, serverTimeline: watcher.timeline },
   };
   writeJson(path.join(dir, 'result.json'), envelope);

@@ -16,12 +16,17 @@
  * network): the store itself refuses a token lower than the highest it has seen.
  * etcd cannot do that for Cassandra or SQLite: its txn cannot span them. So the
  * check here bounds the unsafe window to "a write that takes longer than marginMs
- * past its check", and the store should add the epoch check where it is cheap:
- *   - SQLite (single node): nothing to fence, one process writes.
- *   - Cassandra: not done (CLUSTER.md, "A frozen owner", says what covers it instead:
- *     no ack after a lost lease, and commit timestamps taken before the takeover). A
- *     full close needs an epoch in each written partition checked by a conditional
- *     batch (one Paxos round per partition write).
+ * past its check". What the stores add is not an epoch check but the invariant the
+ * fence exists for, a stored seq never changes content:
+ *   - SQLite (single node): one process writes; an insert at a seq that holds another
+ *     message rolls the commit back (SeqTakenError).
+ *   - Cassandra: every message insert is IF NOT EXISTS, one conditional batch (a Paxos
+ *     round) per message partition per commit (store.cassandra.guardSeqs, default
+ *     true). A delayed write at a seq the new owner stored is refused, and so is the
+ *     new owner's write of a seq the delayed one stored first. A delayed write above
+ *     everything stored still lands (unacked, findable by its dedup key). Why this
+ *     rather than an epoch in each partition, and its cost: CLUSTER.md, "A frozen
+ *     owner" and Measured; node/store/CASSANDRA.md, "Seqs never change content".
  * The etcd compare costs one round trip (~0.3 ms on loopback) per store batch, not
  * per message; mode 'lease' skips it and trusts the lease alone (it is sound as long
  * as clocks run at the same rate and nothing deletes keys behind the owner's back).
