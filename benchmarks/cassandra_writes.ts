@@ -7,7 +7,8 @@
  *   npm run bench -- cassandra-writes [--seconds 15 | --messages 40000]
  *        [--clients 256] [--conversations 10,100,1000] [--body 200] [--contact host:port
  *        --cassandra-pid N] [--commit-concurrency N] [--modes naive,batched,...]
- *        [--repeat 3] [--pack-partitions 10]
+ *        [--repeat 3] [--pack-partitions 10] [--paxos v1|v2 (the private Cassandra's
+ *        paxos_variant: the seq guard's conditional writes run on it)]
  *
  * Without --contact it starts a private local Cassandra with the full JIT and the
  * default `batch` commit log (a write is acked after fsync: every counted write is
@@ -75,7 +76,7 @@ interface ModeResult {
 
 export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> {
   const flags = parseFlags(argv);
-  checkKnown(flags, ['messages', 'clients', 'conversations', 'body', 'contact', 'warmup', 'commit-concurrency', 'modes', 'pack-partitions', 'repeat', 'cassandra-pid', 'seconds', 'out']);
+  checkKnown(flags, ['messages', 'clients', 'conversations', 'body', 'contact', 'warmup', 'commit-concurrency', 'modes', 'pack-partitions', 'repeat', 'cassandra-pid', 'seconds', 'out', 'paxos']);
   // A run is either a fixed number of messages or (--seconds) a fixed time: on this
   // box a 20,000-message run lasts 1-4 s, short enough for one flush or GC to decide it.
   const seconds = num(flags, 'seconds', 0);
@@ -102,7 +103,9 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
   let node: PrivateCassandra | null = null;
   if (!contact) {
     console.error('starting a private Cassandra (jit full, commitlog batch)...');
-    node = await startPrivateCassandra({ jit: 'full' });
+    const paxos = str(flags, 'paxos', 'v1');
+    if (paxos !== 'v1' && paxos !== 'v2') throw new Error(`--paxos must be v1 or v2, got ${paxos}`);
+    node = await startPrivateCassandra({ jit: 'full', paxosVariant: paxos });
   }
   const cfg = {
     contactPoints: [contact || node!.contactPoint],
@@ -276,6 +279,7 @@ export async function runCassandraWrites(argv: string[]): Promise<ModeResult[]> 
       warmup,
       consistency: 'one',
       commitlogSync: contact ? 'unknown (--contact)' : 'batch',
+      paxosVariant: contact ? 'unknown (--contact)' : str(flags, 'paxos', 'v1'),
       jit: contact ? 'unknown' : 'full',
     },
     figures: { results, batchedVsNaive: ratios, guardedVsUnguarded: guardCost, loadAverageAtEnd: os.loadavg().map(round) },

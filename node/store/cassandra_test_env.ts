@@ -78,11 +78,11 @@ export interface PrivateCassandra {
 }
 
 /** A node of this process's own, on a fresh temp data dir: safe to kill and restart. */
-export async function startPrivateCassandra(opts: { jit?: JitMode } = {}): Promise<PrivateCassandra> {
+export async function startPrivateCassandra(opts: { jit?: JitMode; paxosVariant?: 'v1' | 'v2' } = {}): Promise<PrivateCassandra> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sb-cassandra-test-'));
   let node: CassandraHandle;
   try {
-    node = await startCassandra({ dataDir, port: 0, jit: opts.jit });
+    node = await startCassandra({ dataDir, port: 0, jit: opts.jit, paxosVariant: opts.paxosVariant });
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });
     throw err;

@@ -11,7 +11,7 @@ import { fetchCassandra } from './fetch.js';
 import { CASSANDRA_VERSION, DEFAULT_CLI_DATA_DIR, nodeLayout } from './layout.js';
 import { DEFAULT_CQL_PORT, readSavedPorts } from './ports.js';
 import { waitForCql } from './wait_for_cql.js';
-import type { CommitlogSync } from './config.js';
+import type { CommitlogSync, PaxosVariant } from './config.js';
 
 const USAGE = `usage: node --import tsx ops/cassandra/cassandra.ts <command> [options]
 
@@ -30,6 +30,7 @@ options:
   --heap SIZE           -Xms/-Xmx (default ${DEFAULT_HEAP})
   --full-jit            start: normal tiered JIT (for benchmarks); default stops at C1 for a quicker start
   --commitlog-sync M    batch | group | periodic (default batch: acks only after fsync)
+  --paxos V             v1 | v2 (default v1, Cassandra's own; v2: LWTs in 2 replica round trips)
   --jmx-port N          open JMX on loopback for nodetool (default off)
   --wait                start: also wait for CQL
   --timeout S           wait: give up after S seconds (default 120)
@@ -47,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
       'storage-port': { type: 'string' },
       heap: { type: 'string' },
       'commitlog-sync': { type: 'string' },
+      paxos: { type: 'string' },
       'jmx-port': { type: 'string' },
       wait: { type: 'boolean' },
       'full-jit': { type: 'boolean' },
@@ -83,8 +85,11 @@ async function main(argv: string[]): Promise<number> {
       if (sync !== undefined && !['batch', 'group', 'periodic'].includes(sync)) {
         throw new Error(`--commitlog-sync must be batch, group or periodic, got ${sync}`);
       }
+      const paxos = values.paxos;
+      if (paxos !== undefined && paxos !== 'v1' && paxos !== 'v2') throw new Error(`--paxos must be v1 or v2, got ${paxos}`);
       const t0 = Date.now();
       const h = await startCassandra({
+        paxosVariant: paxos as PaxosVariant | undefined,
         dataDir,
         port: int('port', values.port),
         storagePort: int('storage-port', values['storage-port']),

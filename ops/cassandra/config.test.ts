@@ -13,6 +13,7 @@ const base: NodeConfig = {
   logDir: '/tmp/node/logs',
   commitlogSync: 'batch',
   commitlogGroupWindowMs: 5,
+  paxosVariant: 'v2',
 };
 
 /** Top-level `key: value` pairs; enough to check what the renderer chose. */
@@ -89,4 +90,9 @@ test('jvm args: Java 17 module flags, heap, config paths, jamm agent, main class
   const withJmx = jvmArgs({ layout, libDir: '/lib', jars: [], heap: '512M', jit: 'full', jmxPort: 7199 });
   assert.ok(!withJmx.includes('-XX:TieredStopAtLevel=1'));
   assert.ok(withJmx.includes('-Dcassandra.jmx.local.port=7199'));
+});
+
+test('yaml sets the Paxos variant the store\'s seq guard runs on', () => {
+  assert.equal(topLevel(renderCassandraYaml(base)).get('paxos_variant'), 'v2');
+  assert.equal(topLevel(renderCassandraYaml({ ...base, paxosVariant: 'v1' })).get('paxos_variant'), 'v1');
 });

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CONFIG_DEFAULTS, renderCassandraYaml, renderLogbackXml, type CommitlogSync } from './config.js';
+import { CONFIG_DEFAULTS, renderCassandraYaml, renderLogbackXml, type CommitlogSync, type PaxosVariant } from './config.js';
 import { requireJars } from './fetch.js';
 import { resolveJava } from './java.js';
 import { jvmArgs, MAIN_CLASS, type JitMode } from './jvm_args.js';
@@ -30,6 +30,8 @@ export interface StartOptions {
   /** Default 'quick' (fast startup, C1 only); 'full' for benchmarks. See jvm_args.ts. */
   readonly jit?: JitMode;
   readonly commitlogSync?: CommitlogSync;
+  /** Default CONFIG_DEFAULTS.paxosVariant (config.ts says why). */
+  readonly paxosVariant?: PaxosVariant;
   readonly jmxPort?: number;
   /** Path of a Java 17 binary; default: see java.ts. */
   readonly java?: string;
@@ -100,6 +102,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<Cassandra
       logDir: layout.logDir,
       commitlogSync: opts.commitlogSync ?? CONFIG_DEFAULTS.commitlogSync,
       commitlogGroupWindowMs: CONFIG_DEFAULTS.commitlogGroupWindowMs,
+      paxosVariant: opts.paxosVariant ?? CONFIG_DEFAULTS.paxosVariant,
     }),
   );
   writeFileSync(layout.logbackFile, renderLogbackXml(layout));
