@@ -8,6 +8,7 @@ import { ChatService, type Caller, type Outbox, type ServiceLimits } from './cha
 import { ChatError } from './errors.js';
 import type { MemberReceipt } from './receipts.js';
 import { ConnectionRegistry, type ConnRef } from './registry.js';
+import { HookedStore } from './hooked_store.js';
 
 const LIMITS: ServiceLimits = {
   maxMessageBytes: 1000,
@@ -27,37 +28,6 @@ class RecordingOutbox implements Outbox {
   receipts(to: ConnRef[], receipts: MemberReceipt[]): void {
     this.receiptBatches.push({ to: [...to], receipts });
   }
-}
-
-/** The real SQLite store, with hooks to fail a commit or hold a read. */
-class HookedStore implements MessageStore {
-  readonly kind = 'hooked';
-  failNextCommit = false;
-  /** Called before each commit; may delay it. */
-  beforeCommit: (ops: WriteOp[]) => Promise<void> = async () => {};
-  beforeFind: (clientMsgId: string) => Promise<void> = async () => {};
-  constructor(readonly inner: SqliteStore) {}
-  async commit(ops: WriteOp[]): Promise<void> {
-    await this.beforeCommit(ops);
-    if (this.failNextCommit) {
-      this.failNextCommit = false;
-      throw new Error('disk on fire');
-    }
-    return this.inner.commit(ops);
-  }
-  getConversation(id: string) { return this.inner.getConversation(id); }
-  listUserConversations(user: string) { return this.inner.listUserConversations(user); }
-  lastSeq(c: string) { return this.inner.lastSeq(c); }
-  firstSeq(c: string) { return this.inner.firstSeq(c); }
-  async findByClientMsgId(c: string, sender: string, id: string) {
-    await this.beforeFind(id);
-    return this.inner.findByClientMsgId(c, sender, id);
-  }
-  readAfter(c: string, after: number, limit: number) { return this.inner.readAfter(c, after, limit); }
-  readBefore(c: string, before: number, limit: number) { return this.inner.readBefore(c, before, limit); }
-  getCursors(c: string) { return this.inner.getCursors(c); }
-  getPresence(users: string[]) { return this.inner.getPresence(users); }
-  close() { return this.inner.close(); }
 }
 
 function setup(limits: Partial<ServiceLimits> = {}) {

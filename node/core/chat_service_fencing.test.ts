@@ -17,11 +17,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqliteStore } from '../store/sqlite_store.js';
 import { BatchWriter } from '../store/batch_writer.js';
-import type { MessageStore } from '../store/store.js';
 import type { StoredMessage, WriteOp } from '../store/types.js';
 import { ChatService, type Caller, type ClusterHooks, type Outbox, type SendAck, type ServiceLimits, type Writer } from './chat_service.js';
 import { ChatError } from './errors.js';
 import { ConnectionRegistry } from './registry.js';
+import { HookedStore } from './hooked_store.js';
 
 const LIMITS: ServiceLimits = { maxMessageBytes: 1000, defaultSyncPage: 50, maxSyncPage: 100, maxHistoryPage: 50, maxConversationMembers: 10, retentionMessages: 0 };
 const outbox: Outbox = { deliver() {}, receipts() {} };
@@ -41,35 +41,6 @@ class Gate {
   open(): void {
     this.release?.();
   }
-}
-
-/** The real SQLite store with hooks on the reads and the commit. */
-class HookedStore implements MessageStore {
-  readonly kind = 'hooked';
-  beforeFind: () => Promise<void> = async () => {};
-  beforeGetConversation: () => Promise<void> = async () => {};
-  beforeCommit: () => Promise<void> = async () => {};
-  constructor(readonly inner: SqliteStore) {}
-  async commit(ops: WriteOp[]): Promise<void> {
-    await this.beforeCommit();
-    return this.inner.commit(ops);
-  }
-  async getConversation(id: string) {
-    await this.beforeGetConversation();
-    return this.inner.getConversation(id);
-  }
-  listUserConversations(user: string) { return this.inner.listUserConversations(user); }
-  lastSeq(c: string) { return this.inner.lastSeq(c); }
-  firstSeq(c: string) { return this.inner.firstSeq(c); }
-  async findByClientMsgId(c: string, sender: string, id: string) {
-    await this.beforeFind();
-    return this.inner.findByClientMsgId(c, sender, id);
-  }
-  readAfter(c: string, after: number, limit: number) { return this.inner.readAfter(c, after, limit); }
-  readBefore(c: string, before: number, limit: number) { return this.inner.readBefore(c, before, limit); }
-  getCursors(c: string) { return this.inner.getCursors(c); }
-  getPresence(users: string[]) { return this.inner.getPresence(users); }
-  close() { return this.inner.close(); }
 }
 
 function conversationOf(op: WriteOp): string | null {
@@ -93,7 +64,7 @@ function setup() {
   // current one, taken at submit); the commit is refused unless it is still current.
   const inner = new BatchWriter<{ op: WriteOp; epoch: number | null }>(
     async (items) => {
-      await store.beforeCommit();
+      await store.beforeCommit(items.map((i) => i.op));
       const stale = items.find((i) => conversationOf(i.op) !== null && i.epoch !== node.epoch);
       try {
         if (stale) throw new ChatError('unavailable', `write refused: epoch ${stale.epoch} is not current (${node.epoch}); retry`, 250);

@@ -6,10 +6,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TestClient } from '../../protocol/client.js';
 import { ERROR_CODES } from '../../protocol/codes.js';
 import { getTestCassandra, startPrivateCassandra, testKeyspace, type TestCassandra, type PrivateCassandra } from '../store/cassandra_test_env.js';
-import { messagesOf, show, sleep, syncAll, TestNode } from './harness.js';
+import { messagesOf, show, sleep, syncAll, TestNode, openDirect } from './harness.js';
 
 function cassandraConfig(contactPoint: string, keyspace: string) {
   return {
@@ -19,12 +18,6 @@ function cassandraConfig(contactPoint: string, keyspace: string) {
     },
     limits: { sendRatePerSec: 10_000, sendBurst: 10_000, userSendRatePerSec: 10_000, userSendBurst: 10_000, conversationSendRatePerSec: 10_000, conversationSendBurst: 10_000, conversationSenderRatePerSec: 10_000, conversationSenderBurst: 10_000 },
   };
-}
-
-async function openDirect(c: TestClient, peer: string): Promise<string> {
-  const f = await c.call({ kind: { case: 'openDirect', value: { peer } } });
-  assert.equal(f.kind.case, 'directOpened', show(f));
-  return (f.kind.value as { conversation: string }).conversation;
 }
 
 describe('node on Cassandra', () => {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReceiptKind, type ServerFrame } from '../../protocol/gen/client_pb.js';
 import type { TestClient } from '../../protocol/client.js';
-import { messagesOf, show, sleep, syncAll, TestNode } from './harness.js';
+import { messagesOf, show, sleep, syncAll, TestNode, openDirect } from './harness.js';
 
 let node: TestNode;
 before(async () => {
@@ -17,12 +17,6 @@ after(async () => {
   await node.stop();
   node.cleanup();
 });
-
-async function openDirect(c: TestClient, peer: string): Promise<string> {
-  const f = await c.call({ kind: { case: 'openDirect', value: { peer } } });
-  assert.equal(f.kind.case, 'directOpened', show(f));
-  return (f.kind.value as { conversation: string }).conversation;
-}
 
 async function send(c: TestClient, conversation: string, clientMsgId: string, body: string): Promise<ServerFrame> {
   return c.call({ kind: { case: 'send', value: { conversation, clientMsgId, body } } });

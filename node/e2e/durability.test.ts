@@ -5,14 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TestClient } from '../../protocol/client.js';
-import { messagesOf, show, syncAll, TestNode } from './harness.js';
-
-async function openDirect(c: TestClient, peer: string): Promise<string> {
-  const f = await c.call({ kind: { case: 'openDirect', value: { peer } } });
-  assert.equal(f.kind.case, 'directOpened', show(f));
-  return (f.kind.value as { conversation: string }).conversation;
-}
+import { messagesOf, show, syncAll, TestNode, openDirect } from './harness.js';
 
 describe('durability', () => {
   it('a node killed between write and ack stores the message once when it is resent', async () => {

@@ -167,3 +167,10 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export function show(v: unknown): string {
   return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x));
 }
+
+/** Find or create the 1:1 conversation with `peer` (asserts the answer). */
+export async function openDirect(c: TestClient, peer: string): Promise<string> {
+  const f = await c.call({ kind: { case: 'openDirect', value: { peer } } });
+  if (f.kind.case !== 'directOpened') throw new Error(`open_direct answered ${show(f)}`);
+  return f.kind.value.conversation;
+}

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerFrame } from '../../protocol/gen/client_pb.js';
 import type { TestClient } from '../../protocol/client.js';
-import { show, sleep, syncAll, TestNode } from './harness.js';
+import { show, sleep, syncAll, TestNode, openDirect } from './harness.js';
 
 const LIMITS = {
   userSendRatePerSec: 1,
@@ -32,12 +32,6 @@ after(async () => {
   await node.stop();
   node.cleanup();
 });
-
-async function openDirect(c: TestClient, peer: string): Promise<string> {
-  const f = await c.call({ kind: { case: 'openDirect', value: { peer } } });
-  assert.equal(f.kind.case, 'directOpened', show(f));
-  return (f.kind.value as { conversation: string }).conversation;
-}
 
 function send(c: TestClient, conversation: string, clientMsgId: string): Promise<ServerFrame> {
   return c.call({ kind: { case: 'send', value: { conversation, clientMsgId, body: clientMsgId } } });

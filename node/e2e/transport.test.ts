@@ -11,15 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TestClient } from '../../protocol/client.js';
 import { CLOSE_CODES } from '../../protocol/codes.js';
-import { messagesOf, show, sleep, syncAll, TestNode } from './harness.js';
+import { messagesOf, show, sleep, syncAll, TestNode, openDirect } from './harness.js';
 import { edKey } from '../auth/fixtures.js';
 import { signToken } from '../auth/sign.js';
-
-async function openDirect(c: TestClient, peer: string): Promise<string> {
-  const f = await c.call({ kind: { case: 'openDirect', value: { peer } } });
-  assert.equal(f.kind.case, 'directOpened', show(f));
-  return (f.kind.value as { conversation: string }).conversation;
-}
 
 describe('transport', () => {
   let node: TestNode;
