@@ -1,12 +1,14 @@
 /**
  * Host metrics and the one /metrics page: the host's own registry (restarts per
- * child, store queue depth, batches, call latency and ops, outbox, connections) merged with every socket
- * shard's registry (connections, frames, send->ack and send->deliver histograms).
+ * child, store queue depth, batches, call latency and ops, outbox, connections,
+ * shard and peer links, the cluster lease) merged with every socket shard's registry
+ * (connections, frames, send->ack and send->deliver histograms).
  */
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { SupervisorReport } from '../../supervisor/index.js';
 import type { Host } from './host.js';
 import { StoreMetrics } from '../store/metered_store.js';
+import type { LinkState } from '../peers/peer_link.js';
 
 export class HostMetrics {
   readonly registry = new Registry();
@@ -42,6 +44,35 @@ export class HostMetrics {
         this.set(host.registry.size);
       },
     });
+    new Gauge({
+      name: 'switchboard_shard_links_up',
+      help: 'Socket shard threads with a live link to the host',
+      registers,
+      collect() {
+        this.set(host.links.filter((l) => l !== undefined).length);
+      },
+    });
+    new Gauge({
+      name: 'switchboard_peer_links',
+      help: 'Cluster peer links by state (all 0 on a node outside a cluster)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const by: Record<LinkState, number> = { connecting: 0, up: 0, down: 0, stopped: 0 };
+        for (const l of host.cluster?.directory.all() ?? []) by[l.stats().state]++;
+        for (const [state, n] of Object.entries(by)) this.set({ state }, n);
+      },
+    });
+    if (host.cfg.cluster.enabled) {
+      new Gauge({
+        name: 'switchboard_cluster_lease_valid',
+        help: '1 while this node holds a valid etcd lease, 0 when it has none or it lapsed (cluster nodes only)',
+        registers,
+        collect() {
+          this.set(host.cluster?.lease?.isValid(0) ? 1 : 0);
+        },
+      });
+    }
     new Gauge({
       name: 'switchboard_outbox_items_posted',
       help: 'Push items posted from the host to shards',

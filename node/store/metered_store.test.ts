@@ -42,6 +42,10 @@ describe('meteredStore', () => {
     assert.equal(await sample(registry, 'switchboard_store_call_seconds_count', { call: 'commit', outcome: 'ok' }), 1);
     assert.equal(await sample(registry, 'switchboard_store_call_seconds_count', { call: 'commit', outcome: 'error' }), 1);
     assert.equal(await sample(registry, 'switchboard_store_call_seconds_count', { call: 'findByClientMsgId', outcome: 'ok' }), 2);
+    // Batch size: one successful commit of 3 ops (the failed one is not observed).
+    const batch = (await registry.getSingleMetric('switchboard_store_commit_ops')!.get()).values as Array<{ metricName?: string; value: number }>;
+    assert.equal(batch.find((v) => v.metricName === 'switchboard_store_commit_ops_count')?.value, 1);
+    assert.equal(batch.find((v) => v.metricName === 'switchboard_store_commit_ops_sum')?.value, 3);
     await store.close();
   });
 });

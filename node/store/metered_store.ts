@@ -14,6 +14,8 @@ type Call = Exclude<keyof MessageStore, 'kind' | 'close'>;
 export class StoreMetrics {
   readonly calls: Histogram<'call' | 'outcome'>;
   readonly ops: Counter<'kind'>;
+  /** Ops per successful commit: with the batch writer, one commit is one batch. */
+  readonly batchOps: Histogram;
 
   constructor(registry: Registry) {
     this.calls = new Histogram({
@@ -25,6 +27,12 @@ export class StoreMetrics {
       registers: [registry],
     });
     this.ops = new Counter({ name: 'switchboard_store_ops_committed_total', help: 'Write ops made durable, by kind', labelNames: ['kind'], registers: [registry] });
+    this.batchOps = new Histogram({
+      name: 'switchboard_store_commit_ops',
+      help: 'Write ops per successful store commit (the batch writer commits one batch per call)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers: [registry],
+    });
   }
 }
 
@@ -47,6 +55,7 @@ export function meteredStore(store: MessageStore, m: StoreMetrics): MessageStore
     kind: store.kind,
     commit: async (ops) => {
       await commit(ops);
+      m.batchOps.observe(ops.length);
       for (const op of ops) m.ops.inc({ kind: op.kind });
     },
     getConversation: timed('getConversation', (id: string) => store.getConversation(id)),
