@@ -97,7 +97,7 @@ describe('validateConfig', () => {
 
   it('fills in an optional TLS passphrase', () => {
     const cfg = validateConfig(withOverride({ listen: { tls: { certFile: 'c.pem', keyFile: 'k.pem' } } }));
-    assert.deepEqual(cfg.listen.tls, { certFile: 'c.pem', keyFile: 'k.pem', passphrase: '' });
+    assert.deepEqual(cfg.listen.tls, { certFile: 'c.pem', keyFile: 'k.pem', passphrase: '', watchDebounceMs: 1000 });
   });
 
   it('checks values against each other', () => {

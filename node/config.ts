@@ -18,6 +18,8 @@ export interface TlsConfig {
   certFile: string;
   keyFile: string;
   passphrase: string;
+  /** Quiet time after a change in the files' directories before they are reloaded; 0 = no watch (SIGHUP only). */
+  watchDebounceMs: number;
 }
 
 export interface Config {
@@ -230,10 +232,11 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
 
   'listen.host': 'Address the WebSocket and HTTP listener binds (one port for both: `/v1/ws`, the HTTP API, `/metrics`, `/admin/*`). `0.0.0.0` for all interfaces. Flag: `--host`.',
   'listen.port': 'Port of that listener, shared by every socket shard (SO_REUSEPORT). 0 = any free port (the ready line prints the one chosen). Flag: `--port`.',
-  'listen.tls': 'null: plain `ws://` and `http://`. An object: TLS on the same port (`wss://`, `https://`) with the certificate below. A change needs a restart today.',
+  'listen.tls': 'null: plain `ws://` and `http://`. An object: TLS on the same port (`wss://`, `https://`) with the certificate below, checked at start (a bad pair stops the node naming the file). New contents of certFile and keyFile are picked up without a restart on SIGHUP and when the files change (watchDebounceMs): new connections get the new certificate, open sockets stay; a bad pair (unreadable, not PEM, key not matching, expired) is refused with an error log line naming the file and the current one stays in use. Switching TLS on or off, or to other file names, needs a restart.',
   'listen.tls.certFile': 'PEM certificate chain file.',
   'listen.tls.keyFile': 'PEM private key file of that certificate.',
   'listen.tls.passphrase': 'Passphrase of an encrypted key file; empty when the key is not encrypted.',
+  'listen.tls.watchDebounceMs': 'The directories of certFile and keyFile are watched; after a change, this much quiet before the pair is re-read and, if its bytes changed, reloaded. 0 = no watch (SIGHUP only). 1 s: a renewal writes the certificate and the key in separate steps, and reading in between would refuse a new certificate with the old key.',
 
   'shards.count': 'Socket shards: uWebSockets.js worker threads, each serving its share of the connections on the one port. 0 = one per CPU core. Flag: `--shards`.',
   'tasks.threads': 'Threads of the task pool (piscina) that verifies EdDSA tokens off the socket threads. 0 = one per CPU core.',
@@ -373,8 +376,16 @@ const hostPort: Check = documented((v, key) => {
 /** The schema mirrors Config; a nested object is a schema, a function checks a leaf. */
 export type Schema = { [k: string]: Check | Schema };
 
-const tlsSchema: Schema = { certFile: str({ nonEmpty: true }), keyFile: str({ nonEmpty: true }), passphrase: str() };
-const tlsDefaults = { passphrase: '' };
+const tlsSchema: Schema = { certFile: str({ nonEmpty: true }), keyFile: str({ nonEmpty: true }), passphrase: str(), watchDebounceMs: int(0, 600_000) };
+const tlsDefaults = {
+  passphrase: '',
+  // A renewal replaces the certificate and the key as separate steps (certbot re-points
+  // two symlinks; an operator copies two files): a read between them sees a new
+  // certificate with the old key, which the reload refuses (a spurious error line; the
+  // next change retries). One second of quiet covers those steps with room to spare,
+  // and is nothing next to a certificate's lifetime.
+  watchDebounceMs: 1000,
+};
 
 /**
  * What the reference says about the fields of one auth.keys entry. Documentation only:

@@ -16,8 +16,10 @@ function at(key: string, v: unknown): Record<string, unknown> {
 }
 
 function rejectsKey(key: string, v: unknown): void {
+  // A key inside listen.tls (null by default) is checked inside an otherwise valid tls object.
+  const base = key.startsWith('listen.tls.') ? merge(defaultConfig(), { listen: { tls: { certFile: 'c.pem', keyFile: 'k.pem' } } }) : defaultConfig();
   assert.throws(
-    () => validateConfig(merge(defaultConfig(), at(key, v))),
+    () => validateConfig(merge(base, at(key, v))),
     (e: unknown) => e instanceof ConfigError && e.key === key,
     `${key} = ${JSON.stringify(v)} should be refused naming ${key}`,
   );

@@ -18,7 +18,8 @@
  *
  * SIGTERM (or POST /admin/drain) drains: stop accepting, goaway with a jittered
  * reconnect delay, flush the writer, stop children in reverse, exit within
- * drain.deadlineMs. If a supervisor gives up (restart storm, hung shard) the host
+ * drain.deadlineMs. SIGHUP reloads the TLS certificate (as does a change of its files)
+ * without closing a socket. If a supervisor gives up (restart storm, hung shard) the host
  * writes the crash report and exits non-zero for its OS-level restarter.
  */
 import { mkdirSync } from 'node:fs';
@@ -49,6 +50,12 @@ if (cfg.auth.keys.length === 0) {
 }
 
 const host = new Host(cfg, await resolvePort(cfg.listen.host, cfg.listen.port));
+try {
+  host.tls?.prepare();
+} catch (e) {
+  console.error(`switchboard: bad configuration: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(2);
+}
 const shardCount = cfg.shards.count > 0 ? cfg.shards.count : cpus().length;
 
 const http = (req: HttpRequest): Promise<HttpResponse> =>
@@ -91,6 +98,14 @@ root.onReport((r) => host.metrics.onReport(r));
 const drain = (reason: string): Promise<void> => drainHost(host, root, reason);
 process.on('SIGTERM', () => void drain('SIGTERM'));
 process.on('SIGINT', () => void drain('SIGINT'));
+// SIGHUP re-reads listen.tls's files: new connections get the new certificate, open
+// sockets stay; a bad pair is refused with a log line and the current one stays
+// (node/host/tls_reload.ts). Without TLS, SIGHUP is ignored (not the default: exit).
+process.on('SIGHUP', () => {
+  if (host.tls && !host.draining) void host.tls.reload('SIGHUP');
+  else log('info', 'SIGHUP ignored: no listen.tls to reload');
+});
+host.tls?.watch(cfg.listen.tls?.watchDebounceMs ?? 0);
 
 void exitHostOnGiveUp(root);
 await root.start();

@@ -66,6 +66,14 @@ const MAX_EARLY_FRAMES = 16;
 export class Listener {
   private app: uWS.TemplatedApp;
   private listenSocket: uWS.us_listen_socket | null = null;
+  /** The port actually bound (a TLS reload listens again on it). */
+  private port = 0;
+  /**
+   * Apps replaced by a TLS reload: their listen socket is closed, their accepted sockets
+   * still live on them (uWS cannot move a socket between apps), so they are kept until
+   * closeAll. One small SSL context per reload.
+   */
+  private readonly retired: uWS.TemplatedApp[] = [];
   private readonly sockets = new Map<number, WS>();
   private readonly badFrames = new WeakMap<WS, number>();
   private nextConn = 1;
@@ -79,10 +87,8 @@ export class Listener {
     private readonly metrics: ShardMetrics,
   ) {
     const tls = init.tls;
-    this.app = tls
-      ? uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile, passphrase: tls.passphrase })
-      : uWS.App();
-    this.routes();
+    this.app = tls ? sslApp(tls) : uWS.App();
+    this.routes(this.app);
   }
 
   get connections(): number {
@@ -94,16 +100,49 @@ export class Listener {
       this.app.listen(this.init.host, this.init.port, (ls) => {
         if (!ls) return reject(new Error(`cannot listen on ${this.init.host}:${this.init.port}`));
         this.listenSocket = ls;
+        this.port = uWS.us_socket_local_port(ls as unknown as uWS.us_socket);
         this.sweepTimer = setInterval(() => this.sweep(), this.init.limits.heartbeatMs);
         this.sweepTimer.unref();
-        resolve(uWS.us_socket_local_port(ls as unknown as uWS.us_socket));
+        resolve(this.port);
       });
     });
   }
 
-  private routes(): void {
+  /**
+   * New connections get this certificate; open ones stay. uWS cannot change the
+   * certificate of a listening SSLApp (SNI contexts would miss clients that send no
+   * server name, e.g. any client dialing an IP), so: a fresh SSLApp with the same
+   * routes listens on the same port (SO_REUSEPORT, as every shard already does), and
+   * only then is the old app's listen socket closed. us_listen_socket_close leaves the
+   * old app's accepted sockets open and served; they end as clients leave (or at
+   * closeAll). Throws, leaving everything as it was, if the new app cannot be built or
+   * cannot listen. A draining shard accepts nothing and has nothing to switch.
+   */
+  reloadTls(tls: { certFile: string; keyFile: string; passphrase: string }): void {
+    if (!this.init.tls) throw new Error('this listener serves no TLS');
+    if (this.draining || !this.listenSocket) return;
+    const app = sslApp(tls); // throws "App construction failed" on a pair OpenSSL refuses
+    this.routes(app);
+    let ls: uWS.us_listen_socket | false = false;
+    app.listen(this.init.host, this.port, (s) => {
+      ls = s;
+    });
+    if (!ls) {
+      app.close();
+      throw new Error(`cannot listen again on ${this.init.host}:${this.port}`);
+    }
+    // New listener first, then the old one closes: no moment without one. A connection
+    // the kernel queued on the old listen socket but uWS had not accepted yet is reset
+    // by that close (SO_REUSEPORT; Linux can migrate it: net.ipv4.tcp_migrate_req=1).
+    uWS.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = ls;
+    this.retired.push(this.app);
+    this.app = app;
+  }
+
+  private routes(app: uWS.TemplatedApp): void {
     const limits = this.init.limits;
-    this.app.ws<UserData>('/v1/ws', {
+    app.ws<UserData>('/v1/ws', {
       maxPayloadLength: limits.maxFrameBytes * HARD_CAP_FACTOR,
       idleTimeout: 0, // our own sweep closes idle sockets with a documented code
       sendPingsAutomatically: false,
@@ -135,7 +174,7 @@ export class Listener {
         }
       },
     });
-    this.app.any('/*', (res, req) => this.httpRoute(res, req));
+    app.any('/*', (res, req) => this.httpRoute(res, req));
   }
 
   /**
@@ -456,8 +495,14 @@ export class Listener {
     // Close frames written outside a uWS callback leave on the next loop iteration;
     // give them a moment before app.close() force-closes whatever is left.
     await new Promise((r) => setTimeout(r, CLOSE_GRACE_MS));
+    for (const app of this.retired) app.close();
+    this.retired.length = 0;
     this.app.close();
   }
+}
+
+function sslApp(tls: { certFile: string; keyFile: string; passphrase: string }): uWS.TemplatedApp {
+  return uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile, passphrase: tls.passphrase });
 }
 
 const STATUS: Record<number, string> = {

@@ -75,6 +75,8 @@ export type ShardToHost =
   /** Verify an asymmetric-key token in the host's task pool. */
   | { t: 'verify'; id: number; token: string }
   | { t: 'drained' }
+  /** Answer to `tls`: error is null when the shard now accepts with the new certificate. */
+  | { t: 'tls_loaded'; gen: number; error: string | null }
   /** prom-client getMetricsAsJSON() of the shard's registry. */
   | { t: 'metrics'; id: number; json: unknown };
 
@@ -97,6 +99,11 @@ export type HostToShard =
   | { t: 'redeemed'; id: number; identity: { user: string; device: string; exp: number } | null }
   | { t: 'verified'; id: number; result: import('../node/tasks/verify_token_task.js').VerifyResult }
   | { t: 'drain'; reconnectAfterMs: number; jitterMs: number }
+  /**
+   * Accept new connections with this certificate from now on (a snapshot the host has
+   * validated: node/host/tls_reload.ts); open sockets stay as they are.
+   */
+  | { t: 'tls'; gen: number; tls: { certFile: string; keyFile: string; passphrase: string } }
   /** Close one connection (e.g. the cluster could not route it). */
   | { t: 'close'; conn: number; reason: import('../protocol/codes.js').CloseReason };
 

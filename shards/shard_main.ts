@@ -144,6 +144,16 @@ port.on('message', (m: HostToShard | { type?: string }) => {
       listener.drain(msg.reconnectAfterMs, msg.jitterMs);
       post({ t: 'drained' });
       break;
+    case 'tls': {
+      let error: string | null = null;
+      try {
+        listener.reloadTls(msg.tls);
+      } catch (e) {
+        error = e instanceof Error ? e.message : String(e);
+      }
+      post({ t: 'tls_loaded', gen: msg.gen, error });
+      break;
+    }
   }
 });
 

@@ -8,6 +8,7 @@
  * the store); a restarted shard starts with no sockets (its clients reconnect and
  * resync, and their in-flight sends are retried and deduped).
  */
+import path from 'node:path';
 import type { ChildSpecInput, Service } from '../../supervisor/index.js';
 import { threadChild } from '../../supervisor/index.js';
 import { BatchWriter } from '../store/batch_writer.js';
@@ -35,6 +36,7 @@ import { runOp, toErrorResult } from '../core/run_op.js';
 import { ClusterNode } from '../cluster/cluster_node.js';
 import { SendLimiter } from '../core/send_limits.js';
 import type { FenceClaim } from '../cluster/fence.js';
+import { TlsReloader } from './tls_reload.js';
 
 /** A write and the fence it was accepted under (null: single node or not conversation-scoped). */
 export interface FencedOp {
@@ -64,6 +66,8 @@ export class Host {
   draining = false;
   /** Per-user and per-conversation send buckets (node/core/send_limits.ts); outlive chat restarts. */
   readonly sendLimits: SendLimiter;
+  /** The certificate the shards serve and its reload (SIGHUP, file change); null without TLS. */
+  readonly tls: TlsReloader | null;
 
   constructor(
     readonly cfg: Config,
@@ -74,6 +78,17 @@ export class Host {
     this.tickets = new TicketStore({ ttlMs: cfg.auth.ticketTtlMs });
     this.metrics = new HostMetrics(this);
     this.sendLimits = new SendLimiter(sendLimitRules(cfg.limits));
+    this.tls = cfg.listen.tls
+      ? new TlsReloader({
+          config: cfg.listen.tls,
+          dir: path.join(cfg.node.dataDir, 'tls'),
+          log,
+          apply: (files, gen) => {
+            const links = this.links.filter((l): l is ShardLink => l !== undefined);
+            return Promise.all(links.map(async (l) => ({ shard: l.shard, error: await l.reloadTls(gen, files) })));
+          },
+        })
+      : null;
     const scheme = cfg.listen.tls ? 'https' : 'http';
     this.cluster = cfg.cluster.enabled
       ? new ClusterNode({
@@ -230,7 +245,8 @@ export class Host {
       nodeId: this.cfg.node.id,
       host: this.cfg.listen.host,
       port: this.port,
-      tls: this.cfg.listen.tls,
+      // The last validated snapshot, updated in place by a reload: a restarted shard gets it.
+      tls: this.tls?.live ?? null,
       limits: this.cfg.limits,
       auth: this.cfg.auth,
       fault: process.env.SWITCHBOARD_TEST_FAULT ?? '',

@@ -24,6 +24,7 @@ export class ShardLink {
   private nextId = 1;
   private readonly metricCalls = new Map<number, (json: unknown) => void>();
   private drainedWaiters: Array<() => void> = [];
+  private readonly tlsCalls = new Map<number, (error: string | null) => void>();
 
   constructor(
     readonly shard: number,
@@ -60,6 +61,25 @@ export class ShardLink {
     return new Promise((resolve) => {
       this.drainedWaiters.push(resolve);
       this.post({ t: 'drain', reconnectAfterMs, jitterMs });
+    });
+  }
+
+  /**
+   * Have the shard accept with this certificate (node/host/tls_reload.ts); resolves
+   * with null once it does, or with why not.
+   */
+  reloadTls(gen: number, tls: { certFile: string; keyFile: string; passphrase: string }, timeoutMs = 10_000): Promise<string | null> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.tlsCalls.delete(gen);
+        resolve(`no answer in ${timeoutMs} ms`);
+      }, timeoutMs);
+      this.tlsCalls.get(gen)?.('superseded');
+      this.tlsCalls.set(gen, (error) => {
+        clearTimeout(t);
+        resolve(error);
+      });
+      this.post({ t: 'tls', gen, tls });
     });
   }
 
@@ -102,6 +122,10 @@ export class ShardLink {
       case 'metrics':
         this.metricCalls.get(m.id)?.(m.json);
         this.metricCalls.delete(m.id);
+        break;
+      case 'tls_loaded':
+        this.tlsCalls.get(m.gen)?.(m.error);
+        this.tlsCalls.delete(m.gen);
         break;
       case 'drained':
         for (const w of this.drainedWaiters) w();
