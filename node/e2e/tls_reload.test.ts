@@ -73,6 +73,11 @@ function replace(file: string, bytes: Buffer | string): void {
   renameSync(file + '.new', file);
 }
 
+function shardOf(c: TestClient): number {
+  const w = c.frames.find((f) => f.kind.case === 'welcome');
+  return w && w.kind.case === 'welcome' ? w.kind.value.shard : -1;
+}
+
 const BROKEN_CERT = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n';
 
 async function setUp(watchDebounceMs: number): Promise<{ dir: string; certFile: string; keyFile: string; A: Pair; B: Pair; C: Pair; node: TestNode }> {
@@ -181,6 +186,55 @@ describe('tls reload', () => {
       await stillTalk(a, b, conv, 'after-refusal');
       a.close();
       b.close();
+    } finally {
+      await node.stop();
+      node.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a shard restarted after a reload serves the last good certificate, not what the files hold now', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sb-tlsr-'));
+    const [A, B] = ['a', 'b'].map((n) => makePair(dir, n));
+    const certFile = path.join(dir, 'cert.pem');
+    const keyFile = path.join(dir, 'key.pem');
+    writeFileSync(certFile, A.cert);
+    writeFileSync(keyFile, A.key);
+    const node = await TestNode.start({
+      config: { shards: { count: 2 }, listen: { tls: { certFile, keyFile, watchDebounceMs: 0 } } },
+      env: { SWITCHBOARD_TEST_FAULT: 'crash_shard_on_body:CRASH' },
+    });
+    try {
+      replace(certFile, B.cert);
+      replace(keyFile, B.key);
+      let from = node.stderr.length;
+      node.proc.kill('SIGHUP');
+      await waitForLog(node, /TLS certificate reloaded/, from);
+      replace(certFile, BROKEN_CERT);
+      from = node.stderr.length;
+      node.proc.kill('SIGHUP');
+      await waitForLog(node, /TLS reload refused/, from);
+
+      const x = await node.connect('rs-x', 'phone', { ca: B.cert });
+      const victim = shardOf(x);
+      const conv = await openDirect(x, 'rs-y');
+      await syncAll(x);
+      x.send({ kind: { case: 'send', value: { conversation: conv, clientMsgId: 'boom', body: 'CRASH' } } });
+      assert.equal(await x.waitClose(10_000), 4000, 'the shard crashed');
+      // Only a client that trusts B gets in, so landing on the restarted shard proves it serves B.
+      // (The restarted thread takes a moment to boot; until then the other shard takes everything.)
+      let landed = false;
+      for (let i = 0, deadline = Date.now() + 20_000; !landed && Date.now() < deadline; i++) {
+        const c = await node.connect(`rs-${i}`, 'phone', { ca: B.cert }).catch(() => null);
+        if (c) {
+          landed = shardOf(c) === victim;
+          c.close();
+        }
+        if (!landed) await sleep(50);
+      }
+      assert.ok(landed, 'a connection reached the restarted shard with certificate B');
+      assert.deepEqual([...(await fingerprints(node.port))], [B.fingerprint]);
+      assert.equal(node.proc.exitCode, null);
     } finally {
       await node.stop();
       node.cleanup();
