@@ -13,7 +13,8 @@
  * the key file (fs.watch, debounced by listen.tls.watchDebounceMs; 0 turns the watch
  * off). The directory is watched, not the files: renewals replace files (rename, or
  * re-pointed symlinks as certbot and Kubernetes secret mounts do), and a watch on the
- * old file would never fire again.
+ * old file would never fire again. Only a pair whose bytes differ from the one in use
+ * (or from the last one refused) is acted on, so a touch or an unrelated event is free.
  *
  * How a shard switches (shards/listener.ts reloadTls): uWebSockets.js cannot swap the
  * certificate of a listening SSLApp, so the shard builds a fresh SSLApp on the same
@@ -213,9 +214,16 @@ export class TlsReloader {
     if (debounceMs <= 0) return;
     const cfg = this.deps.config;
     const dirs = new Set([path.dirname(path.resolve(cfg.certFile)), path.dirname(path.resolve(cfg.keyFile))]);
+    const names = new Set([path.basename(cfg.certFile), path.basename(cfg.keyFile)]);
+    // Only events about the two files count (or Kubernetes' `..data` symlink swap, or an
+    // event without a name): a directory shared with busy files (the SQLite file in the
+    // data dir) would otherwise keep restarting the debounce.
+    const relevant = (name: string | null): boolean => name === null || names.has(name) || name.startsWith('..');
     for (const dir of dirs) {
       try {
-        const w = watch(dir, { persistent: false }, () => this.changed(debounceMs));
+        const w = watch(dir, { persistent: false }, (_event, name) => {
+          if (relevant(name === null ? null : String(name))) this.changed(debounceMs);
+        });
         w.on('error', (e) => this.deps.log('warn', 'TLS file watch failed; SIGHUP still reloads', { dir, err: String(e) }));
         this.watchers.push(w);
       } catch (e) {
