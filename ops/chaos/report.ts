@@ -82,7 +82,7 @@ export function summaryRow(r: RunRecord): Array<string | number> {
 export function verdict(r: RunRecord): string {
   if (r.check && badTotal(r.check) > 0) return `FAIL: ${BAD_COUNTS.filter((k) => r.check![k] > 0).map((k) => `${k} ${r.check![k]}`).join(', ')}`;
   if (r.errors.length) return `ERROR: ${r.errors[0].split('\n')[0]}`;
-  if (r.check && r.check.incompleteFinal > 0) return `ERROR: ${r.check.incompleteFinal} device(s) could not complete the final sync`;
+  if (r.check && (r.check.incompleteFinal > 0 || r.check.unverified > 0)) return `ERROR: ${r.check.incompleteFinal} device(s) could not complete the final sync; ${r.check.unverified} acked message(s) could not be checked`;
   return 'ok: every acked message stored once at its seq, one content per seq everywhere, no gaps';
 }
 

@@ -161,6 +161,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         cycles.push(out);
         log(progressLine(sc.name, c, cyclesAsked, out, history, workload, lastAcks, elapsed()));
         lastAcks = history.acks.length;
+        // Every node the nemesis did not leave down must be running: anything else crashed.
+        const died = Array.from({ length: sut.nodeCount }, (_, i) => i).filter((i) => !sut!.isUp(i));
+        if (died.length) {
+          for (const i of died) errors.push(`cycle ${c}: ${sut.nodeName(i)} exited on its own (${sut.exitOf(i)}); see its log`);
+          log(`cycle ${c}: ${died.map((i) => `${sut!.nodeName(i)} exited on its own (${sut!.exitOf(i)})`).join(', ')}; no more cycles`);
+          break;
+        }
       } catch (e) {
         if (e instanceof Aborted) throw e;
         errors.push(`cycle ${c}: ${(e as Error).message}`);
@@ -172,6 +179,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
 
     // ---- 3. quiet period and the final full sync
+    for (let i = 0; i < sut.nodeCount; i++) {
+      const msg = `${sut.nodeName(i)} was not running after the cycles (${sut.exitOf(i)})`;
+      if (!sut.isUp(i) && !errors.some((e) => e.includes(`${sut!.nodeName(i)} exited on its own`))) errors.push(msg);
+    }
+    for (const what of await sut.revive()) log(what);
     await sleep(p.gapMs);
     workload.stopSending();
     const drainS = o.drainSeconds ?? 60;
@@ -196,7 +208,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   }
 
   const bad = check ? badTotal(check) : 0;
-  const exitCode = bad > 0 ? 1 : errors.length || !check || check.incompleteFinal > 0 ? 3 : 0;
+  const exitCode = bad > 0 ? 1 : errors.length || !check || check.incompleteFinal > 0 || check.unverified > 0 ? 3 : 0;
   const record: RunRecord = {
     scenario: sc.name,
     command: o.command ?? `npm run chaos -- ${sc.name}`,
@@ -248,7 +260,7 @@ function printSummary(log: (s: string) => void, r: RunRecord, check: CheckResult
     log(
       `${r.scenario}: ${r.cycles.length}/${r.cyclesAsked} cycles; sent ${check.sent}, acked ${check.acked}, stored ${check.storedMessages} in ${check.conversations} conversations` +
         ` | lost ${check.lost}, seq acked twice ${check.seqAckedTwice}, acks moved ${check.ackMoved}, stored twice ${check.duplicates}, disagreements ${check.disagreements}, gaps ${check.gaps}` +
-        ` | unacked stored ${check.unackedStored}, unresolved ${check.unresolved}, failed ${check.failed}, incomplete final syncs ${check.incompleteFinal}`,
+        ` | unacked stored ${check.unackedStored}, unresolved ${check.unresolved}, failed ${check.failed}, incomplete final syncs ${check.incompleteFinal}, unverified ${check.unverified}`,
     );
     for (const [k, list] of Object.entries(check.examples)) for (const e of (list ?? []).slice(0, 3)) log(`  ${k}: ${e}`);
   }

@@ -28,6 +28,8 @@ export interface Sut {
   /** Index of the node owning the conversation's shard (single node: 0; null: unowned). */
   ownerOf(conversation: string): Promise<number | null>;
   isUp(i: number): boolean;
+  /** How node i's process ended (null: it runs). */
+  exitOf(i: number): string | null;
   pid(i: number): number | undefined;
   kill(i: number): Promise<void>;
   restart(i: number): Promise<void>;
@@ -35,6 +37,11 @@ export interface Sut {
   resume(i: number): void;
   /** Every running node serves (cell: members and shard owners as rendezvous hashing says). */
   waitReady(timeoutMs: number, expectNodes?: number[]): Promise<void>;
+  /**
+   * Start again whatever died outside a fault (a crashed node, a Cassandra the nemesis
+   * did not bring back), so the final check can still run; says what it restarted.
+   */
+  revive(): Promise<string[]>;
   /** Log files worth keeping with a failed run's report. */
   logFiles(): Array<{ name: string; file: string }>;
   describe(): Record<string, unknown>;
@@ -113,6 +120,19 @@ export class SingleNode implements Sut {
 
   pid(): number | undefined {
     return this.node.proc.pid;
+  }
+
+  exitOf(): string | null {
+    const p = this.node.proc;
+    return this.isUp() ? null : `code=${p.exitCode} signal=${p.signalCode}`;
+  }
+
+  async revive(): Promise<string[]> {
+    if (this.isUp()) return [];
+    const how = this.exitOf();
+    await this.restart();
+    await this.waitReady(60_000);
+    return [`node-1 had exited (${how}); restarted it for the final check`];
   }
 
   async kill(): Promise<void> {
@@ -228,6 +248,27 @@ export class Cell implements Sut {
 
   pid(i: number): number | undefined {
     return this.cell.nodes[i]?.proc.pid;
+  }
+
+  exitOf(i: number): string | null {
+    const p = this.cell.nodes[i]?.proc;
+    return !p || this.isUp(i) ? null : `code=${p.exitCode} signal=${p.signalCode}`;
+  }
+
+  async revive(): Promise<string[]> {
+    const out: string[] = [];
+    if (this.cassandra && !this.cassandra.handle().isAlive()) {
+      await this.cassandra.restart();
+      out.push('the private Cassandra was down; restarted it for the final check');
+    }
+    for (let i = 0; i < this.nodeCount; i++) {
+      if (this.isUp(i)) continue;
+      const how = this.exitOf(i);
+      await this.cell.restart(i);
+      out.push(`${this.nodeName(i)} had exited (${how}); restarted it for the final check`);
+    }
+    if (out.length) await this.waitReady(120_000);
+    return out;
   }
 
   kill(i: number): Promise<void> {
