@@ -102,8 +102,9 @@ process.on('SIGINT', () => void drain('SIGINT'));
 // sockets stay; a bad pair is refused with a log line and the current one stays
 // (node/host/tls_reload.ts). Without TLS, SIGHUP is ignored (not the default: exit).
 process.on('SIGHUP', () => {
-  if (host.tls && !host.draining) void host.tls.reload('SIGHUP');
-  else log('info', 'SIGHUP ignored: no listen.tls to reload');
+  if (!host.tls) log('info', 'SIGHUP ignored: no listen.tls to reload');
+  else if (host.draining) log('info', 'SIGHUP ignored: draining, no new connections to serve');
+  else void host.tls.reload('SIGHUP');
 });
 host.tls?.watch(cfg.listen.tls?.watchDebounceMs ?? 0);
 
