@@ -15,6 +15,7 @@
  * its queue.
  */
 import cassandra from 'cassandra-driver';
+import { applyCassandraDriverFix } from './cassandra_driver_fix.js';
 import type { MessageStore } from './store.js';
 import type { Conversation, ConversationKind, DeviceCursor, LastSeen, Role, StoredMessage, WriteOp } from './types.js';
 import { InvalidWriteError, SeqTakenError, StoreUnavailableError } from './errors.js';
@@ -150,6 +151,7 @@ export function createCassandraClient(
   cfg: Pick<CassandraConfig, 'contactPoints' | 'localDataCenter' | 'consistency'>,
   opts: Pick<OpenCassandraOptions, 'requestTimeoutMs'> = {},
 ): cassandra.Client {
+  applyCassandraDriverFix();
   return new cassandra.Client({
     contactPoints: cfg.contactPoints,
     localDataCenter: cfg.localDataCenter,
