@@ -232,6 +232,14 @@ export class ClusterCell {
     return c;
   }
 
+  /** Connect and finish the first sync (live pushes start after it). */
+  async online(t: Target, user: string, device = 'phone'): Promise<TestClient> {
+    const c = await this.connect(t, user, device);
+    const f = await c.call({ kind: { case: 'sync', value: {} } });
+    if (f.kind.case !== 'syncPage') throw new Error(`first sync of ${user}/${device} answered ${show(f.kind.value)}`);
+    return c;
+  }
+
   /** A client that reconnects and retries on its own (see ResilientClient). */
   client(targets: Target | Target[], user: string, device: string, o: ResilientOptions = {}): ResilientClient {
     return this.track(new ResilientClient(this, Array.isArray(targets) ? targets : [targets], user, device, o));

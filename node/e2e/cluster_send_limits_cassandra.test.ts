@@ -29,12 +29,7 @@ after(async () => {
   await cassandra?.release();
 });
 
-async function online(node: number, user: string, device: string): Promise<TestClient> {
-  const c = await cell.connect(node, user, device);
-  const f = await c.call({ kind: { case: 'sync', value: {} } });
-  assert.equal(f.kind.case, 'syncPage', show(f.kind.value));
-  return c;
-}
+const online = (node: number, user: string, device?: string): Promise<TestClient> => cell.online(node, user, device);
 
 /** An op answered with `want`, retried while the cell answers `unavailable` (a shard settling). */
 async function callOk(c: TestClient, init: Parameters<TestClient['call']>[0], want: string): Promise<ServerFrame> {
