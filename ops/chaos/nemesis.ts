@@ -32,6 +32,20 @@ export interface CycleOutcome {
   notes?: string[];
 }
 
+/** What every fault reports once healed: its window and, after `served` resolves, how long recovery took. */
+async function healed(
+  ctx: NemesisCtx,
+  f: { fault: string; victim?: string; t0: number; healAt: number; runT0: number; movedAfterMs?: number | null; notes?: string[] },
+  served: () => Promise<void> = () => ctx.sut.waitReady(60_000),
+): Promise<CycleOutcome> {
+  await served();
+  const out: CycleOutcome = { cycle: ctx.cycle, fault: f.fault, startT: f.t0 - f.runT0, endT: f.healAt - f.runT0, faultMs: f.healAt - f.t0, recoveredMs: Date.now() - f.healAt };
+  if (f.victim !== undefined) out.victim = f.victim;
+  if (f.movedAfterMs !== undefined) out.movedAfterMs = f.movedAfterMs;
+  if (f.notes) out.notes = f.notes;
+  return out;
+}
+
 /** The node owning the busy conversations of this cycle: rotates over the nodes. */
 export async function pickOwner(ctx: NemesisCtx): Promise<{ victim: number; conv: string }> {
   const n = ctx.sut.nodeCount;
@@ -82,18 +96,8 @@ export async function killRestart(ctx: NemesisCtx, i: number, conv: string, runT
   } else await ctx.sleep(300);
   const healAt = Date.now();
   await ctx.sut.restart(i);
-  await ctx.sut.waitReady(60_000);
-  return {
-    cycle: ctx.cycle,
-    fault: `SIGKILL ${ctx.sut.nodeName(i)}, restart`,
-    victim: ctx.sut.nodeName(i),
-    startT: t0 - runT0,
-    endT: healAt - runT0,
-    faultMs: healAt - t0,
-    movedAfterMs: w?.stop(),
-    recoveredMs: Date.now() - healAt,
-    notes,
-  };
+  const victim = ctx.sut.nodeName(i);
+  return healed(ctx, { fault: `SIGKILL ${victim}, restart`, victim, t0, healAt, runT0, movedAfterMs: w?.stop(), notes });
 }
 
 /** SIGSTOP node i for `ms` (its sockets stay open), SIGCONT, wait until served. */
@@ -109,19 +113,8 @@ export async function pauseResume(ctx: NemesisCtx, i: number, ms: number, conv: 
     ctx.sut.resume(i);
   }
   const healAt = Date.now();
-  const moved = w?.stop();
-  await ctx.sut.waitReady(60_000);
-  return {
-    cycle: ctx.cycle,
-    fault: `SIGSTOP ${ctx.sut.nodeName(i)} ${(ms / 1000).toFixed(1)} s`,
-    victim: ctx.sut.nodeName(i),
-    startT: t0 - runT0,
-    endT: healAt - runT0,
-    faultMs: healAt - t0,
-    movedAfterMs: moved,
-    recoveredMs: Date.now() - healAt,
-    notes,
-  };
+  const victim = ctx.sut.nodeName(i);
+  return healed(ctx, { fault: `SIGSTOP ${victim} ${(ms / 1000).toFixed(1)} s`, victim, t0, healAt, runT0, movedAfterMs: w?.stop(), notes });
 }
 
 /** Cut node i off from etcd and its peers for `ms` (iptables in the private netns), heal. */
@@ -138,19 +131,8 @@ export async function partition(ctx: NemesisCtx, i: number, ms: number, conv: st
     await heal();
   }
   const healAt = Date.now();
-  const moved = w.stop();
-  await ctx.sut.waitReady(60_000);
-  return {
-    cycle: ctx.cycle,
-    fault: `partition ${ctx.sut.nodeName(i)} from etcd and peers ${(ms / 1000).toFixed(1)} s`,
-    victim: ctx.sut.nodeName(i),
-    startT: t0 - runT0,
-    endT: healAt - runT0,
-    faultMs: healAt - t0,
-    movedAfterMs: moved,
-    recoveredMs: Date.now() - healAt,
-    notes: [`${rules} iptables rules`],
-  };
+  const victim = ctx.sut.nodeName(i);
+  return healed(ctx, { fault: `partition ${victim} from etcd and peers ${(ms / 1000).toFixed(1)} s`, victim, t0, healAt, runT0, movedAfterMs: w.stop(), notes: [`${rules} iptables rules`] });
 }
 
 /** Kill etcd, keep it down `ms`, start it again on the same data, wait until the cell settles. */
@@ -163,9 +145,7 @@ export async function etcdRestart(ctx: NemesisCtx, ms: number, runT0: number): P
   } finally {
     await ctx.sut.cell.etcdUp();
   }
-  const healAt = Date.now();
-  await ctx.sut.waitReady(60_000);
-  return { cycle: ctx.cycle, fault: `SIGKILL etcd, down ${(ms / 1000).toFixed(1)} s`, startT: t0 - runT0, endT: healAt - runT0, faultMs: healAt - t0, recoveredMs: Date.now() - healAt };
+  return healed(ctx, { fault: `SIGKILL etcd, down ${(ms / 1000).toFixed(1)} s`, t0, healAt: Date.now(), runT0 });
 }
 
 /** SIGKILL the private Cassandra, keep it down `ms`, restart it, wait until sends are acked again. */
@@ -178,19 +158,15 @@ export async function cassandraRestart(ctx: NemesisCtx, ms: number, runT0: numbe
   const upAt = Date.now();
   await cass.restart();
   const healAt = Date.now();
-  await ctx.sut.waitReady(60_000);
-  const before = acks();
-  const deadline = Date.now() + 120_000;
-  while (acks() <= before + 10) {
-    if (Date.now() > deadline) throw new Error('no sends acked within 120 s of Cassandra coming back');
-    await ctx.sleep(100);
-  }
-  return {
-    cycle: ctx.cycle,
-    fault: `SIGKILL Cassandra, down ${(ms / 1000).toFixed(1)} s + ${((healAt - upAt) / 1000).toFixed(1)} s restart`,
-    startT: t0 - runT0,
-    endT: healAt - runT0,
-    faultMs: healAt - t0,
-    recoveredMs: Date.now() - healAt,
-  };
+  const fault = `SIGKILL Cassandra, down ${(ms / 1000).toFixed(1)} s + ${((healAt - upAt) / 1000).toFixed(1)} s restart`;
+  // Served again = sends are acked again, not just /readyz.
+  return healed(ctx, { fault, t0, healAt, runT0 }, async () => {
+    await ctx.sut.waitReady(60_000);
+    const before = acks();
+    const deadline = Date.now() + 120_000;
+    while (acks() <= before + 10) {
+      if (Date.now() > deadline) throw new Error('no sends acked within 120 s of Cassandra coming back');
+      await ctx.sleep(100);
+    }
+  });
 }
