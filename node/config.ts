@@ -107,6 +107,8 @@ export interface Config {
   api: { keys: string[] };
   drain: { deadlineMs: number; goawayJitterMs: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
+  /** The browser chat (node/web/) served at /web/. */
+  web: { enabled: boolean };
   /** Cluster membership, routing, conversation shards (ops/cluster_config.ts documents each key). */
   cluster: ClusterConfig;
 }
@@ -213,6 +215,10 @@ export function defaultConfig(): Config {
     api: { keys: [] },
     drain: { deadlineMs: 15_000, goawayJitterMs: 5_000 },
     log: { level: 'info' },
+    // On: `npm start` is how a person first tries Switchboard, and the page is static
+    // assets plus one esbuild bundle built on first request (no cost until then, no
+    // network). Off for a node that should answer nothing but the protocol and the API.
+    web: { enabled: true },
     cluster: defaultClusterConfig(),
   };
 }
@@ -299,6 +305,7 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   'drain.deadlineMs': 'A drain (SIGTERM, `POST /admin/drain`, `switchboardctl drain`) that has not finished in this long exits the process with code 1 instead of 0.',
   'drain.goawayJitterMs': 'On drain each client gets `goaway` with a reconnect delay drawn from 0 to this, then close 4001, so the clients of a drained node do not all reconnect at once.',
 
+  'web.enabled': 'Serve the browser chat (node/web/) at `/web/` on the listener\'s port: static assets and one script bundled from the SDK on first request, with a CSP that forbids remote loads. While the node runs on the dev secret (no auth.keys), the page signs in any user id through `POST /web/dev-signin`; with auth.keys set that route is off and the page needs a token. Default true, because `npm start` is how a person first tries the node and the page costs nothing until requested.',
   'log.level': 'Lowest level of log line to write. Validated but not applied yet: every line is written whatever its level (issue 18, structured logs).',
 
   'cluster.enabled': 'false: a single node, embedded route table, no etcd. true: the node joins a cell (etcd membership, routes, conversation shards, gRPC links to the other nodes); needs store.kind `cassandra`. node/cluster/CLUSTER.md.',
@@ -497,6 +504,7 @@ const schema: Schema = {
   },
   drain: { deadlineMs: int(100, 600_000), goawayJitterMs: int(0, 600_000) },
   log: { level: str({ oneOf: ['debug', 'info', 'warn', 'error'] }) },
+  web: { enabled: bool },
   cluster: {
     enabled: bool,
     etcd: {
