@@ -16,13 +16,14 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
-import type { CoreOp, CoreResult, HttpRequest, HttpResponse } from '../shards/messages.js';
+import type { HttpRequest, HttpResponse } from '../shards/messages.js';
 import type { Caller } from './core/chat_service.js';
 import { ChatError } from './core/errors.js';
 import { ID_PATTERN } from './core/ids.js';
 import { handleTicketRequest } from './auth/ticket_handler.js';
 import type { TicketStore } from './auth/tickets.js';
 import type { Verifier } from './auth/verify.js';
+import type { CoreOp, CoreResult } from './core/ops.js';
 
 export interface HttpApiDeps {
   /** Runs an op like a socket's (here or at the conversation's owner node). */

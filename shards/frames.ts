@@ -15,11 +15,8 @@ import {
 } from '../protocol/gen/client_pb.js';
 import { ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
 import type { StoredMessage } from '../node/store/types.js';
-import type { MemberReceipt } from '../node/core/receipts.js';
-import type { CoreResult } from './messages.js';
 import type { Push } from '../node/core/pushes.js';
-import type { PresenceView } from '../node/core/presence.js';
-import type { GroupInfo } from '../node/core/chat_service.js';
+import type { CoreResult, GroupInfo, MemberReceipt, PresenceView } from '../node/core/ops.js';
 
 function presenceUsers(users: PresenceView[]) {
   return users.map((u) => ({ user: u.user, online: u.online, lastSeenMs: BigInt(u.lastSeenMs), lastSeenHidden: u.lastSeenHidden }));

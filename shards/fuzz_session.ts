@@ -23,9 +23,9 @@ import { decodeClientFrame, DecodeError, type Encoding } from '../protocol/codec
 import { ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
 import { anyInput, carriedSeq, checkReply, CONVERSATIONS, describeInput, fail, jsonish, validInput, type FuzzInput } from '../protocol/fuzz_frames.js';
 import type { StoredMessage } from '../node/store/types.js';
-import type { CoreOp, CoreResult } from './messages.js';
 import { errorFrame } from './frames.js';
 import { expiry, newSession, onClientFrame, onDeliver, onResult, touch, type FrameEffect, type Limits, type Session } from './session.js';
+import type { CoreOp, CoreResult } from '../node/core/ops.js';
 
 /** What a frame came to: an error code, or how it was handled. */
 export type Outcome = ErrorCode | 'forward' | 'pong' | 'none';

@@ -9,11 +9,11 @@ import { create } from '@bufbuild/protobuf';
 import { ServerFrameSchema, type ServerFrame } from '../protocol/gen/client_pb.js';
 import { decodeClientFrame, decodeServerFrame, DecodeError, encodeServerFrame, negotiate, serverFrameToJson, type Encoding } from '../protocol/codec.js';
 import { CLOSE_CODES, type CloseReason } from '../protocol/codes.js';
-import type { MemberReceipt } from '../node/core/receipts.js';
 import { errorFrame, receiptFrame } from './frames.js';
-import type { CoreOp, CoreResult, HttpRequest, HttpResponse, PushItem, ShardInit } from './messages.js';
+import type { HttpRequest, HttpResponse, PushItem, ShardInit } from './messages.js';
 import type { ShardMetrics } from './metrics.js';
 import { expiry, newSession, onClientFrame, onDeliver, onResult, touch, type Session } from './session.js';
+import type { CoreOp, CoreResult, MemberReceipt } from '../node/core/ops.js';
 
 export interface Identity {
   user: string;

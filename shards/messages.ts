@@ -5,46 +5,10 @@
  * The host owns conversations, sequencing and the store; a shard owns sockets,
  * decoding, auth and per-connection session state. A shard never touches the store.
  */
-import type { MemberReceipt } from '../node/core/receipts.js';
-import type { GroupInfo, HistoryPage, MemberReceiptsDetail, SendAck, SyncPage } from '../node/core/chat_service.js';
-import type { PresenceView } from '../node/core/presence.js';
-import type { ErrorCode } from '../protocol/codes.js';
-import type { Conversation } from '../node/store/types.js';
+import type { CoreOp, CoreResult, MemberReceipt } from '../node/core/ops.js';
 
-export type CoreOp =
-  | { op: 'send'; conversation: string; clientMsgId: string; body: string; meta: Record<string, string> }
-  | { op: 'ack'; conversation: string; seq: number }
-  | { op: 'read'; conversation: string; seq: number }
-  | { op: 'sync'; cursors: Array<{ conversation: string; seq: number }>; limit: number }
-  | { op: 'history'; conversation: string; beforeSeq: number; limit: number }
-  | { op: 'open_direct'; peer: string }
-  | { op: 'list' }
-  | GroupOp;
 
-/** Ops added for groups, presence and typing (node/core/group_ops.ts runs them). */
-export type GroupOp =
-  /** `id` is set by the host (a cluster routes the op to the owner of the new id); shards leave it out. */
-  | { op: 'create_group'; subject: string; members: string[]; id?: string }
-  | { op: 'add_members'; conversation: string; users: string[] }
-  | { op: 'remove_members'; conversation: string; users: string[] }
-  | { op: 'leave_group'; conversation: string }
-  | { op: 'set_subject'; conversation: string; subject: string }
-  | { op: 'member_receipts'; conversation: string; seq: number }
-  | { op: 'presence_subscribe'; users: string[] }
-  | { op: 'presence_settings'; hideLastSeen: boolean }
-  | { op: 'typing'; conversation: string };
 
-export type CoreResult =
-  | { r: 'send_ack'; ack: SendAck }
-  | { r: 'sync_page'; page: SyncPage }
-  | { r: 'history_page'; page: HistoryPage }
-  | { r: 'direct_opened'; conversation: Conversation }
-  | { r: 'conversations'; list: Array<{ conv: Conversation; lastSeq: number }> }
-  | { r: 'group_info'; info: GroupInfo }
-  | { r: 'member_receipts'; detail: MemberReceiptsDetail }
-  | { r: 'presence'; users: PresenceView[] }
-  | { r: 'ok' }
-  | { r: 'error'; code: ErrorCode; message: string; retryAfterMs: number };
 
 export interface HttpRequest {
   method: string;

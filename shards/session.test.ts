@@ -5,9 +5,8 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { ClientFrameSchema, type ServerFrame } from '../protocol/gen/client_pb.js';
 import { defaultConfig } from '../node/config.js';
 import type { StoredMessage } from '../node/store/types.js';
-import type { ConversationSyncInfo, SyncPage } from '../node/core/chat_service.js';
-import type { CoreResult } from './messages.js';
 import { expiry, newSession, onClientFrame, onDeliver, onResult, touch, type FrameEffect, type Limits, type Session } from './session.js';
+import type { ConversationSyncInfo, CoreResult, SyncPage } from '../node/core/ops.js';
 
 const T0 = 1_700_000_000_000;
 

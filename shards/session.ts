@@ -17,9 +17,9 @@ import { create } from '@bufbuild/protobuf';
 import { ServerFrameSchema, type ClientFrame, type ServerFrame } from '../protocol/gen/client_pb.js';
 import { MAX_SEQ, type Encoding } from '../protocol/codec.js';
 import type { Config } from '../node/config.js';
-import type { CoreOp, CoreResult } from './messages.js';
 import { errorFrame, resultFrame } from './frames.js';
 import { newBucket, take, type Bucket } from './rate_limit.js';
+import type { CoreOp, CoreResult } from '../node/core/ops.js';
 
 export interface Session {
   conn: number;

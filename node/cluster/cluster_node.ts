@@ -30,7 +30,6 @@
 import type { Etcd3 } from 'etcd3';
 import { Supervisor, serviceChild, type ChildSpecInput, type Service, type StartFn } from '../../supervisor/index.js';
 import type { Config } from '../config.js';
-import type { CoreOp, CoreResult } from '../../shards/messages.js';
 import type { Caller, ClusterHooks } from '../core/chat_types.js';
 import type { ChatService } from '../core/chat_service.js';
 import { ChatError } from '../core/errors.js';
@@ -52,6 +51,7 @@ import { FencedError } from './fence.js';
 import { Forwarder } from './forwarder.js';
 import { ClusterFanout } from './fanout.js';
 import { CommitOrder } from './commit_order.js';
+import type { CoreOp, CoreResult } from '../core/ops.js';
 
 type Log = (level: string, msg: string, fields?: Record<string, unknown>) => void;
 

@@ -16,12 +16,12 @@ import { DeliverSchema, LinkFrameSchema, PresenceSettingSchema, PushFrameSchema,
 import { messageFrame, pushFrame, receiptFrame } from '../../shards/frames.js';
 import type { RemoteOrigin } from '../core/chat_types.js';
 import type { Push } from '../core/pushes.js';
-import type { MemberReceipt } from '../core/receipts.js';
 import type { ConnRef, ConnectionRegistry } from '../core/registry.js';
 import type { StoredMessage } from '../store/types.js';
 import type { BatchingOutbox } from '../host/outbox.js';
 import type { RouteTable } from '../routing/route_table.js';
 import type { PeerLink } from '../peers/peer_link.js';
+import type { MemberReceipt } from '../core/ops.js';
 
 export interface FanoutDeps {
   self: string;

@@ -18,12 +18,12 @@
 import { create } from '@bufbuild/protobuf';
 import { LinkFrameSchema, type CallResult, type ForwardCall, type ForwardResult, type ForwardSend, type LinkFrame } from '../../protocol/gen/cluster_pb.js';
 import { ERROR_CODES, type ErrorCode } from '../../protocol/codes.js';
-import type { CoreOp, CoreResult } from '../../shards/messages.js';
 import type { Caller } from '../core/chat_types.js';
 import { directConversationId, ID_PATTERN } from '../core/ids.js';
 import { newGroupId } from '../core/chat_service.js';
 import type { PeerLink } from '../peers/peer_link.js';
 import type { ShardOwner } from './shard_map.js';
+import type { CoreOp, CoreResult } from '../core/ops.js';
 
 export interface ForwarderDeps {
   self: string;

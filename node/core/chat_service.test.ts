@@ -6,9 +6,9 @@ import type { MessageStore } from '../store/store.js';
 import type { Conversation, StoredMessage, WriteOp } from '../store/types.js';
 import { ChatService, type Caller, type Outbox, type ServiceLimits } from './chat_service.js';
 import { ChatError } from './errors.js';
-import type { MemberReceipt } from './receipts.js';
 import { ConnectionRegistry, type ConnRef } from './registry.js';
 import { HookedStore } from './hooked_store.js';
+import type { MemberReceipt } from './ops.js';
 
 const LIMITS: ServiceLimits = {
   maxMessageBytes: 1000,

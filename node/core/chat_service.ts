@@ -31,33 +31,22 @@ import type {
   Caller,
   ClusterHooks,
   ConvState,
-  ConversationSyncInfo,
-  GroupInfo,
-  HistoryPage,
-  MemberReceiptsDetail,
   Outbox,
-  SendAck,
   SendInput,
   ServiceLimits,
-  SyncPage,
   Writer,
 } from './chat_types.js';
 import { checkSubject, checkUsers, infoOf, isAdmin, promoteIfNoAdmin } from './group_rules.js';
+import type { ConversationSyncInfo, GroupInfo, HistoryPage, MemberReceiptsDetail, SendAck, SyncPage } from './ops.js';
 
 export type {
   Writer,
   Outbox,
   ServiceLimits,
-  GroupInfo,
-  MemberReceiptsDetail,
   Caller,
   ClusterHooks,
   RemoteOrigin,
   SendInput,
-  SendAck,
-  ConversationSyncInfo,
-  SyncPage,
-  HistoryPage,
 } from './chat_types.js';
 export { MAX_SUBJECT_CHARS } from './chat_types.js';
 

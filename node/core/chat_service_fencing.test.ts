@@ -18,10 +18,11 @@ import assert from 'node:assert/strict';
 import { SqliteStore } from '../store/sqlite_store.js';
 import { BatchWriter } from '../store/batch_writer.js';
 import type { StoredMessage, WriteOp } from '../store/types.js';
-import { ChatService, type Caller, type ClusterHooks, type Outbox, type SendAck, type ServiceLimits, type Writer } from './chat_service.js';
+import { ChatService, type Caller, type ClusterHooks, type Outbox, type ServiceLimits, type Writer } from './chat_service.js';
 import { ChatError } from './errors.js';
 import { ConnectionRegistry } from './registry.js';
 import { HookedStore } from './hooked_store.js';
+import type { SendAck } from './ops.js';
 
 const LIMITS: ServiceLimits = { maxMessageBytes: 1000, defaultSyncPage: 50, maxSyncPage: 100, maxHistoryPage: 50, maxConversationMembers: 10, retentionMessages: 0 };
 const outbox: Outbox = { deliver() {}, receipts() {} };

@@ -4,11 +4,12 @@
  * the per-conversation state it caches. Plain data, shared by the service, the host
  * and the group rules.
  */
-import type { Conversation, Member, StoredMessage, WriteOp } from '../store/types.js';
-import type { CursorBook, MemberReceipt } from './receipts.js';
+import type { Conversation, StoredMessage, WriteOp } from '../store/types.js';
+import type { CursorBook } from './receipts.js';
 import type { ConnRef } from './registry.js';
 import type { Push } from './pushes.js';
 import type { SeqState } from './sequencer.js';
+import type { MemberReceipt } from './ops.js';
 
 export interface Writer {
   /**
@@ -54,21 +55,7 @@ export interface ServiceLimits {
   typingTtlMs?: number;
 }
 
-/** The group after a change, and the seq of the system message that recorded it. */
-export interface GroupInfo {
-  conversation: string;
-  subject: string;
-  members: Member[];
-  seq: number;
-}
 
-export interface MemberReceiptsDetail {
-  conversation: string;
-  seq: number;
-  delivered: string[];
-  read: string[];
-  members: number;
-}
 
 export const MAX_SUBJECT_CHARS = 256;
 
@@ -120,36 +107,9 @@ export interface SendInput {
   meta: Record<string, string>;
 }
 
-export interface SendAck {
-  conversation: string;
-  clientMsgId: string;
-  messageId: string;
-  seq: number;
-  serverTs: number;
-  duplicate: boolean;
-}
 
-export interface ConversationSyncInfo {
-  conversation: string;
-  lastSeq: number;
-  firstSeq: number;
-  resyncRequired: boolean;
-  nextCursor: number;
-}
 
-export interface SyncPage {
-  messages: StoredMessage[];
-  conversations: ConversationSyncInfo[];
-  hasMore: boolean;
-  receipts: MemberReceipt[];
-}
 
-export interface HistoryPage {
-  conversation: string;
-  messages: StoredMessage[];
-  hasMore: boolean;
-  firstSeq: number;
-}
 
 export interface ConvState {
   /** Members as of the last committed message: who gets pushes. */

@@ -3,9 +3,9 @@
  * against the chat service. The host's shard link hands every GroupOp here, so new
  * ops of this family need no change in the host.
  */
-import type { CoreResult, GroupOp } from '../../shards/messages.js';
 import type { Caller, ChatService } from './chat_service.js';
 import { ChatError } from './errors.js';
+import type { CoreResult, GroupOp } from './ops.js';
 
 export async function runGroupOp(service: ChatService, caller: Caller, op: GroupOp): Promise<CoreResult> {
   switch (op.op) {

@@ -5,7 +5,8 @@
 import { ChatError } from './errors.js';
 import { ID_PATTERN } from './ids.js';
 import type { Member } from '../store/types.js';
-import { MAX_SUBJECT_CHARS, type ConvState, type GroupInfo } from './chat_types.js';
+import { MAX_SUBJECT_CHARS, type ConvState } from './chat_types.js';
+import type { GroupInfo } from './ops.js';
 
 export function checkSubject(subject: string): void {
   if ([...subject].length > MAX_SUBJECT_CHARS) throw new ChatError('invalid_argument', `subject: at most ${MAX_SUBJECT_CHARS} characters`);

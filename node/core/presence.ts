@@ -17,20 +17,13 @@
  * - Lazy writes: last seen is persisted once per offline transition, after the
  *   debounce, never per heartbeat.
  */
+import type { PresenceView } from './ops.js';
 
 export interface PresenceConfig {
   debounceMs: number;
   intervalMs: number;
 }
 
-/** What a subscriber may see of a user. */
-export interface PresenceView {
-  user: string;
-  online: boolean;
-  /** 0 when online, unknown or hidden. */
-  lastSeenMs: number;
-  lastSeenHidden: boolean;
-}
 
 interface UserState {
   /** Open connections of the user (all devices, all shards). */

@@ -7,10 +7,11 @@
 import type { MessageStore } from '../store/store.js';
 import { ChatError } from './errors.js';
 import { ID_PATTERN } from './ids.js';
-import { newPresence, step, unknownUsers, view, type PresenceConfig, type PresenceEffect, type PresenceEvent, type PresenceView } from './presence.js';
+import { newPresence, step, unknownUsers, view, type PresenceConfig, type PresenceEffect, type PresenceEvent } from './presence.js';
 import type { ConnRef } from './registry.js';
 import type { Push } from './pushes.js';
 import type { WriteOp } from '../store/types.js';
+import type { PresenceView } from './ops.js';
 
 export interface PresenceDeps {
   store: Pick<MessageStore, 'getPresence'>;

@@ -1,9 +1,9 @@
+import type { PresenceView } from './ops.js';
 /**
  * Pushes other than messages and 1:1 receipts, as plain data. The core decides who
  * gets what; the host's outbox encodes each push once (shards/frames.ts pushFrame)
  * and batches it per socket shard, as it does for messages.
  */
-import type { PresenceView } from './presence.js';
 
 export interface ReceiptCounts {
   seq: number;

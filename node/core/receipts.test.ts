@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CursorBook, type MemberReceipt } from './receipts.js';
+import { CursorBook } from './receipts.js';
+import type { MemberReceipt } from './ops.js';
 
 const rc = (user: string, kind: 'delivered' | 'read', seq: number): MemberReceipt => ({ conversation: 'c1', user, kind, seq });
 

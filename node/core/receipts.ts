@@ -5,15 +5,9 @@
  * device cursor updates in and gets back the member watermarks that moved.
  */
 import type { DeviceCursor } from '../store/types.js';
+import type { MemberReceipt } from './ops.js';
 
-export type ReceiptKind = 'delivered' | 'read';
 
-export interface MemberReceipt {
-  conversation: string;
-  user: string;
-  kind: ReceiptKind;
-  seq: number;
-}
 
 export class CursorBook {
   /** device key "user\u0000device" -> cursor */

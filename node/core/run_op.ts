@@ -3,11 +3,11 @@
  * its CoreResult. The one entry point for ops, whether they came from a local socket,
  * the HTTP API or another cluster node (node/cluster/forwarder.ts).
  */
-import type { CoreOp, CoreResult } from '../../shards/messages.js';
 import type { Caller, ChatService } from './chat_service.js';
 import { runGroupOp } from './group_ops.js';
 import { ERROR_CODES, type ErrorCode } from '../../protocol/codes.js';
 import { ChatError } from './errors.js';
+import type { CoreOp, CoreResult } from './ops.js';
 
 export async function runOp(service: ChatService, caller: Caller, op: CoreOp): Promise<CoreResult> {
 

@@ -30,13 +30,13 @@ import { faultHook } from './faults.js';
 import { TaskPool } from '../tasks/task_pool.js';
 import type { AuthConfig } from '../auth/types.js';
 import type { Writer } from '../core/chat_types.js';
-import type { CoreOp, CoreResult } from '../../shards/messages.js';
 import type { Caller } from '../core/chat_service.js';
 import { runOp, toErrorResult } from '../core/run_op.js';
 import { ClusterNode } from '../cluster/cluster_node.js';
 import { SendLimiter } from '../core/send_limits.js';
 import type { FenceClaim } from '../cluster/fence.js';
 import { TlsReloader } from './tls_reload.js';
+import type { CoreOp, CoreResult } from '../core/ops.js';
 
 /** A write and the fence it was accepted under (null: single node or not conversation-scoped). */
 export interface FencedOp {

@@ -39,7 +39,7 @@ export class BatchingOutbox implements Outbox {
     }
   }
 
-  receipts(to: ConnRef[], receipts: import('../core/receipts.js').MemberReceipt[]): void {
+  receipts(to: ConnRef[], receipts: import('../core/ops.js').MemberReceipt[]): void {
     for (const [shard, conns] of byShard(to)) this.add(shard, { k: 'receipts', conns, receipts }, null);
   }
 

@@ -4,10 +4,11 @@
  * carries the host's pushes and metric requests to it.
  */
 import type { Worker } from 'node:worker_threads';
-import type { CoreOp, CoreResult, HostToShard, HttpRequest, HttpResponse, ShardToHost } from '../../shards/messages.js';
+import type { HostToShard, HttpRequest, HttpResponse, ShardToHost } from '../../shards/messages.js';
 import type { Caller } from '../core/chat_service.js';
 import { toErrorResult } from '../core/run_op.js';
 import type { ConnectionRegistry } from '../core/registry.js';
+import type { CoreOp, CoreResult } from '../core/ops.js';
 
 export interface LinkDeps {
   /** Runs a client's op: here, or at the owner of its conversation (node/cluster/forwarder.ts). */
