@@ -13,6 +13,7 @@ import { validateAuthConfig } from './auth/config.js';
 import { AuthConfigError } from './auth/errors.js';
 import { defaultClusterConfig, type ClusterConfig } from '../ops/cluster_config.js';
 import type { SendLimitRules } from './core/send_limits.js';
+import { loadPushCredentials, PushCredentialError } from './push/providers/credentials.js';
 
 export interface TlsConfig {
   certFile: string;
@@ -109,9 +110,34 @@ export interface Config {
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
   /** The browser chat (node/web/) served at /web/. */
   web: { enabled: boolean };
+  /** Push notifications for offline devices (node/push/; providers: node/push/PROVIDERS.md). */
+  push: PushConfig;
   /** Cluster membership, routing, conversation shards (ops/cluster_config.ts documents each key). */
   cluster: ClusterConfig;
 }
+
+export interface PushConfig {
+  /** APNs over HTTP/2 with an ES256 provider token (node/push/providers/apns.ts). */
+  apns: {
+    enabled: boolean; endpoint: string; teamId: string; keyId: string; topic: string;
+    keyFile: string; keyPem: string; caFile: string; tokenRefreshMs: number; timeoutMs: number;
+  };
+  /** FCM HTTP v1 with a service-account OAuth2 token (node/push/providers/fcm.ts). */
+  fcm: {
+    enabled: boolean; endpoint: string; projectId: string; serviceAccountFile: string; serviceAccountJson: string;
+    tokenUri: string; timeoutMs: number;
+  };
+  /** Web Push (RFC 8030/8291/8292) to each subscription's own endpoint (node/push/providers/webpush.ts). */
+  webpush: {
+    enabled: boolean; vapidPublicKey: string; vapidPrivateKey: string; vapidPrivateKeyFile: string; subject: string;
+    allowHttp: boolean; timeoutMs: number;
+  };
+  /** HMAC-signed POST to the app backend's URL (node/push/providers/webhook.ts). */
+  webhook: { enabled: boolean; secret: string; secretFile: string; allowedOrigins: string[]; allowHttp: boolean; timeoutMs: number };
+}
+
+/** The provider sections of `push` (what node/push/providers/ reads). */
+export type PushProvidersConfig = Pick<PushConfig, 'apns' | 'fcm' | 'webpush' | 'webhook'>;
 
 export type AuthKeyConfig =
   | { kid: string; alg: 'HS256'; secret: string }
@@ -219,6 +245,59 @@ export function defaultConfig(): Config {
     // assets plus one esbuild bundle built on first request (no cost until then, no
     // network). Off for a node that should answer nothing but the protocol and the API.
     web: { enabled: true },
+    push: {
+      apns: {
+        enabled: false,
+        // Apple's production host; the sandbox (development builds) is https://api.sandbox.push.apple.com.
+        endpoint: 'https://api.push.apple.com',
+        teamId: '',
+        keyId: '',
+        topic: '',
+        keyFile: '',
+        keyPem: '',
+        caFile: '',
+        // 40 min: Apple refuses a provider token older than 60 min (403 ExpiredProviderToken)
+        // and one refreshed more often than every 20 min (429 TooManyProviderTokenUpdates);
+        // the middle of that window leaves 20 min of slack for clock skew on either side.
+        tokenRefreshMs: 40 * 60_000,
+        // 10 s: APNs answers in well under a second; this only bounds a hung stream, after
+        // which the push is retried by the outbox rather than held.
+        timeoutMs: 10_000,
+      },
+      fcm: {
+        enabled: false,
+        endpoint: 'https://fcm.googleapis.com',
+        projectId: '',
+        serviceAccountFile: '',
+        serviceAccountJson: '',
+        tokenUri: '',
+        // 10 s: as for APNs; FCM answers in well under a second.
+        timeoutMs: 10_000,
+      },
+      webpush: {
+        enabled: false,
+        vapidPublicKey: '',
+        vapidPrivateKey: '',
+        vapidPrivateKeyFile: '',
+        subject: '',
+        // false: subscription endpoints come from browsers, and a real push service is
+        // always https; plain http is for local test servers only.
+        allowHttp: false,
+        // 10 s: push services answer 201 in well under a second.
+        timeoutMs: 10_000,
+      },
+      webhook: {
+        enabled: false,
+        secret: '',
+        secretFile: '',
+        allowedOrigins: [],
+        // false: the POST carries a signature and, in preview mode, message text; only
+        // a local test receiver has a reason to take it in the clear.
+        allowHttp: false,
+        // 10 s: the app's backend should answer at once and push asynchronously.
+        timeoutMs: 10_000,
+      },
+    },
     cluster: defaultClusterConfig(),
   };
 }
@@ -306,6 +385,37 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   'drain.goawayJitterMs': 'On drain each client gets `goaway` with a reconnect delay drawn from 0 to this, then close 4001, so the clients of a drained node do not all reconnect at once.',
 
   'web.enabled': 'Serve the browser chat (node/web/) at `/web/` on the listener\'s port: static assets and one script bundled from the SDK on first request, with a CSP that forbids remote loads. While the node runs on the dev secret (no auth.keys), the page signs in any user id through `POST /web/dev-signin`; with auth.keys set that route is off and the page needs a token. Default true, because `npm start` is how a person first tries the node and the page costs nothing until requested.',
+
+  'push.apns.enabled': 'Send to `apns` devices through Apple Push Notification service (HTTP/2, ES256 provider token). When true, teamId, keyId, topic and the key (keyFile or keyPem) are required and checked at start. node/push/PROVIDERS.md.',
+  'push.apns.endpoint': 'APNs base URL (https). Production `https://api.push.apple.com`; development builds use `https://api.sandbox.push.apple.com`; tests point it at the fake (node/push/fakes/).',
+  'push.apns.teamId': 'Apple developer team id: the `iss` of the provider token.',
+  'push.apns.keyId': 'Key id of the APNs auth key (.p8): the `kid` of the provider token.',
+  'push.apns.topic': 'Default `apns-topic` (the app\'s bundle id); a device registered with its own app id uses that instead.',
+  'push.apns.keyFile': 'File holding the APNs auth key (.p8, a PKCS#8 PEM P-256 key). Set this or keyPem.',
+  'push.apns.keyPem': 'The APNs auth key inline (PEM). Set this or keyFile. Never logged.',
+  'push.apns.caFile': 'PEM CA certificates to trust for the APNs endpoint instead of the system roots (a test server\'s self-signed CA). Empty = system roots.',
+  'push.apns.tokenRefreshMs': 'Age at which the provider token (JWT) is re-signed. Apple refuses one older than 60 min and answers 429 TooManyProviderTokenUpdates to one refreshed more often than every 20 min, hence the bounds; 40 min leaves 20 min of clock-skew slack each side.',
+  'push.apns.timeoutMs': 'A request with no answer after this long is abandoned and retried later by the outbox (10 s: APNs answers in well under a second).',
+  'push.fcm.enabled': 'Send to `fcm` devices through FCM HTTP v1 with a service-account OAuth2 token. When true, the service account (serviceAccountFile or serviceAccountJson) is required and checked at start.',
+  'push.fcm.endpoint': 'FCM base URL; messages go to `<endpoint>/v1/projects/<projectId>/messages:send`.',
+  'push.fcm.projectId': 'Firebase project id. Empty = the service account\'s `project_id`.',
+  'push.fcm.serviceAccountFile': 'Google service-account JSON file (client_email, private_key, token_uri). Set this or serviceAccountJson.',
+  'push.fcm.serviceAccountJson': 'The service-account JSON inline. Set this or serviceAccountFile. Never logged.',
+  'push.fcm.tokenUri': 'OAuth2 token endpoint the signed service-account JWT is exchanged at. Empty = the service account\'s `token_uri` (else https://oauth2.googleapis.com/token).',
+  'push.fcm.timeoutMs': 'A token exchange or send with no answer after this long is abandoned and retried later by the outbox.',
+  'push.webpush.enabled': 'Send to `webpush` subscriptions (RFC 8030, payload encrypted per RFC 8291, VAPID per RFC 8292). When true, the VAPID key pair and subject are required and checked at start.',
+  'push.webpush.vapidPublicKey': 'VAPID public key: base64url of the uncompressed P-256 point (65 bytes), the `applicationServerKey` browsers subscribe with.',
+  'push.webpush.vapidPrivateKey': 'VAPID private key inline: base64url of the 32-byte P-256 scalar (the format web-push tools print). Set this or vapidPrivateKeyFile. Never logged.',
+  'push.webpush.vapidPrivateKeyFile': 'File holding that base64url private key. Set this or vapidPrivateKey.',
+  'push.webpush.subject': 'VAPID `sub`: a `mailto:` or `https:` contact for the push service operator.',
+  'push.webpush.allowHttp': 'Accept subscription endpoints over plain http (local test servers only); false refuses them (the push is rejected).',
+  'push.webpush.timeoutMs': 'A push with no answer after this long is abandoned and retried later by the outbox.',
+  'push.webhook.enabled': 'POST `webhook` pushes to the URL each device registered (the app\'s own backend), signed with HMAC-SHA256 (node/push/PROVIDERS.md documents the headers and the replay window). When true, the secret is required.',
+  'push.webhook.secret': 'HMAC-SHA256 key shared with the app backends, at least 32 bytes. Set this or secretFile. Never logged.',
+  'push.webhook.secretFile': 'File holding that secret. Set this or secret.',
+  'push.webhook.allowedOrigins': 'Origins (`https://host[:port]`) a webhook URL may point at; a push to any other is rejected. Empty = any origin (device registration is then the only guard).',
+  'push.webhook.allowHttp': 'Accept plain-http webhook URLs (local test receivers only).',
+  'push.webhook.timeoutMs': 'A webhook with no answer after this long is abandoned and retried later by the outbox (10 s: the backend should answer at once and push asynchronously).',
   'log.level': 'Lowest level of log line to write. Validated but not applied yet: every line is written whatever its level (issue 18, structured logs).',
 
   'cluster.enabled': 'false: a single node, embedded route table, no etcd. true: the node joins a cell (etcd membership, routes, conversation shards, gRPC links to the other nodes); needs store.kind `cassandra`. node/cluster/CLUSTER.md.',
@@ -379,6 +489,23 @@ const hostPort: Check = documented((v, key) => {
   if (!m || Number(m[2]) > 65535) throw new ConfigError(key, `must be host:port (got ${JSON.stringify(v)})`);
   return v;
 }, { type: 'string', rule: 'host:port' });
+
+/** A string that may hold key material: an error names the key, never echoes the value. */
+const secretStr: Check = documented((v, key) => {
+  if (typeof v !== 'string') throw new ConfigError(key, 'must be a string');
+  return v;
+}, { type: 'string', rule: 'secret (never logged)' });
+const url = (opts: { https?: boolean } = {}): Check =>
+  documented((v, key) => {
+    str({ nonEmpty: true })(v, key);
+    let u: URL | null = null;
+    try {
+      u = new URL(v as string);
+    } catch { /* refused below */ }
+    const ok = u !== null && (opts.https ? u.protocol === 'https:' : /^https?:$/.test(u.protocol));
+    if (!ok) throw new ConfigError(key, `must be an ${opts.https ? 'https' : 'http(s)'} URL (got ${JSON.stringify(v)})`);
+    return v;
+  }, { type: 'string', rule: opts.https ? 'an https URL' : 'an http(s) URL' });
 
 /** The schema mirrors Config; a nested object is a schema, a function checks a leaf. */
 export type Schema = { [k: string]: Check | Schema };
@@ -505,6 +632,40 @@ const schema: Schema = {
   drain: { deadlineMs: int(100, 600_000), goawayJitterMs: int(0, 600_000) },
   log: { level: str({ oneOf: ['debug', 'info', 'warn', 'error'] }) },
   web: { enabled: bool },
+  push: {
+    apns: {
+      enabled: bool, endpoint: url({ https: true }), teamId: str(), keyId: str(), topic: str(), keyFile: str(), keyPem: secretStr,
+      caFile: str(), tokenRefreshMs: int(20 * 60_000, 59 * 60_000), timeoutMs: int(100, 600_000),
+    },
+    fcm: {
+      enabled: bool, endpoint: url(), projectId: str(), serviceAccountFile: str(), serviceAccountJson: secretStr,
+      tokenUri: documented((v, key) => (v === '' ? v : url()(v, key)), { type: 'string', rule: 'empty, or an http(s) URL' }), timeoutMs: int(100, 600_000),
+    },
+    webpush: {
+      enabled: bool, vapidPublicKey: str(), vapidPrivateKey: secretStr, vapidPrivateKeyFile: str(),
+      subject: documented((v, key) => {
+        str()(v, key);
+        if (v !== '' && !/^(mailto:.+|https:\/\/.+)$/.test(v as string)) throw new ConfigError(key, 'must be a mailto: or https: URL');
+        return v;
+      }, { type: 'string', rule: 'empty, or a `mailto:` or `https:` URL' }),
+      allowHttp: bool, timeoutMs: int(100, 600_000),
+    },
+    webhook: {
+      enabled: bool, secret: secretStr, secretFile: str(),
+      allowedOrigins: documented((v, key) => {
+        strList(v, key);
+        (v as string[]).forEach((o, i) => {
+          let u: URL | null = null;
+          try {
+            u = new URL(o);
+          } catch { /* refused below */ }
+          if (!u || !/^https?:$/.test(u.protocol) || u.origin !== o) throw new ConfigError(`${key}[${i}]`, 'must be an origin like https://host[:port] (no path, no trailing slash)');
+        });
+        return v;
+      }, { type: 'list of strings', rule: 'each an origin like `https://host[:port]`' }),
+      allowHttp: bool, timeoutMs: int(100, 600_000),
+    },
+  },
   cluster: {
     enabled: bool,
     etcd: {
@@ -628,7 +789,23 @@ export function validateConfig(raw: unknown): Config {
   if (cfg.limits.maxMessageBytes > cfg.limits.maxFrameBytes) {
     throw new ConfigError('limits.maxMessageBytes', 'must not exceed limits.maxFrameBytes');
   }
+  checkPushProviders(cfg.push);
   return cfg;
+}
+
+/** Required keys of each enabled push provider, then its key material (parsed, never echoed). */
+function checkPushProviders(p: PushConfig): void {
+  const need = (section: string, keys: Record<string, string>): void => {
+    for (const [k, v] of Object.entries(keys)) if (v === '') throw new ConfigError(`push.${section}.${k}`, `is required when push.${section}.enabled is true`);
+  };
+  if (p.apns.enabled) need('apns', { teamId: p.apns.teamId, keyId: p.apns.keyId, topic: p.apns.topic });
+  if (p.webpush.enabled) need('webpush', { vapidPublicKey: p.webpush.vapidPublicKey, subject: p.webpush.subject });
+  try {
+    loadPushCredentials(p);
+  } catch (e) {
+    if (e instanceof PushCredentialError) throw new ConfigError(e.path, e.problem);
+    throw e;
+  }
 }
 
 /** The send limiter's rules (node/core/send_limits.ts) from the limits section. */
