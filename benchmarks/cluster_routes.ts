@@ -8,8 +8,8 @@
  */
 import { parseArgs } from 'node:util';
 import { startEtcd } from '../ops/etcd/etcd.js';
-import { makeEtcdClient } from '../node/cluster/etcd_client.js';
-import { NodeLease } from '../node/cluster/node_lease.js';
+import { makeEtcdClient } from '../node/etcd/etcd_client.js';
+import { NodeLease } from '../node/etcd/node_lease.js';
 import { EtcdRouteTable } from '../node/routing/route_table_etcd.js';
 
 const { values } = parseArgs({ options: { connections: { type: 'string', default: '10000' } } });

@@ -32,7 +32,7 @@ import { Supervisor, serviceChild, type ChildSpecInput, type Service, type Start
 import type { Config } from '../config.js';
 import type { Caller, ClusterHooks } from '../core/chat_types.js';
 import type { ChatService } from '../core/chat_service.js';
-import { ChatError } from '../core/errors.js';
+import { CatalogError } from '../../protocol/errors.js';
 import type { ConnRef, ConnectionRegistry } from '../core/registry.js';
 import type { WriteOp } from '../store/types.js';
 import type { BatchingOutbox } from '../host/outbox.js';
@@ -41,8 +41,8 @@ import type { Route, RouteChange } from '../routing/route_table.js';
 import { PeerLink } from '../peers/peer_link.js';
 import { PeerDirectory, PeerServer } from '../peers/peer_server.js';
 import type { LinkFrame } from '../../protocol/gen/cluster_pb.js';
-import { makeEtcdClient } from './etcd_client.js';
-import { NodeLease } from './node_lease.js';
+import { makeEtcdClient } from '../etcd/etcd_client.js';
+import { NodeLease } from '../etcd/node_lease.js';
 import { Membership, type MemberEvent } from './membership.js';
 import { ShardOwnership } from './ownership.js';
 import { shardOf } from './shard_map.js';
@@ -221,9 +221,9 @@ export class ClusterNode {
     if (conv === null) return null;
     const shard = this.shardOf(conv);
     const token = this.heldToken(shard);
-    if (token === null) throw new ChatError('unavailable', `conversation ${conv} is moving to another node; retry`, 250);
+    if (token === null) throw new CatalogError('unavailable', `conversation ${conv} is moving to another node; retry`, 250);
     if (epoch !== undefined && epoch !== token) {
-      throw new ChatError('unavailable', `conversation ${conv} was sequenced under epoch ${epoch}, the shard's is ${token} now; retry`, 250);
+      throw new CatalogError('unavailable', `conversation ${conv} was sequenced under epoch ${epoch}, the shard's is ${token} now; retry`, 250);
     }
     return { shard, token };
   }
@@ -241,7 +241,7 @@ export class ClusterNode {
   private async fencedRun(claims: FenceClaim[], fn: () => Promise<void>): Promise<void> {
     if (claims.length === 0) return fn();
     const o = this.ownership;
-    if (!o) throw new ChatError('unavailable', 'shard ownership is restarting; retry', 250);
+    if (!o) throw new CatalogError('unavailable', 'shard ownership is restarting; retry', 250);
     try {
       await o.fencedCommit(claims, fn);
       // The process may have been frozen (SIGSTOP, a long GC) between the fence check
@@ -256,7 +256,7 @@ export class ClusterNode {
     } catch (e) {
       if (e instanceof FencedError) {
         this.d.log('warn', 'write fenced', { reason: e.reason, shard: e.shard });
-        throw new ChatError('unavailable', `write refused: ${e.message}; retry`, 250);
+        throw new CatalogError('unavailable', `write refused: ${e.message}; retry`, 250);
       }
       throw e;
     }

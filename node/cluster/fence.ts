@@ -38,7 +38,7 @@
  * through an etcd outage shorter than the TTL instead of failing every send.
  */
 import type { Etcd3 } from 'etcd3';
-import type { NodeLease } from './node_lease.js';
+import type { NodeLease } from '../etcd/node_lease.js';
 
 export type FenceMode = 'etcd' | 'lease';
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { etcdTestEnv } from './etcd_test_env.js';
+import { etcdTestEnv } from '../etcd/etcd_test_env.js';
 import { Membership, type MemberEvent } from './membership.js';
-import { NodeLease } from './node_lease.js';
+import { NodeLease } from '../etcd/node_lease.js';
 
 const env = etcdTestEnv();
 

@@ -10,9 +10,9 @@
  * themselves through `NodeLease.onGranted`.
  */
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { DEFAULT_PREFIX, memberKey, membersPrefix } from './keys.js';
-import type { NodeLease } from './node_lease.js';
-import { PrefixMirror } from './prefix_mirror.js';
+import { DEFAULT_PREFIX, memberKey, membersPrefix } from '../etcd/keys.js';
+import type { NodeLease } from '../etcd/node_lease.js';
+import { PrefixMirror } from '../etcd/prefix_mirror.js';
 
 export interface MemberInfo {
   readonly node: string;

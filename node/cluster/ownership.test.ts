@@ -1,10 +1,10 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { etcdTestEnv } from './etcd_test_env.js';
+import { etcdTestEnv } from '../etcd/etcd_test_env.js';
 import { FencedError, verifyFence } from './fence.js';
-import { ownKey } from './keys.js';
+import { ownKey } from '../etcd/keys.js';
 import { Membership } from './membership.js';
-import { NodeLease } from './node_lease.js';
+import { NodeLease } from '../etcd/node_lease.js';
 import { ShardOwnership } from './ownership.js';
 import { assignShards } from './shard_map.js';
 

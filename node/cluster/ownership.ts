@@ -20,10 +20,10 @@
  * Fencing (`fencedCommit`): see fence.ts for the checks and their limits.
  */
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { DEFAULT_PREFIX, ownKey, ownPrefix, parseOwnKey } from './keys.js';
+import { DEFAULT_PREFIX, ownKey, ownPrefix, parseOwnKey } from '../etcd/keys.js';
 import type { Membership } from './membership.js';
-import type { NodeLease } from './node_lease.js';
-import { PrefixMirror } from './prefix_mirror.js';
+import type { NodeLease } from '../etcd/node_lease.js';
+import { PrefixMirror } from '../etcd/prefix_mirror.js';
 import { DEFAULT_SHARD_COUNT, planOwnership, shardOf, type ShardOwner } from './shard_map.js';
 import { FencedError, verifyFence, type FenceClaim, type FenceMode } from './fence.js';
 

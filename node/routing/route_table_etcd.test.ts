@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { etcdTestEnv } from '../cluster/etcd_test_env.js';
-import { NodeLease } from '../cluster/node_lease.js';
-import { routesPrefix } from '../cluster/keys.js';
+import { etcdTestEnv } from '../etcd/etcd_test_env.js';
+import { NodeLease } from '../etcd/node_lease.js';
+import { routesPrefix } from '../etcd/keys.js';
 import { EtcdRouteTable } from './route_table_etcd.js';
 import { runRouteTableConformance } from './route_table_conformance.js';
 

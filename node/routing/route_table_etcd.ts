@@ -1,7 +1,7 @@
 /**
  * The etcd route table: this node's routes are keys under its lease (so they vanish
  * when the node dies), written behind in batched transactions; every node mirrors
- * the whole routes prefix into a local cache. Key layout: node/cluster/keys.ts;
+ * the whole routes prefix into a local cache. Key layout: node/etcd/keys.ts;
  * sizes and limits: ./README.md.
  *
  * Own routes are applied to the cache at once and are authoritative locally: watch
@@ -9,16 +9,16 @@
  * they report deletions this node is about to undo).
  */
 import type { Etcd3, IKeyValue, IRequestOp } from 'etcd3';
-import { DEFAULT_PREFIX, parseRouteKey, routeKey, routesPrefix } from '../cluster/keys.js';
-import type { NodeLease } from '../cluster/node_lease.js';
-import { PrefixMirror } from '../cluster/prefix_mirror.js';
+import { DEFAULT_PREFIX, parseRouteKey, routeKey, routesPrefix } from '../etcd/keys.js';
+import type { NodeLease } from '../etcd/node_lease.js';
+import { PrefixMirror } from '../etcd/prefix_mirror.js';
 import { RouteBatcher, type RouteOp } from './route_batcher.js';
 import { RouteCache } from './route_cache.js';
 import { RouteTableOverloadedError, type Route, type RouteChange, type RouteTable, type RouteTableStats } from './route_table.js';
 
 export interface EtcdRouteTableOptions {
   client: Etcd3;
-  /** The node's lease, already started (node/cluster/node_lease.ts). */
+  /** The node's lease, already started (node/etcd/node_lease.ts). */
   lease: NodeLease;
   nodeId: string;
   prefix?: string;
