@@ -1,0 +1,190 @@
+/**
+ * PushStore on embedded SQLite (better-sqlite3), for a single node: its own file
+ * (`<node.dataDir>/push.sqlite` by default), so the message store's schema and its
+ * transactions stay untouched. WAL with synchronous=FULL like the message store: an
+ * owed push written before a message commit is on disk before that commit starts.
+ */
+import Database from 'better-sqlite3';
+import type { PushStore } from './push_store.js';
+import type { ClaimResult, OwedPush, PushRegistration, RegisterResult, SendKey } from './types.js';
+import { tokenHash } from './tokens.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS push_devices (
+  user TEXT NOT NULL, device TEXT NOT NULL, platform TEXT NOT NULL, token TEXT NOT NULL,
+  app_id TEXT NOT NULL, mode TEXT NOT NULL CHECK (mode IN ('wake', 'preview')), updated_at INTEGER NOT NULL,
+  PRIMARY KEY (user, device)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS push_mutes (
+  user TEXT NOT NULL, conversation TEXT NOT NULL, until INTEGER NOT NULL,
+  PRIMARY KEY (user, conversation)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS push_dead_tokens (token_hash TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS push_owed (
+  shard INTEGER NOT NULL, conversation TEXT NOT NULL, seq INTEGER NOT NULL CHECK (seq >= 1),
+  message_id TEXT NOT NULL, sender TEXT NOT NULL, sender_device TEXT NOT NULL, owed_at INTEGER NOT NULL,
+  PRIMARY KEY (shard, conversation, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS push_sends (
+  user TEXT NOT NULL, device TEXT NOT NULL, conversation TEXT NOT NULL, seq INTEGER NOT NULL,
+  claimer TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0, at INTEGER NOT NULL,
+  PRIMARY KEY (user, device, conversation, seq)
+) WITHOUT ROWID;
+`;
+
+interface DeviceRow {
+  user: string;
+  device: string;
+  platform: string;
+  token: string;
+  app_id: string;
+  mode: string;
+  updated_at: number;
+}
+
+export class SqlitePushStore implements PushStore {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+
+  constructor(readonly path: string) {
+    this.db = new Database(path);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      // FULL: an owed push must be on disk before the message commit it precedes.
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(SCHEMA);
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
+  }
+
+  async register(reg: PushRegistration): Promise<RegisterResult> {
+    if (this.db.prepare('SELECT 1 FROM push_dead_tokens WHERE token_hash = ?').get(tokenHash(reg.platform, reg.token))) return 'dead_token';
+    this.db
+      .prepare(
+        `INSERT INTO push_devices (user, device, platform, token, app_id, mode, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (user, device) DO UPDATE SET platform = excluded.platform, token = excluded.token, app_id = excluded.app_id,
+           mode = excluded.mode, updated_at = excluded.updated_at`,
+      )
+      .run(reg.user, reg.device, reg.platform, reg.token, reg.appId, reg.mode, reg.updatedAt);
+    return 'ok';
+  }
+
+  async unregister(user: string, device: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM push_devices WHERE user = ? AND device = ?').run(user, device).changes > 0;
+  }
+
+  async devicesOf(users: readonly string[]): Promise<PushRegistration[]> {
+    const out: PushRegistration[] = [];
+    const q = this.db.prepare('SELECT * FROM push_devices WHERE user = ?');
+    for (const u of new Set(users)) for (const r of q.all(u) as DeviceRow[]) out.push(regOf(r));
+    return out;
+  }
+
+  async removeDeadToken(user: string, device: string, token: string): Promise<boolean> {
+    let removed = false;
+    this.db.transaction(() => {
+      const reg = this.db.prepare('SELECT platform FROM push_devices WHERE user = ? AND device = ? AND token = ?').get(user, device, token) as { platform: string } | undefined;
+      if (reg) {
+        this.db.prepare('INSERT INTO push_dead_tokens (token_hash, at) VALUES (?, ?) ON CONFLICT DO NOTHING').run(tokenHash(reg.platform, token), Date.now());
+        removed = this.db.prepare('DELETE FROM push_devices WHERE user = ? AND device = ? AND token = ?').run(user, device, token).changes > 0;
+      }
+    })();
+    return removed;
+  }
+
+  async setMute(user: string, conversation: string, untilMs: number): Promise<void> {
+    if (untilMs <= 0) this.db.prepare('DELETE FROM push_mutes WHERE user = ? AND conversation = ?').run(user, conversation);
+    else
+      this.db
+        .prepare('INSERT INTO push_mutes (user, conversation, until) VALUES (?, ?, ?) ON CONFLICT (user, conversation) DO UPDATE SET until = excluded.until')
+        .run(user, conversation, untilMs);
+  }
+
+  async mutes(users: readonly string[], conversation: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const q = this.db.prepare('SELECT until FROM push_mutes WHERE user = ? AND conversation = ?');
+    for (const u of new Set(users)) {
+      const r = q.get(u, conversation) as { until: number } | undefined;
+      if (r) out.set(u, r.until);
+    }
+    return out;
+  }
+
+  async addOwed(entries: readonly OwedPush[]): Promise<void> {
+    if (entries.length === 0) return;
+    const q = this.db.prepare(
+      `INSERT INTO push_owed (shard, conversation, seq, message_id, sender, sender_device, owed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (shard, conversation, seq) DO UPDATE SET message_id = excluded.message_id, sender = excluded.sender,
+         sender_device = excluded.sender_device, owed_at = excluded.owed_at`,
+    );
+    this.db.transaction(() => {
+      for (const e of entries) q.run(e.shard, e.conversation, e.seq, e.messageId, e.sender, e.senderDevice, e.owedAt);
+    })();
+  }
+
+  async owed(shard: number, limit: number): Promise<OwedPush[]> {
+    const rows = this.db.prepare('SELECT * FROM push_owed WHERE shard = ? ORDER BY conversation, seq LIMIT ?').all(shard, limit) as Array<{
+      shard: number;
+      conversation: string;
+      seq: number;
+      message_id: string;
+      sender: string;
+      sender_device: string;
+      owed_at: number;
+    }>;
+    return rows.map((r) => ({ shard: r.shard, conversation: r.conversation, seq: r.seq, messageId: r.message_id, sender: r.sender, senderDevice: r.sender_device, owedAt: r.owed_at }));
+  }
+
+  async settle(entries: ReadonlyArray<Pick<OwedPush, 'shard' | 'conversation' | 'seq'>>): Promise<void> {
+    if (entries.length === 0) return;
+    const q = this.db.prepare('DELETE FROM push_owed WHERE shard = ? AND conversation = ? AND seq = ?');
+    this.db.transaction(() => {
+      for (const e of entries) q.run(e.shard, e.conversation, e.seq);
+    })();
+  }
+
+  async claimSend(key: SendKey, claimer: string): Promise<ClaimResult> {
+    const ins = this.db
+      .prepare('INSERT INTO push_sends (user, device, conversation, seq, claimer, sent, at) VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING')
+      .run(key.user, key.device, key.conversation, key.seq, claimer, Date.now());
+    if (ins.changes > 0) return { state: 'claimed' };
+    const r = this.db
+      .prepare('SELECT claimer, sent FROM push_sends WHERE user = ? AND device = ? AND conversation = ? AND seq = ?')
+      .get(key.user, key.device, key.conversation, key.seq) as { claimer: string; sent: number };
+    if (r.sent) return { state: 'sent' };
+    return r.claimer === claimer ? { state: 'claimed' } : { state: 'held', by: r.claimer };
+  }
+
+  async takeOverClaim(key: SendKey, from: string, to: string): Promise<boolean> {
+    return (
+      this.db
+        .prepare('UPDATE push_sends SET claimer = ?, at = ? WHERE user = ? AND device = ? AND conversation = ? AND seq = ? AND claimer = ? AND sent = 0')
+        .run(to, Date.now(), key.user, key.device, key.conversation, key.seq, from).changes > 0
+    );
+  }
+
+  async markSent(key: SendKey): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO push_sends (user, device, conversation, seq, claimer, sent, at) VALUES (?, ?, ?, ?, '', 1, ?)
+         ON CONFLICT (user, device, conversation, seq) DO UPDATE SET sent = 1, at = excluded.at`,
+      )
+      .run(key.user, key.device, key.conversation, key.seq, Date.now());
+  }
+
+  async lastSent(user: string, device: string, conversation: string): Promise<number> {
+    const r = this.db.prepare('SELECT MAX(seq) AS s FROM push_sends WHERE user = ? AND device = ? AND conversation = ? AND sent = 1').get(user, device, conversation) as { s: number | null };
+    return r.s ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function regOf(r: DeviceRow): PushRegistration {
+  return { user: r.user, device: r.device, platform: r.platform as PushRegistration['platform'], token: r.token, appId: r.app_id, mode: r.mode as PushRegistration['mode'], updatedAt: r.updated_at };
+}
