@@ -18,7 +18,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
 import type { HttpRequest, HttpResponse } from '../shards/messages.js';
 import type { Caller } from './core/chat_service.js';
-import { ChatError } from './core/errors.js';
+import { CatalogError } from '../protocol/errors.js';
 import { ID_PATTERN } from './core/ids.js';
 import { handleTicketRequest } from './auth/ticket_handler.js';
 import type { TicketStore } from './auth/tickets.js';
@@ -36,10 +36,10 @@ export interface HttpApiDeps {
   admin?: { status(): string; drain(): void; cluster?(): unknown };
 }
 
-/** A CoreResult of the expected kind, or its error thrown as a ChatError. */
+/** A CoreResult of the expected kind, or its error thrown as a CatalogError. */
 function expect<K extends CoreResult['r']>(res: CoreResult, r: K): Extract<CoreResult, { r: K }> {
-  if (res.r === 'error') throw new ChatError(res.code, res.message, res.retryAfterMs);
-  if (res.r !== r) throw new ChatError('internal', `unexpected result ${res.r}`);
+  if (res.r === 'error') throw new CatalogError(res.code, res.message, res.retryAfterMs);
+  if (res.r !== r) throw new CatalogError('internal', `unexpected result ${res.r}`);
   return res as Extract<CoreResult, { r: K }>;
 }
 
@@ -76,7 +76,7 @@ export async function handleHttp(req: HttpRequest, deps: HttpApiDeps): Promise<H
   try {
     return await route(req, deps);
   } catch (e) {
-    if (e instanceof ChatError) return errorResponse(e.code, e.message, e.retryAfterMs ?? 0);
+    if (e instanceof CatalogError) return errorResponse(e.code, e.message, e.retryAfterMs ?? 0);
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && code in ERROR_CODES) return errorResponse(code as ErrorCode, (e as Error).message);
     return errorResponse('internal', 'internal error');
@@ -184,12 +184,12 @@ function json(body: string): Record<string, unknown> {
   } catch {
     /* fall through */
   }
-  throw new ChatError('bad_frame', 'the body must be a JSON object');
+  throw new CatalogError('bad_frame', 'the body must be a JSON object');
 }
 
 function str(b: Record<string, unknown>, key: string): string {
   const v = b[key];
-  if (typeof v !== 'string' || v === '') throw new ChatError('invalid_argument', `${key}: required string`);
+  if (typeof v !== 'string' || v === '') throw new CatalogError('invalid_argument', `${key}: required string`);
   return v;
 }
 
@@ -199,6 +199,6 @@ function intParam(q: URLSearchParams, key: string, dflt: number): number {
   const n = Number(v);
   // Above 2^53 - 1 a number is already rounded here: refuse it rather than answer
   // for a neighbouring seq (the socket decoder does the same, PROTOCOL.md §3.3).
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new ChatError('invalid_argument', `${key}: must be an integer from 0 to 2^53 - 1`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new CatalogError('invalid_argument', `${key}: must be an integer from 0 to 2^53 - 1`);
   return n;
 }

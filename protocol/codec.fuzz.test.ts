@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { create, equals } from '@bufbuild/protobuf';
 import { defaultConfig } from '../node/config.js';
 import { ClientFrameSchema, ServerFrameSchema } from './gen/client_pb.js';
-import { DecodeError, decodeClientFrame, type Encoding } from './codec.js';
+import { decodeClientFrame, type Encoding } from './codec.js';
+import { CatalogError } from './errors.js';
 import { ERROR_CODES } from './codes.js';
 import { anyInput, carriedSeq, checkReply, fail, jsonish, rangeInput, validFrameInit, wire, type FuzzInput } from './fuzz_frames.js';
 
@@ -21,13 +22,13 @@ function decodeAs(input: FuzzInput, enc: Encoding) {
   try {
     return { frame: decodeClientFrame(input.bytes, input.isBinary, enc), error: null };
   } catch (e) {
-    if (!(e instanceof DecodeError)) fail(`the decoder threw ${(e as Error)?.stack ?? String(e)}`, input);
+    if (!(e instanceof CatalogError)) fail(`the decoder threw ${(e as Error)?.stack ?? String(e)}`, input);
     return { frame: null, error: e };
   }
 }
 
 describe('client frame decoder, fuzzed', () => {
-  it('only ever returns a frame with a kind, or throws a catalogued DecodeError whose reply a client can read', () => {
+  it('only ever returns a frame with a kind, or throws a catalogued CatalogError whose reply a client can read', () => {
     fc.assert(
       fc.property(anyInput(limits), (input) => {
         for (const enc of ['json', 'proto'] as const) {

@@ -2,9 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { create, equals, ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import { PingSchema } from './gen/client_pb.js';
+import { CatalogError } from './errors.js';
 import {
   ClientFrameSchema,
-  DecodeError,
   decodeClientFrame,
   decodeServerFrame,
   encodeClientFrame,
@@ -20,14 +20,14 @@ import {
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
-function decodeError(fn: () => unknown): DecodeError {
+function decodeError(fn: () => unknown): CatalogError {
   try {
     fn();
   } catch (e) {
-    assert.ok(e instanceof DecodeError, `expected a DecodeError, got ${String(e)}`);
+    assert.ok(e instanceof CatalogError, `expected a CatalogError, got ${String(e)}`);
     return e;
   }
-  assert.fail('expected a DecodeError');
+  assert.fail('expected a CatalogError');
 }
 
 /** Client encode -> server decode, over the wire form each encoding uses. */
@@ -194,7 +194,7 @@ function carried(f: ClientFrame): bigint {
 }
 
 /** The error frame a client would get for `e`, through the client's own JSON decoder. */
-function asClientSees(e: DecodeError) {
+function asClientSees(e: CatalogError) {
   const wire = encodeServerFrame(create(ServerFrameSchema, { reqId: e.reqId, kind: { case: 'error', value: { code: e.code, message: e.message } } }), 'json');
   const f = decodeServerFrame(wire, 'json');
   assert.equal(f.kind.case, 'error');

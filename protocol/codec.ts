@@ -4,7 +4,7 @@
  *   switchboard.v1.proto  binary WebSocket frames carrying protobuf
  *   switchboard.v1.json   text WebSocket frames carrying proto3 canonical JSON
  *                         (snake_case field names on output; both spellings accepted)
- * The codec does no I/O: bytes in, frames out, or a DecodeError with a catalog code.
+ * The codec does no I/O: bytes in, frames out, or a CatalogError (errors.ts) with a catalog code.
  */
 import { create, fromBinary, fromJson, ScalarType, toBinary, toJsonString, type DescField, type DescMessage, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
@@ -19,7 +19,7 @@ import {
   type ClientFrame,
   type ServerFrame,
 } from './gen/client_pb.js';
-import type { ErrorCode } from './codes.js';
+import { CatalogError } from './errors.js';
 
 export type Encoding = 'proto' | 'json';
 
@@ -45,31 +45,6 @@ export function negotiate(header: string | undefined): { encoding: Encoding; sub
   return null;
 }
 
-/**
- * Error messages quote client input (protobuf-es names the value it could not read).
- * They go back to the client in an error frame, so they are kept short (a 64 KiB bad
- * value need not come back) and well-formed UTF-16: a lone surrogate would make the
- * JSON error frame undecodable by the client's protobuf runtime ("invalid UTF8").
- */
-const MAX_MESSAGE_CHARS = 300;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-function readable(message: string): string {
-  const cut = message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS - 1)}…` : message;
-  return cut.replace(LONE_SURROGATE, '\ufffd');
-}
-
-export class DecodeError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly reqId = 0,
-  ) {
-    super(readable(message));
-    this.name = 'DecodeError';
-  }
-}
-
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -87,42 +62,42 @@ export function decodeClientFrame(data: ArrayBuffer | Uint8Array, isBinary: bool
   const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
   let frame: ClientFrame;
   if (enc === 'proto') {
-    if (!isBinary) throw new DecodeError('bad_frame', 'this connection speaks switchboard.v1.proto: send binary frames');
+    if (!isBinary) throw new CatalogError('bad_frame', 'this connection speaks switchboard.v1.proto: send binary frames');
     try {
       frame = fromBinary(ClientFrameSchema, bytes);
     } catch (e) {
-      throw new DecodeError('bad_frame', `not a ClientFrame protobuf: ${(e as Error).message}`);
+      throw new CatalogError('bad_frame', `not a ClientFrame protobuf: ${(e as Error).message}`);
     }
     // protobuf-es, like every protobuf runtime, keeps the low 32 bits of a longer
     // varint in a uint32 field: req_id 2^32 + 5 would be answered as req_id 5.
-    if (wideReqId(bytes)) throw new DecodeError('invalid_argument', `req_id: must be an integer in 0..${UINT32_MAX}`);
+    if (wideReqId(bytes)) throw new CatalogError('invalid_argument', `req_id: must be an integer in 0..${UINT32_MAX}`);
   } else {
     let json: JsonValue;
     try {
       json = JSON.parse(textDecoder.decode(bytes)) as JsonValue;
     } catch {
-      throw new DecodeError('bad_frame', 'not valid UTF-8 JSON');
+      throw new CatalogError('bad_frame', 'not valid UTF-8 JSON');
     }
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-      throw new DecodeError('bad_frame', 'a frame is a JSON object');
+      throw new CatalogError('bad_frame', 'a frame is a JSON object');
     }
     // Integers out of their field's range are refused here, by name, before protobuf-es
     // folds them into its generic "cannot decode" (which would read as bad_frame).
     const outside = jsonRangeError(json);
-    if (outside) throw new DecodeError('invalid_argument', outside, jsonReqId(json));
+    if (outside) throw new CatalogError('invalid_argument', outside, 0, jsonReqId(json));
     try {
       // Unknown keys are tolerated so that a frame kind this server does not know is
       // reported as unknown_frame_type rather than as a decode failure.
       frame = fromJson(ClientFrameSchema, json, { ignoreUnknownFields: true });
     } catch (e) {
-      throw new DecodeError('bad_frame', `not a ClientFrame: ${(e as Error).message}`, jsonReqId(json));
+      throw new CatalogError('bad_frame', `not a ClientFrame: ${(e as Error).message}`, 0, jsonReqId(json));
     }
   }
   if (frame.kind.case === undefined) {
-    throw new DecodeError('unknown_frame_type', 'the frame carries no known kind', frame.reqId);
+    throw new CatalogError('unknown_frame_type', 'the frame carries no known kind', 0, frame.reqId);
   }
   const seq = seqRangeError(frame);
-  if (seq) throw new DecodeError('invalid_argument', seq, frame.reqId);
+  if (seq) throw new CatalogError('invalid_argument', seq, 0, frame.reqId);
   return frame;
 }
 
@@ -224,7 +199,7 @@ function wideReqIdSlow(bytes: Uint8Array): boolean {
   } catch {
     // fromBinary accepted these bytes, so this walk should not fail; if it does, the
     // frame is refused as undecodable rather than let an exception out of the codec.
-    throw new DecodeError('bad_frame', 'not a ClientFrame protobuf');
+    throw new CatalogError('bad_frame', 'not a ClientFrame protobuf');
   }
   return false;
 }
@@ -375,7 +350,7 @@ export function decodeServerFrame(data: ArrayBuffer | Uint8Array | string, enc: 
     const text = typeof data === 'string' ? data : new TextDecoder().decode(data);
     return fromJson(ServerFrameSchema, JSON.parse(text) as JsonValue, { ignoreUnknownFields: true });
   }
-  if (typeof data === 'string') throw new DecodeError('bad_frame', 'expected a binary frame');
+  if (typeof data === 'string') throw new CatalogError('bad_frame', 'expected a binary frame');
   return fromBinary(ServerFrameSchema, data instanceof Uint8Array ? data : new Uint8Array(data));
 }
 

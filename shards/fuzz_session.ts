@@ -7,7 +7,7 @@
  * for a million frames and more.
  *
  * Properties, checked on every step (a failure throws, naming the step):
- * - nothing but a DecodeError leaves the decoder, and nothing leaves the session or
+ * - nothing but a CatalogError leaves the decoder, and nothing leaves the session or
  *   the reply encoder (any other exception would crash the shard thread);
  * - every reply to a client frame echoes its req_id (0 when it had none usable), and
  *   every error reply has a code from ERROR_CODES with the catalog's retryable flag;
@@ -19,7 +19,8 @@
  */
 import fc from 'fast-check';
 import type { ClientFrame, ServerFrame } from '../protocol/gen/client_pb.js';
-import { decodeClientFrame, DecodeError, type Encoding } from '../protocol/codec.js';
+import { decodeClientFrame, type Encoding } from '../protocol/codec.js';
+import { CatalogError } from '../protocol/errors.js';
 import { ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
 import { anyInput, carriedSeq, checkReply, CONVERSATIONS, describeInput, fail, jsonish, validInput, type FuzzInput } from '../protocol/fuzz_frames.js';
 import type { StoredMessage } from '../node/store/types.js';
@@ -78,7 +79,7 @@ export function feed(s: Session, limits: Limits, input: FuzzInput, now: number):
   try {
     frame = decodeClientFrame(input.bytes, input.isBinary, s.encoding);
   } catch (e) {
-    if (!(e instanceof DecodeError)) fail(`the decoder threw ${(e as Error)?.stack ?? String(e)}`, input);
+    if (!(e instanceof CatalogError)) fail(`the decoder threw ${(e as Error)?.stack ?? String(e)}`, input);
     const reply = errorFrame(e.reqId, e.code, e.message);
     checkReply(reply, s.encoding, input);
     if (input.expect && input.enc === s.encoding && input.isBinary === (s.encoding === 'proto')) {

@@ -7,7 +7,8 @@
 import uWS from 'uWebSockets.js';
 import { create } from '@bufbuild/protobuf';
 import { ServerFrameSchema, type ServerFrame } from '../protocol/gen/client_pb.js';
-import { decodeClientFrame, decodeServerFrame, DecodeError, encodeServerFrame, negotiate, serverFrameToJson, type Encoding } from '../protocol/codec.js';
+import { decodeClientFrame, decodeServerFrame, encodeServerFrame, negotiate, serverFrameToJson, type Encoding } from '../protocol/codec.js';
+import { CatalogError } from '../protocol/errors.js';
 import { CLOSE_CODES, type CloseReason } from '../protocol/codes.js';
 import { errorFrame, receiptFrame } from './frames.js';
 import type { HttpRequest, HttpResponse, PushItem, ShardInit } from './messages.js';
@@ -288,7 +289,7 @@ export class Listener {
       frame = decodeClientFrame(data, isBinary, s.encoding);
     } catch (e) {
       touch(s, now);
-      if (!(e instanceof DecodeError)) throw e;
+      if (!(e instanceof CatalogError)) throw e;
       this.sendFrame(ws, s.encoding, errorFrame(e.reqId, e.code, e.message));
       const n = (this.badFrames.get(ws) ?? 0) + 1;
       this.badFrames.set(ws, n);

@@ -10,7 +10,7 @@
  * store seqs above ones that were never stored, a gap. Commits started after the
  * failure carry seqs the chat service reloaded from the store, and go ahead.
  */
-import { ChatError } from '../core/errors.js';
+import { CatalogError } from '../../protocol/errors.js';
 
 export class CommitOrder {
   /** Resolves when the last commit started has reached the store or failed. */
@@ -28,7 +28,7 @@ export class CommitOrder {
     this.last = new Promise<void>((r) => (reached = r));
     const write = async (): Promise<void> => {
       await before;
-      if (this.failures !== failuresAtStart) throw new ChatError('unavailable', 'a write of this node failed while this one waited; retry', 250);
+      if (this.failures !== failuresAtStart) throw new CatalogError('unavailable', 'a write of this node failed while this one waited; retry', 250);
       reached();
       return store();
     };

@@ -5,7 +5,7 @@ import { BatchWriter } from '../store/batch_writer.js';
 import type { MessageStore } from '../store/store.js';
 import type { Conversation, StoredMessage, WriteOp } from '../store/types.js';
 import { ChatService, type Caller, type Outbox, type ServiceLimits } from './chat_service.js';
-import { ChatError } from './errors.js';
+import { CatalogError } from '../../protocol/errors.js';
 import { ConnectionRegistry, type ConnRef } from './registry.js';
 import { HookedStore } from './hooked_store.js';
 import type { MemberReceipt } from './ops.js';
@@ -59,7 +59,7 @@ const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i)
 
 async function chatError(p: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof ChatError, `expected a ChatError, got ${String(e)}`);
+    assert.ok(e instanceof CatalogError, `expected a CatalogError, got ${String(e)}`);
     assert.equal(e.code, code);
     return true;
   });
@@ -88,7 +88,7 @@ describe('ChatService.send', () => {
     const c = await svc.openDirect('alice', 'bob');
     store.beforeCommit = () => new Promise<void>((r) => gates.push(r));
     const tick = () => new Promise((r) => setTimeout(r, 20));
-    const send = (id: string) => svc.send(caller('alice'), input(c.id, id)).then((a) => a.seq, (e: ChatError) => e.code);
+    const send = (id: string) => svc.send(caller('alice'), input(c.id, id)).then((a) => a.seq, (e: CatalogError) => e.code);
     const first = Array.from({ length: 8 }, (_, i) => send(`q${i}`));
     await tick();
     // One in flight, four queued, three refused. Let one commit, then send again while

@@ -19,7 +19,7 @@
 import type { MessageStore } from '../store/store.js';
 import type { Conversation, Member, StoredMessage, WriteOp } from '../store/types.js';
 import { randomBytes } from 'node:crypto';
-import { ChatError } from './errors.js';
+import { CatalogError } from '../../protocol/errors.js';
 import { directConversationId, ID_PATTERN, newMessageId } from './ids.js';
 import { CursorBook } from './receipts.js';
 import type { ConnRef, ConnectionRegistry } from './registry.js';
@@ -103,8 +103,8 @@ export class ChatService {
 
   /** Find or create the 1:1 conversation of two users (idempotent, deterministic id). */
   async openDirect(user: string, peer: string): Promise<Conversation> {
-    if (!ID_PATTERN.test(peer)) throw new ChatError('invalid_argument', 'peer: must be 1..128 chars of [A-Za-z0-9._:@-]');
-    if (peer === user) throw new ChatError('forbidden', 'a direct conversation needs two different users');
+    if (!ID_PATTERN.test(peer)) throw new CatalogError('invalid_argument', 'peer: must be 1..128 chars of [A-Za-z0-9._:@-]');
+    if (peer === user) throw new CatalogError('forbidden', 'a direct conversation needs two different users');
     const id = directConversationId(user, peer);
     const existing = await this.state(id);
     if (existing) return existing.conv;
@@ -120,7 +120,7 @@ export class ChatService {
     this.userConvs.delete(user);
     this.userConvs.delete(peer);
     const st = await this.state(id);
-    if (!st) throw new ChatError('unavailable', 'conversation was not readable after creation');
+    if (!st) throw new CatalogError('unavailable', 'conversation was not readable after creation');
     return st.conv;
   }
 
@@ -138,14 +138,14 @@ export class ChatService {
 
   async send(caller: Caller, input: SendInput): Promise<SendAck> {
     if (!input.clientMsgId || input.clientMsgId.length > 64) {
-      throw new ChatError('invalid_argument', 'client_msg_id: must be 1..64 characters');
+      throw new CatalogError('invalid_argument', 'client_msg_id: must be 1..64 characters');
     }
     // System messages (membership changes) are the server's to write; no client may forge one.
-    if ('system' in input.meta) throw new ChatError('invalid_argument', 'meta.system: reserved for server messages');
+    if ('system' in input.meta) throw new CatalogError('invalid_argument', 'meta.system: reserved for server messages');
     let size = Buffer.byteLength(input.body);
     for (const [k, v] of Object.entries(input.meta)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
     if (size > this.limits.maxMessageBytes) {
-      throw new ChatError('limit_exceeded', `body and meta are ${size} bytes; the limit is ${this.limits.maxMessageBytes}`);
+      throw new CatalogError('limit_exceeded', `body and meta are ${size} bytes; the limit is ${this.limits.maxMessageBytes}`);
     }
     const st = await this.member(caller.user, input.conversation);
     const key = `${st.conv.id}\u0000${caller.user}\u0000${input.clientMsgId}`;
@@ -264,7 +264,7 @@ export class ChatService {
     // to it, which the client would silently never get.
     const last = st.seq.committed;
     if (delivered > last || read > last) {
-      throw new ChatError('invalid_argument', `seq: ${Math.max(delivered, read)} is above the conversation's last seq ${last}`);
+      throw new CatalogError('invalid_argument', `seq: ${Math.max(delivered, read)} is above the conversation's last seq ${last}`);
     }
     const { changed, receipts } = st.cursors.apply(caller.user, caller.device, delivered, read);
     if (!changed) return;
@@ -359,7 +359,7 @@ export class ChatService {
       infos[i].lastSeq = Math.max(0, this.visibleUpTo(st, caller.user));
       const asked = given.get(id);
       if (asked !== undefined && asked > last) {
-        throw new ChatError('invalid_argument', `cursors: ${asked} for ${id} is above the conversation's last seq ${last}`);
+        throw new CatalogError('invalid_argument', `cursors: ${asked} for ${id} is above the conversation's last seq ${last}`);
       }
       if (infos[i].nextCursor < infos[i].lastSeq) hasMore = true;
     }
@@ -392,9 +392,9 @@ export class ChatService {
     const others = [...new Set(members)].filter((u) => u !== caller.user);
     checkUsers(others);
     if (others.length + 1 > this.limits.maxConversationMembers) {
-      throw new ChatError('limit_exceeded', `a group of ${others.length + 1} members; the limit is ${this.limits.maxConversationMembers}`);
+      throw new CatalogError('limit_exceeded', `a group of ${others.length + 1} members; the limit is ${this.limits.maxConversationMembers}`);
     }
-    if (!/^g_[A-Za-z0-9_-]{22}$/.test(id)) throw new ChatError('invalid_argument', 'group id: malformed');
+    if (!/^g_[A-Za-z0-9_-]{22}$/.test(id)) throw new CatalogError('invalid_argument', 'group id: malformed');
     const conv: Conversation = {
       id,
       kind: 'group',
@@ -412,7 +412,7 @@ export class ChatService {
     );
     for (const m of conv.members) this.userConvs.delete(m.user);
     const st = await this.state(id);
-    if (!st) throw new ChatError('unavailable', 'conversation was not readable after creation');
+    if (!st) throw new CatalogError('unavailable', 'conversation was not readable after creation');
     this.onCommitted(st, message, caller);
     return infoOf(st, 1);
   }
@@ -423,7 +423,7 @@ export class ChatService {
     return this.changeGroup(caller, conversation, true, (st) => {
       const add = wanted.filter((u) => !st.memberSet.has(u));
       if (st.memberSet.size + add.length > this.limits.maxConversationMembers) {
-        throw new ChatError('limit_exceeded', `${st.memberSet.size} + ${add.length} members; the limit is ${this.limits.maxConversationMembers}`);
+        throw new CatalogError('limit_exceeded', `${st.memberSet.size} + ${add.length} members; the limit is ${this.limits.maxConversationMembers}`);
       }
       if (add.length === 0) return null;
       return { add: add.map((user) => ({ user, role: 'member' as const })), remove: [], meta: { system: 'member_added', users: add.join(','), by: caller.user } };
@@ -469,8 +469,8 @@ export class ChatService {
     plan: (st: ConvState) => { add: Member[]; remove: string[]; subject?: string; meta: Record<string, string> } | null,
   ): Promise<GroupInfo> {
     const st = await this.sequencing(caller.user, conversation);
-    if (st.conv.kind !== 'group') throw new ChatError('forbidden', 'direct conversations have no membership changes');
-    if (adminOnly && !isAdmin(st, caller.user)) throw new ChatError('forbidden', 'only a group admin may do this');
+    if (st.conv.kind !== 'group') throw new CatalogError('forbidden', 'direct conversations have no membership changes');
+    if (adminOnly && !isAdmin(st, caller.user)) throw new CatalogError('forbidden', 'only a group admin may do this');
     const change = plan(st);
     if (!change) return infoOf(st, st.seq.committed);
     // Up to 3 ops (members, subject, message) commit together.
@@ -514,7 +514,7 @@ export class ChatService {
   async memberReceipts(caller: Caller, conversation: string, seq: number): Promise<MemberReceiptsDetail> {
     const st = await this.member(caller.user, conversation);
     if (!Number.isInteger(seq) || seq < st.firstSeq || seq > st.seq.committed) {
-      throw new ChatError('invalid_argument', `seq: must be a stored seq of the conversation (${st.firstSeq}..${st.seq.committed})`);
+      throw new CatalogError('invalid_argument', `seq: must be a stored seq of the conversation (${st.firstSeq}..${st.seq.committed})`);
     }
     const [m] = await this.store.readAfter(conversation, seq - 1, 1);
     const sender = m && m.seq === seq ? m.sender : '';
@@ -574,20 +574,20 @@ export class ChatService {
   // ------------------------------------------------------------------ state
 
   private async member(user: string | null, conversation: string): Promise<ConvState> {
-    if (!conversation) throw new ChatError('invalid_argument', 'conversation: required');
+    if (!conversation) throw new CatalogError('invalid_argument', 'conversation: required');
     const st = await this.state(conversation);
     if (!st || (user !== null && !st.memberSet.has(user))) {
-      throw new ChatError('not_member', `not a member of conversation ${conversation}`);
+      throw new CatalogError('not_member', `not a member of conversation ${conversation}`);
     }
     return st;
   }
 
   /** Like member(), but former members may read too (up to visibleUpTo). */
   private async reader(user: string | null, conversation: string): Promise<ConvState> {
-    if (!conversation) throw new ChatError('invalid_argument', 'conversation: required');
+    if (!conversation) throw new CatalogError('invalid_argument', 'conversation: required');
     const st = await this.state(conversation);
     if (!st || (user !== null && this.visibleUpTo(st, user) < 0)) {
-      throw new ChatError('not_member', `not a member of conversation ${conversation}`);
+      throw new CatalogError('not_member', `not a member of conversation ${conversation}`);
     }
     return st;
   }
@@ -620,7 +620,7 @@ export class ChatService {
   /** The current epoch of a conversation this node must own for the op to run here. */
   private ownedEpoch(id: string): number {
     const epoch = this.epochOf(id);
-    if (epoch === null) throw new ChatError('unavailable', `conversation ${id} is owned by another node now; retry`, 250);
+    if (epoch === null) throw new CatalogError('unavailable', `conversation ${id} is owned by another node now; retry`, 250);
     return epoch;
   }
 
@@ -633,7 +633,7 @@ export class ChatService {
     this.ownedEpoch(conversation);
     const st = await this.member(user, conversation);
     if (st.seq.retired !== null || st.seq.epoch !== this.epochOf(conversation) || this.convs.get(conversation) !== st) {
-      throw new ChatError('unavailable', `conversation ${conversation} moved while it was loading; retry`, 250);
+      throw new CatalogError('unavailable', `conversation ${conversation} moved while it was loading; retry`, 250);
     }
     return st;
   }
@@ -646,8 +646,8 @@ export class ChatService {
     for (const f of effects) {
       if (f.t === 'write') return { first: f.first, epoch: f.epoch };
       if (f.t === 'refuse') {
-        if (f.code === 'overloaded') throw new ChatError('overloaded', 'the store write queue is full; retry', 100);
-        throw new ChatError('unavailable', `conversation ${st.conv.id} is moving (${f.why}); retry`, 250);
+        if (f.code === 'overloaded') throw new CatalogError('overloaded', 'the store write queue is full; retry', 100);
+        throw new CatalogError('unavailable', `conversation ${st.conv.id} is moving (${f.why}); retry`, 250);
       }
     }
     throw new Error('sequencer: assign produced neither a write nor a refusal');

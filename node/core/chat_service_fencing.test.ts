@@ -19,7 +19,7 @@ import { SqliteStore } from '../store/sqlite_store.js';
 import { BatchWriter } from '../store/batch_writer.js';
 import type { StoredMessage, WriteOp } from '../store/types.js';
 import { ChatService, type Caller, type ClusterHooks, type Outbox, type ServiceLimits, type Writer } from './chat_service.js';
-import { ChatError } from './errors.js';
+import { CatalogError } from '../../protocol/errors.js';
 import { ConnectionRegistry } from './registry.js';
 import { HookedStore } from './hooked_store.js';
 import type { SendAck } from './ops.js';
@@ -68,7 +68,7 @@ function setup() {
       await store.beforeCommit(items.map((i) => i.op));
       const stale = items.find((i) => conversationOf(i.op) !== null && i.epoch !== node.epoch);
       try {
-        if (stale) throw new ChatError('unavailable', `write refused: epoch ${stale.epoch} is not current (${node.epoch}); retry`, 250);
+        if (stale) throw new CatalogError('unavailable', `write refused: epoch ${stale.epoch} is not current (${node.epoch}); retry`, 250);
         await sqlite.commit(items.map((i) => i.op));
       } catch (e) {
         if (stale) fenced.push(...items.filter((i) => i.op.kind === 'message').map((i) => (i.op.kind === 'message' ? i.op.message.clientMsgId : '')));
@@ -80,8 +80,8 @@ function setup() {
   );
   const claim = (op: WriteOp, epoch?: number): { op: WriteOp; epoch: number | null } => {
     if (conversationOf(op) === null) return { op, epoch: null };
-    if (node.epoch === null) throw new ChatError('unavailable', 'not the owner; retry', 250);
-    if (epoch !== undefined && epoch !== node.epoch) throw new ChatError('unavailable', 'sequenced under another epoch; retry', 250);
+    if (node.epoch === null) throw new CatalogError('unavailable', 'not the owner; retry', 250);
+    if (epoch !== undefined && epoch !== node.epoch) throw new CatalogError('unavailable', 'sequenced under another epoch; retry', 250);
     return { op, epoch: epoch ?? node.epoch };
   };
   const writer: Writer = {
@@ -132,7 +132,7 @@ async function settle(user: string, id: string, p: Promise<SendAck>): Promise<Ou
   }
 }
 
-/** The catalog code a client would get (ChatError and the store's errors carry one). */
+/** The catalog code a client would get (CatalogError and the store's errors carry one). */
 function codeOf(e: unknown): string {
   const code = (e as { code?: unknown }).code;
   return typeof code === 'string' ? code : String(e);

@@ -4,7 +4,7 @@
  * ops of this family need no change in the host.
  */
 import type { Caller, ChatService } from './chat_service.js';
-import { ChatError } from './errors.js';
+import { CatalogError } from '../../protocol/errors.js';
 import type { CoreResult, GroupOp } from './ops.js';
 
 export async function runGroupOp(service: ChatService, caller: Caller, op: GroupOp): Promise<CoreResult> {
@@ -22,7 +22,7 @@ export async function runGroupOp(service: ChatService, caller: Caller, op: Group
     case 'member_receipts':
       return { r: 'member_receipts', detail: await service.memberReceipts(caller, op.conversation, op.seq) };
     case 'presence_subscribe':
-      if (!caller.conn) throw new ChatError('forbidden', 'presence subscriptions belong to a connection');
+      if (!caller.conn) throw new CatalogError('forbidden', 'presence subscriptions belong to a connection');
       return { r: 'presence', users: await service.presence.subscribe(caller.conn, op.users) };
     case 'presence_settings':
       return { r: 'presence', users: [await service.presence.setHidden(caller.user, op.hideLastSeen)] };

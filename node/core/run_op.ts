@@ -6,7 +6,7 @@
 import type { Caller, ChatService } from './chat_service.js';
 import { runGroupOp } from './group_ops.js';
 import { ERROR_CODES, type ErrorCode } from '../../protocol/codes.js';
-import { ChatError } from './errors.js';
+import { CatalogError } from '../../protocol/errors.js';
 import type { CoreOp, CoreResult } from './ops.js';
 
 export async function runOp(service: ChatService, caller: Caller, op: CoreOp): Promise<CoreResult> {
@@ -35,7 +35,7 @@ export async function runOp(service: ChatService, caller: Caller, op: CoreOp): P
 
 /** Any failure of an op as the client's error result (unknown failures are logged as `internal`). */
 export function toErrorResult(e: unknown, log: (level: string, msg: string, fields?: Record<string, unknown>) => void): CoreResult {
-  if (e instanceof ChatError) return { r: 'error', code: e.code, message: e.message, retryAfterMs: e.retryAfterMs };
+  if (e instanceof CatalogError) return { r: 'error', code: e.code, message: e.message, retryAfterMs: e.retryAfterMs };
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string' && code in ERROR_CODES) {
     return { r: 'error', code: code as ErrorCode, message: (e as Error).message, retryAfterMs: code === 'overloaded' ? 100 : 0 };
