@@ -1,41 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchWriter, type BatchWriterOptions, type WriterClock } from './batch_writer.js';
+import { ManualClock } from '../../supervisor/manual_clock.js';
+import { BatchWriter, type BatchWriterOptions } from './batch_writer.js';
 import { OverloadedError, StoreUnavailableError } from './errors.js';
-
-/** Manual clock: time moves only when a test calls advance(). */
-class FakeClock implements WriterClock {
-  private time = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private nextHandle = 1;
-
-  now(): number {
-    return this.time;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const handle = this.nextHandle++;
-    this.timers.set(handle, { at: this.time + ms, fn });
-    return handle;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  get pendingTimers(): number {
-    return this.timers.size;
-  }
-  /** Move time forward, firing due timers in order. */
-  advance(ms: number): void {
-    const target = this.time + ms;
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, t]) => t.at <= target).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.time = due[1].at;
-      due[1].fn();
-    }
-    this.time = target;
-  }
-}
 
 /** A sink whose batches complete only when the test says so. */
 class ManualSink<Op> {
@@ -83,7 +50,7 @@ function track(p: Promise<void>): { state: 'pending' | 'resolved' | 'rejected'; 
 }
 
 function setup(options: Omit<BatchWriterOptions, 'clock'> = {}) {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const sink = new ManualSink<number>();
   const writer = new BatchWriter<number>(sink.fn, { maxBatch: 4, maxDelayMs: 10, maxQueue: 100, ...options, clock });
   return { clock, sink, writer };
@@ -127,7 +94,7 @@ describe('BatchWriter', () => {
     assert.deepEqual(sink.batches, [[1, 2]], 'due 10 ms after the first op, not the last');
     await sink.completeNext();
     assert.equal(a.state, 'resolved');
-    assert.equal(clock.pendingTimers, 0, 'no timer left once the queue is empty');
+    assert.equal(clock.pending(), 0, 'no timer left once the queue is empty');
   });
 
   it('keeps FIFO order across batches and sends one batch at a time by default', async () => {
@@ -297,7 +264,7 @@ describe('BatchWriter', () => {
   });
 
   it('treats a sink that throws synchronously like a failed batch', async () => {
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const writer = new BatchWriter<number>(
       () => {
         throw new Error('boom');
@@ -347,7 +314,7 @@ describe('BatchWriter', () => {
     await closing;
     assert.equal(op.state, 'resolved');
     assert.deepEqual(sink.batches, [[1]]);
-    assert.equal(clock.pendingTimers, 0);
+    assert.equal(clock.pending(), 0);
   });
 
   it('validates its options and names the bad one', () => {

@@ -19,22 +19,10 @@
  * `concurrency` 1 (the default) batch n+1 starts only after batch n settled, so the
  * store sees ops exactly in submission order. With more, batches may land out of order.
  */
+import { systemClock, type Clock } from '../../supervisor/clock.js';
 import { OverloadedError, StoreUnavailableError } from './errors.js';
 
 export type BatchSink<Op> = (ops: Op[]) => Promise<void>;
-
-/** The clock and timers the writer uses; injected so tests control time. */
-export interface WriterClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: WriterClock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 export interface BatchWriterOptions {
   /**
@@ -72,7 +60,8 @@ export interface BatchWriterOptions {
    * batches go on regardless, for sinks whose ops carry no order (e.g. cursors only).
    */
   onBatchFailure?: 'fail-queued' | 'continue';
-  clock?: WriterClock;
+  /** The clock and timers the writer uses; injected so tests control time (ManualClock). */
+  clock?: Clock;
 }
 
 export interface BatchWriterStats {
@@ -111,7 +100,7 @@ export class BatchWriter<Op> {
   private readonly maxQueue: number;
   private readonly concurrency: number;
   private readonly onBatchFailure: 'fail-queued' | 'continue';
-  private readonly clock: WriterClock;
+  private readonly clock: Clock;
 
   private readonly queue: Entry<Op>[] = [];
   private queuedOps = 0;

@@ -36,10 +36,8 @@ export type * from './types.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite_store.js';
 export {
   BatchWriter,
-  systemClock,
   type BatchSink,
   type BatchWriterOptions,
   type BatchWriterStats,
-  type WriterClock,
 } from './batch_writer.js';
 export { InvalidWriteError, OverloadedError, SeqTakenError, StoreUnavailableError, isStoreError, type StoreError } from './errors.js';
