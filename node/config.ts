@@ -117,6 +117,21 @@ export interface Config {
 }
 
 export interface PushConfig {
+  /** Who gets a push and when (node/push/rules.ts, collapse.ts). */
+  ackWaitMs: number;
+  collapseWindowMs: number;
+  /** The durable push outbox (node/push/outbox.ts, PUSH.md): expiry, retries, caps. */
+  ttlMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  maxAttempts: number;
+  providerConcurrency: number;
+  providerRatePerSec: number;
+  endpointConcurrency: number;
+  endpointRatePerSec: number;
+  rescanMs: number;
+  /** SQLite file of the push store on a single node ('' = <node.dataDir>/push.sqlite). */
+  sqliteFile: string;
   /** APNs over HTTP/2 with an ES256 provider token (node/push/providers/apns.ts). */
   apns: {
     enabled: boolean; endpoint: string; teamId: string; keyId: string; topic: string;
@@ -246,6 +261,40 @@ export function defaultConfig(): Config {
     // network). Off for a node that should answer nothing but the protocol and the API.
     web: { enabled: true },
     push: {
+      // 5 s: a live client acks a delivery within one round trip (milliseconds); a device
+      // that has not after 5 s has a socket that is open but not reading (an app the OS
+      // suspended, a dead mobile link not yet timed out), and a push wakes it.
+      ackWaitMs: 5_000,
+      // 10 s: the first message of a burst wakes the device at once and the app syncs
+      // everything; one more notification per conversation per 10 s tells of what came
+      // since, with its unread count, without buzzing the phone for every line typed.
+      collapseWindowMs: 10_000,
+      // 24 h: a push is a wake-up, not the message (the store is): one still owed after a
+      // day of provider outage or a phone switched off is dropped, the app syncs anyway.
+      ttlMs: 24 * 3_600_000,
+      // 1 s doubling to 5 min, full jitter: a provider's brief hiccup is retried within
+      // seconds, a long outage is probed every few minutes without a retry wave.
+      retryBaseMs: 1_000,
+      retryMaxMs: 300_000,
+      // 25 attempts: at the 5 min cap that is about 2 h of outage before a push is dropped
+      // as failed (ttlMs drops it earlier when shorter).
+      maxAttempts: 25,
+      // 100 requests in flight per provider: APNs allows ~1000 streams per HTTP/2
+      // connection and FCM answers in ~100 ms, so 100 carries ~1000 pushes/s while
+      // bounding the sockets and memory a slow provider can pin.
+      providerConcurrency: 100,
+      // 2,000/s per provider: well under what APNs and FCM accept from one sender, and far
+      // above what one node produces (a 1024-member group message is at most 1024 pushes).
+      providerRatePerSec: 2_000,
+      // Per endpoint origin (a Web Push service such as fcm.googleapis.com or
+      // updates.push.services.mozilla.com, or one app's webhook host): 16 in flight and
+      // 200/s, so one slow or small endpoint cannot take the whole provider's budget.
+      endpointConcurrency: 16,
+      endpointRatePerSec: 200,
+      // 30 s: owed pushes not in memory (past the in-memory cap, or written by a commit
+      // whose outcome this node never saw) are picked up from the store this often.
+      rescanMs: 30_000,
+      sqliteFile: '',
       apns: {
         enabled: false,
         // Apple's production host; the sandbox (development builds) is https://api.sandbox.push.apple.com.
@@ -386,6 +435,18 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
 
   'web.enabled': 'Serve the browser chat (node/web/) at `/web/` on the listener\'s port: static assets and one script bundled from the SDK on first request, with a CSP that forbids remote loads. While the node runs on the dev secret (no auth.keys), the page signs in any user id through `POST /web/dev-signin`; with auth.keys set that route is off and the page needs a token. Default true, because `npm start` is how a person first tries the node and the page costs nothing until requested.',
 
+  'push.ackWaitMs': 'A recipient device with a live connection somewhere in the cell gets a push only if it has not acked delivery (its `delivered` cursor) within this long; a device with no live connection is pushed at once. 5 s: a live client acks within one round trip, so a device that has not is open but not reading (suspended app, dead link not yet timed out).',
+  'push.collapseWindowMs': 'At most one push per device per conversation per window: the first message of a burst goes at once, the rest leave as one push (newest seq, unread count, same collapse id) when the window ends. 10 s: the first push already makes the app sync everything.',
+  'push.ttlMs': 'A push not delivered to its provider within this long after the message is dropped (counted as dropped, reason `expired`), and providers are told to drop it after this long too. 24 h: a push is a wake-up; the store holds the message.',
+  'push.retryBaseMs': 'First retry delay of a push whose provider answered retry (429, 5xx, network); doubles per attempt up to push.retryMaxMs, with full jitter; a Retry-After from the provider is waited out in full. Must not exceed push.retryMaxMs.',
+  'push.retryMaxMs': 'Cap of that retry delay (5 min: a long outage is probed every few minutes).',
+  'push.maxAttempts': 'Provider calls per push before it is dropped (reason `attempts`); about 2 h of outage at the 5 min cap.',
+  'push.providerConcurrency': 'Provider requests in flight at once per platform (apns, fcm, webpush, webhook). 100 carries ~1000 pushes/s at ~100 ms per request while bounding what a slow provider can pin.',
+  'push.providerRatePerSec': 'Provider requests per second per platform (token bucket, burst = one second of it).',
+  'push.endpointConcurrency': 'Requests in flight per endpoint origin (each Web Push service, each webhook host), so one slow endpoint cannot take a whole platform\'s budget. Must not exceed push.providerConcurrency.',
+  'push.endpointRatePerSec': 'Requests per second per endpoint origin (token bucket, burst = one second of it). A 429 with Retry-After also pauses the whole endpoint for that long.',
+  'push.rescanMs': 'How often the outbox re-reads owed pushes of the shards this node owns from the store (those past its in-memory cap, or of commits whose outcome it never saw).',
+  'push.sqliteFile': 'SQLite file of the push store (registrations, mutes, the push outbox) on a node with store.kind `sqlite`. Empty = `<node.dataDir>/push.sqlite`. With `cassandra` the push tables live in the message keyspace (migration 004_push).',
   'push.apns.enabled': 'Send to `apns` devices through Apple Push Notification service (HTTP/2, ES256 provider token). When true, teamId, keyId, topic and the key (keyFile or keyPem) are required and checked at start. node/push/PROVIDERS.md.',
   'push.apns.endpoint': 'APNs base URL (https). Production `https://api.push.apple.com`; development builds use `https://api.sandbox.push.apple.com`; tests point it at the fake (node/push/fakes/).',
   'push.apns.teamId': 'Apple developer team id: the `iss` of the provider token.',
@@ -633,6 +694,18 @@ const schema: Schema = {
   log: { level: str({ oneOf: ['debug', 'info', 'warn', 'error'] }) },
   web: { enabled: bool },
   push: {
+    ackWaitMs: int(0, 3_600_000),
+    collapseWindowMs: int(0, 3_600_000),
+    ttlMs: int(1_000, 28 * 24 * 3_600_000),
+    retryBaseMs: int(1, 3_600_000),
+    retryMaxMs: int(1, 24 * 3_600_000),
+    maxAttempts: int(1, 1_000),
+    providerConcurrency: int(1, 100_000),
+    providerRatePerSec: int(1, 1_000_000),
+    endpointConcurrency: int(1, 100_000),
+    endpointRatePerSec: int(1, 1_000_000),
+    rescanMs: int(100, 3_600_000),
+    sqliteFile: str(),
     apns: {
       enabled: bool, endpoint: url({ https: true }), teamId: str(), keyId: str(), topic: str(), keyFile: str(), keyPem: secretStr,
       caFile: str(), tokenRefreshMs: int(20 * 60_000, 59 * 60_000), timeoutMs: int(100, 600_000),
@@ -790,6 +863,8 @@ export function validateConfig(raw: unknown): Config {
     throw new ConfigError('limits.maxMessageBytes', 'must not exceed limits.maxFrameBytes');
   }
   checkPushProviders(cfg.push);
+  if (cfg.push.retryBaseMs > cfg.push.retryMaxMs) throw new ConfigError('push.retryBaseMs', 'must not exceed push.retryMaxMs');
+  if (cfg.push.endpointConcurrency > cfg.push.providerConcurrency) throw new ConfigError('push.endpointConcurrency', 'must not exceed push.providerConcurrency');
   return cfg;
 }
 
