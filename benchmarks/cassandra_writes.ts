@@ -40,7 +40,7 @@
  */
 import os from 'node:os';
 import cassandra from 'cassandra-driver';
-import { checkKnown, num, parseFlags, str } from './lib/args.js';
+import { checkKnown, num, parseFlags, str } from '../ops/lib/args.js';
 import { Latency, type LatencySummary, type PercentileCurve } from './lib/latency.js';
 import { processCpuUs } from './lib/proc_cpu.js';
 import { finishRun, startRun } from './lib/run_output.js';

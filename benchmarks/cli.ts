@@ -3,7 +3,7 @@
  * a summary table at the end, and writes results/<timestamp>-<scenario>/result.json
  * and report.html. See benchmarks/README.md for what each one measures.
  */
-import { parseFlags } from './lib/args.js';
+import { parseFlags } from '../ops/lib/args.js';
 import { runOneNode } from './one_node.js';
 import { runSoak } from './scenarios/soak.js';
 import { runEcho } from './scenarios/echo.js';

@@ -25,7 +25,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { bool, checkKnown, num, seconds, type Flags } from './lib/args.js';
+import { bool, checkKnown, num, seconds, type Flags } from '../ops/lib/args.js';
 import { BENCH_LIMITS, minter } from './lib/bench_node.js';
 import { BenchConn } from './lib/bench_conn.js';
 import { Latency, type LatencySummary } from './lib/latency.js';

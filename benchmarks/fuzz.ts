@@ -18,7 +18,7 @@ import { defaultConfig } from '../node/config.js';
 import { ERROR_CODES } from '../protocol/codes.js';
 import { FuzzFailure } from '../protocol/fuzz_frames.js';
 import { newStats, runSession, sessionRun } from '../shards/fuzz_session.js';
-import { bool, checkKnown, num, type Flags } from './lib/args.js';
+import { bool, checkKnown, num, type Flags } from '../ops/lib/args.js';
 import { fmt } from './lib/table.js';
 import { finishRun, startRun } from './lib/run_output.js';
 

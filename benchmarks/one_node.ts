@@ -12,14 +12,14 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { checkKnown, num, bool, str, type Flags, seconds } from './lib/args.js';
+import { checkKnown, num, bool, str, type Flags, seconds } from '../ops/lib/args.js';
 import { startBenchNode, minter } from './lib/bench_node.js';
 import { openPairs, closePairs } from './chat/pairs.js';
 import { OpenLoopChat, type StepResult } from './chat/open_loop.js';
 import { ProcWatcher } from './lib/proc_stats.js';
-import { machineInfo, resultDir, writeJson } from './lib/results.js';
+import { machineInfo, resultDir, writeJson } from '../ops/lib/results.js';
 import { table, fmt } from './lib/table.js';
-import { writeReport } from './report/html.js';
+import { writeReport } from '../ops/report/html.js';
 import { storeCallsPerMessage, storeSnapshot, type StoreCallRow } from './lib/store_calls.js';
 import { startPrivateCassandra, testKeyspace, type PrivateCassandra } from '../node/store/cassandra_test_env.js';
 import { LOCAL_DATACENTER } from '../ops/cassandra/index.js';

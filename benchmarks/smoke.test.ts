@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT } from './lib/results.js';
+import { ROOT } from '../ops/lib/results.js';
 
 const out = mkdtempSync(path.join(tmpdir(), 'sb-bench-smoke-'));
 

@@ -6,6 +6,8 @@
  * decoding, auth and per-connection session state. A shard never touches the store.
  */
 import type { CoreOp, CoreResult, MemberReceipt } from '../node/core/ops.js';
+import type { VerifyResult } from '../node/auth/types.js';
+import type { ShardAuth, ShardLimits } from './shard_config.js';
 
 
 
@@ -61,7 +63,7 @@ export type HostToShard =
   | { t: 'metrics'; id: number }
   | { t: 'http_reply'; id: number; res: HttpResponse }
   | { t: 'redeemed'; id: number; identity: { user: string; device: string; exp: number } | null }
-  | { t: 'verified'; id: number; result: import('../node/tasks/verify_token_task.js').VerifyResult }
+  | { t: 'verified'; id: number; result: VerifyResult }
   | { t: 'drain'; reconnectAfterMs: number; jitterMs: number }
   /**
    * Accept new connections with this certificate from now on (a snapshot the host has
@@ -78,8 +80,8 @@ export interface ShardInit {
   host: string;
   port: number;
   tls: { certFile: string; keyFile: string; passphrase: string } | null;
-  limits: import('../node/config.js').Config['limits'];
-  auth: import('../node/config.js').Config['auth'];
+  limits: ShardLimits;
+  auth: ShardAuth;
   /** Test-only faults (SWITCHBOARD_TEST_FAULT), inert when empty. */
   fault: string;
 }

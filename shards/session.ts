@@ -16,7 +16,7 @@
 import { create } from '@bufbuild/protobuf';
 import { ServerFrameSchema, type ClientFrame, type ServerFrame } from '../protocol/gen/client_pb.js';
 import { MAX_SEQ, type Encoding } from '../protocol/codec.js';
-import type { Config } from '../node/config.js';
+import type { ShardLimits } from './shard_config.js';
 import { errorFrame, resultFrame } from './frames.js';
 import { newBucket, take, type Bucket } from './rate_limit.js';
 import type { CoreOp, CoreResult } from '../node/core/ops.js';
@@ -46,7 +46,7 @@ export interface Session {
   lastTypingAt: number;
 }
 
-export type Limits = Config['limits'];
+export type Limits = ShardLimits;
 
 export function newSession(conn: number, user: string, device: string, encoding: Encoding, expMs: number, limits: Limits, now: number): Session {
   return {

@@ -3,7 +3,7 @@
  * RSS is measured alone, exactly like the node's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { ROOT } from './results.js';
+import { ROOT } from '../../ops/lib/results.js';
 
 export type BaselineKind = 'uws' | 'ws';
 

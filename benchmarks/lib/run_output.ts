@@ -3,11 +3,11 @@
  * report.html into results/<timestamp>-<scenario>/ and say where they are.
  */
 import path from 'node:path';
-import { machineInfo, resultDir, writeJson, type MachineInfo } from './results.js';
+import { machineInfo, resultDir, writeJson, type MachineInfo } from '../../ops/lib/results.js';
 import { table } from './table.js';
-import { writeReport, type ReportTable } from '../report/html.js';
-import type { Chart } from '../report/svg.js';
-import { str, type Flags } from './args.js';
+import { writeReport, type ReportTable } from '../../ops/report/html.js';
+import type { Chart } from '../../ops/report/svg.js';
+import { str, type Flags } from '../../ops/lib/args.js';
 
 export interface RunOutput {
   scenario: string;

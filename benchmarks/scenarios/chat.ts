@@ -4,7 +4,7 @@
  * not one event loop. Histograms are merged exactly (HDR add).
  */
 import { randomBytes } from 'node:crypto';
-import { bool, checkKnown, num, type Flags, seconds } from '../lib/args.js';
+import { bool, checkKnown, num, type Flags, seconds } from '../../ops/lib/args.js';
 import { startNodes } from '../lib/nodes.js';
 import { WorkerPool, split } from '../loadgen/pool.js';
 import { Latency } from '../lib/latency.js';

@@ -6,7 +6,7 @@
  * the ceiling, not latency at a given rate.
  */
 import { randomBytes } from 'node:crypto';
-import { bool, checkKnown, num, type Flags, seconds } from '../lib/args.js';
+import { bool, checkKnown, num, type Flags, seconds } from '../../ops/lib/args.js';
 import { startNodes } from '../lib/nodes.js';
 import { WorkerPool } from '../loadgen/pool.js';
 import { startBaseline } from '../lib/baseline_server.js';

@@ -16,7 +16,7 @@
  * (/proc/net/sockstat TCP mem, /proc/meminfo Slab) is sampled around each connect.
  */
 import { randomBytes } from 'node:crypto';
-import { bool, checkKnown, num, type Flags, seconds } from '../lib/args.js';
+import { bool, checkKnown, num, type Flags, seconds } from '../../ops/lib/args.js';
 import { nodesFor, startNodes, MAX_SOCKETS_PER_NODE } from '../lib/nodes.js';
 import { WorkerPool, split, workersFor } from '../loadgen/pool.js';
 import { startBaseline, type BaselineKind } from '../lib/baseline_server.js';

@@ -6,7 +6,7 @@
  * One node holds at most ~18,000 sockets, so this scenario is capped there.
  */
 import { randomBytes } from 'node:crypto';
-import { bool, checkKnown, num, str, type Flags } from '../lib/args.js';
+import { bool, checkKnown, num, str, type Flags } from '../../ops/lib/args.js';
 import { startBenchNode } from '../lib/bench_node.js';
 import { freePort, MAX_SOCKETS_PER_NODE } from '../lib/nodes.js';
 import { WorkerPool, split, workersFor } from '../loadgen/pool.js';

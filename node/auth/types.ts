@@ -33,6 +33,11 @@ export interface AuthConfig {
   ticketTtlMs: number;
 }
 
+/** A token verified in the host's task pool (node/tasks/verify_token_task.ts), as the shard receives it. */
+export type VerifyResult =
+  | { ok: true; identity: { user: string; device: string; exp: number } }
+  | { ok: false; code: 'unauthenticated' | 'token_expired'; message: string };
+
 /** Who is on the other end of a connection, from a verified token. */
 export interface Identity {
   /** The token's `sub`. */

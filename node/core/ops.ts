@@ -1,8 +1,9 @@
 /**
  * The core's contract: the op vocabulary every caller speaks (a shard's socket frames,
  * the HTTP API, a peer node forwarding an op) and the results the core answers with.
- * Plain data only (structured clone between threads, JSON between nodes): this file
- * and node/store/types.ts (the records) are the part of node/ that shards/ may import.
+ * Plain data only (structured clone between threads, JSON between nodes): this file,
+ * pushes.ts, node/store/types.ts (the records) and node/auth/ are the contract, the part
+ * of node/ that shards/ may import (layers: docs/ARCHITECTURE.md).
  */
 import type { ErrorCode } from '../../protocol/codes.js';
 import type { Conversation, Member, StoredMessage } from '../store/types.js';

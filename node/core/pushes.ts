@@ -1,9 +1,10 @@
-import type { PresenceView } from './ops.js';
 /**
  * Pushes other than messages and 1:1 receipts, as plain data. The core decides who
  * gets what; the host's outbox encodes each push once (shards/frames.ts pushFrame)
- * and batches it per socket shard, as it does for messages.
+ * and batches it per socket shard, as it does for messages. Part of the core's
+ * contract with ops.ts (shards/ may import it: docs/ARCHITECTURE.md).
  */
+import type { PresenceView } from './ops.js';
 
 export interface ReceiptCounts {
   seq: number;

@@ -6,11 +6,10 @@
 import { workerData } from 'node:worker_threads';
 import { createVerifier, type Verifier } from '../auth/verify.js';
 import { AuthError } from '../auth/errors.js';
-import type { AuthConfig } from '../auth/types.js';
+import type { AuthConfig, VerifyResult } from '../auth/types.js';
 
-export type VerifyResult =
-  | { ok: true; identity: { user: string; device: string; exp: number } }
-  | { ok: false; code: 'unauthenticated' | 'token_expired'; message: string };
+// The result type lives in the auth contract (shards/ receive it from the host).
+export type { VerifyResult };
 
 let verifier: Verifier | null = null;
 

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import cassandra from 'cassandra-driver';
-import { splitCql } from './cql_split.js';
+import { splitCql } from '../../node/store/cassandra_schema/cql_split.js';
 import { DEFAULT_HEAP, runningPid, startCassandra, stopByPidFile } from './daemon.js';
 import { fetchCassandra } from './fetch.js';
 import { CASSANDRA_VERSION, DEFAULT_CLI_DATA_DIR, nodeLayout } from './layout.js';

@@ -8,7 +8,7 @@
  *   npm run chaos -- owner-freeze --cycles 20
  *   npm run chaos -- kill --cycles 5 --rate 100 --no-doc
  */
-import { checkKnown, num, parseFlags, seconds, str, bool, type Flags } from '../../benchmarks/lib/args.js';
+import { checkKnown, num, parseFlags, seconds, str, bool, type Flags } from '../lib/args.js';
 import { installExitCleanup, killDescendantsSync } from './cleanup.js';
 import { insideNetns, rerunInNetns } from './netns.js';
 import { DEFAULT_PARAMS, DEFAULT_WORKLOAD, runChaos } from './run.js';

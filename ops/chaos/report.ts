@@ -1,7 +1,7 @@
 /**
  * The output of a chaos run, in the benches' folder convention:
  * results/<timestamp>-chaos-<scenario>/ holding result.json and report.html
- * (benchmarks/lib/results.ts, benchmarks/report/html.ts), plus, when a bad count is
+ * (ops/lib/results.ts, ops/report/html.ts), plus, when a bad count is
  * above 0 or the run failed (or with --keep-history), history.json.gz (everything the
  * clients recorded) and the node / etcd / Cassandra logs. `recordInDoc` puts the
  * run's row into the table of docs/CHAOS.md.
@@ -10,9 +10,9 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
-import { machineInfo, resultDir, ROOT, writeJson, type MachineInfo } from '../../benchmarks/lib/results.js';
-import { writeReport, type ReportTable } from '../../benchmarks/report/html.js';
-import type { Chart } from '../../benchmarks/report/svg.js';
+import { machineInfo, resultDir, ROOT, writeJson, type MachineInfo } from '../lib/results.js';
+import { writeReport, type ReportTable } from '../report/html.js';
+import type { Chart } from '../report/svg.js';
 import { BAD_COUNTS, badTotal, type CheckResult } from './checker.js';
 import type { History } from './history.js';
 import type { CycleOutcome } from './nemesis.js';

@@ -17,7 +17,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type cassandra from 'cassandra-driver';
-import { splitCql } from '../../../ops/cassandra/cql_split.js';
+import { splitCql } from './cql_split.js';
 
 /**
  * Keyspace replication. SimpleStrategy RF 1 is for the local single node (tests,

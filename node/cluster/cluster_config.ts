@@ -1,7 +1,9 @@
 /**
  * The `cluster` section of a node's JSON config: what a node needs to join a cell.
- * ops/cluster.ts writes it; node/config.ts must learn it (see node/routing/README.md,
- * "Integration"). Defaults are those of the components that read each value.
+ * node/config.ts validates it as part of the node's config; ops/cluster.ts writes it
+ * for a local cell. It lives in node/ because it is the node's own schema (ops/ may
+ * import node/, never the reverse). Defaults are those of the components that read
+ * each value.
  */
 export interface ClusterConfig {
   /** false (default): single node, embedded route table, no etcd. */
@@ -9,7 +11,7 @@ export interface ClusterConfig {
   etcd: {
     /** Client URLs, e.g. ["http://127.0.0.1:2379"]. */
     endpoints: string[];
-    /** Key prefix of the cell (node/cluster/keys.ts). */
+    /** Key prefix of the cell (node/etcd/keys.ts). */
     prefix: string;
     /** The node lease TTL; a dead node's routes and shards move within ~TTL + 1.5 s. */
     leaseTtlSec: number;
