@@ -12,6 +12,7 @@ import { AuthError } from '../node/auth/errors.js';
 import type { AuthConfig } from '../node/auth/types.js';
 import { CLOSE_CODES } from '../protocol/codes.js';
 import { serveSupervisor } from '../supervisor/thread_side.js';
+import { PendingCalls } from '../supervisor/pending_calls.js';
 import { Listener, type AuthOutcome } from './listener.js';
 import { ShardMetrics } from './metrics.js';
 import type { HostToShard, HttpResponse, ShardInit, ShardToHost } from './messages.js';
@@ -37,11 +38,11 @@ const authCfg: AuthConfig = {
 const verifier = createVerifier(authCfg);
 const metrics = new ShardMetrics(init.shard);
 
-let nextCall = 1;
-const httpCalls = new Map<number, (r: HttpResponse) => void>();
-const redeemCalls = new Map<number, (id: { user: string; device: string; exp: number } | null) => void>();
-
-const verifyCalls = new Map<number, (r: AuthOutcome) => void>();
+// Calls to the host, answered over the same port. No timeouts: the host answers each
+// one (or this thread ends with it), as before.
+const httpCalls = new PendingCalls<HttpResponse>();
+const redeemCalls = new PendingCalls<{ user: string; device: string; exp: number } | null>();
+const verifyCalls = new PendingCalls<AuthOutcome>();
 
 /** EdDSA costs real CPU: such tokens go to the host's task pool (node/tasks). */
 function isAsymmetric(token: string): boolean {
@@ -55,11 +56,9 @@ function isAsymmetric(token: string): boolean {
 async function authenticate(authorization: string, ticket: string): Promise<AuthOutcome> {
   const token = bearerFromHeader(authorization);
   if (token && isAsymmetric(token)) {
-    const id = nextCall++;
-    return new Promise<AuthOutcome>((resolve) => {
-      verifyCalls.set(id, resolve);
-      post({ t: 'verify', id, token });
-    });
+    const { id, reply } = verifyCalls.call();
+    post({ t: 'verify', id, token });
+    return reply;
   }
   if (token) {
     try {
@@ -70,11 +69,9 @@ async function authenticate(authorization: string, ticket: string): Promise<Auth
     }
   }
   if (ticket) {
-    const id = nextCall++;
-    const identity = await new Promise<{ user: string; device: string; exp: number } | null>((resolve) => {
-      redeemCalls.set(id, resolve);
-      post({ t: 'redeem', id, ticket });
-    });
+    const { id, reply } = redeemCalls.call();
+    post({ t: 'redeem', id, ticket });
+    const identity = await reply;
     if (identity) return { ok: true, identity };
     return { ok: false, code: 'unauthenticated', message: 'unknown, used or expired ticket' };
   }
@@ -91,12 +88,11 @@ const listener = new Listener(
       if (init.fault === 'crash_shard_on_body:' + (op.op === 'send' ? op.body : '')) throw new Error('test fault: shard crash on request');
       post({ t: 'req', conn: s.conn, reqId: id, user: s.user, device: s.device, op, t0 });
     },
-    http: (req) =>
-      new Promise((resolve) => {
-        const id = nextCall++;
-        httpCalls.set(id, resolve);
-        post({ t: 'http', id, req });
-      }),
+    http: (req) => {
+      const { id, reply } = httpCalls.call();
+      post({ t: 'http', id, req });
+      return reply;
+    },
     log,
   },
   metrics,
@@ -123,16 +119,13 @@ port.on('message', (m: HostToShard | { type?: string }) => {
       listener.push(msg.items);
       break;
     case 'http_reply':
-      httpCalls.get(msg.id)?.(msg.res);
-      httpCalls.delete(msg.id);
+      httpCalls.settle(msg.id, msg.res);
       break;
     case 'verified':
-      verifyCalls.get(msg.id)?.(msg.result);
-      verifyCalls.delete(msg.id);
+      verifyCalls.settle(msg.id, msg.result);
       break;
     case 'redeemed':
-      redeemCalls.get(msg.id)?.(msg.identity);
-      redeemCalls.delete(msg.id);
+      redeemCalls.settle(msg.id, msg.identity);
       break;
     case 'metrics':
       void metrics.registry.getMetricsAsJSON().then((json) => post({ t: 'metrics', id: msg.id, json }));

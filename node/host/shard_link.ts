@@ -9,6 +9,7 @@ import type { Caller } from '../core/chat_service.js';
 import { toErrorResult } from '../core/run_op.js';
 import type { ConnectionRegistry } from '../core/registry.js';
 import type { CoreOp, CoreResult } from '../core/ops.js';
+import { PendingCalls } from '../../supervisor/pending_calls.js';
 
 export interface LinkDeps {
   /** Runs a client's op: here, or at the owner of its conversation (node/cluster/forwarder.ts). */
@@ -22,10 +23,10 @@ export interface LinkDeps {
 }
 
 export class ShardLink {
-  private nextId = 1;
-  private readonly metricCalls = new Map<number, (json: unknown) => void>();
+  private readonly metricCalls = new PendingCalls<unknown>();
   private drainedWaiters: Array<() => void> = [];
-  private readonly tlsCalls = new Map<number, (error: string | null) => void>();
+  /** Keyed by the certificate generation, which the shard echoes. */
+  private readonly tlsCalls = new PendingCalls<string | null>();
 
   constructor(
     readonly shard: number,
@@ -43,18 +44,9 @@ export class ShardLink {
 
   /** The shard's prom-client metrics as JSON, or null if it does not answer in time. */
   metrics(timeoutMs = 3000): Promise<unknown> {
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.metricCalls.delete(id);
-        resolve(null);
-      }, timeoutMs);
-      this.metricCalls.set(id, (json) => {
-        clearTimeout(t);
-        resolve(json);
-      });
-      this.post({ t: 'metrics', id });
-    });
+    const { id, reply } = this.metricCalls.call({ timeoutMs, noReply: () => null });
+    this.post({ t: 'metrics', id });
+    return reply;
   }
 
   /** Ask the shard to drain; resolves when it has sent goaway and closed its sockets. */
@@ -70,18 +62,9 @@ export class ShardLink {
    * with null once it does, or with why not.
    */
   reloadTls(gen: number, tls: { certFile: string; keyFile: string; passphrase: string }, timeoutMs = 10_000): Promise<string | null> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.tlsCalls.delete(gen);
-        resolve(`no answer in ${timeoutMs} ms`);
-      }, timeoutMs);
-      this.tlsCalls.get(gen)?.('superseded');
-      this.tlsCalls.set(gen, (error) => {
-        clearTimeout(t);
-        resolve(error);
-      });
-      this.post({ t: 'tls', gen, tls });
-    });
+    const reply = this.tlsCalls.callAs(gen, { timeoutMs, noReply: (n) => (n.why === 'timeout' ? `no answer in ${timeoutMs} ms` : n.why) });
+    this.post({ t: 'tls', gen, tls });
+    return reply;
   }
 
   private onMessage(m: ShardToHost): void {
@@ -121,12 +104,10 @@ export class ShardLink {
         );
         break;
       case 'metrics':
-        this.metricCalls.get(m.id)?.(m.json);
-        this.metricCalls.delete(m.id);
+        this.metricCalls.settle(m.id, m.json);
         break;
       case 'tls_loaded':
-        this.tlsCalls.get(m.gen)?.(m.error);
-        this.tlsCalls.delete(m.gen);
+        this.tlsCalls.settle(m.gen, m.error);
         break;
       case 'drained':
         for (const w of this.drainedWaiters) w();
