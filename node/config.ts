@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { validateAuthConfig } from './auth/config.js';
 import { AuthConfigError } from './auth/errors.js';
-import { defaultClusterConfig, type ClusterConfig } from './cluster/cluster_config.js';
+import { defaultClusterConfig, type ClusterConfig } from './cluster_config.js';
 import type { SendLimitRules } from './core/send_limits.js';
 import { loadPushCredentials, PushCredentialError } from './push/providers/credentials.js';
 

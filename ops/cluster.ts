@@ -9,7 +9,7 @@
  *                                    [--cassandra host:port] [--keyspace K]
  *
  * Each node gets <dir>/node-i/switchboard.json with its `cluster` section
- * (node/cluster/cluster_config.ts) and store.kind = cassandra.
+ * (node/cluster_config.ts) and store.kind = cassandra.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, startEtcd } from './etcd/etcd.js';
 import { startHaproxy } from './haproxy/haproxy.js';
-import { defaultClusterConfig } from '../node/cluster/cluster_config.js';
+import { defaultClusterConfig } from '../node/cluster_config.js';
 import { startCassandra, type CassandraHandle } from './cassandra/index.js';
 import { loadOrCreateDevSecret, DEV_KID } from '../node/auth/dev.js';
 

@@ -1,9 +1,10 @@
 /**
  * The `cluster` section of a node's JSON config: what a node needs to join a cell.
  * node/config.ts validates it as part of the node's config; ops/cluster.ts writes it
- * for a local cell. It lives in node/ because it is the node's own schema (ops/ may
- * import node/, never the reverse). Defaults are those of the components that read
- * each value.
+ * for a local cell. It lives beside node/config.ts because it is the node's own schema
+ * (ops/ may import node/, never the reverse), and outside node/cluster/ because
+ * node/cluster/ reads node/config.ts (no folder cycle: docs/ARCHITECTURE.md).
+ * Defaults are those of the components that read each value.
  */
 export interface ClusterConfig {
   /** false (default): single node, embedded route table, no etcd. */
