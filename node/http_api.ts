@@ -11,6 +11,7 @@
  *   GET  /metrics                                   Prometheus text, all threads merged
  *   GET  /admin/status                  (API key)   the live supervision tree (text)
  *   POST /admin/drain                   (API key)   graceful drain, as on SIGTERM
+ *   GET  /web/, POST /web/dev-signin                the browser chat (node/web/serve.ts), when web.enabled
  *
  * Errors are JSON {code, message} with codes from protocol/codes.ts.
  */
@@ -34,6 +35,8 @@ export interface HttpApiDeps {
   ready: () => boolean;
   metrics?: () => Promise<string>;
   admin?: { status(): string; drain(): void; cluster?(): unknown };
+  /** The web chat's routes under /web (node/web/serve.ts); absent when web.enabled is false. */
+  web?: (req: HttpRequest) => Promise<HttpResponse>;
 }
 
 /** A CoreResult of the expected kind, or its error thrown as a CatalogError. */
@@ -99,6 +102,7 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
       return { status: 202, body: { status: 'draining' } };
     }
   }
+  if (deps.web && (path === '/web' || path.startsWith('/web/'))) return deps.web(req);
   if (method === 'POST' && path === '/v1/tickets') {
     const r = await handleTicketRequest(req.authorization, deps.verifier, deps.tickets);
     return { status: r.status, headers: r.headers, body: r.body };

@@ -28,6 +28,7 @@ import { Supervisor, supervisorSpec, serviceChild, exitHostOnGiveUp, formatTree 
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { devAuthConfig } from './auth/dev.js';
 import { handleHttp } from './http_api.js';
+import { webHandler } from './web/serve.js';
 import { Host, log } from './host/host.js';
 import { drainHost } from './host/drain.js';
 import { resolvePort } from './host/port.js';
@@ -44,6 +45,8 @@ try {
   throw e;
 }
 mkdirSync(cfg.node.dataDir, { recursive: true });
+// Dev mode (no auth.keys): the web chat may sign in any user with the dev secret.
+const devMode = cfg.auth.keys.length === 0;
 if (cfg.auth.keys.length === 0) {
   cfg.auth = { ...cfg.auth, keys: devAuthConfig(cfg.node.dataDir).keys };
   log('warn', 'no auth.keys configured: using the dev HS256 secret in the data dir (mint tokens with npm run token)');
@@ -58,6 +61,8 @@ try {
 }
 const shardCount = cfg.shards.count > 0 ? cfg.shards.count : cpus().length;
 
+// One handler for the life of the process: it builds the page's bundle once, on first request.
+const web = cfg.web.enabled ? webHandler({ devKey: devMode ? cfg.auth.keys[0] : null }) : undefined;
 const http = (req: HttpRequest): Promise<HttpResponse> =>
   handleHttp(req, {
     run: (caller, op) => host.run(caller, op),
@@ -71,6 +76,7 @@ const http = (req: HttpRequest): Promise<HttpResponse> =>
       drain: (): void => void drain('admin'),
       cluster: host.cluster ? (): unknown => host.cluster?.status() : undefined,
     },
+    web,
   });
 
 const root: Supervisor = new Supervisor({
@@ -116,3 +122,4 @@ console.log(
     `(${shardCount} shard${shardCount === 1 ? '' : 's'}; ${cfg.cluster.enabled ? `cluster ${cfg.cluster.etcd.endpoints.join(',')} peer :${host.cluster?.server?.port ?? '?'}; ` : ''}store: ${cfg.store.kind} ${cfg.store.kind === 'sqlite' ? cfg.store.sqlite.file : cfg.store.cassandra.keyspace}; ` +
     `HTTP API: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host}:${host.port}/v1/)`,
 );
+if (cfg.web.enabled) console.log(`Web chat: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host === '0.0.0.0' ? '127.0.0.1' : cfg.listen.host}:${host.port}/web/`);

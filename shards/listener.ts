@@ -451,8 +451,10 @@ export class Listener {
           if (aborted) return;
           res.cork(() => {
             res.writeStatus(statusLine(r.status));
-            res.writeHeader('content-type', r.text !== undefined ? 'text/plain; charset=utf-8' : 'application/json');
-            for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
+            // A handler may name its own content type (the web chat's HTML, JS, CSS).
+            const headers = r.headers ?? {};
+            res.writeHeader('content-type', headers['content-type'] ?? (r.text !== undefined ? 'text/plain; charset=utf-8' : 'application/json'));
+            for (const [k, v] of Object.entries(headers)) if (k !== 'content-type') res.writeHeader(k, v);
             res.end(r.text !== undefined ? r.text : JSON.stringify(r.body));
           });
         },
@@ -513,6 +515,7 @@ const STATUS: Record<number, string> = {
   201: 'Created',
   202: 'Accepted',
   204: 'No Content',
+  302: 'Found',
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
