@@ -132,6 +132,8 @@ export interface PushConfig {
   rescanMs: number;
   /** SQLite file of the push store on a single node ('' = <node.dataDir>/push.sqlite). */
   sqliteFile: string;
+  /** Push registrations one user may hold (one per device). */
+  maxDevicesPerUser: number;
   /** APNs over HTTP/2 with an ES256 provider token (node/push/providers/apns.ts). */
   apns: {
     enabled: boolean; endpoint: string; teamId: string; keyId: string; topic: string;
@@ -295,6 +297,9 @@ export function defaultConfig(): Config {
       // whose outcome this node never saw) are picked up from the store this often.
       rescanMs: 30_000,
       sqliteFile: '',
+      // 20: a person's phones, tablets, desktops and browsers with room to spare; every
+      // message to the user is one provider call per registration.
+      maxDevicesPerUser: 20,
       apns: {
         enabled: false,
         // Apple's production host; the sandbox (development builds) is https://api.sandbox.push.apple.com.
@@ -447,6 +452,7 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   'push.endpointRatePerSec': 'Requests per second per endpoint origin (token bucket, burst = one second of it). A 429 with Retry-After also pauses the whole endpoint for that long.',
   'push.rescanMs': 'How often the outbox re-reads owed pushes of the shards this node owns from the store (those past its in-memory cap, or of commits whose outcome it never saw).',
   'push.sqliteFile': 'SQLite file of the push store (registrations, mutes, the push outbox) on a node with store.kind `sqlite`. Empty = `<node.dataDir>/push.sqlite`. With `cassandra` the push tables live in the message keyspace (migration 004_push).',
+  'push.maxDevicesPerUser': 'Push registrations one user may hold (one per device); registering one more device gets `limit_exceeded` (re-registering a known device always works). 20: a person\'s devices with room to spare, while each message costs one provider call per registration.',
   'push.apns.enabled': 'Send to `apns` devices through Apple Push Notification service (HTTP/2, ES256 provider token). When true, teamId, keyId, topic and the key (keyFile or keyPem) are required and checked at start. node/push/PROVIDERS.md.',
   'push.apns.endpoint': 'APNs base URL (https). Production `https://api.push.apple.com`; development builds use `https://api.sandbox.push.apple.com`; tests point it at the fake (node/push/fakes/).',
   'push.apns.teamId': 'Apple developer team id: the `iss` of the provider token.',
@@ -706,6 +712,7 @@ const schema: Schema = {
     endpointRatePerSec: int(1, 1_000_000),
     rescanMs: int(100, 3_600_000),
     sqliteFile: str(),
+    maxDevicesPerUser: int(1, 1_000),
     apns: {
       enabled: bool, endpoint: url({ https: true }), teamId: str(), keyId: str(), topic: str(), keyFile: str(), keyPem: secretStr,
       caFile: str(), tokenRefreshMs: int(20 * 60_000, 59 * 60_000), timeoutMs: int(100, 600_000),

@@ -1,0 +1,92 @@
+/**
+ * Media as children of the host's supervision tree (node/main.ts places them):
+ *
+ *   media            service: the host's MediaService (slots, attach checks,
+ *                    references, download URLs) over its own metadata-store handle
+ *   media-listener   worker thread (media_thread.ts): tus uploads, signed GETs, GC
+ *
+ * The host never sees upload or download bytes; the listener never runs chat ops.
+ */
+import type { ChildSpecInput, Service } from '../../supervisor/index.js';
+import { serviceChild, threadChild } from '../../supervisor/index.js';
+import type { BlobStore } from './blob_store.js';
+import { MediaMetrics } from './media_metrics.js';
+import { MediaService } from './media_service.js';
+import type { MediaStore } from './media_store.js';
+import { openBlobs, openMediaStore, type MediaSettings, type MediaStoreSettings } from './media_open.js';
+import type { MediaThreadInit } from './media_thread.js';
+import { loadUrlSecret, UrlSigner } from './url_signer.js';
+import type { Registry } from 'prom-client';
+
+export interface MediaHostOptions {
+  nodeId: string;
+  host: string;
+  /** The media listener's port, resolved before start (a restart keeps it). */
+  port: number;
+  media: MediaSettings;
+  store: MediaStoreSettings;
+  logLevel: string;
+  isMember: (user: string, conversation: string) => Promise<boolean>;
+  /** The host's registry: quota refusals at slot creation are counted there. */
+  registry?: Registry;
+}
+
+export class MediaHost {
+  service: MediaService | null = null;
+  private store: MediaStore | null = null;
+  private blobs: BlobStore | null = null;
+  readonly metrics: MediaMetrics;
+
+  constructor(private readonly o: MediaHostOptions) {
+    this.metrics = new MediaMetrics(o.registry);
+  }
+
+  /** Base URL clients reach the media listener at. */
+  get publicUrl(): string {
+    return this.o.media.publicUrl !== '' ? this.o.media.publicUrl.replace(/\/+$/, '') : `http://${this.o.host}:${this.o.port}`;
+  }
+
+  /** The running service, or a retryable error while it (re)starts. */
+  get(): MediaService {
+    if (!this.service) throw Object.assign(new Error('the media service is restarting'), { code: 'unavailable' });
+    return this.service;
+  }
+
+  children(): ChildSpecInput[] {
+    const svc: Service = {
+      start: async () => {
+        this.store = await openMediaStore(this.o.store);
+        this.blobs = await openBlobs(this.o.store.dataDir);
+        this.service = new MediaService(
+          { ...this.o.media, publicUrl: this.publicUrl, nodeId: this.o.nodeId },
+          { store: this.store, blobs: this.blobs, signer: new UrlSigner(loadUrlSecret(this.o.media.urlSecret, this.o.store.dataDir)), isMember: this.o.isMember, metrics: this.metrics },
+        );
+      },
+      stop: async () => {
+        this.service = null;
+        await this.blobs?.close();
+        await this.store?.close();
+        this.blobs = null;
+        this.store = null;
+      },
+    };
+    const init: MediaThreadInit = { nodeId: this.o.nodeId, host: this.o.host, port: this.o.port, media: this.o.media, store: this.o.store, logLevel: this.o.logLevel };
+    return [
+      { id: 'media', start: serviceChild(() => svc) },
+      {
+        id: 'media-listener',
+        // Long enough for an in-flight PATCH chunk to land; the client resumes the rest.
+        shutdown: 5_000,
+        start: threadChild({
+          entry: new URL('./media_thread.ts', import.meta.url),
+          workerData: init as unknown as Record<string, unknown>,
+          awaitReady: true,
+          startTimeoutMs: 30_000,
+          // node:http holds no native sockets that abort the process: a hung thread may be terminated and restarted.
+          heartbeat: { intervalMs: 2_000, timeoutMs: 20_000 },
+          onHung: 'terminate',
+        }),
+      },
+    ];
+  }
+}
