@@ -6,16 +6,7 @@
  */
 import type { StartFn } from './child_handle.js';
 import { ChildSpecError } from './errors.js';
-
-/** `permanent`: always restarted. `transient`: only after an abnormal exit. `temporary`: never. */
-export type RestartType = 'permanent' | 'transient' | 'temporary';
-export type ChildType = 'worker' | 'supervisor';
-/**
- * How long a child gets to stop after being asked, in ms, before it is killed.
- * `brutal_kill` kills at once; `infinity` waits for ever (the default for supervisors,
- * which bound their own children's shutdowns).
- */
-export type Shutdown = number | 'brutal_kill' | 'infinity';
+import type { ChildType, RestartType, Shutdown } from './types.js';
 
 export const RESTART_TYPES: readonly RestartType[] = ['permanent', 'transient', 'temporary'];
 export const CHILD_TYPES: readonly ChildType[] = ['worker', 'supervisor'];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { actionAfterExit, crashed, NORMAL, SHUTDOWN, summarizeReason, type ExitReason } from './exit_reason.js';
-import type { RestartType } from './child_spec.js';
+import type { RestartType } from './types.js';
 
 const error = crashed(new Error('boom'));
 const hung: ExitReason = { kind: 'hung', error: new Error('silent') };

@@ -2,7 +2,7 @@
  * Why a child ended, and the pure rule that turns (restart type, reason) into what the
  * supervisor does next. This is the OTP table, plus `hung`.
  */
-import type { RestartType } from './child_spec.js';
+import type { RestartType } from './types.js';
 
 export type ExitReason =
   /** The child finished on its own, successfully (exit code 0, service said "done"). */

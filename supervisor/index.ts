@@ -14,10 +14,8 @@ export {
   CHILD_TYPES,
   type ChildSpec,
   type ChildSpecInput,
-  type ChildType,
-  type RestartType,
-  type Shutdown,
 } from './child_spec.js';
+export type { ChildType, RestartType, Shutdown } from './types.js';
 export type { ChildHandle, ChildIdentity, StartContext, StartFn } from './child_handle.js';
 export { actionAfterExit, isAbnormal, summarizeReason, type ExitAction, type ExitReason } from './exit_reason.js';
 export { admitRestart, DEFAULT_RESTART_LIMITS, type RestartLimits, type WindowVerdict } from './restart_window.js';

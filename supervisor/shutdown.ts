@@ -3,7 +3,7 @@
  * procedure serves supervisor shutdown, restarts of siblings, and `terminateChild`.
  */
 import type { ChildHandle } from './child_handle.js';
-import type { Shutdown } from './child_spec.js';
+import type { Shutdown } from './types.js';
 import type { Clock } from './clock.js';
 import type { ExitReason } from './exit_reason.js';
 

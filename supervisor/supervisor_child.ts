@@ -5,7 +5,8 @@
  * window: that is how failure climbs the tree.
  */
 import type { StartFn } from './child_handle.js';
-import type { ChildSpecInput, RestartType, Shutdown } from './child_spec.js';
+import type { ChildSpecInput } from './child_spec.js';
+import type { RestartType, Shutdown } from './types.js';
 import { Supervisor } from './supervisor.js';
 import { validateSupervisorOptions, type SupervisorOptions } from './supervisor_options.js';
 

@@ -3,7 +3,7 @@
  * pretty-printer for it. The host serves the data as JSON over HTTP and prints the text
  * from its CLI; both come from here so they cannot disagree.
  */
-import type { ChildType, RestartType } from './child_spec.js';
+import type { ChildType, RestartType } from './types.js';
 import type { Strategy } from './strategy.js';
 
 export type SupervisorState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
