@@ -1,0 +1,157 @@
+/**
+ * PushService: what the node holds of push notifications, behind one front door. It
+ * opens the push store beside the message store (SQLite file on a single node, the
+ * message keyspace on Cassandra), the providers (node/push/providers/), and the outbox,
+ * and gives the host the calls it makes:
+ *
+ *   register / unregister / mute        socket frames and HTTP API routes
+ *   owe(ops)                            the writer's sink, before each store commit
+ *   committed(message, members)         the fan-out, after each commit (owner only)
+ *   acquire(shard) / release(shard)     shard ownership (single node: shard 0 at start)
+ */
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import type { StoredMessage, WriteOp } from '../store/types.js';
+import { createCassandraClient } from '../store/cassandra_store.js';
+import type { PushProvider } from './provider.js';
+import type { PushStore } from './push_store.js';
+import { SqlitePushStore } from './sqlite_push_store.js';
+import { CassandraPushStore } from './cassandra_push_store.js';
+import { PushOutbox, type Log, type MessageSource, type PushOwnership } from './outbox.js';
+import { PushMetrics } from './metrics.js';
+import { checkDeviceCap, checkMute, checkRegistration, type RegistrationInput, type RegistrationPolicy } from './registration.js';
+import type { PushPlatform, PushRegistration } from './types.js';
+import { CatalogError } from '../../protocol/errors.js';
+import { redactToken } from './tokens.js';
+
+export interface PushServiceDeps {
+  cfg: Config;
+  messages: MessageSource;
+  /** Whether the device has a live connection anywhere in the cell. */
+  online: (user: string, device: string) => boolean;
+  ownership: PushOwnership;
+  /** Provider clients by platform (node/push/providers/); null when that platform is off. */
+  providers: Partial<Record<PushPlatform, PushProvider>>;
+  registry?: Registry;
+  log?: Log;
+}
+
+/** A registration as shown back to its owner: the token redacted. */
+export interface RegistrationView {
+  platform: PushPlatform;
+  device: string;
+  appId: string;
+  mode: PushRegistration['mode'];
+  token: string;
+}
+
+export class PushService {
+  readonly outbox: PushOutbox;
+  readonly metrics: PushMetrics | null;
+  private readonly policy: RegistrationPolicy;
+  private readonly depthTimer: NodeJS.Timeout;
+
+  private constructor(
+    readonly store: PushStore,
+    private readonly deps: PushServiceDeps,
+  ) {
+    const p = deps.cfg.push;
+    this.metrics = deps.registry ? new PushMetrics(deps.registry) : null;
+    this.policy = {
+      enabled: new Set(Object.keys(deps.providers) as PushPlatform[]),
+      allowHttp: { webpush: p.webpush.allowHttp, webhook: p.webhook.allowHttp },
+      webhookOrigins: p.webhook.allowedOrigins,
+    };
+    this.outbox = new PushOutbox(
+      {
+        store,
+        messages: deps.messages,
+        providers: (platform) => deps.providers[platform] ?? null,
+        online: deps.online,
+        ownership: deps.ownership,
+        claimer: `${deps.cfg.node.id}:${randomUUID().slice(0, 8)}`,
+        metrics: this.metrics ?? undefined,
+        log: deps.log,
+      },
+      p,
+    );
+    this.depthTimer = setInterval(() => {
+      const d = this.outbox.depth();
+      this.metrics?.depth.set({ kind: 'owed' }, d.owed);
+      this.metrics?.depth.set({ kind: 'pending' }, d.pending);
+    }, 1_000);
+    this.depthTimer.unref();
+  }
+
+  static async open(deps: PushServiceDeps): Promise<PushService> {
+    return new PushService(await openPushStore(deps.cfg), deps);
+  }
+
+  /** Register (or replace) the push registration of the caller's device. */
+  async register(user: string, device: string, input: RegistrationInput): Promise<RegistrationView> {
+    const reg = checkRegistration(user, device, input, this.policy, Date.now());
+    checkDeviceCap(await this.store.devicesOf([user]), device, this.deps.cfg.push.maxDevicesPerUser);
+    if ((await this.store.register(reg)) === 'dead_token') {
+      throw new CatalogError('invalid_argument', 'token: the push provider reported this token as unregistered; get a fresh one from the OS');
+    }
+    this.deps.log?.('info', 'push registration', { user, device, platform: reg.platform, mode: reg.mode, token: redactToken(reg.token) });
+    return viewOf(reg);
+  }
+
+  async unregister(user: string, device: string): Promise<boolean> {
+    return this.store.unregister(user, device);
+  }
+
+  async list(user: string): Promise<RegistrationView[]> {
+    return (await this.store.devicesOf([user])).map(viewOf);
+  }
+
+  async mute(user: string, conversation: string, untilMs: number): Promise<void> {
+    await this.store.setMute(user, conversation, checkMute(conversation, untilMs, Date.now()));
+  }
+
+  /** The writer's sink calls this before each commit: owed rows for its messages. */
+  owe(ops: readonly WriteOp[]): Promise<void> {
+    const messages: StoredMessage[] = [];
+    for (const op of ops) if (op.kind === 'message') messages.push(op.message);
+    return this.outbox.owe(messages);
+  }
+
+  committed(message: StoredMessage, members: readonly string[]): void {
+    this.outbox.committed(message, members);
+  }
+
+  acquire(shard: number): Promise<void> {
+    return this.outbox.acquire(shard);
+  }
+
+  release(shard: number): void {
+    this.outbox.release(shard);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.depthTimer);
+    await this.outbox.close();
+    await Promise.all(Object.values(this.deps.providers).map((p) => p.close().catch(() => undefined)));
+    await this.store.close();
+  }
+}
+
+/** The push store for this node's message store: a SQLite file of its own, or the Cassandra keyspace. */
+export async function openPushStore(cfg: Config): Promise<PushStore> {
+  if (cfg.store.kind === 'cassandra') {
+    const client = createCassandraClient(cfg.store.cassandra);
+    await client.connect();
+    return new CassandraPushStore(client, cfg.store.cassandra.keyspace, true);
+  }
+  const file = cfg.push.sqliteFile || path.join(cfg.node.dataDir, 'push.sqlite');
+  mkdirSync(path.dirname(file), { recursive: true });
+  return new SqlitePushStore(file);
+}
+
+function viewOf(r: PushRegistration): RegistrationView {
+  return { platform: r.platform, device: r.device, appId: r.appId, mode: r.mode, token: redactToken(r.token) };
+}
