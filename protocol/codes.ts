@@ -36,6 +36,14 @@ export const ERROR_CODES = {
   resync_required: { retryable: false, doc: 'The cursor is older than the retained history; drop local state for the conversation.' },
   /** A configured limit (group size, conversations, meta size) would be exceeded. */
   limit_exceeded: { retryable: false, doc: 'A configured limit would be exceeded.' },
+  /** A user's daily media upload quota is used up; retry after retry_after_ms (the next UTC day). */
+  quota_exceeded: { retryable: true, doc: 'The daily media upload quota is used up; retry after retry_after_ms (the next UTC day).' },
+  /** A finished upload's bytes are not the declared size; the upload and its slot are removed. */
+  media_size_mismatch: { retryable: false, doc: 'The uploaded bytes are not the declared size; nothing was stored. Request a new slot.' },
+  /** A finished upload's SHA-256 is not the declared one; the upload and its slot are removed. */
+  media_hash_mismatch: { retryable: false, doc: 'The uploaded bytes do not hash to the declared sha256; nothing was stored. Request a new slot.' },
+  /** A finished upload's bytes are not of the declared type; the upload and its slot are removed. */
+  media_type_mismatch: { retryable: false, doc: 'The uploaded bytes are not of the declared MIME type; nothing was stored. Request a new slot.' },
   /** Unexpected server fault. Safe to retry sends (dedup). */
   internal: { retryable: true, doc: 'Unexpected server fault; sends may be retried with the same client_msg_id.' },
 } as const satisfies Record<string, { retryable: boolean; doc: string }>;
