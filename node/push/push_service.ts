@@ -109,8 +109,11 @@ export class PushService {
     return (await this.store.devicesOf([user])).map(viewOf);
   }
 
-  async mute(user: string, conversation: string, untilMs: number): Promise<void> {
-    await this.store.setMute(user, conversation, checkMute(conversation, untilMs, Date.now()));
+  /** Mute (or unmute) a conversation for the user; resolves the mute's end (0: not muted). */
+  async mute(user: string, conversation: string, mute: { durationSec: number; forever: boolean }): Promise<number> {
+    const until = checkMute(conversation, mute, Date.now());
+    await this.store.setMute(user, conversation, until);
+    return until;
   }
 
   /** The writer's sink calls this before each commit: owed rows for its messages. */

@@ -43,12 +43,12 @@ describe('push registration checks', () => {
     assert.ok(checkRegistration('b', 'd', { platform: 'webpush', subscription: { endpoint: 'http://127.0.0.1:9/x', keys: { p256dh, auth } } }, listed, 0));
   });
 
-  it('mutes: 0 unmutes, -1 is for good, a past time is refused', () => {
-    assert.equal(checkMute('c', 0, 100), 0);
-    assert.equal(checkMute('c', -1, 100), Number.MAX_SAFE_INTEGER);
-    assert.equal(checkMute('c', 200, 100), 200);
-    refused(() => checkMute('c', 50, 100), 'invalid_argument', /^until_ms/);
-    refused(() => checkMute('', 200, 100), 'invalid_argument', /^conversation/);
+  it('mutes: a duration from now, forever, or 0 to unmute', () => {
+    assert.equal(checkMute('c', { durationSec: 0, forever: false }, 100), 0);
+    assert.equal(checkMute('c', { durationSec: 0, forever: true }, 100), Number.MAX_SAFE_INTEGER);
+    assert.equal(checkMute('c', { durationSec: 60, forever: false }, 100), 60_100);
+    refused(() => checkMute('c', { durationSec: -5, forever: false }, 100), 'invalid_argument', /^duration_sec/);
+    refused(() => checkMute('', { durationSec: 5, forever: false }, 100), 'invalid_argument', /^conversation/);
   });
 
   it('a user may hold maxDevicesPerUser registrations; a known device may always re-register', () => {

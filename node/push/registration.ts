@@ -98,13 +98,12 @@ function httpUrl(field: string, raw: string, allowHttp: boolean): string {
   return u.toString();
 }
 
-/** A mute's end: 0 unmutes, -1 mutes for good (stored as the far future), else ms since epoch in the future. */
-export function checkMute(conversation: string, untilMs: number, now: number): number {
+/** A mute's end (ms since epoch) from its duration: 0 unmutes, `forever` mutes until unmuted. */
+export function checkMute(conversation: string, mute: { durationSec: number; forever: boolean }, now: number): number {
   if (!conversation || conversation.length > 256) throw bad('conversation', 'required, up to 256 chars');
-  if (!Number.isSafeInteger(untilMs) || untilMs < -1) throw bad('until_ms', 'must be 0 (unmute), -1 (always) or a time in ms since epoch');
-  if (untilMs === -1) return Number.MAX_SAFE_INTEGER;
-  if (untilMs !== 0 && untilMs <= now) throw bad('until_ms', 'is in the past');
-  return untilMs;
+  if (mute.forever) return Number.MAX_SAFE_INTEGER;
+  if (!Number.isSafeInteger(mute.durationSec) || mute.durationSec < 0 || mute.durationSec > 0xffffffff) throw bad('duration_sec', 'must be an integer from 0 (unmute) to 4294967295');
+  return mute.durationSec === 0 ? 0 : now + mute.durationSec * 1000;
 }
 
 /** Refuse a new device past the per-user cap (re-registering a known device always works). */

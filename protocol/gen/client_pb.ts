@@ -21,7 +21,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file client.proto.
  */
 export const file_client: GenFile = /*@__PURE__*/
-  fileDesc("CgxjbGllbnQucHJvdG8SDnN3aXRjaGJvYXJkLnYxIpMHCgtDbGllbnRGcmFtZRIOCgZyZXFfaWQYASABKA0SJAoEc2VuZBgKIAEoCzIULnN3aXRjaGJvYXJkLnYxLlNlbmRIABIrCgNhY2sYCyABKAsyHC5zd2l0Y2hib2FyZC52MS5BY2tEZWxpdmVyZWRIABIoCgRyZWFkGAwgASgLMhguc3dpdGNoYm9hcmQudjEuTWFya1JlYWRIABIrCgRzeW5jGA0gASgLMhsuc3dpdGNoYm9hcmQudjEuU3luY1JlcXVlc3RIABIxCgdoaXN0b3J5GA4gASgLMh4uc3dpdGNoYm9hcmQudjEuSGlzdG9yeVJlcXVlc3RIABIxCgtvcGVuX2RpcmVjdBgPIAEoCzIaLnN3aXRjaGJvYXJkLnYxLk9wZW5EaXJlY3RIABIkCgRwaW5nGBAgASgLMhQuc3dpdGNoYm9hcmQudjEuUGluZ0gAEj8KEmxpc3RfY29udmVyc2F0aW9ucxgRIAEoCzIhLnN3aXRjaGJvYXJkLnYxLkxpc3RDb252ZXJzYXRpb25zSAASMwoMY3JlYXRlX2dyb3VwGBIgASgLMhsuc3dpdGNoYm9hcmQudjEuQ3JlYXRlR3JvdXBIABIxCgthZGRfbWVtYmVycxgTIAEoCzIaLnN3aXRjaGJvYXJkLnYxLkFkZE1lbWJlcnNIABI3Cg5yZW1vdmVfbWVtYmVycxgUIAEoCzIdLnN3aXRjaGJvYXJkLnYxLlJlbW92ZU1lbWJlcnNIABIxCgtsZWF2ZV9ncm91cBgVIAEoCzIaLnN3aXRjaGJvYXJkLnYxLkxlYXZlR3JvdXBIABIxCgtzZXRfc3ViamVjdBgWIAEoCzIaLnN3aXRjaGJvYXJkLnYxLlNldFN1YmplY3RIABI+Cg9tZW1iZXJfcmVjZWlwdHMYFyABKAsyIy5zd2l0Y2hib2FyZC52MS5NZW1iZXJSZWNlaXB0c1F1ZXJ5SAASPwoScHJlc2VuY2Vfc3Vic2NyaWJlGBggASgLMiEuc3dpdGNoYm9hcmQudjEuUHJlc2VuY2VTdWJzY3JpYmVIABIuCgZ0eXBpbmcYGSABKAsyHC5zd2l0Y2hib2FyZC52MS5UeXBpbmdOb3RpY2VIABI9ChFwcmVzZW5jZV9zZXR0aW5ncxgaIAEoCzIgLnN3aXRjaGJvYXJkLnYxLlByZXNlbmNlU2V0dGluZ3NIAEIGCgRraW5kIpwBCgRTZW5kEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIVCg1jbGllbnRfbXNnX2lkGAIgASgJEgwKBGJvZHkYAyABKAkSLAoEbWV0YRgEIAMoCzIeLnN3aXRjaGJvYXJkLnYxLlNlbmQuTWV0YUVudHJ5GisKCU1ldGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjEKDEFja0RlbGl2ZXJlZBIUCgxjb252ZXJzYXRpb24YASABKAkSCwoDc2VxGAIgASgEIi0KCE1hcmtSZWFkEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRILCgNzZXEYAiABKAQiKwoGQ3Vyc29yEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRILCgNzZXEYAiABKAQiRQoLU3luY1JlcXVlc3QSJwoHY3Vyc29ycxgBIAMoCzIWLnN3aXRjaGJvYXJkLnYxLkN1cnNvchINCgVsaW1pdBgCIAEoDSJJCg5IaXN0b3J5UmVxdWVzdBIUCgxjb252ZXJzYXRpb24YASABKAkSEgoKYmVmb3JlX3NlcRgCIAEoBBINCgVsaW1pdBgDIAEoDSIaCgpPcGVuRGlyZWN0EgwKBHBlZXIYASABKAkiEgoEUGluZxIKCgJ0cxgBIAEoBCITChFMaXN0Q29udmVyc2F0aW9ucyIvCgtDcmVhdGVHcm91cBIPCgdzdWJqZWN0GAEgASgJEg8KB21lbWJlcnMYAiADKAkiMQoKQWRkTWVtYmVycxIUCgxjb252ZXJzYXRpb24YASABKAkSDQoFdXNlcnMYAiADKAkiNAoNUmVtb3ZlTWVtYmVycxIUCgxjb252ZXJzYXRpb24YASABKAkSDQoFdXNlcnMYAiADKAkiIgoKTGVhdmVHcm91cBIUCgxjb252ZXJzYXRpb24YASABKAkiMwoKU2V0U3ViamVjdBIUCgxjb252ZXJzYXRpb24YASABKAkSDwoHc3ViamVjdBgCIAEoCSI4ChNNZW1iZXJSZWNlaXB0c1F1ZXJ5EhQKDGNvbnZlcnNhdGlvbhgBIAEoCRILCgNzZXEYAiABKAQiIgoRUHJlc2VuY2VTdWJzY3JpYmUSDQoFdXNlcnMYASADKAkiJAoMVHlwaW5nTm90aWNlEhQKDGNvbnZlcnNhdGlvbhgBIAEoCSIqChBQcmVzZW5jZVNldHRpbmdzEhYKDmhpZGVfbGFzdF9zZWVuGAEgASgIIqcGCgtTZXJ2ZXJGcmFtZRIOCgZyZXFfaWQYASABKA0SKgoHd2VsY29tZRgKIAEoCzIXLnN3aXRjaGJvYXJkLnYxLldlbGNvbWVIABIrCghzZW5kX2FjaxgLIAEoCzIXLnN3aXRjaGJvYXJkLnYxLlNlbmRBY2tIABIqCgdtZXNzYWdlGAwgASgLMhcuc3dpdGNoYm9hcmQudjEuTWVzc2FnZUgAEioKB3JlY2VpcHQYDSABKAsyFy5zd2l0Y2hib2FyZC52MS5SZWNlaXB0SAASLQoJc3luY19wYWdlGA4gASgLMhguc3dpdGNoYm9hcmQudjEuU3luY1BhZ2VIABIzCgxoaXN0b3J5X3BhZ2UYDyABKAsyGy5zd2l0Y2hib2FyZC52MS5IaXN0b3J5UGFnZUgAEjUKDWRpcmVjdF9vcGVuZWQYECABKAsyHC5zd2l0Y2hib2FyZC52MS5EaXJlY3RPcGVuZWRIABImCgVlcnJvchgRIAEoCzIVLnN3aXRjaGJvYXJkLnYxLkVycm9ySAASJAoEcG9uZxgSIAEoCzIULnN3aXRjaGJvYXJkLnYxLlBvbmdIABIoCgZnb2F3YXkYEyABKAsyFi5zd2l0Y2hib2FyZC52MS5Hb2F3YXlIABI5Cg1jb252ZXJzYXRpb25zGBQgASgLMiAuc3dpdGNoYm9hcmQudjEuQ29udmVyc2F0aW9uTGlzdEgAEi8KCmdyb3VwX2luZm8YFSABKAsyGS5zd2l0Y2hib2FyZC52MS5Hcm91cEluZm9IABI3Cg5ncm91cF9yZWNlaXB0cxgWIAEoCzIdLnN3aXRjaGJvYXJkLnYxLkdyb3VwUmVjZWlwdHNIABI/Cg9tZW1iZXJfcmVjZWlwdHMYFyABKAsyJC5zd2l0Y2hib2FyZC52MS5NZW1iZXJSZWNlaXB0c0RldGFpbEgAEiwKCHByZXNlbmNlGBggASgLMhguc3dpdGNoYm9hcmQudjEuUHJlc2VuY2VIABIoCgZ0eXBpbmcYGSABKAsyFi5zd2l0Y2hib2FyZC52MS5UeXBpbmdIAEIGCgRraW5kIrYBCgdXZWxjb21lEgwKBHVzZXIYASABKAkSDgoGZGV2aWNlGAIgASgJEgwKBG5vZGUYAyABKAkSEQoJc2VydmVyX3RzGAQgASgEEhcKD21heF9mcmFtZV9ieXRlcxgFIAEoDRIUCgxoZWFydGJlYXRfbXMYBiABKA0SFwoPaWRsZV90aW1lb3V0X21zGAcgASgNEhUKDW1heF9zeW5jX3BhZ2UYCCABKA0SDQoFc2hhcmQYCSABKA0ifQoHU2VuZEFjaxIUCgxjb252ZXJzYXRpb24YASABKAkSFQoNY2xpZW50X21zZ19pZBgCIAEoCRISCgptZXNzYWdlX2lkGAMgASgJEgsKA3NlcRgEIAEoBBIRCglzZXJ2ZXJfdHMYBSABKAQSEQoJZHVwbGljYXRlGAYgASgIIv0BCgdNZXNzYWdlEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRILCgNzZXEYAiABKAQSEgoKbWVzc2FnZV9pZBgDIAEoCRIOCgZzZW5kZXIYBCABKAkSFQoNc2VuZGVyX2RldmljZRgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJEgwKBGJvZHkYByABKAkSLwoEbWV0YRgIIAMoCzIhLnN3aXRjaGJvYXJkLnYxLk1lc3NhZ2UuTWV0YUVudHJ5EhEKCXNlcnZlcl90cxgJIAEoBBorCglNZXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJlCgdSZWNlaXB0EhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIMCgR1c2VyGAIgASgJEikKBGtpbmQYAyABKA4yGy5zd2l0Y2hib2FyZC52MS5SZWNlaXB0S2luZBILCgNzZXEYBCABKAQiewoQQ29udmVyc2F0aW9uU3luYxIUCgxjb252ZXJzYXRpb24YASABKAkSEAoIbGFzdF9zZXEYAiABKAQSEQoJZmlyc3Rfc2VxGAMgASgEEhcKD3Jlc3luY19yZXF1aXJlZBgEIAEoCBITCgtuZXh0X2N1cnNvchgFIAEoBCKrAQoIU3luY1BhZ2USKQoIbWVzc2FnZXMYASADKAsyFy5zd2l0Y2hib2FyZC52MS5NZXNzYWdlEjcKDWNvbnZlcnNhdGlvbnMYAiADKAsyIC5zd2l0Y2hib2FyZC52MS5Db252ZXJzYXRpb25TeW5jEhAKCGhhc19tb3JlGAMgASgIEikKCHJlY2VpcHRzGAQgAygLMhcuc3dpdGNoYm9hcmQudjEuUmVjZWlwdCJzCgtIaXN0b3J5UGFnZRIUCgxjb252ZXJzYXRpb24YASABKAkSKQoIbWVzc2FnZXMYAiADKAsyFy5zd2l0Y2hib2FyZC52MS5NZXNzYWdlEhAKCGhhc19tb3JlGAMgASgIEhEKCWZpcnN0X3NlcRgEIAEoBCI1CgxEaXJlY3RPcGVuZWQSFAoMY29udmVyc2F0aW9uGAEgASgJEg8KB21lbWJlcnMYAiADKAkiXAoTQ29udmVyc2F0aW9uU3VtbWFyeRIUCgxjb252ZXJzYXRpb24YASABKAkSDAoEa2luZBgCIAEoCRIPCgdtZW1iZXJzGAMgAygJEhAKCGxhc3Rfc2VxGAQgASgEIk4KEENvbnZlcnNhdGlvbkxpc3QSOgoNY29udmVyc2F0aW9ucxgBIAMoCzIjLnN3aXRjaGJvYXJkLnYxLkNvbnZlcnNhdGlvblN1bW1hcnkiRQoLR3JvdXBNZW1iZXISDAoEdXNlchgBIAEoCRIoCgRyb2xlGAIgASgOMhouc3dpdGNoYm9hcmQudjEuTWVtYmVyUm9sZSJtCglHcm91cEluZm8SFAoMY29udmVyc2F0aW9uGAEgASgJEg8KB3N1YmplY3QYAiABKAkSLAoHbWVtYmVycxgDIAMoCzIbLnN3aXRjaGJvYXJkLnYxLkdyb3VwTWVtYmVyEgsKA3NlcRgEIAEoBCI8CgxSZWNlaXB0Q291bnQSCwoDc2VxGAEgASgEEhEKCWRlbGl2ZXJlZBgCIAEoDRIMCgRyZWFkGAMgASgNImQKDUdyb3VwUmVjZWlwdHMSFAoMY29udmVyc2F0aW9uGAEgASgJEg8KB21lbWJlcnMYAiABKA0SLAoGY291bnRzGAMgAygLMhwuc3dpdGNoYm9hcmQudjEuUmVjZWlwdENvdW50ImsKFE1lbWJlclJlY2VpcHRzRGV0YWlsEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRILCgNzZXEYAiABKAQSEQoJZGVsaXZlcmVkGAMgAygJEgwKBHJlYWQYBCADKAkSDwoHbWVtYmVycxgFIAEoDSJcCgxVc2VyUHJlc2VuY2USDAoEdXNlchgBIAEoCRIOCgZvbmxpbmUYAiABKAgSFAoMbGFzdF9zZWVuX21zGAMgASgEEhgKEGxhc3Rfc2Vlbl9oaWRkZW4YBCABKAgiNwoIUHJlc2VuY2USKwoFdXNlcnMYASADKAsyHC5zd2l0Y2hib2FyZC52MS5Vc2VyUHJlc2VuY2UiPgoGVHlwaW5nEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIMCgR1c2VyGAIgASgJEhAKCHVudGlsX21zGAMgASgEIn4KBUVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSFgoOcmV0cnlfYWZ0ZXJfbXMYBCABKA0SFAoMY29udmVyc2F0aW9uGAUgASgJEhUKDWNsaWVudF9tc2dfaWQYBiABKAkiJQoEUG9uZxIKCgJ0cxgBIAEoBBIRCglzZXJ2ZXJfdHMYAiABKAQiNAoGR29hd2F5EhoKEnJlY29ubmVjdF9hZnRlcl9tcxgBIAEoDRIOCgZyZWFzb24YAiABKAkqXgoLUmVjZWlwdEtpbmQSHAoYUkVDRUlQVF9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWUkVDRUlQVF9LSU5EX0RFTElWRVJFRBABEhUKEVJFQ0VJUFRfS0lORF9SRUFEEAIqWAoKTWVtYmVyUm9sZRIbChdNRU1CRVJfUk9MRV9VTlNQRUNJRklFRBAAEhYKEk1FTUJFUl9ST0xFX01FTUJFUhABEhUKEU1FTUJFUl9ST0xFX0FETUlOEAJiBnByb3RvMw");
+  fileDesc("CgxjbGllbnQucHJvdG8SDnN3aXRjaGJvYXJkLnYxIrQICgtDbGllbnRGcmFtZRIOCgZyZXFfaWQYASABKA0SJAoEc2VuZBgKIAEoCzIULnN3aXRjaGJvYXJkLnYxLlNlbmRIABIrCgNhY2sYCyABKAsyHC5zd2l0Y2hib2FyZC52MS5BY2tEZWxpdmVyZWRIABIoCgRyZWFkGAwgASgLMhguc3dpdGNoYm9hcmQudjEuTWFya1JlYWRIABIrCgRzeW5jGA0gASgLMhsuc3dpdGNoYm9hcmQudjEuU3luY1JlcXVlc3RIABIxCgdoaXN0b3J5GA4gASgLMh4uc3dpdGNoYm9hcmQudjEuSGlzdG9yeVJlcXVlc3RIABIxCgtvcGVuX2RpcmVjdBgPIAEoCzIaLnN3aXRjaGJvYXJkLnYxLk9wZW5EaXJlY3RIABIkCgRwaW5nGBAgASgLMhQuc3dpdGNoYm9hcmQudjEuUGluZ0gAEj8KEmxpc3RfY29udmVyc2F0aW9ucxgRIAEoCzIhLnN3aXRjaGJvYXJkLnYxLkxpc3RDb252ZXJzYXRpb25zSAASMwoMY3JlYXRlX2dyb3VwGBIgASgLMhsuc3dpdGNoYm9hcmQudjEuQ3JlYXRlR3JvdXBIABIxCgthZGRfbWVtYmVycxgTIAEoCzIaLnN3aXRjaGJvYXJkLnYxLkFkZE1lbWJlcnNIABI3Cg5yZW1vdmVfbWVtYmVycxgUIAEoCzIdLnN3aXRjaGJvYXJkLnYxLlJlbW92ZU1lbWJlcnNIABIxCgtsZWF2ZV9ncm91cBgVIAEoCzIaLnN3aXRjaGJvYXJkLnYxLkxlYXZlR3JvdXBIABIxCgtzZXRfc3ViamVjdBgWIAEoCzIaLnN3aXRjaGJvYXJkLnYxLlNldFN1YmplY3RIABI+Cg9tZW1iZXJfcmVjZWlwdHMYFyABKAsyIy5zd2l0Y2hib2FyZC52MS5NZW1iZXJSZWNlaXB0c1F1ZXJ5SAASPwoScHJlc2VuY2Vfc3Vic2NyaWJlGBggASgLMiEuc3dpdGNoYm9hcmQudjEuUHJlc2VuY2VTdWJzY3JpYmVIABIuCgZ0eXBpbmcYGSABKAsyHC5zd2l0Y2hib2FyZC52MS5UeXBpbmdOb3RpY2VIABI9ChFwcmVzZW5jZV9zZXR0aW5ncxgaIAEoCzIgLnN3aXRjaGJvYXJkLnYxLlByZXNlbmNlU2V0dGluZ3NIABI1Cg1wdXNoX3JlZ2lzdGVyGCggASgLMhwuc3dpdGNoYm9hcmQudjEuUHVzaFJlZ2lzdGVySAASOQoPcHVzaF91bnJlZ2lzdGVyGCkgASgLMh4uc3dpdGNoYm9hcmQudjEuUHVzaFVucmVnaXN0ZXJIABItCglwdXNoX211dGUYKiABKAsyGC5zd2l0Y2hib2FyZC52MS5QdXNoTXV0ZUgAQgYKBGtpbmQinAEKBFNlbmQSFAoMY29udmVyc2F0aW9uGAEgASgJEhUKDWNsaWVudF9tc2dfaWQYAiABKAkSDAoEYm9keRgDIAEoCRIsCgRtZXRhGAQgAygLMh4uc3dpdGNoYm9hcmQudjEuU2VuZC5NZXRhRW50cnkaKwoJTWV0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMQoMQWNrRGVsaXZlcmVkEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRILCgNzZXEYAiABKAQiLQoITWFya1JlYWQSFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBCIrCgZDdXJzb3ISFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBCJFCgtTeW5jUmVxdWVzdBInCgdjdXJzb3JzGAEgAygLMhYuc3dpdGNoYm9hcmQudjEuQ3Vyc29yEg0KBWxpbWl0GAIgASgNIkkKDkhpc3RvcnlSZXF1ZXN0EhQKDGNvbnZlcnNhdGlvbhgBIAEoCRISCgpiZWZvcmVfc2VxGAIgASgEEg0KBWxpbWl0GAMgASgNIhoKCk9wZW5EaXJlY3QSDAoEcGVlchgBIAEoCSISCgRQaW5nEgoKAnRzGAEgASgEIhMKEUxpc3RDb252ZXJzYXRpb25zIi8KC0NyZWF0ZUdyb3VwEg8KB3N1YmplY3QYASABKAkSDwoHbWVtYmVycxgCIAMoCSIxCgpBZGRNZW1iZXJzEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRINCgV1c2VycxgCIAMoCSI0Cg1SZW1vdmVNZW1iZXJzEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRINCgV1c2VycxgCIAMoCSIiCgpMZWF2ZUdyb3VwEhQKDGNvbnZlcnNhdGlvbhgBIAEoCSIzCgpTZXRTdWJqZWN0EhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIPCgdzdWJqZWN0GAIgASgJIjgKE01lbWJlclJlY2VpcHRzUXVlcnkSFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBCIiChFQcmVzZW5jZVN1YnNjcmliZRINCgV1c2VycxgBIAMoCSIkCgxUeXBpbmdOb3RpY2USFAoMY29udmVyc2F0aW9uGAEgASgJIioKEFByZXNlbmNlU2V0dGluZ3MSFgoOaGlkZV9sYXN0X3NlZW4YASABKAgiiAEKDFB1c2hSZWdpc3RlchIQCghwbGF0Zm9ybRgBIAEoCRINCgV0b2tlbhgCIAEoCRI5CgxzdWJzY3JpcHRpb24YAyABKAsyIy5zd2l0Y2hib2FyZC52MS5XZWJQdXNoU3Vic2NyaXB0aW9uEg4KBmFwcF9pZBgEIAEoCRIMCgRtb2RlGAUgASgJIkUKE1dlYlB1c2hTdWJzY3JpcHRpb24SEAoIZW5kcG9pbnQYASABKAkSDgoGcDI1NmRoGAIgASgJEgwKBGF1dGgYAyABKAkiEAoOUHVzaFVucmVnaXN0ZXIiRwoIUHVzaE11dGUSFAoMY29udmVyc2F0aW9uGAEgASgJEhQKDGR1cmF0aW9uX3NlYxgCIAEoDRIPCgdmb3JldmVyGAMgASgIItgGCgtTZXJ2ZXJGcmFtZRIOCgZyZXFfaWQYASABKA0SKgoHd2VsY29tZRgKIAEoCzIXLnN3aXRjaGJvYXJkLnYxLldlbGNvbWVIABIrCghzZW5kX2FjaxgLIAEoCzIXLnN3aXRjaGJvYXJkLnYxLlNlbmRBY2tIABIqCgdtZXNzYWdlGAwgASgLMhcuc3dpdGNoYm9hcmQudjEuTWVzc2FnZUgAEioKB3JlY2VpcHQYDSABKAsyFy5zd2l0Y2hib2FyZC52MS5SZWNlaXB0SAASLQoJc3luY19wYWdlGA4gASgLMhguc3dpdGNoYm9hcmQudjEuU3luY1BhZ2VIABIzCgxoaXN0b3J5X3BhZ2UYDyABKAsyGy5zd2l0Y2hib2FyZC52MS5IaXN0b3J5UGFnZUgAEjUKDWRpcmVjdF9vcGVuZWQYECABKAsyHC5zd2l0Y2hib2FyZC52MS5EaXJlY3RPcGVuZWRIABImCgVlcnJvchgRIAEoCzIVLnN3aXRjaGJvYXJkLnYxLkVycm9ySAASJAoEcG9uZxgSIAEoCzIULnN3aXRjaGJvYXJkLnYxLlBvbmdIABIoCgZnb2F3YXkYEyABKAsyFi5zd2l0Y2hib2FyZC52MS5Hb2F3YXlIABI5Cg1jb252ZXJzYXRpb25zGBQgASgLMiAuc3dpdGNoYm9hcmQudjEuQ29udmVyc2F0aW9uTGlzdEgAEi8KCmdyb3VwX2luZm8YFSABKAsyGS5zd2l0Y2hib2FyZC52MS5Hcm91cEluZm9IABI3Cg5ncm91cF9yZWNlaXB0cxgWIAEoCzIdLnN3aXRjaGJvYXJkLnYxLkdyb3VwUmVjZWlwdHNIABI/Cg9tZW1iZXJfcmVjZWlwdHMYFyABKAsyJC5zd2l0Y2hib2FyZC52MS5NZW1iZXJSZWNlaXB0c0RldGFpbEgAEiwKCHByZXNlbmNlGBggASgLMhguc3dpdGNoYm9hcmQudjEuUHJlc2VuY2VIABIoCgZ0eXBpbmcYGSABKAsyFi5zd2l0Y2hib2FyZC52MS5UeXBpbmdIABIvCgpwdXNoX3N0YXRlGCggASgLMhkuc3dpdGNoYm9hcmQudjEuUHVzaFN0YXRlSABCBgoEa2luZCKRAQoJUHVzaFN0YXRlEhIKCnJlZ2lzdGVyZWQYASABKAgSEAoIcGxhdGZvcm0YAiABKAkSDgoGYXBwX2lkGAMgASgJEgwKBG1vZGUYBCABKAkSEgoKdG9rZW5faGludBgFIAEoCRIUCgxjb252ZXJzYXRpb24YBiABKAkSFgoObXV0ZWRfdW50aWxfbXMYByABKAMitgEKB1dlbGNvbWUSDAoEdXNlchgBIAEoCRIOCgZkZXZpY2UYAiABKAkSDAoEbm9kZRgDIAEoCRIRCglzZXJ2ZXJfdHMYBCABKAQSFwoPbWF4X2ZyYW1lX2J5dGVzGAUgASgNEhQKDGhlYXJ0YmVhdF9tcxgGIAEoDRIXCg9pZGxlX3RpbWVvdXRfbXMYByABKA0SFQoNbWF4X3N5bmNfcGFnZRgIIAEoDRINCgVzaGFyZBgJIAEoDSJ9CgdTZW5kQWNrEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIVCg1jbGllbnRfbXNnX2lkGAIgASgJEhIKCm1lc3NhZ2VfaWQYAyABKAkSCwoDc2VxGAQgASgEEhEKCXNlcnZlcl90cxgFIAEoBBIRCglkdXBsaWNhdGUYBiABKAgi/QEKB01lc3NhZ2USFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBBISCgptZXNzYWdlX2lkGAMgASgJEg4KBnNlbmRlchgEIAEoCRIVCg1zZW5kZXJfZGV2aWNlGAUgASgJEhUKDWNsaWVudF9tc2dfaWQYBiABKAkSDAoEYm9keRgHIAEoCRIvCgRtZXRhGAggAygLMiEuc3dpdGNoYm9hcmQudjEuTWVzc2FnZS5NZXRhRW50cnkSEQoJc2VydmVyX3RzGAkgASgEGisKCU1ldGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImUKB1JlY2VpcHQSFAoMY29udmVyc2F0aW9uGAEgASgJEgwKBHVzZXIYAiABKAkSKQoEa2luZBgDIAEoDjIbLnN3aXRjaGJvYXJkLnYxLlJlY2VpcHRLaW5kEgsKA3NlcRgEIAEoBCJ7ChBDb252ZXJzYXRpb25TeW5jEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIQCghsYXN0X3NlcRgCIAEoBBIRCglmaXJzdF9zZXEYAyABKAQSFwoPcmVzeW5jX3JlcXVpcmVkGAQgASgIEhMKC25leHRfY3Vyc29yGAUgASgEIqsBCghTeW5jUGFnZRIpCghtZXNzYWdlcxgBIAMoCzIXLnN3aXRjaGJvYXJkLnYxLk1lc3NhZ2USNwoNY29udmVyc2F0aW9ucxgCIAMoCzIgLnN3aXRjaGJvYXJkLnYxLkNvbnZlcnNhdGlvblN5bmMSEAoIaGFzX21vcmUYAyABKAgSKQoIcmVjZWlwdHMYBCADKAsyFy5zd2l0Y2hib2FyZC52MS5SZWNlaXB0InMKC0hpc3RvcnlQYWdlEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIpCghtZXNzYWdlcxgCIAMoCzIXLnN3aXRjaGJvYXJkLnYxLk1lc3NhZ2USEAoIaGFzX21vcmUYAyABKAgSEQoJZmlyc3Rfc2VxGAQgASgEIjUKDERpcmVjdE9wZW5lZBIUCgxjb252ZXJzYXRpb24YASABKAkSDwoHbWVtYmVycxgCIAMoCSJcChNDb252ZXJzYXRpb25TdW1tYXJ5EhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIMCgRraW5kGAIgASgJEg8KB21lbWJlcnMYAyADKAkSEAoIbGFzdF9zZXEYBCABKAQiTgoQQ29udmVyc2F0aW9uTGlzdBI6Cg1jb252ZXJzYXRpb25zGAEgAygLMiMuc3dpdGNoYm9hcmQudjEuQ29udmVyc2F0aW9uU3VtbWFyeSJFCgtHcm91cE1lbWJlchIMCgR1c2VyGAEgASgJEigKBHJvbGUYAiABKA4yGi5zd2l0Y2hib2FyZC52MS5NZW1iZXJSb2xlIm0KCUdyb3VwSW5mbxIUCgxjb252ZXJzYXRpb24YASABKAkSDwoHc3ViamVjdBgCIAEoCRIsCgdtZW1iZXJzGAMgAygLMhsuc3dpdGNoYm9hcmQudjEuR3JvdXBNZW1iZXISCwoDc2VxGAQgASgEIjwKDFJlY2VpcHRDb3VudBILCgNzZXEYASABKAQSEQoJZGVsaXZlcmVkGAIgASgNEgwKBHJlYWQYAyABKA0iZAoNR3JvdXBSZWNlaXB0cxIUCgxjb252ZXJzYXRpb24YASABKAkSDwoHbWVtYmVycxgCIAEoDRIsCgZjb3VudHMYAyADKAsyHC5zd2l0Y2hib2FyZC52MS5SZWNlaXB0Q291bnQiawoUTWVtYmVyUmVjZWlwdHNEZXRhaWwSFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBBIRCglkZWxpdmVyZWQYAyADKAkSDAoEcmVhZBgEIAMoCRIPCgdtZW1iZXJzGAUgASgNIlwKDFVzZXJQcmVzZW5jZRIMCgR1c2VyGAEgASgJEg4KBm9ubGluZRgCIAEoCBIUCgxsYXN0X3NlZW5fbXMYAyABKAQSGAoQbGFzdF9zZWVuX2hpZGRlbhgEIAEoCCI3CghQcmVzZW5jZRIrCgV1c2VycxgBIAMoCzIcLnN3aXRjaGJvYXJkLnYxLlVzZXJQcmVzZW5jZSI+CgZUeXBpbmcSFAoMY29udmVyc2F0aW9uGAEgASgJEgwKBHVzZXIYAiABKAkSEAoIdW50aWxfbXMYAyABKAQifgoFRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCBIWCg5yZXRyeV9hZnRlcl9tcxgEIAEoDRIUCgxjb252ZXJzYXRpb24YBSABKAkSFQoNY2xpZW50X21zZ19pZBgGIAEoCSIlCgRQb25nEgoKAnRzGAEgASgEEhEKCXNlcnZlcl90cxgCIAEoBCI0CgZHb2F3YXkSGgoScmVjb25uZWN0X2FmdGVyX21zGAEgASgNEg4KBnJlYXNvbhgCIAEoCSpeCgtSZWNlaXB0S2luZBIcChhSRUNFSVBUX0tJTkRfVU5TUEVDSUZJRUQQABIaChZSRUNFSVBUX0tJTkRfREVMSVZFUkVEEAESFQoRUkVDRUlQVF9LSU5EX1JFQUQQAipYCgpNZW1iZXJSb2xlEhsKF01FTUJFUl9ST0xFX1VOU1BFQ0lGSUVEEAASFgoSTUVNQkVSX1JPTEVfTUVNQkVSEAESFQoRTUVNQkVSX1JPTEVfQURNSU4QAmIGcHJvdG8z");
 
 /**
  * @generated from message switchboard.v1.ClientFrame
@@ -140,6 +140,26 @@ export type ClientFrame = Message$1<"switchboard.v1.ClientFrame"> & {
      */
     value: PresenceSettings;
     case: "presenceSettings";
+  } | {
+    /**
+     * Push notifications (PROTOCOL.md §14). Numbered from 40, apart from the chat frames.
+     *
+     * @generated from field: switchboard.v1.PushRegister push_register = 40;
+     */
+    value: PushRegister;
+    case: "pushRegister";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.PushUnregister push_unregister = 41;
+     */
+    value: PushUnregister;
+    case: "pushUnregister";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.PushMute push_mute = 42;
+     */
+    value: PushMute;
+    case: "pushMute";
   } | { case: undefined; value?: undefined };
 };
 
@@ -586,6 +606,136 @@ export const PresenceSettingsSchema: GenMessage<PresenceSettings> = /*@__PURE__*
   messageDesc(file_client, 18);
 
 /**
+ * Register this device (the token's device) for push notifications while it has no
+ * live connection; replaces its earlier registration. Reply: PushState.
+ *
+ * @generated from message switchboard.v1.PushRegister
+ */
+export type PushRegister = Message$1<"switchboard.v1.PushRegister"> & {
+  /**
+   * "apns" | "fcm" | "webpush" | "webhook" (only those the server enables).
+   *
+   * @generated from field: string platform = 1;
+   */
+  platform: string;
+
+  /**
+   * apns: the device token (hex); fcm: the registration token; webhook: the https URL
+   * of the app's backend. Empty for webpush.
+   *
+   * @generated from field: string token = 2;
+   */
+  token: string;
+
+  /**
+   * webpush only: the browser's PushSubscription.
+   *
+   * @generated from field: switchboard.v1.WebPushSubscription subscription = 3;
+   */
+  subscription?: WebPushSubscription | undefined;
+
+  /**
+   * The app (APNs topic / bundle id, FCM app); empty = the server's default.
+   *
+   * @generated from field: string app_id = 4;
+   */
+  appId: string;
+
+  /**
+   * "wake" (default): a content-free wake-up, the app syncs. "preview": sender and the
+   * start of the body are shown; only where the user opted in.
+   *
+   * @generated from field: string mode = 5;
+   */
+  mode: string;
+};
+
+/**
+ * Describes the message switchboard.v1.PushRegister.
+ * Use `create(PushRegisterSchema)` to create a new message.
+ */
+export const PushRegisterSchema: GenMessage<PushRegister> = /*@__PURE__*/
+  messageDesc(file_client, 19);
+
+/**
+ * @generated from message switchboard.v1.WebPushSubscription
+ */
+export type WebPushSubscription = Message$1<"switchboard.v1.WebPushSubscription"> & {
+  /**
+   * @generated from field: string endpoint = 1;
+   */
+  endpoint: string;
+
+  /**
+   * base64url, as PushSubscription.getKey() gives them.
+   *
+   * @generated from field: string p256dh = 2;
+   */
+  p256dh: string;
+
+  /**
+   * @generated from field: string auth = 3;
+   */
+  auth: string;
+};
+
+/**
+ * Describes the message switchboard.v1.WebPushSubscription.
+ * Use `create(WebPushSubscriptionSchema)` to create a new message.
+ */
+export const WebPushSubscriptionSchema: GenMessage<WebPushSubscription> = /*@__PURE__*/
+  messageDesc(file_client, 20);
+
+/**
+ * Stop pushes to this device. Reply: PushState (registered false).
+ *
+ * @generated from message switchboard.v1.PushUnregister
+ */
+export type PushUnregister = Message$1<"switchboard.v1.PushUnregister"> & {
+};
+
+/**
+ * Describes the message switchboard.v1.PushUnregister.
+ * Use `create(PushUnregisterSchema)` to create a new message.
+ */
+export const PushUnregisterSchema: GenMessage<PushUnregister> = /*@__PURE__*/
+  messageDesc(file_client, 21);
+
+/**
+ * Mute (or unmute) pushes of one conversation for the user, on all their devices.
+ * Reply: PushState.
+ *
+ * @generated from message switchboard.v1.PushMute
+ */
+export type PushMute = Message$1<"switchboard.v1.PushMute"> & {
+  /**
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+
+  /**
+   * Mute for this many seconds from now; 0 (and forever false) unmutes.
+   *
+   * @generated from field: uint32 duration_sec = 2;
+   */
+  durationSec: number;
+
+  /**
+   * Mute until unmuted (duration_sec is then ignored).
+   *
+   * @generated from field: bool forever = 3;
+   */
+  forever: boolean;
+};
+
+/**
+ * Describes the message switchboard.v1.PushMute.
+ * Use `create(PushMuteSchema)` to create a new message.
+ */
+export const PushMuteSchema: GenMessage<PushMute> = /*@__PURE__*/
+  messageDesc(file_client, 22);
+
+/**
  * @generated from message switchboard.v1.ServerFrame
  */
 export type ServerFrame = Message$1<"switchboard.v1.ServerFrame"> & {
@@ -695,6 +845,12 @@ export type ServerFrame = Message$1<"switchboard.v1.ServerFrame"> & {
      */
     value: Typing;
     case: "typing";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.PushState push_state = 40;
+     */
+    value: PushState;
+    case: "pushState";
   } | { case: undefined; value?: undefined };
 };
 
@@ -703,7 +859,59 @@ export type ServerFrame = Message$1<"switchboard.v1.ServerFrame"> & {
  * Use `create(ServerFrameSchema)` to create a new message.
  */
 export const ServerFrameSchema: GenMessage<ServerFrame> = /*@__PURE__*/
-  messageDesc(file_client, 19);
+  messageDesc(file_client, 23);
+
+/**
+ * Reply to push_register / push_unregister / push_mute: this device's registration
+ * (the token is never echoed in full) and, for push_mute, the conversation's mute.
+ *
+ * @generated from message switchboard.v1.PushState
+ */
+export type PushState = Message$1<"switchboard.v1.PushState"> & {
+  /**
+   * @generated from field: bool registered = 1;
+   */
+  registered: boolean;
+
+  /**
+   * @generated from field: string platform = 2;
+   */
+  platform: string;
+
+  /**
+   * @generated from field: string app_id = 3;
+   */
+  appId: string;
+
+  /**
+   * @generated from field: string mode = 4;
+   */
+  mode: string;
+
+  /**
+   * The token's last characters and length, to tell registrations apart.
+   *
+   * @generated from field: string token_hint = 5;
+   */
+  tokenHint: string;
+
+  /**
+   * @generated from field: string conversation = 6;
+   */
+  conversation: string;
+
+  /**
+   * @generated from field: int64 muted_until_ms = 7;
+   */
+  mutedUntilMs: bigint;
+};
+
+/**
+ * Describes the message switchboard.v1.PushState.
+ * Use `create(PushStateSchema)` to create a new message.
+ */
+export const PushStateSchema: GenMessage<PushState> = /*@__PURE__*/
+  messageDesc(file_client, 24);
 
 /**
  * First frame on every connection.
@@ -766,7 +974,7 @@ export type Welcome = Message$1<"switchboard.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_client, 20);
+  messageDesc(file_client, 25);
 
 /**
  * ✓ "sent": the message is durable at this seq.
@@ -812,7 +1020,7 @@ export type SendAck = Message$1<"switchboard.v1.SendAck"> & {
  * Use `create(SendAckSchema)` to create a new message.
  */
 export const SendAckSchema: GenMessage<SendAck> = /*@__PURE__*/
-  messageDesc(file_client, 21);
+  messageDesc(file_client, 26);
 
 /**
  * One stored message, as pushed live or returned in a page.
@@ -871,7 +1079,7 @@ export type Message = Message$1<"switchboard.v1.Message"> & {
  * Use `create(MessageSchema)` to create a new message.
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
-  messageDesc(file_client, 22);
+  messageDesc(file_client, 27);
 
 /**
  * Member `user` has received (or read) every message of `conversation` up to `seq`.
@@ -906,7 +1114,7 @@ export type Receipt = Message$1<"switchboard.v1.Receipt"> & {
  * Use `create(ReceiptSchema)` to create a new message.
  */
 export const ReceiptSchema: GenMessage<Receipt> = /*@__PURE__*/
-  messageDesc(file_client, 23);
+  messageDesc(file_client, 28);
 
 /**
  * @generated from message switchboard.v1.ConversationSync
@@ -951,7 +1159,7 @@ export type ConversationSync = Message$1<"switchboard.v1.ConversationSync"> & {
  * Use `create(ConversationSyncSchema)` to create a new message.
  */
 export const ConversationSyncSchema: GenMessage<ConversationSync> = /*@__PURE__*/
-  messageDesc(file_client, 24);
+  messageDesc(file_client, 29);
 
 /**
  * @generated from message switchboard.v1.SyncPage
@@ -990,7 +1198,7 @@ export type SyncPage = Message$1<"switchboard.v1.SyncPage"> & {
  * Use `create(SyncPageSchema)` to create a new message.
  */
 export const SyncPageSchema: GenMessage<SyncPage> = /*@__PURE__*/
-  messageDesc(file_client, 25);
+  messageDesc(file_client, 30);
 
 /**
  * @generated from message switchboard.v1.HistoryPage
@@ -1024,7 +1232,7 @@ export type HistoryPage = Message$1<"switchboard.v1.HistoryPage"> & {
  * Use `create(HistoryPageSchema)` to create a new message.
  */
 export const HistoryPageSchema: GenMessage<HistoryPage> = /*@__PURE__*/
-  messageDesc(file_client, 26);
+  messageDesc(file_client, 31);
 
 /**
  * @generated from message switchboard.v1.DirectOpened
@@ -1046,7 +1254,7 @@ export type DirectOpened = Message$1<"switchboard.v1.DirectOpened"> & {
  * Use `create(DirectOpenedSchema)` to create a new message.
  */
 export const DirectOpenedSchema: GenMessage<DirectOpened> = /*@__PURE__*/
-  messageDesc(file_client, 27);
+  messageDesc(file_client, 32);
 
 /**
  * @generated from message switchboard.v1.ConversationSummary
@@ -1080,7 +1288,7 @@ export type ConversationSummary = Message$1<"switchboard.v1.ConversationSummary"
  * Use `create(ConversationSummarySchema)` to create a new message.
  */
 export const ConversationSummarySchema: GenMessage<ConversationSummary> = /*@__PURE__*/
-  messageDesc(file_client, 28);
+  messageDesc(file_client, 33);
 
 /**
  * @generated from message switchboard.v1.ConversationList
@@ -1097,7 +1305,7 @@ export type ConversationList = Message$1<"switchboard.v1.ConversationList"> & {
  * Use `create(ConversationListSchema)` to create a new message.
  */
 export const ConversationListSchema: GenMessage<ConversationList> = /*@__PURE__*/
-  messageDesc(file_client, 29);
+  messageDesc(file_client, 34);
 
 /**
  * @generated from message switchboard.v1.GroupMember
@@ -1119,7 +1327,7 @@ export type GroupMember = Message$1<"switchboard.v1.GroupMember"> & {
  * Use `create(GroupMemberSchema)` to create a new message.
  */
 export const GroupMemberSchema: GenMessage<GroupMember> = /*@__PURE__*/
-  messageDesc(file_client, 30);
+  messageDesc(file_client, 35);
 
 /**
  * Reply to create_group / add_members / remove_members / leave_group / set_subject:
@@ -1154,7 +1362,7 @@ export type GroupInfo = Message$1<"switchboard.v1.GroupInfo"> & {
  * Use `create(GroupInfoSchema)` to create a new message.
  */
 export const GroupInfoSchema: GenMessage<GroupInfo> = /*@__PURE__*/
-  messageDesc(file_client, 31);
+  messageDesc(file_client, 36);
 
 /**
  * Counts for one of your messages in a group.
@@ -1186,7 +1394,7 @@ export type ReceiptCount = Message$1<"switchboard.v1.ReceiptCount"> & {
  * Use `create(ReceiptCountSchema)` to create a new message.
  */
 export const ReceiptCountSchema: GenMessage<ReceiptCount> = /*@__PURE__*/
-  messageDesc(file_client, 32);
+  messageDesc(file_client, 37);
 
 /**
  * Push to a group message's sender: aggregated receipts for its recent messages whose
@@ -1220,7 +1428,7 @@ export type GroupReceipts = Message$1<"switchboard.v1.GroupReceipts"> & {
  * Use `create(GroupReceiptsSchema)` to create a new message.
  */
 export const GroupReceiptsSchema: GenMessage<GroupReceipts> = /*@__PURE__*/
-  messageDesc(file_client, 33);
+  messageDesc(file_client, 38);
 
 /**
  * Reply to member_receipts.
@@ -1261,7 +1469,7 @@ export type MemberReceiptsDetail = Message$1<"switchboard.v1.MemberReceiptsDetai
  * Use `create(MemberReceiptsDetailSchema)` to create a new message.
  */
 export const MemberReceiptsDetailSchema: GenMessage<MemberReceiptsDetail> = /*@__PURE__*/
-  messageDesc(file_client, 34);
+  messageDesc(file_client, 39);
 
 /**
  * @generated from message switchboard.v1.UserPresence
@@ -1297,7 +1505,7 @@ export type UserPresence = Message$1<"switchboard.v1.UserPresence"> & {
  * Use `create(UserPresenceSchema)` to create a new message.
  */
 export const UserPresenceSchema: GenMessage<UserPresence> = /*@__PURE__*/
-  messageDesc(file_client, 35);
+  messageDesc(file_client, 40);
 
 /**
  * Presence of the users you subscribed to: the reply to presence_subscribe /
@@ -1317,7 +1525,7 @@ export type Presence = Message$1<"switchboard.v1.Presence"> & {
  * Use `create(PresenceSchema)` to create a new message.
  */
 export const PresenceSchema: GenMessage<Presence> = /*@__PURE__*/
-  messageDesc(file_client, 36);
+  messageDesc(file_client, 41);
 
 /**
  * `user` is typing in `conversation` until until_ms (ms since epoch, server clock)
@@ -1347,7 +1555,7 @@ export type Typing = Message$1<"switchboard.v1.Typing"> & {
  * Use `create(TypingSchema)` to create a new message.
  */
 export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
-  messageDesc(file_client, 37);
+  messageDesc(file_client, 42);
 
 /**
  * A catalogued error. `code` is one of protocol/codes.ts (see PROTOCOL.md); a
@@ -1396,7 +1604,7 @@ export type Error = Message$1<"switchboard.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_client, 38);
+  messageDesc(file_client, 43);
 
 /**
  * @generated from message switchboard.v1.Pong
@@ -1418,7 +1626,7 @@ export type Pong = Message$1<"switchboard.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_client, 39);
+  messageDesc(file_client, 44);
 
 /**
  * The server is draining: reconnect (to any node) after reconnect_after_ms.
@@ -1442,7 +1650,7 @@ export type Goaway = Message$1<"switchboard.v1.Goaway"> & {
  * Use `create(GoawaySchema)` to create a new message.
  */
 export const GoawaySchema: GenMessage<Goaway> = /*@__PURE__*/
-  messageDesc(file_client, 40);
+  messageDesc(file_client, 45);
 
 /**
  * @generated from enum switchboard.v1.ReceiptKind
