@@ -24,11 +24,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { Supervisor, supervisorSpec, serviceChild, exitHostOnGiveUp, formatTree } from '../supervisor/index.js';
+import { Supervisor, exitHostOnGiveUp, formatTree } from '../supervisor/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { devAuthConfig } from './auth/dev.js';
 import { handleHttp } from './http_api.js';
-import { webHandler } from './web/serve.js';
 import { Host, log } from './host/host.js';
 import { drainHost } from './host/drain.js';
 import { resolvePort } from './host/port.js';
@@ -45,8 +44,6 @@ try {
   throw e;
 }
 mkdirSync(cfg.node.dataDir, { recursive: true });
-// Dev mode (no auth.keys): the web chat may sign in any user with the dev secret.
-const devMode = cfg.auth.keys.length === 0;
 if (cfg.auth.keys.length === 0) {
   cfg.auth = { ...cfg.auth, keys: devAuthConfig(cfg.node.dataDir).keys };
   log('warn', 'no auth.keys configured: using the dev HS256 secret in the data dir (mint tokens with npm run token)');
@@ -61,42 +58,35 @@ try {
 }
 const shardCount = cfg.shards.count > 0 ? cfg.shards.count : cpus().length;
 
-// One handler for the life of the process: it builds the page's bundle once, on first request.
-const web = cfg.web.enabled ? webHandler({ devKey: devMode ? cfg.auth.keys[0] : null }) : undefined;
 const http = (req: HttpRequest): Promise<HttpResponse> =>
   handleHttp(req, {
     run: (caller, op) => host.run(caller, op),
     verifier: host.verifier,
     tickets: host.tickets,
     apiKeys: cfg.api.keys,
-    ready: () => !host.draining && host.service !== null,
+    ready: () => host.ready(),
     metrics: () => host.metrics.render(),
     admin: {
       status: (): string => formatTree(root.tree()),
       drain: (): void => void drain('admin'),
       cluster: host.cluster ? (): unknown => host.cluster?.status() : undefined,
     },
-    web,
   });
 
+// The whole tree, in start order (rest_for_one: a child depends on the ones above it).
+const cluster = host.cluster;
 const root: Supervisor = new Supervisor({
   name: 'host',
   strategy: 'rest_for_one',
   intensity: 3,
   periodMs: 10_000,
   children: [
-    ...(host.cluster?.before() ?? []),
-    { id: 'store', start: serviceChild(() => host.storeService()), shutdown: 10_000 },
-    { id: 'chat', start: serviceChild(() => host.chatService()) },
-    ...(host.cluster?.after() ?? []),
-    { id: 'tasks', start: serviceChild(() => host.taskService(cfg.tasks.threads > 0 ? cfg.tasks.threads : cpus().length)), shutdown: 5_000 },
-    supervisorSpec('shards', {
-      strategy: 'one_for_one',
-      // A shard that crashes more than 5 times in 10 s is not a transient fault.
-      intensity: 5,
-      periodMs: 10_000,
-      children: Array.from({ length: shardCount }, (_, i) => host.shardSpec(i, http)),
-    }),
+    ...(cluster ? [cluster.etcdChild(), cluster.leaseChild(), cluster.peerServerChild(), cluster.membershipChild(), cluster.routesChild()] : []),
+    host.storeChild(),
+    host.chatChild(),
+    ...(cluster ? [cluster.ownershipChild(), cluster.linksChild()] : []),
+    host.tasksChild(cfg.tasks.threads > 0 ? cfg.tasks.threads : cpus().length),
+    host.shardsChild(shardCount, http),
   ],
 });
 root.onReport((r) => host.metrics.onReport(r));
@@ -119,7 +109,6 @@ await root.start();
 const scheme = cfg.listen.tls ? 'wss' : 'ws';
 console.log(
   `Switchboard node ${cfg.node.id} ready: ${scheme}://${cfg.listen.host}:${host.port}/v1/ws  ` +
-    `(${shardCount} shard${shardCount === 1 ? '' : 's'}; ${cfg.cluster.enabled ? `cluster ${cfg.cluster.etcd.endpoints.join(',')} peer :${host.cluster?.server?.port ?? '?'}; ` : ''}store: ${cfg.store.kind} ${cfg.store.kind === 'sqlite' ? cfg.store.sqlite.file : cfg.store.cassandra.keyspace}; ` +
+    `(${shardCount} shard${shardCount === 1 ? '' : 's'}; ${cfg.cluster.enabled ? `cluster ${cfg.cluster.etcd.endpoints.join(',')} peer :${host.cluster?.services.peek('peerServer')?.port ?? '?'}; ` : ''}store: ${cfg.store.kind} ${cfg.store.kind === 'sqlite' ? cfg.store.sqlite.file : cfg.store.cassandra.keyspace}; ` +
     `HTTP API: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host}:${host.port}/v1/)`,
 );
-if (cfg.web.enabled) console.log(`Web chat: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host === '0.0.0.0' ? '127.0.0.1' : cfg.listen.host}:${host.port}/web/`);

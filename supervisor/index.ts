@@ -52,3 +52,4 @@ export {
   ServiceFailedError,
   type SupervisorErrorCode,
 } from './errors.js';
+export { ServiceRegistry, ServiceUnavailableError } from './service_registry.js';

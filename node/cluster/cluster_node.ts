@@ -28,14 +28,16 @@
  * writes fail the fence check.
  */
 import type { Etcd3 } from 'etcd3';
-import { Supervisor, serviceChild, type ChildSpecInput, type Service, type StartFn } from '../../supervisor/index.js';
+import { ServiceRegistry, Supervisor, serviceChild, type ChildSpecInput, type Service, type StartFn } from '../../supervisor/index.js';
 import type { Config } from '../config.js';
-import type { Caller, ClusterHooks } from '../core/chat_types.js';
+import type { Caller } from '../core/chat_types.js';
+import type { Ownership } from '../core/conversations.js';
+import type { FanoutPort } from '../core/fanout_port.js';
 import type { ChatService } from '../core/chat_service.js';
 import { CatalogError } from '../../protocol/errors.js';
 import type { ConnRef, ConnectionRegistry } from '../core/registry.js';
 import type { WriteOp } from '../store/types.js';
-import type { BatchingOutbox } from '../host/outbox.js';
+import type { WriteFence } from '../store/write_path.js';
 import { EtcdRouteTable } from '../routing/route_table_etcd.js';
 import type { Route, RouteChange } from '../routing/route_table.js';
 import { PeerLink } from '../peers/peer_link.js';
@@ -49,7 +51,7 @@ import { shardOf } from './shard_map.js';
 import type { FenceClaim } from './fence.js';
 import { FencedError } from './fence.js';
 import { Forwarder } from './forwarder.js';
-import { ClusterFanout } from './fanout.js';
+import { ClusterFanout, type EncodedOutbox } from './fanout.js';
 import { CommitOrder } from './commit_order.js';
 import type { CoreOp, CoreResult } from '../core/ops.js';
 
@@ -63,8 +65,12 @@ export interface ClusterNodeDeps {
   /** Resolves when every write accepted so far has committed (or failed). */
   flushWriter: () => Promise<void>;
   registry: ConnectionRegistry;
-  outbox: BatchingOutbox;
-  local: (caller: Caller, op: CoreOp) => Promise<CoreResult>;
+  /** The host's outbox, for pushes that arrive from other nodes already encoded. */
+  outbox: EncodedOutbox;
+  /** The local part of every fan-out (node/core/local_fanout.ts). */
+  local: FanoutPort;
+  /** Run an op here (this node owns its conversation). */
+  run: (caller: Caller, op: CoreOp) => Promise<CoreResult>;
   /** Close a local connection with a retryable close code (its route could not be registered). */
   refuse: (ref: ConnRef) => void;
   log: Log;
@@ -88,47 +94,29 @@ function conversationOfWrite(op: WriteOp): string | null {
   }
 }
 
-/** A sibling child's service, which must be running (children start in order). */
-function running<T>(v: T | null, what: string): T {
-  if (v === null) throw new Error(`${what} is not running`);
-  return v;
-}
-
-/** A child that starts what `make` builds, then publishes it; on stop it unpublishes it first. */
-function published<T extends { start(): Promise<void> }>(make: () => T, publish: (v: T | null) => void, stop: (v: T) => Promise<void>): StartFn {
-  return serviceChild(() => {
-    const v = make();
-    return {
-      start: async () => {
-        await v.start();
-        publish(v);
-      },
-      stop: async () => {
-        publish(null);
-        await stop(v);
-      },
-    };
-  });
-}
-
 const routeKey = (r: Route): string => `${r.user}\u0000${r.device}\u0000${r.node}`;
 function parseRoute(k: string): Route {
   const [user, device, node] = k.split('\u0000');
   return { user, device, node };
 }
 
-export class ClusterNode {
+/** The services the cluster's children run, by name (see `ClusterNode.services`). */
+export interface ClusterServices {
+  etcd: Etcd3;
+  lease: NodeLease;
+  peerServer: PeerServer;
+  membership: Membership;
+  routes: EtcdRouteTable;
+  ownership: ShardOwnership;
+}
+
+export class ClusterNode implements Ownership, WriteFence<FenceClaim> {
   readonly self: string;
   readonly directory = new PeerDirectory();
   readonly forwarder: Forwarder;
+  /** The fan-out port in a cell: the local part and one frame per other node with recipients. */
   readonly fanout: ClusterFanout;
-  readonly hooks: ClusterHooks;
-  client: Etcd3 | null = null;
-  lease: NodeLease | null = null;
-  server: PeerServer | null = null;
-  membership: Membership | null = null;
-  routes: EtcdRouteTable | null = null;
-  ownership: ShardOwnership | null = null;
+  readonly services = new ServiceRegistry<ClusterServices>();
   /**
    * Routes of other nodes fed to presence as connections ("user\0device\0node"): kept
    * across restarts of the routes and chat children so nothing is counted twice.
@@ -147,29 +135,23 @@ export class ClusterNode {
       self: this.self,
       shardOf: (c) => this.shardOf(c),
       heldToken: (s) => this.heldToken(s),
-      ownerOf: (s) => this.ownership?.ownerOf(s) ?? null,
+      ownerOf: (s) => this.services.peek('ownership')?.ownerOf(s) ?? null,
       link: (n) => this.directory.get(n),
-      local: d.local,
+      local: d.run,
     });
     this.fanout = new ClusterFanout({
       self: this.self,
-      routes: () => this.routes,
+      routes: () => this.services.peek('routes'),
       link: (n) => this.directory.get(n),
       peers: () => this.directory.all().map((l) => l.peer),
+      local: d.local,
       registry: d.registry,
       outbox: d.outbox,
       onRemoteDelivered: (c, seq) => d.chat()?.remoteDelivered(c, seq),
     });
-    this.hooks = {
-      epochOf: (c) => this.heldToken(this.shardOf(c)),
-      deliver: (u, m, ex, t0) => this.fanout.deliver(u, m, ex, t0),
-      receipts: (u, r) => this.fanout.receipts(u, r),
-      push: (u, p) => this.fanout.push(u, p),
-      presenceSetting: (u, h) => this.fanout.presenceSetting(u, h),
-    };
     // Routes follow the registry (which outlives every child) while a table runs.
     d.registry.tap((ev, ref) => {
-      const routes = this.routes;
+      const routes = this.services.peek('routes');
       if (!routes) return;
       if (ev === 'close') return routes.unregister(ref.user, ref.device);
       try {
@@ -190,7 +172,17 @@ export class ClusterNode {
   /** Our token for `shard` if we own it and take writes for it. */
   heldToken(shard: number): number | null {
     if (this.releasing.has(shard)) return null;
-    return this.ownership?.tokenOf(shard) ?? null;
+    return this.services.peek('ownership')?.tokenOf(shard) ?? null;
+  }
+
+  /** The ownership epoch of the conversation's shard (the core's Ownership port). */
+  epochOf(conversation: string): number | null {
+    return this.heldToken(this.shardOf(conversation));
+  }
+
+  /** 1 while this node holds a valid etcd lease (a metric). */
+  leaseValid(): boolean {
+    return this.services.peek('lease')?.isValid(0) ?? false;
   }
 
   run(caller: Caller, op: CoreOp): Promise<CoreResult> {
@@ -203,7 +195,7 @@ export class ClusterNode {
    */
   userNodes(user: string): number {
     const nodes = new Set<string>([this.self]);
-    for (const r of this.routes?.lookup(user) ?? []) nodes.add(r.node);
+    for (const r of this.services.peek('routes')?.lookup(user) ?? []) nodes.add(r.node);
     return nodes.size;
   }
 
@@ -238,9 +230,13 @@ export class ClusterNode {
 
   private readonly commitOrder = new CommitOrder();
 
+  claimKey(c: FenceClaim): string {
+    return `${c.shard}:${c.token}`;
+  }
+
   private async fencedRun(claims: FenceClaim[], fn: () => Promise<void>): Promise<void> {
     if (claims.length === 0) return fn();
-    const o = this.ownership;
+    const o = this.services.peek('ownership');
     if (!o) throw new CatalogError('unavailable', 'shard ownership is restarting; retry', 250);
     try {
       await o.fencedCommit(claims, fn);
@@ -250,7 +246,7 @@ export class ClusterNode {
       // write timestamp taken when it started, before the takeover), but it must not be
       // acked: the sender retries and the dedup check (which verifies the message at the
       // key's seq) gives it a fresh seq from the new owner.
-      if (!this.lease?.isValid(0)) throw new FencedError('lease_expiring', claims[0].shard);
+      if (!this.leaseValid()) throw new FencedError('lease_expiring', claims[0].shard);
       const lost = claims.find((c) => o.tokenOf(c.shard) !== c.token);
       if (lost) throw new FencedError('not_owner', lost.shard);
     } catch (e) {
@@ -282,135 +278,178 @@ export class ClusterNode {
   }
 
   // ------------------------------------------------------------------ children
+  // Named child factories; node/main.ts places them in the host's tree (rest_for_one):
+  // etcd, lease, peer-server, membership, routes before the store; ownership and links
+  // after the chat service.
 
-  /** Children that go before the store. */
-  before(): ChildSpecInput[] {
+  /** The shared etcd client. */
+  etcdChild(): ChildSpecInput {
     const c = this.d.cfg.cluster;
-    const log = (line: string): void => this.d.log('info', line);
-    return [
-      {
-        id: 'etcd',
-        start: serviceChild(() => ({
+    return {
+      id: 'etcd',
+      start: serviceChild((): Service => {
+        let client: Etcd3 | null = null;
+        return {
           start: async () => {
-            this.client = makeEtcdClient(c.etcd.endpoints);
+            client = makeEtcdClient(c.etcd.endpoints);
+            this.services.provide('etcd', client);
           },
           stop: async () => {
-            this.client?.close();
-            this.client = null;
+            if (!client) return;
+            this.services.withdraw('etcd', client);
+            client.close();
+            client = null;
           },
-        })),
-      },
-      {
-        id: 'lease',
-        start: published(
-          () => new NodeLease(this.etcd(), { ttlSec: c.etcd.leaseTtlSec, log, startTimeoutMs: 30_000 }),
-          (v) => (this.lease = v),
-          // Revoked on a clean stop: the others take over at once instead of after a TTL.
-          (v) => v.stop(true),
-        ),
-      },
-      {
-        id: 'peer-server',
-        start: published(
-          () => new PeerServer({ bind: c.peer.bind, directory: this.directory, log }),
-          (v) => (this.server = v),
-          (v) => v.stop(),
-        ),
-      },
-      {
-        id: 'membership',
-        start: published(
-          () =>
-            new Membership({
-              client: this.etcd(),
-              lease: this.nodeLease(),
-              self: { node: this.self, peerAddr: c.peer.advertise || `${c.peer.bind.slice(0, c.peer.bind.lastIndexOf(':'))}:${this.server?.port ?? 0}`, httpUrl: this.d.httpUrl, startedAt: Date.now() },
-              prefix: c.etcd.prefix,
-              log,
-            }),
-          (v) => (this.membership = v),
-          (v) => v.stop(),
-        ),
-      },
-      {
-        id: 'routes',
-        start: serviceChild(() => {
-          const r = new EtcdRouteTable({ client: this.etcd(), lease: this.nodeLease(), nodeId: this.self, prefix: c.etcd.prefix, ...c.routes, log });
-          const off = r.onChange((ch) => this.onRouteChange(ch));
-          return {
-            start: async () => {
-              await r.start();
-              this.routes = r;
-              // Routes that went away while no table ran.
-              const now = new Set(r.remoteRoutes().map(routeKey));
-              for (const k of [...this.remoteFed]) if (!now.has(k)) this.onRouteChange({ kind: 'down', route: parseRoute(k) });
-              // Connections opened while no table ran (a restart of this child).
-              for (const ref of this.d.registry.all()) {
-                try {
-                  r.register(ref.user, ref.device);
-                } catch {
-                  /* logged by the tap on the next change; sync covers the gap */
-                }
-              }
-            },
-            stop: async () => {
-              this.routes = null;
-              await r.stop(2_000);
-              off();
-            },
-          };
-        }),
-        shutdown: 5_000,
-      },
-    ];
+        };
+      }),
+    };
   }
 
-  /** Children that go after the chat service. */
-  after(): ChildSpecInput[] {
+  /** The node lease: everything below hangs its keys on it. */
+  leaseChild(): ChildSpecInput {
     const c = this.d.cfg.cluster;
-    const log = (line: string): void => this.d.log('info', line);
-    const forgetShard = (shard: number): void => this.d.chat()?.forget((conv) => this.shardOf(conv) === shard);
-    return [
-      {
-        id: 'ownership',
-        shutdown: 20_000,
-        start: serviceChild(() => {
-          const o = new ShardOwnership({
-            client: this.etcd(),
-            lease: this.nodeLease(),
-            membership: this.members(),
-            nodeId: this.self,
+    return {
+      id: 'lease',
+      start: this.published(
+        'lease',
+        () => new NodeLease(this.services.get('etcd'), { ttlSec: c.etcd.leaseTtlSec, log: this.infoLog, startTimeoutMs: 30_000 }),
+        // Revoked on a clean stop: the others take over at once instead of after a TTL.
+        (v) => v.stop(true),
+      ),
+    };
+  }
+
+  /** The gRPC server of the peer links (its port goes into membership). */
+  peerServerChild(): ChildSpecInput {
+    const c = this.d.cfg.cluster;
+    return {
+      id: 'peer-server',
+      start: this.published('peerServer', () => new PeerServer({ bind: c.peer.bind, directory: this.directory, log: this.infoLog }), (v) => v.stop()),
+    };
+  }
+
+  /** members/<node> under the lease; up/down events. */
+  membershipChild(): ChildSpecInput {
+    const c = this.d.cfg.cluster;
+    return {
+      id: 'membership',
+      start: this.published(
+        'membership',
+        () =>
+          new Membership({
+            client: this.services.get('etcd'),
+            lease: this.services.get('lease'),
+            self: { node: this.self, peerAddr: c.peer.advertise || `${c.peer.bind.slice(0, c.peer.bind.lastIndexOf(':'))}:${this.services.peek('peerServer')?.port ?? 0}`, httpUrl: this.d.httpUrl, startedAt: Date.now() },
             prefix: c.etcd.prefix,
-            shardCount: this.shardCount,
-            safetyMarginMs: c.fence.safetyMarginMs,
-            fenceMode: c.fence.mode,
-            log,
-            onAcquire: (shard) => {
-              this.releasing.delete(shard);
-              forgetShard(shard);
-            },
-            onRelease: async (shard) => {
-              this.releasing.add(shard);
-              await this.d.flushWriter();
-              forgetShard(shard);
-            },
-            onLost: (shard) => forgetShard(shard),
-          });
-          return {
-            start: async () => {
-              this.ownership = o;
-              await o.start();
-            },
-            stop: async () => {
-              await o.stop();
-              this.ownership = null;
-              this.releasing.clear();
-            },
-          };
-        }),
-      },
-      { id: 'links', type: 'supervisor', start: this.linksStart() },
-    ];
+            log: this.infoLog,
+          }),
+        (v) => v.stop(),
+      ),
+    };
+  }
+
+  /** user/device -> node routes, written behind from the registry. */
+  routesChild(): ChildSpecInput {
+    const c = this.d.cfg.cluster;
+    return {
+      id: 'routes',
+      shutdown: 5_000,
+      start: serviceChild(() => {
+        const r = new EtcdRouteTable({ client: this.services.get('etcd'), lease: this.services.get('lease'), nodeId: this.self, prefix: c.etcd.prefix, ...c.routes, log: this.infoLog });
+        const off = r.onChange((ch) => this.onRouteChange(ch));
+        return {
+          start: async () => {
+            await r.start();
+            this.services.provide('routes', r);
+            // Routes that went away while no table ran.
+            const now = new Set(r.remoteRoutes().map(routeKey));
+            for (const k of [...this.remoteFed]) if (!now.has(k)) this.onRouteChange({ kind: 'down', route: parseRoute(k) });
+            // Connections opened while no table ran (a restart of this child).
+            for (const ref of this.d.registry.all()) {
+              try {
+                r.register(ref.user, ref.device);
+              } catch {
+                /* logged by the tap on the next change; sync covers the gap */
+              }
+            }
+          },
+          stop: async () => {
+            this.services.withdraw('routes', r);
+            await r.stop(2_000);
+            off();
+          },
+        };
+      }),
+    };
+  }
+
+  /** Conversation shards: claim, release after draining the writer, fence. */
+  ownershipChild(): ChildSpecInput {
+    const c = this.d.cfg.cluster;
+    const forgetShard = (shard: number): void => this.d.chat()?.forget((conv) => this.shardOf(conv) === shard);
+    return {
+      id: 'ownership',
+      shutdown: 20_000,
+      start: serviceChild(() => {
+        const o = new ShardOwnership({
+          client: this.services.get('etcd'),
+          lease: this.services.get('lease'),
+          membership: this.services.get('membership'),
+          nodeId: this.self,
+          prefix: c.etcd.prefix,
+          shardCount: this.shardCount,
+          safetyMarginMs: c.fence.safetyMarginMs,
+          fenceMode: c.fence.mode,
+          log: this.infoLog,
+          onAcquire: (shard) => {
+            this.releasing.delete(shard);
+            forgetShard(shard);
+          },
+          onRelease: async (shard) => {
+            this.releasing.add(shard);
+            await this.d.flushWriter();
+            forgetShard(shard);
+          },
+          onLost: (shard) => forgetShard(shard),
+        });
+        return {
+          start: async () => {
+            // Published before it starts: acquisitions during start read their tokens here.
+            this.services.provide('ownership', o);
+            await o.start();
+          },
+          stop: async () => {
+            await o.stop();
+            this.services.withdraw('ownership', o);
+            this.releasing.clear();
+          },
+        };
+      }),
+    };
+  }
+
+  /** (one_for_one) one PeerLink per live peer, started and terminated as membership changes. */
+  linksChild(): ChildSpecInput {
+    return { id: 'links', type: 'supervisor', start: this.linksStart() };
+  }
+
+  private readonly infoLog = (line: string): void => this.d.log('info', line);
+
+  /** A child that starts what `make` builds, then publishes it; on stop it withdraws it first. */
+  private published<K extends keyof ClusterServices>(name: K, make: () => ClusterServices[K] & { start(): Promise<void> }, stop: (v: ClusterServices[K]) => Promise<void>): StartFn {
+    return serviceChild(() => {
+      const v = make();
+      return {
+        start: async () => {
+          await v.start();
+          this.services.provide(name, v);
+        },
+        stop: async () => {
+          this.services.withdraw(name, v);
+          await stop(v);
+        },
+      };
+    });
   }
 
   /** A one_for_one supervisor whose children are the peer links, following membership. */
@@ -418,7 +457,7 @@ export class ClusterNode {
     return async (ctx) => {
       const sup = new Supervisor({ name: `${ctx.supervisor}/${ctx.childId}`, strategy: 'one_for_one', intensity: 10, periodMs: 10_000, clock: ctx.clock, parentReport: ctx.report, children: [] });
       await sup.start();
-      const membership = this.members();
+      const membership = this.services.get('membership');
       const onChange = (e: MemberEvent): void => {
         if (e.member.node === this.self) return;
         const id = `peer-${e.member.node}`;
@@ -461,7 +500,7 @@ export class ClusterNode {
             // The node with the smaller id dials.
             dial: this.self < node ? addr : null,
             directory: this.directory,
-            leaseId: () => this.lease?.id ?? '',
+            leaseId: () => this.services.peek('lease')?.id ?? '',
             onFrames: (frames, peer) => this.onFrames(frames, peer),
             maxQueuedBytes: l.maxQueuedBytes,
             maxBatchBytes: l.maxBatchBytes,
@@ -520,25 +559,13 @@ export class ClusterNode {
   status(): unknown {
     return {
       node: this.self,
-      lease: this.lease?.id ?? null,
-      members: this.membership?.members().map((m) => ({ node: m.node, peerAddr: m.peerAddr, httpUrl: m.httpUrl })) ?? [],
-      shards: { count: this.shardCount, held: [...(this.ownership?.heldShards().keys() ?? [])].sort((a, b) => a - b), releasing: [...this.releasing] },
+      lease: this.services.peek('lease')?.id ?? null,
+      members: this.services.peek('membership')?.members().map((m) => ({ node: m.node, peerAddr: m.peerAddr, httpUrl: m.httpUrl })) ?? [],
+      shards: { count: this.shardCount, held: [...(this.services.peek('ownership')?.heldShards().keys() ?? [])].sort((a, b) => a - b), releasing: [...this.releasing] },
       links: this.directory.all().map((l) => ({ peer: l.peer, ...l.stats() })),
-      routes: this.routes?.stats() ?? null,
+      routes: this.services.peek('routes')?.stats() ?? null,
       forwarder: { ...this.forwarder.stats, slow: this.forwarder.slowServing() },
       fanout: this.fanout.stats,
     };
-  }
-
-  private etcd(): Etcd3 {
-    return running(this.client, 'the etcd client');
-  }
-
-  private nodeLease(): NodeLease {
-    return running(this.lease, 'the node lease');
-  }
-
-  private members(): Membership {
-    return running(this.membership, 'membership');
   }
 }

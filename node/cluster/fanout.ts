@@ -1,6 +1,8 @@
 /**
- * Fan-out across nodes: the sending end (ChatService's ClusterHooks deliver /
- * receipts / push) and the receiving end (Deliver / ReceiptsPush / PushFrame frames).
+ * The fan-out port in a cell (node/core/fanout_port.ts): the sending end hands the
+ * local part to the one-node port (LocalFanout) and sends the rest to the nodes that
+ * have recipients; the receiving end turns Deliver / ReceiptsPush / PushFrame frames
+ * into pushes for this node's sockets.
  *
  * One frame per message per node that has recipients, listing that node's users (not
  * one per member): the owner looks recipients up in the route table's local cache and
@@ -15,13 +17,20 @@ import { ReceiptKind } from '../../protocol/gen/client_pb.js';
 import { DeliverSchema, LinkFrameSchema, PresenceSettingSchema, PushFrameSchema, ReceiptsPushSchema, type Deliver, type LinkFrame, type PushFrame, type ReceiptsPush } from '../../protocol/gen/cluster_pb.js';
 import { messageFrame, pushFrame, receiptFrame } from '../../shards/frames.js';
 import type { RemoteOrigin } from '../core/chat_types.js';
+import type { FanoutPort, Origin } from '../core/fanout_port.js';
 import type { Push } from '../core/pushes.js';
 import type { ConnRef, ConnectionRegistry } from '../core/registry.js';
 import type { StoredMessage } from '../store/types.js';
-import type { BatchingOutbox } from '../host/outbox.js';
 import type { RouteTable } from '../routing/route_table.js';
 import type { PeerLink } from '../peers/peer_link.js';
 import type { MemberReceipt } from '../core/ops.js';
+
+/** What the receiving end needs of the host's outbox (node/host/outbox.ts): frames already encoded by the owner. */
+export interface EncodedOutbox {
+  deliverEncoded(to: ConnRef[], message: { conversation: string; seq: number }, bytes: Uint8Array, t0?: number): void;
+  receipts(to: ConnRef[], receipts: MemberReceipt[]): void;
+  pushEncoded(to: ConnRef[], bytes: Uint8Array): void;
+}
 
 export interface FanoutDeps {
   self: string;
@@ -29,8 +38,10 @@ export interface FanoutDeps {
   link: (node: string) => PeerLink | undefined;
   /** Nodes this one has links to. */
   peers: () => string[];
+  /** The local part of every fan-out (node/core/local_fanout.ts). */
+  local: FanoutPort;
   registry: ConnectionRegistry;
-  outbox: BatchingOutbox;
+  outbox: EncodedOutbox;
   /** Told synchronously before a forwarded delivery goes to local sockets (ChatService.remoteDelivered). */
   onRemoteDelivered: (conversation: string, seq: number) => void;
 }
@@ -44,14 +55,35 @@ export interface FanoutStats {
 
 type Kind = LinkFrame['kind'];
 
-export class ClusterFanout {
+export class ClusterFanout implements FanoutPort {
   readonly stats: FanoutStats = { framesSent: 0, framesDropped: 0, framesReceived: 0 };
 
   constructor(private readonly d: FanoutDeps) {}
 
-  // ------------------------------------------------------------------ sending
+  // ------------------------------------------------------------------ the port
 
-  deliver(users: readonly string[], message: StoredMessage, exclude: RemoteOrigin | null, t0: number): void {
+  message(users: readonly string[], message: StoredMessage, from: Origin, t0: number): void {
+    this.d.local.message(users, message, from, t0);
+    this.deliver(users, message, from.remote, t0);
+  }
+
+  receipts(users: readonly string[], receipts: MemberReceipt[], from: Origin): void {
+    this.d.local.receipts(users, receipts, from);
+    this.remoteReceipts(users, receipts);
+  }
+
+  push(users: readonly string[], push: Push): void {
+    this.d.local.push(users, push);
+    this.remotePush(users, push);
+  }
+
+  pushTo(conns: ConnRef[], push: Push): void {
+    this.d.local.pushTo(conns, push);
+  }
+
+  // ------------------------------------------------------------------ sending to other nodes
+
+  private deliver(users: readonly string[], message: StoredMessage, exclude: RemoteOrigin | null, t0: number): void {
     const groups = this.byNode(users);
     if (groups.size === 0) return;
     const msg = messageFrame(message);
@@ -61,14 +93,14 @@ export class ClusterFanout {
     }
   }
 
-  receipts(users: readonly string[], receipts: MemberReceipt[]): void {
+  private remoteReceipts(users: readonly string[], receipts: MemberReceipt[]): void {
     const groups = this.byNode(users);
     if (groups.size === 0) return;
     const rs = receipts.map(receiptFrame);
     for (const [node, us] of groups) this.send(node, { case: 'receipts', value: create(ReceiptsPushSchema, { users: us, receipts: rs }) });
   }
 
-  push(users: readonly string[], push: Push): void {
+  private remotePush(users: readonly string[], push: Push): void {
     const groups = this.byNode(users);
     if (groups.size === 0) return;
     const bytes = toBinary(ServerFrameSchema, pushFrame(push));

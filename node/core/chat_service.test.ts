@@ -4,6 +4,7 @@ import { SqliteStore } from '../store/sqlite_store.js';
 import { BatchWriter } from '../store/batch_writer.js';
 import type { MessageStore } from '../store/store.js';
 import type { Conversation, StoredMessage, WriteOp } from '../store/types.js';
+import { LocalFanout } from './local_fanout.js';
 import { ChatService, type Caller, type Outbox, type ServiceLimits } from './chat_service.js';
 import { CatalogError } from '../../protocol/errors.js';
 import { ConnectionRegistry, type ConnRef } from './registry.js';
@@ -37,7 +38,7 @@ function setup(limits: Partial<ServiceLimits> = {}) {
   const registry = new ConnectionRegistry();
   const outbox = new RecordingOutbox();
   let clock = 1_700_000_000_000;
-  const svc = new ChatService(store, writer, registry, outbox, { ...LIMITS, ...limits }, () => clock++);
+  const svc = new ChatService({ store, writer, registry, fanout: new LocalFanout(registry, outbox), limits: { ...LIMITS, ...limits }, now: () => clock++ });
   return { store, sqlite, writer, registry, outbox, svc };
 }
 
@@ -84,7 +85,8 @@ describe('ChatService.send', () => {
     // Commits wait for a gate each; one op per batch, at most 4 queued behind it.
     const gates: Array<() => void> = [];
     const writer = new BatchWriter<WriteOp>((ops) => store.commit(ops), { maxDelayMs: 1, maxQueue: 4, maxBatch: 1 });
-    const svc = new ChatService(store, writer, new ConnectionRegistry(), new RecordingOutbox(), LIMITS);
+    const registry = new ConnectionRegistry();
+    const svc = new ChatService({ store, writer, registry, fanout: new LocalFanout(registry, new RecordingOutbox()), limits: LIMITS });
     const c = await svc.openDirect('alice', 'bob');
     store.beforeCommit = () => new Promise<void>((r) => gates.push(r));
     const tick = () => new Promise((r) => setTimeout(r, 20));
@@ -267,7 +269,8 @@ describe('ChatService receipts', () => {
     const { svc, c, sqlite, writer, bobPhone } = await twoMessages();
     await svc.read(caller('bob', bobPhone), c.id, 1);
     await writer.flush();
-    const fresh = new ChatService(sqlite, writer, new ConnectionRegistry(), new RecordingOutbox(), LIMITS);
+    const registry = new ConnectionRegistry();
+    const fresh = new ChatService({ store: sqlite, writer, registry, fanout: new LocalFanout(registry, new RecordingOutbox()), limits: LIMITS });
     const page = await fresh.sync(caller('alice'), [], 0);
     assert.deepEqual(
       page.receipts.sort((a, b) => a.kind.localeCompare(b.kind)),

@@ -18,8 +18,9 @@ import assert from 'node:assert/strict';
 import { SqliteStore } from '../store/sqlite_store.js';
 import { BatchWriter } from '../store/batch_writer.js';
 import type { StoredMessage, WriteOp } from '../store/types.js';
-import { ChatService, type Caller, type ClusterHooks, type Outbox, type ServiceLimits, type Writer } from './chat_service.js';
+import { ChatService, type Caller, type Outbox, type ServiceLimits, type Writer } from './chat_service.js';
 import { CatalogError } from '../../protocol/errors.js';
+import { LocalFanout } from './local_fanout.js';
 import { ConnectionRegistry } from './registry.js';
 import { HookedStore } from './hooked_store.js';
 import type { SendAck } from './ops.js';
@@ -101,17 +102,9 @@ function setup() {
     },
     room: () => inner.room(),
   };
-  svc = new ChatService(store, writer, new ConnectionRegistry(), outbox, LIMITS);
-  const hooks = {
-    epochOf: () => node.epoch,
-    // The hook as it was before epochs (lets this file run against the old service too).
-    owns: () => node.epoch !== null,
-    deliver() {},
-    receipts() {},
-    push() {},
-    presenceSetting() {},
-  } satisfies ClusterHooks & { owns(): boolean };
-  svc.cluster = hooks;
+  const registry = new ConnectionRegistry();
+  // In a cell: this node owns the conversations while node.epoch is set.
+  svc = new ChatService({ store, writer, registry, fanout: new LocalFanout(registry, outbox), ownership: { epochOf: () => node.epoch }, limits: LIMITS });
   /** What ClusterNode does on a lost or acquired shard. */
   const move = (epoch: number | null): void => {
     node.epoch = epoch;

@@ -79,27 +79,6 @@ export interface RemoteOrigin {
   conn: number;
 }
 
-/**
- * What a clustered node adds to the service (node/cluster/). Without it (one node),
- * every conversation is owned here and every recipient is in the local registry.
- */
-export interface ClusterHooks {
-  /**
-   * The ownership epoch (fencing token) under which this node owns the conversation's
-   * shard now and takes its writes, or null: owned elsewhere, or moving. Only an owned
-   * conversation is sequenced and cached, and a cached state serves only as long as
-   * the epoch it was loaded under is the current one. Conversations owned elsewhere
-   * are read fresh from the store whenever they are needed (sync, list).
-   */
-  epochOf(conversation: string): number | null;
-  /** Fan a committed message out to the recipients' connections on other nodes. */
-  deliver(users: readonly string[], message: StoredMessage, exclude: RemoteOrigin | null, t0: number): void;
-  receipts(users: readonly string[], receipts: MemberReceipt[]): void;
-  push(users: readonly string[], push: Push): void;
-  /** Tell every other node a user's presence setting changed. */
-  presenceSetting(user: string, hidden: boolean): void;
-}
-
 export interface SendInput {
   conversation: string;
   clientMsgId: string;

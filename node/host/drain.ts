@@ -24,7 +24,7 @@ export function drainHost(host: Host, root: Supervisor, reason: string): Promise
     deadline.unref();
     const links = host.links.filter((l) => l !== undefined);
     await Promise.all(links.map((l) => Promise.race([l.drain(0, cfg.goawayJitterMs), sleep(2_000)])));
-    await host.writer?.flush();
+    await host.services.peek('writePath')?.flush();
     await root.stop();
     log('info', 'stopped', { reason });
     process.exit(0);

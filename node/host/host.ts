@@ -1,48 +1,45 @@
 /**
- * The state one node host shares between its supervised children, and the children
- * themselves as services (supervisor/service_child.ts) and thread specs. node/main.ts
- * arranges them into the supervision tree.
+ * One node host: the state its supervised children share (the connection registry,
+ * the outbox to socket shards, the fan-out port, auth, send limits, TLS) and its
+ * children as named factories (storeChild, chatChild, tasksChild, shardsChild).
+ * node/main.ts arranges them, with the cluster's, into the supervision tree.
+ *
+ * Running services reach each other through `services` (a typed registry: a child
+ * publishes what it runs once started and withdraws it before it stops).
  *
  * Restarts rebuild what a child owns: a restarted store child reopens the store and
- * the writer; a restarted chat child starts from empty caches (it reloads seqs from
- * the store); a restarted shard starts with no sockets (its clients reconnect and
- * resync, and their in-flight sends are retried and deduped).
+ * the write path; a restarted chat child starts from empty caches (it reloads seqs
+ * from the store); a restarted shard starts with no sockets (its clients reconnect
+ * and resync, and their in-flight sends are retried and deduped).
  */
 import path from 'node:path';
 import type { ChildSpecInput, Service } from '../../supervisor/index.js';
-import { threadChild } from '../../supervisor/index.js';
-import { BatchWriter } from '../store/batch_writer.js';
+import { ServiceRegistry, serviceChild, supervisorSpec, threadChild } from '../../supervisor/index.js';
 import { SqliteStore } from '../store/sqlite_store.js';
 import { openCassandraStore } from '../store/cassandra_store.js';
 import type { MessageStore } from '../store/store.js';
-import type { WriteOp } from '../store/types.js';
-import { ChatService } from '../core/chat_service.js';
+import { WritePath } from '../store/write_path.js';
+import { meteredStore } from '../store/metered_store.js';
+import { ChatService, type Caller } from '../core/chat_service.js';
 import { ConnectionRegistry } from '../core/registry.js';
+import type { FanoutPort } from '../core/fanout_port.js';
+import { LocalFanout } from '../core/local_fanout.js';
+import { runOp, toErrorResult } from '../core/run_op.js';
+import { SendLimiter } from '../core/send_limits.js';
+import type { CoreOp, CoreResult } from '../core/ops.js';
 import { sendLimitRules, writerOptions, type Config } from '../config.js';
 import { createVerifier, type Verifier } from '../auth/verify.js';
 import { TicketStore } from '../auth/tickets.js';
+import type { AuthConfig } from '../auth/types.js';
 import type { HttpRequest, HttpResponse, ShardInit } from '../../shards/messages.js';
+import { TaskPool } from '../tasks/task_pool.js';
+import { ClusterNode } from '../cluster/cluster_node.js';
+import type { FenceClaim } from '../cluster/fence.js';
 import { BatchingOutbox } from './outbox.js';
 import { ShardLink } from './shard_link.js';
 import { HostMetrics } from './metrics.js';
-import { meteredStore } from '../store/metered_store.js';
 import { faultHook } from './faults.js';
-import { TaskPool } from '../tasks/task_pool.js';
-import type { AuthConfig } from '../auth/types.js';
-import type { Writer } from '../core/chat_types.js';
-import type { Caller } from '../core/chat_service.js';
-import { runOp, toErrorResult } from '../core/run_op.js';
-import { ClusterNode } from '../cluster/cluster_node.js';
-import { SendLimiter } from '../core/send_limits.js';
-import type { FenceClaim } from '../cluster/fence.js';
 import { TlsReloader } from './tls_reload.js';
-import type { CoreOp, CoreResult } from '../core/ops.js';
-
-/** A write and the fence it was accepted under (null: single node or not conversation-scoped). */
-export interface FencedOp {
-  op: WriteOp;
-  claim: FenceClaim | null;
-}
 
 export type Log = (level: string, msg: string, fields?: Record<string, unknown>) => void;
 
@@ -50,19 +47,28 @@ export const log: Log = (level, msg, fields = {}) => {
   process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }) + '\n');
 };
 
+/** The services the host's children run, by name (see `Host.services`). */
+export interface HostServices {
+  /** The store behind its batch writer and (in a cell) the fence: the store child. */
+  writePath: WritePath<FenceClaim>;
+  /** Conversations, sequencing, receipts, presence: the chat child. */
+  chat: ChatService;
+  /** The piscina pool for CPU-heavy work off the socket threads: the tasks child. */
+  tasks: TaskPool;
+}
+
 export class Host {
-  store: MessageStore | null = null;
-  writer: BatchWriter<FencedOp> | null = null;
+  readonly services = new ServiceRegistry<HostServices>();
   /** Cluster membership, routing and shard ownership; null on a single node. */
   readonly cluster: ClusterNode | null;
-  service: ChatService | null = null;
   readonly registry = new ConnectionRegistry();
   readonly links: Array<ShardLink | undefined> = [];
   readonly outbox = new BatchingOutbox((i) => this.links[i]);
+  /** Where the chat service fans out: this node's sockets, and in a cell the other nodes. */
+  readonly fanout: FanoutPort;
   readonly verifier: Verifier;
   readonly tickets: TicketStore;
   readonly metrics: HostMetrics;
-  tasks: TaskPool | null = null;
   draining = false;
   /** Per-user and per-conversation send buckets (node/core/send_limits.ts); outlive chat restarts. */
   readonly sendLimits: SendLimiter;
@@ -76,7 +82,6 @@ export class Host {
   ) {
     this.verifier = createVerifier(this.authConfig());
     this.tickets = new TicketStore({ ttlMs: cfg.auth.ticketTtlMs });
-    this.metrics = new HostMetrics(this);
     this.sendLimits = new SendLimiter(sendLimitRules(cfg.limits));
     this.tls = cfg.listen.tls
       ? new TlsReloader({
@@ -90,21 +95,33 @@ export class Host {
         })
       : null;
     const scheme = cfg.listen.tls ? 'https' : 'http';
+    const local = new LocalFanout(this.registry, this.outbox);
     this.cluster = cfg.cluster.enabled
       ? new ClusterNode({
           cfg,
           httpUrl: `${scheme}://${cfg.listen.host}:${port}`,
-          chat: () => this.service,
+          chat: () => this.services.peek('chat'),
           flushWriter: async () => {
-            await this.writer?.flush().catch(() => undefined);
+            await this.services.peek('writePath')?.flush();
           },
           registry: this.registry,
           outbox: this.outbox,
-          local: (caller, op) => this.runLocal(caller, op),
+          local,
+          run: (caller, op) => this.runLocal(caller, op),
           refuse: (ref) => this.links[ref.shard]?.post({ t: 'close', conn: ref.conn, reason: 'overloaded' }),
           log,
         })
       : null;
+    this.fanout = this.cluster ? this.cluster.fanout : local;
+    const cluster = this.cluster;
+    this.metrics = new HostMetrics({
+      writer: () => this.services.peek('writePath')?.stats() ?? null,
+      connections: () => this.registry.size,
+      shardLinks: () => this.links,
+      peerLinkStates: () => cluster?.directory.all().map((l) => l.stats().state) ?? [],
+      leaseValid: cluster ? () => cluster.leaseValid() : null,
+      outboxPosted: () => this.outbox.posted,
+    });
   }
 
   /** Run a client's op: here, or (in a cluster) at the owner of its conversation. Never throws. */
@@ -117,119 +134,117 @@ export class Host {
   private runLocal(caller: Caller, op: CoreOp): Promise<CoreResult> {
     const go = (): Promise<CoreResult> =>
       Promise.resolve()
-        .then(() => runOp(this.chat(), caller, op))
+        .then(() => runOp(this.services.get('chat'), caller, op))
         .catch((e: unknown) => toErrorResult(e, log));
     // The conversation buckets are charged where the conversation's owner runs the op.
     return op.op === 'send' ? this.sendLimits.conversation(op.conversation, caller.user, go) : go();
   }
 
-  chat(): ChatService {
-    if (!this.service) throw Object.assign(new Error('the chat service is restarting'), { code: 'unavailable' });
-    return this.service;
+  /** Ready for traffic: not draining, and the chat service runs. */
+  ready(): boolean {
+    return !this.draining && this.services.peek('chat') !== null;
   }
 
   // ------------------------------------------------------------------ children
 
-  /** The store and its batch writer. Stopping flushes what was accepted, then closes. */
-  storeService(): Service {
+  /** The store and its write path. Stopping flushes what was accepted, then closes. */
+  storeChild(): ChildSpecInput {
     return {
-      start: async () => {
-        const cfg = this.cfg;
-        const store: MessageStore = meteredStore(
-          cfg.store.kind === 'cassandra'
-            ? await openCassandraStore(cfg.store.cassandra, { migrate: cfg.store.cassandra.migrateOnStart })
-            : new SqliteStore(cfg.store.sqlite.file),
-          this.metrics.store,
-        );
-        const fault = faultHook();
-        this.store = store;
-        const cluster = this.cluster;
-        this.writer = new BatchWriter<FencedOp>(async (items) => {
-          const ops = items.map((i) => i.op);
-          try {
-            if (cluster) await cluster.commit(claimsOf(items), () => store.commit(ops));
-            else await store.commit(ops);
-          } catch (e) {
-            this.service?.writeFailed();
-            throw e;
-          }
-          fault?.(ops);
-        }, writerOptions(cfg.store));
-      },
-      stop: async () => {
-        await this.writer?.close();
-        await this.store?.close();
-        this.writer = null;
-        this.store = null;
-      },
+      id: 'store',
+      // Long enough to commit a full write queue before the store closes.
+      shutdown: 10_000,
+      start: serviceChild((): Service => {
+        let wp: WritePath<FenceClaim> | null = null;
+        return {
+          start: async () => {
+            const cfg = this.cfg;
+            const store: MessageStore = meteredStore(
+              cfg.store.kind === 'cassandra'
+                ? await openCassandraStore(cfg.store.cassandra, { migrate: cfg.store.cassandra.migrateOnStart })
+                : new SqliteStore(cfg.store.sqlite.file),
+              this.metrics.store,
+            );
+            wp = new WritePath<FenceClaim>(store, { batch: writerOptions(cfg.store), fence: this.cluster, afterCommit: faultHook() });
+            this.services.provide('writePath', wp);
+          },
+          stop: async () => {
+            if (!wp) return;
+            this.services.withdraw('writePath', wp);
+            await wp.close();
+            wp = null;
+          },
+        };
+      }),
     };
   }
 
   /** Conversations, sequencing, receipts: in-memory caches over the store. */
-  chatService(): Service {
+  chatChild(): ChildSpecInput {
     return {
-      start: async () => {
-        if (!this.store || !this.writer) throw new Error('the store is not running');
-        const l = this.cfg.limits;
-        this.service = new ChatService(this.store, this.fencedWriter(this.writer), this.registry, this.outbox, {
-          maxMessageBytes: l.maxMessageBytes,
-          defaultSyncPage: l.defaultSyncPage,
-          maxSyncPage: l.maxSyncPage,
-          maxHistoryPage: l.maxHistoryPage,
-          maxConversationMembers: l.maxConversationMembers,
-          retentionMessages: this.cfg.store.retentionMessages,
-          maxPresenceSubscriptions: l.maxPresenceSubscriptions,
-          presenceOfflineDebounceMs: l.presenceOfflineDebounceMs,
-          presenceIntervalMs: l.presenceIntervalMs,
-          groupReceiptIntervalMs: l.groupReceiptIntervalMs,
-          typingTtlMs: l.typingTtlMs,
-        });
-        if (this.cluster) {
-          this.service.cluster = this.cluster.hooks;
-          this.cluster.attachChat(this.service);
-        }
-      },
-      stop: async () => {
-        this.service?.close();
-        this.service = null;
-      },
-    };
-  }
-
-  /** The writer as the chat service sees it: each op carries its fence (the epoch it was sequenced under). */
-  private fencedWriter(w: BatchWriter<FencedOp>): Writer {
-    const claim = (op: WriteOp, epoch?: number): FencedOp => ({ op, claim: this.cluster ? this.cluster.claimOf(op, epoch) : null });
-    return {
-      submit: (op, epoch) => {
-        try {
-          return w.submit(claim(op, epoch));
-        } catch (e) {
-          return Promise.reject(e as Error);
-        }
-      },
-      submitMany: (ops, epoch) => {
-        try {
-          return w.submitMany(ops.map((op) => claim(op, epoch)));
-        } catch (e) {
-          return Promise.reject(e as Error);
-        }
-      },
-      room: () => w.room(),
+      id: 'chat',
+      start: serviceChild((): Service => {
+        let svc: ChatService | null = null;
+        let off: (() => void) | null = null;
+        return {
+          start: async () => {
+            const wp = this.services.get('writePath');
+            const l = this.cfg.limits;
+            const chat = new ChatService({
+              store: wp.store,
+              writer: wp,
+              registry: this.registry,
+              fanout: this.fanout,
+              ownership: this.cluster,
+              limits: {
+                maxMessageBytes: l.maxMessageBytes,
+                defaultSyncPage: l.defaultSyncPage,
+                maxSyncPage: l.maxSyncPage,
+                maxHistoryPage: l.maxHistoryPage,
+                maxConversationMembers: l.maxConversationMembers,
+                retentionMessages: this.cfg.store.retentionMessages,
+                maxPresenceSubscriptions: l.maxPresenceSubscriptions,
+                presenceOfflineDebounceMs: l.presenceOfflineDebounceMs,
+                presenceIntervalMs: l.presenceIntervalMs,
+                groupReceiptIntervalMs: l.groupReceiptIntervalMs,
+                typingTtlMs: l.typingTtlMs,
+              },
+            });
+            // A failed batch retires every cached seq before any of its sends settles.
+            off = wp.onFailure(() => chat.writeFailed());
+            this.cluster?.attachChat(chat);
+            svc = chat;
+            this.services.provide('chat', chat);
+          },
+          stop: async () => {
+            if (!svc) return;
+            this.services.withdraw('chat', svc);
+            off?.();
+            svc.close();
+            svc = null;
+          },
+        };
+      }),
     };
   }
 
   /** The piscina pool for CPU-heavy work off the socket threads. */
-  taskService(threads: number): Service {
-    const pool = new TaskPool(this.authConfig(), threads);
+  tasksChild(threads: number): ChildSpecInput {
     return {
-      start: async () => {
-        await pool.start();
-        this.tasks = pool;
-      },
-      stop: async () => {
-        this.tasks = null;
-        await pool.stop();
-      },
+      id: 'tasks',
+      shutdown: 5_000,
+      start: serviceChild((): Service => {
+        const pool = new TaskPool(this.authConfig(), threads);
+        return {
+          start: async () => {
+            await pool.start();
+            this.services.provide('tasks', pool);
+          },
+          stop: async () => {
+            this.services.withdraw('tasks', pool);
+            await pool.stop();
+          },
+        };
+      }),
     };
   }
 
@@ -238,8 +253,19 @@ export class Host {
     return { issuer: a.issuer || undefined, audience: a.audience || undefined, clockToleranceSec: a.clockToleranceSec, ticketTtlMs: a.ticketTtlMs, keys: a.keys };
   }
 
+  /** The socket shards: N uWebSockets.js worker threads on one port, one_for_one. */
+  shardsChild(count: number, http: (req: HttpRequest) => Promise<HttpResponse>): ChildSpecInput {
+    return supervisorSpec('shards', {
+      strategy: 'one_for_one',
+      // A shard that crashes more than 5 times in 10 s is not a transient fault.
+      intensity: 5,
+      periodMs: 10_000,
+      children: Array.from({ length: count }, (_, i) => this.shardChild(i, http)),
+    });
+  }
+
   /** One socket shard: a worker thread running shards/shard_main.ts. */
-  shardSpec(shard: number, http: (req: HttpRequest) => Promise<HttpResponse>): ChildSpecInput {
+  private shardChild(shard: number, http: (req: HttpRequest) => Promise<HttpResponse>): ChildSpecInput {
     const init: ShardInit = {
       shard,
       nodeId: this.cfg.node.id,
@@ -269,7 +295,7 @@ export class Host {
             registry: this.registry,
             http,
             redeem: (t) => this.tickets.redeem(t),
-            verify: (token) => (this.tasks ? this.tasks.verifyToken(token) : Promise.reject(new Error('the task pool is restarting'))),
+            verify: (token) => this.services.get('tasks').verifyToken(token),
             log,
             onDrained: () => {},
           });
@@ -281,12 +307,4 @@ export class Host {
       }),
     };
   }
-}
-
-
-/** The distinct fences of a batch (one per shard and token). */
-function claimsOf(items: FencedOp[]): FenceClaim[] {
-  const seen = new Map<string, FenceClaim>();
-  for (const i of items) if (i.claim) seen.set(`${i.claim.shard}:${i.claim.token}`, i.claim);
-  return [...seen.values()];
 }

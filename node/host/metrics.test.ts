@@ -1,18 +1,21 @@
 /** Host gauges read at scrape time: shard links, peer links by state, the cluster lease. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HostMetrics } from './metrics.js';
-import type { Host } from './host.js';
+import { HostMetrics, type MetricSources } from './metrics.js';
+import type { LinkState } from '../peers/peer_link.js';
 
-function stubHost(o: { links: unknown[]; cluster: unknown; enabled: boolean }): Host {
+type StubCluster = { directory: { all(): Array<{ stats(): { state: string } }> }; lease: { isValid(): boolean } } | null;
+
+function stubHost(o: { links: unknown[]; cluster: StubCluster; enabled: boolean }): MetricSources {
+  const c = o.cluster;
   return {
-    cfg: { cluster: { enabled: o.enabled } },
-    writer: null,
-    registry: { size: 0 },
-    outbox: { posted: 0 },
-    links: o.links,
-    cluster: o.cluster,
-  } as unknown as Host;
+    writer: () => null,
+    connections: () => 0,
+    shardLinks: () => o.links as ReturnType<MetricSources['shardLinks']>,
+    peerLinkStates: () => (c ? c.directory.all().map((l) => l.stats().state as LinkState) : []),
+    leaseValid: o.enabled && c ? () => c.lease.isValid() : null,
+    outboxPosted: () => 0,
+  };
 }
 
 const line = (text: string, series: string): string | undefined => text.split('\n').find((l) => l.startsWith(series + ' '));

@@ -6,9 +6,22 @@
  */
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { SupervisorReport } from '../../supervisor/index.js';
-import type { Host } from './host.js';
 import { StoreMetrics } from '../store/metered_store.js';
 import type { LinkState } from '../peers/peer_link.js';
+
+/** What the host's gauges read (the host provides it; metrics know nothing else of it). */
+export interface MetricSources {
+  /** The write path's counters; null while the store child is not running. */
+  writer(): { queueDepth: number; batchesCommitted: number } | null;
+  connections(): number;
+  /** Per socket shard: its link for metrics, undefined while it is down. */
+  shardLinks(): ReadonlyArray<{ metrics(): Promise<unknown> } | undefined>;
+  /** States of the cluster peer links (none outside a cluster). */
+  peerLinkStates(): LinkState[];
+  /** null outside a cluster. */
+  leaseValid: (() => boolean) | null;
+  outboxPosted(): number;
+}
 
 export class HostMetrics {
   readonly registry = new Registry();
@@ -16,7 +29,7 @@ export class HostMetrics {
   readonly store = new StoreMetrics(this.registry);
   private readonly restarts: Counter;
 
-  constructor(private readonly host: Host) {
+  constructor(private readonly host: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.restarts = new Counter({ name: 'switchboard_child_restarts_total', help: 'Supervised children restarted, by supervisor and child', labelNames: ['supervisor', 'child'], registers });
@@ -25,7 +38,7 @@ export class HostMetrics {
       help: 'Writes accepted by the batch writer and not yet durable',
       registers,
       collect() {
-        this.set(host.writer?.stats().queueDepth ?? 0);
+        this.set(host.writer()?.queueDepth ?? 0);
       },
     });
     new Gauge({
@@ -33,7 +46,7 @@ export class HostMetrics {
       help: 'Store batches committed since the writer started',
       registers,
       collect() {
-        this.set(host.writer?.stats().batchesCommitted ?? 0);
+        this.set(host.writer()?.batchesCommitted ?? 0);
       },
     });
     new Gauge({
@@ -41,7 +54,7 @@ export class HostMetrics {
       help: 'Connections in the host routing registry',
       registers,
       collect() {
-        this.set(host.registry.size);
+        this.set(host.connections());
       },
     });
     new Gauge({
@@ -49,7 +62,7 @@ export class HostMetrics {
       help: 'Socket shard threads with a live link to the host',
       registers,
       collect() {
-        this.set(host.links.filter((l) => l !== undefined).length);
+        this.set(host.shardLinks().filter((l) => l !== undefined).length);
       },
     });
     new Gauge({
@@ -59,17 +72,18 @@ export class HostMetrics {
       registers,
       collect() {
         const by: Record<LinkState, number> = { connecting: 0, up: 0, down: 0, stopped: 0 };
-        for (const l of host.cluster?.directory.all() ?? []) by[l.stats().state]++;
+        for (const state of host.peerLinkStates()) by[state]++;
         for (const [state, n] of Object.entries(by)) this.set({ state }, n);
       },
     });
-    if (host.cfg.cluster.enabled) {
+    const leaseValid = host.leaseValid;
+    if (leaseValid) {
       new Gauge({
         name: 'switchboard_cluster_lease_valid',
         help: '1 while this node holds a valid etcd lease, 0 when it has none or it lapsed (cluster nodes only)',
         registers,
         collect() {
-          this.set(host.cluster?.lease?.isValid(0) ? 1 : 0);
+          this.set(leaseValid() ? 1 : 0);
         },
       });
     }
@@ -78,7 +92,7 @@ export class HostMetrics {
       help: 'Push items posted from the host to shards',
       registers,
       collect() {
-        this.set(host.outbox.posted);
+        this.set(host.outboxPosted());
       },
     });
   }
@@ -89,7 +103,7 @@ export class HostMetrics {
 
   /** Prometheus text of the host and every live shard. */
   async render(): Promise<string> {
-    const shardJson = await Promise.all(this.host.links.map((l) => (l ? l.metrics() : Promise.resolve(null))));
+    const shardJson = await Promise.all(this.host.shardLinks().map((l) => (l ? l.metrics() : Promise.resolve(null))));
     const all = [await this.registry.getMetricsAsJSON(), ...shardJson.filter((j) => j !== null)] as Parameters<typeof AggregatorRegistry.aggregate>[0];
     return AggregatorRegistry.aggregate(all).metrics();
   }
