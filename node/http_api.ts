@@ -12,6 +12,8 @@
  *   GET  /admin/status                  (API key)   the live supervision tree (text)
  *   POST /admin/drain                   (API key)   graceful drain, as on SIGTERM
  *   GET  /web/, POST /web/dev-signin                the browser chat (node/web/serve.ts), when web.enabled
+ *   PUT|DELETE /v1/users/:u/devices/:d/push, GET /v1/users/:u/push, PUT /v1/users/:u/mutes/:c
+ *                                       (API key)   push registrations and mutes (node/push/push_http.ts)
  *
  * Errors are JSON {code, message} with codes from protocol/codes.ts.
  */
@@ -25,6 +27,7 @@ import { handleTicketRequest } from './auth/ticket_handler.js';
 import type { TicketStore } from './auth/tickets.js';
 import type { Verifier } from './auth/verify.js';
 import type { CoreOp, CoreResult } from './core/ops.js';
+import { pushRoute, type PushApi } from './push/push_http.js';
 
 export interface HttpApiDeps {
   /** Runs an op like a socket's (here or at the conversation's owner node). */
@@ -37,6 +40,8 @@ export interface HttpApiDeps {
   admin?: { status(): string; drain(): void; cluster?(): unknown };
   /** The web chat's routes under /web (node/web/serve.ts); absent when web.enabled is false. */
   web?: (req: HttpRequest) => Promise<HttpResponse>;
+  /** Push registrations and mutes (node/push/); absent when no push provider is enabled. */
+  push?: PushApi;
 }
 
 /** A CoreResult of the expected kind, or its error thrown as a CatalogError. */
@@ -142,6 +147,8 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
         body: { conversation: ack.conversation, client_msg_id: ack.clientMsgId, message_id: ack.messageId, seq: ack.seq, server_ts: ack.serverTs, duplicate: ack.duplicate },
       };
     }
+    const pushed = deps.push ? await pushRoute(req, deps.push) : null;
+    if (pushed) return pushed;
     const m = /^\/v1\/conversations\/([^/]+)\/messages$/.exec(path);
     if (method === 'GET' && m) {
       const q = new URLSearchParams(req.query);
