@@ -1,25 +1,18 @@
 /**
- * A node's membership in a cluster cell: the I/O shell that wires the building
- * blocks of node/cluster, node/routing and node/peers into a host, as children of
- * its supervision tree (node/main.ts):
+ * A node's membership in a cluster cell: the shell that wires the building blocks of
+ * node/cluster, node/etcd, node/routing and node/peers into a host. Its children are
+ * named factories that node/main.ts places in the host's tree (rest_for_one):
  *
- *   host (rest_for_one)
- *   ├── etcd          the shared etcd client
- *   ├── lease         the node lease (everything below hangs keys on it)
- *   ├── peer-server   gRPC server of the links (its port goes into membership)
- *   ├── membership    members/<node> under the lease; up/down events
- *   ├── routes        user/device -> node, written behind from the registry
- *   ├── store, chat   (the host's)
- *   ├── ownership     conversation shards: claim, release after draining, fence
- *   ├── links         (one_for_one) one PeerLink per live peer, started and
- *   │                  terminated as membership changes (dynamic children)
- *   └── tasks, shards (the host's)
+ *   etcd, lease, peer-server, membership, routes   before the store
+ *   ownership, links                               after the chat service
+ *
+ * Running children publish themselves in `services` (a typed registry).
  *
  * What the rest of the node sees: `run` (ops go to the owner of their conversation,
- * forwarder.ts), `hooks` (ChatService's owns / cross-node fan-out, fanout.ts) and
- * `claimOf` / `commit` (the writer's fencing: a write for a conversation carries the
- * token of its shard taken when its seq was assigned, and commits only while that
- * token is still ours; ownership.ts / fence.ts).
+ * forwarder.ts), `fanout` (the core's fan-out port in a cell, fanout.ts), `epochOf`
+ * (the core's Ownership port) and `fence` (the write path's fence: a write for a
+ * conversation carries the token of its shard taken when its seq was assigned, and
+ * commits only while that token is still ours; cluster_fence.ts, ownership.ts).
  *
  * Shard moves: on acquire the chat service forgets cached state of the shard, so the
  * first op reloads the last seq from the store; before a planned release the shard
@@ -28,31 +21,26 @@
  * writes fail the fence check.
  */
 import type { Etcd3 } from 'etcd3';
-import { ServiceRegistry, Supervisor, serviceChild, type ChildSpecInput, type Service, type StartFn } from '../../supervisor/index.js';
+import { ServiceRegistry, serviceChild, type ChildSpecInput, type Service, type StartFn } from '../../supervisor/index.js';
 import type { Config } from '../config.js';
 import type { Caller } from '../core/chat_types.js';
 import type { Ownership } from '../core/conversations.js';
 import type { FanoutPort } from '../core/fanout_port.js';
 import type { ChatService } from '../core/chat_service.js';
-import { CatalogError } from '../../protocol/errors.js';
 import type { ConnRef, ConnectionRegistry } from '../core/registry.js';
-import type { WriteOp } from '../store/types.js';
-import type { WriteFence } from '../store/write_path.js';
 import { EtcdRouteTable } from '../routing/route_table_etcd.js';
 import type { Route, RouteChange } from '../routing/route_table.js';
-import { PeerLink } from '../peers/peer_link.js';
 import { PeerDirectory, PeerServer } from '../peers/peer_server.js';
 import type { LinkFrame } from '../../protocol/gen/cluster_pb.js';
 import { makeEtcdClient } from '../etcd/etcd_client.js';
 import { NodeLease } from '../etcd/node_lease.js';
-import { Membership, type MemberEvent } from './membership.js';
+import { Membership } from './membership.js';
 import { ShardOwnership } from './ownership.js';
 import { shardOf } from './shard_map.js';
-import type { FenceClaim } from './fence.js';
-import { FencedError } from './fence.js';
+import { ClusterFence } from './cluster_fence.js';
+import { PeerLinks } from './peer_links.js';
 import { Forwarder } from './forwarder.js';
 import { ClusterFanout, type EncodedOutbox } from './fanout.js';
-import { CommitOrder } from './commit_order.js';
 import type { CoreOp, CoreResult } from '../core/ops.js';
 
 type Log = (level: string, msg: string, fields?: Record<string, unknown>) => void;
@@ -76,24 +64,6 @@ export interface ClusterNodeDeps {
   log: Log;
 }
 
-/** The conversation a write belongs to (null: not conversation-scoped, e.g. presence). */
-function conversationOfWrite(op: WriteOp): string | null {
-  switch (op.kind) {
-    case 'message':
-      return op.message.conversation;
-    case 'cursor':
-      return op.cursor.conversation;
-    case 'conversation':
-      return op.conversation.id;
-    case 'trim':
-    case 'members':
-    case 'subject':
-      return op.conversation;
-    case 'presence':
-      return null;
-  }
-}
-
 const routeKey = (r: Route): string => `${r.user}\u0000${r.device}\u0000${r.node}`;
 function parseRoute(k: string): Route {
   const [user, device, node] = k.split('\u0000');
@@ -110,20 +80,21 @@ export interface ClusterServices {
   ownership: ShardOwnership;
 }
 
-export class ClusterNode implements Ownership, WriteFence<FenceClaim> {
+export class ClusterNode implements Ownership {
   readonly self: string;
   readonly directory = new PeerDirectory();
   readonly forwarder: Forwarder;
   /** The fan-out port in a cell: the local part and one frame per other node with recipients. */
   readonly fanout: ClusterFanout;
   readonly services = new ServiceRegistry<ClusterServices>();
+  /** The fence on every write of this node (node/store/write_path.ts). */
+  readonly fence: ClusterFence;
+  private readonly links: PeerLinks;
   /**
    * Routes of other nodes fed to presence as connections ("user\0device\0node"): kept
    * across restarts of the routes and chat children so nothing is counted twice.
    */
   private readonly remoteFed = new Set<string>();
-  /** Per peer: the last start/stop of its link, so changes apply in order. */
-  private readonly linkOps = new Map<string, Promise<void>>();
   /** Shards being released: no new writes while the writer drains them. */
   private readonly releasing = new Set<number>();
   private readonly shardCount: number;
@@ -148,6 +119,23 @@ export class ClusterNode implements Ownership, WriteFence<FenceClaim> {
       registry: d.registry,
       outbox: d.outbox,
       onRemoteDelivered: (c, seq) => d.chat()?.remoteDelivered(c, seq),
+    });
+    this.fence = new ClusterFence({
+      shardOf: (c) => this.shardOf(c),
+      heldToken: (s) => this.heldToken(s),
+      ownership: () => this.services.peek('ownership'),
+      leaseValid: () => this.leaseValid(),
+      log: d.log,
+    });
+    this.links = new PeerLinks({
+      self: this.self,
+      links: d.cfg.cluster.links,
+      directory: this.directory,
+      membership: () => this.services.get('membership'),
+      leaseId: () => this.services.peek('lease')?.id ?? '',
+      onFrames: (frames, peer) => this.onFrames(frames, peer),
+      linkDown: (peer) => this.forwarder.linkDown(peer),
+      log: d.log,
     });
     // Routes follow the registry (which outlives every child) while a table runs.
     d.registry.tap((ev, ref) => {
@@ -197,65 +185,6 @@ export class ClusterNode implements Ownership, WriteFence<FenceClaim> {
     const nodes = new Set<string>([this.self]);
     for (const r of this.services.peek('routes')?.lookup(user) ?? []) nodes.add(r.node);
     return nodes.size;
-  }
-
-  // ------------------------------------------------------------------ writer fencing
-
-  /**
-   * The fence a write must pass: the epoch of the state that made it (its seq was
-   * assigned under that epoch; node/core/sequencer.ts), or the current one for ops no
-   * cached state made. Refused at once unless it is the node's current epoch for the
-   * shard: a node that lost the shard and took it back under a newer epoch must not
-   * write what it sequenced under the old one (another owner may have written between).
-   */
-  claimOf(op: WriteOp, epoch?: number): FenceClaim | null {
-    const conv = conversationOfWrite(op);
-    if (conv === null) return null;
-    const shard = this.shardOf(conv);
-    const token = this.heldToken(shard);
-    if (token === null) throw new CatalogError('unavailable', `conversation ${conv} is moving to another node; retry`, 250);
-    if (epoch !== undefined && epoch !== token) {
-      throw new CatalogError('unavailable', `conversation ${conv} was sequenced under epoch ${epoch}, the shard's is ${token} now; retry`, 250);
-    }
-    return { shard, token };
-  }
-
-  /**
-   * Run a store commit under the claims of its ops, in call order with any other
-   * commit in flight (a pipelined writer; see commit_order.ts).
-   */
-  commit(claims: FenceClaim[], fn: () => Promise<void>): Promise<void> {
-    return this.commitOrder.run((write) => this.fencedRun(claims, write), fn);
-  }
-
-  private readonly commitOrder = new CommitOrder();
-
-  claimKey(c: FenceClaim): string {
-    return `${c.shard}:${c.token}`;
-  }
-
-  private async fencedRun(claims: FenceClaim[], fn: () => Promise<void>): Promise<void> {
-    if (claims.length === 0) return fn();
-    const o = this.services.peek('ownership');
-    if (!o) throw new CatalogError('unavailable', 'shard ownership is restarting; retry', 250);
-    try {
-      await o.fencedCommit(claims, fn);
-      // The process may have been frozen (SIGSTOP, a long GC) between the fence check
-      // and the end of the write, long enough for another node to take the shard. Such
-      // a write still loses to the new owner's (every statement of a commit carries the
-      // write timestamp taken when it started, before the takeover), but it must not be
-      // acked: the sender retries and the dedup check (which verifies the message at the
-      // key's seq) gives it a fresh seq from the new owner.
-      if (!this.leaseValid()) throw new FencedError('lease_expiring', claims[0].shard);
-      const lost = claims.find((c) => o.tokenOf(c.shard) !== c.token);
-      if (lost) throw new FencedError('not_owner', lost.shard);
-    } catch (e) {
-      if (e instanceof FencedError) {
-        this.d.log('warn', 'write fenced', { reason: e.reason, shard: e.shard });
-        throw new CatalogError('unavailable', `write refused: ${e.message}; retry`, 250);
-      }
-      throw e;
-    }
   }
 
   /** A (re)started chat service: tell its presence who is connected elsewhere. */
@@ -430,7 +359,7 @@ export class ClusterNode implements Ownership, WriteFence<FenceClaim> {
 
   /** (one_for_one) one PeerLink per live peer, started and terminated as membership changes. */
   linksChild(): ChildSpecInput {
-    return { id: 'links', type: 'supervisor', start: this.linksStart() };
+    return this.links.child();
   }
 
   private readonly infoLog = (line: string): void => this.d.log('info', line);
@@ -450,71 +379,6 @@ export class ClusterNode implements Ownership, WriteFence<FenceClaim> {
         },
       };
     });
-  }
-
-  /** A one_for_one supervisor whose children are the peer links, following membership. */
-  private linksStart(): StartFn {
-    return async (ctx) => {
-      const sup = new Supervisor({ name: `${ctx.supervisor}/${ctx.childId}`, strategy: 'one_for_one', intensity: 10, periodMs: 10_000, clock: ctx.clock, parentReport: ctx.report, children: [] });
-      await sup.start();
-      const membership = this.services.get('membership');
-      const onChange = (e: MemberEvent): void => {
-        if (e.member.node === this.self) return;
-        const id = `peer-${e.member.node}`;
-        if (e.kind === 'down') {
-          this.forwarder.linkDown(e.member.node);
-          this.serial(e.member.node, () => sup.terminateChild(id).then(() => sup.deleteChild(id)).catch(() => undefined));
-          return;
-        }
-        this.serial(e.member.node, () => this.startLink(sup, e.member.node, e.member.peerAddr));
-      };
-      const off = membership.onChange(onChange);
-      for (const m of membership.members()) if (m.node !== this.self) this.serial(m.node, () => this.startLink(sup, m.node, m.peerAddr));
-      void sup.exited.finally(off);
-      return { exited: sup.exited, requestStop: () => void sup.stop(), kill: () => sup.kill(), tree: () => sup.tree() };
-    };
-  }
-
-  private serial(node: string, fn: () => Promise<void>): void {
-    const next = (this.linkOps.get(node) ?? Promise.resolve()).then(fn, fn);
-    this.linkOps.set(node, next);
-    void next.finally(() => {
-      if (this.linkOps.get(node) === next) this.linkOps.delete(node);
-    });
-  }
-
-  private async startLink(sup: Supervisor, node: string, addr: string): Promise<void> {
-    const id = `peer-${node}`;
-    const l = this.d.cfg.cluster.links;
-    // A restarted peer comes back with a new address: replace the old link.
-    await sup.terminateChild(id).then(() => sup.deleteChild(id)).catch(() => undefined);
-    await sup
-      .startChild({
-        id,
-        restart: 'transient',
-        shutdown: 3_000,
-        start: serviceChild((): Service => {
-          const link = new PeerLink({
-            self: this.self,
-            peer: node,
-            // The node with the smaller id dials.
-            dial: this.self < node ? addr : null,
-            directory: this.directory,
-            leaseId: () => this.services.peek('lease')?.id ?? '',
-            onFrames: (frames, peer) => this.onFrames(frames, peer),
-            maxQueuedBytes: l.maxQueuedBytes,
-            maxBatchBytes: l.maxBatchBytes,
-            heartbeatMs: l.heartbeatMs,
-            deadAfterMs: l.deadAfterMs,
-            log: (line) => this.d.log('info', line),
-          });
-          link.onState((s) => {
-            if (s === 'down' || s === 'stopped') this.forwarder.linkDown(node);
-          });
-          return link;
-        }),
-      })
-      .catch((e) => this.d.log('warn', 'peer link not started', { peer: node, err: (e as Error).message }));
   }
 
   private onFrames(frames: LinkFrame[], peer: string): void {

@@ -164,7 +164,7 @@ export class Host {
                 : new SqliteStore(cfg.store.sqlite.file),
               this.metrics.store,
             );
-            wp = new WritePath<FenceClaim>(store, { batch: writerOptions(cfg.store), fence: this.cluster, afterCommit: faultHook() });
+            wp = new WritePath<FenceClaim>(store, { batch: writerOptions(cfg.store), fence: this.cluster?.fence ?? null, afterCommit: faultHook() });
             this.services.provide('writePath', wp);
           },
           stop: async () => {
