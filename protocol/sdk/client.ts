@@ -70,6 +70,8 @@ const DEFAULTS = {
   // A gap while one of our own sends is in flight may be that send's seq: give its
   // ack this long to arrive before syncing.
   gapWaitMs: 500,
+  // New conversations usually arrive in bursts (a sync page, a group add): one list.
+  listDelayMs: 100,
 };
 
 export class SwitchboardClient extends Emitter<SdkEvents> {
@@ -93,6 +95,7 @@ export class SwitchboardClient extends Emitter<SdkEvents> {
   private welcomeTimer: unknown = null;
   private heartbeatTimer: unknown = null;
   private ackTimer: unknown = null;
+  private listTimer: unknown = null;
   private gapTimers = new Map<string, unknown>();
   private ackDirty = new Set<string>();
   private readSent = new Map<string, number>();
@@ -208,7 +211,7 @@ export class SwitchboardClient extends Emitter<SdkEvents> {
     this.live = false;
     this.outbox.pause();
     this.clearTimers();
-    if (this.stopped) return this.setStatus('stopped');
+    if (this.stopped) return this.status === 'stopped' ? undefined : this.setStatus('stopped');
     const action = closeAction(code);
     const canRefresh = 'ticket' in this.o.auth || typeof this.o.auth.token === 'function';
     if (action === 'terminal' || (action === 'reauth' && (!canRefresh || ++this.authFailures > 2))) {
@@ -226,8 +229,8 @@ export class SwitchboardClient extends Emitter<SdkEvents> {
   }
 
   private clearTimers(): void {
-    for (const t of [this.reconnectTimer, this.welcomeTimer, this.heartbeatTimer, this.ackTimer, ...this.gapTimers.values()]) if (t !== null) this.o.clock.clearTimeout(t);
-    this.reconnectTimer = this.welcomeTimer = this.heartbeatTimer = this.ackTimer = null;
+    for (const t of [this.reconnectTimer, this.welcomeTimer, this.heartbeatTimer, this.ackTimer, this.listTimer, ...this.gapTimers.values()]) if (t !== null) this.o.clock.clearTimeout(t);
+    this.reconnectTimer = this.welcomeTimer = this.heartbeatTimer = this.ackTimer = this.listTimer = null;
     this.gapTimers.clear();
   }
 
@@ -338,9 +341,25 @@ export class SwitchboardClient extends Emitter<SdkEvents> {
       serverTs: Number(p.serverTs),
     };
     if (m.sender === this.user) this.outbox.acked(m.conversation, m.clientMsgId);
-    const fresh = this.conv(m.conversation).add(m);
+    const c = this.conv(m.conversation);
+    if (m.meta.system) c.fromSystemMessage(m);
+    if (c.kind === '') this.learnConversations();
+    const fresh = c.add(m);
     if (fresh) this.emit('message', m);
     return fresh;
+  }
+
+  /**
+   * A message for a conversation this device knows nothing about (a peer opened it, or
+   * added us to a group): ask for the list, which has its kind and members. Debounced,
+   * so a sync page full of new conversations costs one request.
+   */
+  private learnConversations(): void {
+    if (this.listTimer !== null) return;
+    this.listTimer = this.o.clock.setTimeout(() => {
+      this.listTimer = null;
+      if (this.live) void this.refreshConversations().catch(() => undefined);
+    }, DEFAULTS.listDelayMs);
   }
 
   /** Persist, then ack (§6.2: ack only what is durably stored); look for gaps. */

@@ -14,6 +14,8 @@ export class Conversation implements ConversationInfo {
   members: string[] = [];
   admins: string[] = [];
   subject = '';
+  /** Seq of the system message the subject came from (0: from group_info or unknown). */
+  subjectSeq = 0;
   cursor = 0;
   lastSeq = 0;
   firstSeq = 0;
@@ -34,6 +36,19 @@ export class Conversation implements ConversationInfo {
     if (m.seq > this.lastSeq) this.lastSeq = m.seq;
     this.advance();
     return true;
+  }
+
+  /**
+   * Group facts carried by system messages (PROTOCOL.md §5.9): the kind, and the
+   * subject, which list_conversations does not return. The newest change wins.
+   */
+  fromSystemMessage(m: StoredMessage): void {
+    this.kind = 'group';
+    const sys = m.meta.system;
+    if ((sys === 'group_created' || sys === 'subject_changed') && m.seq >= this.subjectSeq) {
+      this.subject = m.meta.subject ?? '';
+      this.subjectSeq = m.seq;
+    }
   }
 
   /** Move the cursor past every contiguously held seq. */

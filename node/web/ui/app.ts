@@ -9,7 +9,7 @@ import { IndexedDbStorage, SwitchboardClient, type ConversationInfo, type Outbox
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 
-const TICK_TEXT: Record<Tick, string> = { pending: '🕓', failed: '!', sent: '✓', delivered: '✓✓', read: '✓✓' };
+const TICK_TEXT: Record<Tick, string> = { pending: '◷', failed: '!', sent: '✓', delivered: '✓✓', read: '✓✓' };
 const TICK_LABEL: Record<Tick, string> = { pending: 'sending', failed: 'not sent', sent: 'sent', delivered: 'delivered', read: 'read' };
 
 let client: SwitchboardClient | null = null;
@@ -117,6 +117,8 @@ function render(): void {
       const online = peer ? client!.presenceOf(peer)?.online === true : false;
       dot.className = `dot${online ? ' online' : ''}`;
       dot.setAttribute('aria-hidden', 'true');
+      // Presence is per user: a group has no dot of its own.
+      if (c.kind === 'group') dot.style.visibility = 'hidden';
       const name = document.createElement('span');
       name.className = 'name';
       name.textContent = title(c, me);
@@ -175,7 +177,7 @@ function messageItem(m: StoredMessage, me: string): HTMLLIElement {
   }
   const mine = m.sender === me;
   li.className = `msg${mine ? ' mine' : ''}`;
-  if (!mine) {
+  if (!mine && client!.conversation(m.conversation)?.kind === 'group') {
     const from = document.createElement('span');
     from.className = 'from';
     from.textContent = m.sender;
