@@ -15,6 +15,7 @@ import {
   HistoryRequestSchema,
   MarkReadSchema,
   MemberReceiptsQuerySchema,
+  MediaSlotRequestSchema,
   ServerFrameSchema,
   type ClientFrame,
   type ServerFrame,
@@ -112,6 +113,8 @@ export const SEQ_FIELDS: ReadonlySet<DescField> = new Set([
   CursorSchema.field.seq,
   HistoryRequestSchema.field.beforeSeq,
   MemberReceiptsQuerySchema.field.seq,
+  // Not a seq, but a uint64 the node turns into a number all the same (a media size).
+  MediaSlotRequestSchema.field.size,
 ]);
 
 const SEQ_WHY = `must be an integer in 0..${MAX_SEQ} (2^53 - 1)`;
@@ -129,6 +132,8 @@ function seqRangeError(frame: ClientFrame): string | null {
       return k.value.seq > MAX_SEQ_BIG ? seqRangeMessage('member_receipts.seq') : null;
     case 'history':
       return k.value.beforeSeq > MAX_SEQ_BIG ? seqRangeMessage('history.before_seq') : null;
+    case 'mediaSlot':
+      return k.value.size > MAX_SEQ_BIG ? seqRangeMessage('media_slot.size') : null;
     case 'sync': {
       const cs = k.value.cursors;
       for (let i = 0; i < cs.length; i++) if (cs[i].seq > MAX_SEQ_BIG) return seqRangeMessage(`sync.cursors[${i}].seq`);

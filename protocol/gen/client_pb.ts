@@ -21,7 +21,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file client.proto.
  */
 export const file_client: GenFile = /*@__PURE__*/
-  fileDesc("CgxjbGllbnQucHJvdG8SDnN3aXRjaGJvYXJkLnYxIrQICgtDbGllbnRGcmFtZRIOCgZyZXFfaWQYASABKA0SJAoEc2VuZBgKIAEoCzIULnN3aXRjaGJvYXJkLnYxLlNlbmRIABIrCgNhY2sYCyABKAsyHC5zd2l0Y2hib2FyZC52MS5BY2tEZWxpdmVyZWRIABIoCgRyZWFkGAwgASgLMhguc3dpdGNoYm9hcmQudjEuTWFya1JlYWRIABIrCgRzeW5jGA0gASgLMhsuc3dpdGNoYm9hcmQudjEuU3luY1JlcXVlc3RIABIxCgdoaXN0b3J5GA4gASgLMh4uc3dpdGNoYm9hcmQudjEuSGlzdG9yeVJlcXVlc3RIABIxCgtvcGVuX2RpcmVjdBgPIAEoCzIaLnN3aXRjaGJvYXJkLnYxLk9wZW5EaXJlY3RIABIkCgRwaW5nGBAgASgLMhQuc3dpdGNoYm9hcmQudjEuUGluZ0gAEj8KEmxpc3RfY29udmVyc2F0aW9ucxgRIAEoCzIhLnN3aXRjaGJvYXJkLnYxLkxpc3RDb252ZXJzYXRpb25zSAASMwoMY3JlYXRlX2dyb3VwGBIgASgLMhsuc3dpdGNoYm9hcmQudjEuQ3JlYXRlR3JvdXBIABIxCgthZGRfbWVtYmVycxgTIAEoCzIaLnN3aXRjaGJvYXJkLnYxLkFkZE1lbWJlcnNIABI3Cg5yZW1vdmVfbWVtYmVycxgUIAEoCzIdLnN3aXRjaGJvYXJkLnYxLlJlbW92ZU1lbWJlcnNIABIxCgtsZWF2ZV9ncm91cBgVIAEoCzIaLnN3aXRjaGJvYXJkLnYxLkxlYXZlR3JvdXBIABIxCgtzZXRfc3ViamVjdBgWIAEoCzIaLnN3aXRjaGJvYXJkLnYxLlNldFN1YmplY3RIABI+Cg9tZW1iZXJfcmVjZWlwdHMYFyABKAsyIy5zd2l0Y2hib2FyZC52MS5NZW1iZXJSZWNlaXB0c1F1ZXJ5SAASPwoScHJlc2VuY2Vfc3Vic2NyaWJlGBggASgLMiEuc3dpdGNoYm9hcmQudjEuUHJlc2VuY2VTdWJzY3JpYmVIABIuCgZ0eXBpbmcYGSABKAsyHC5zd2l0Y2hib2FyZC52MS5UeXBpbmdOb3RpY2VIABI9ChFwcmVzZW5jZV9zZXR0aW5ncxgaIAEoCzIgLnN3aXRjaGJvYXJkLnYxLlByZXNlbmNlU2V0dGluZ3NIABI1Cg1wdXNoX3JlZ2lzdGVyGCggASgLMhwuc3dpdGNoYm9hcmQudjEuUHVzaFJlZ2lzdGVySAASOQoPcHVzaF91bnJlZ2lzdGVyGCkgASgLMh4uc3dpdGNoYm9hcmQudjEuUHVzaFVucmVnaXN0ZXJIABItCglwdXNoX211dGUYKiABKAsyGC5zd2l0Y2hib2FyZC52MS5QdXNoTXV0ZUgAQgYKBGtpbmQinAEKBFNlbmQSFAoMY29udmVyc2F0aW9uGAEgASgJEhUKDWNsaWVudF9tc2dfaWQYAiABKAkSDAoEYm9keRgDIAEoCRIsCgRtZXRhGAQgAygLMh4uc3dpdGNoYm9hcmQudjEuU2VuZC5NZXRhRW50cnkaKwoJTWV0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMQoMQWNrRGVsaXZlcmVkEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRILCgNzZXEYAiABKAQiLQoITWFya1JlYWQSFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBCIrCgZDdXJzb3ISFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBCJFCgtTeW5jUmVxdWVzdBInCgdjdXJzb3JzGAEgAygLMhYuc3dpdGNoYm9hcmQudjEuQ3Vyc29yEg0KBWxpbWl0GAIgASgNIkkKDkhpc3RvcnlSZXF1ZXN0EhQKDGNvbnZlcnNhdGlvbhgBIAEoCRISCgpiZWZvcmVfc2VxGAIgASgEEg0KBWxpbWl0GAMgASgNIhoKCk9wZW5EaXJlY3QSDAoEcGVlchgBIAEoCSISCgRQaW5nEgoKAnRzGAEgASgEIhMKEUxpc3RDb252ZXJzYXRpb25zIi8KC0NyZWF0ZUdyb3VwEg8KB3N1YmplY3QYASABKAkSDwoHbWVtYmVycxgCIAMoCSIxCgpBZGRNZW1iZXJzEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRINCgV1c2VycxgCIAMoCSI0Cg1SZW1vdmVNZW1iZXJzEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRINCgV1c2VycxgCIAMoCSIiCgpMZWF2ZUdyb3VwEhQKDGNvbnZlcnNhdGlvbhgBIAEoCSIzCgpTZXRTdWJqZWN0EhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIPCgdzdWJqZWN0GAIgASgJIjgKE01lbWJlclJlY2VpcHRzUXVlcnkSFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBCIiChFQcmVzZW5jZVN1YnNjcmliZRINCgV1c2VycxgBIAMoCSIkCgxUeXBpbmdOb3RpY2USFAoMY29udmVyc2F0aW9uGAEgASgJIioKEFByZXNlbmNlU2V0dGluZ3MSFgoOaGlkZV9sYXN0X3NlZW4YASABKAgiiAEKDFB1c2hSZWdpc3RlchIQCghwbGF0Zm9ybRgBIAEoCRINCgV0b2tlbhgCIAEoCRI5CgxzdWJzY3JpcHRpb24YAyABKAsyIy5zd2l0Y2hib2FyZC52MS5XZWJQdXNoU3Vic2NyaXB0aW9uEg4KBmFwcF9pZBgEIAEoCRIMCgRtb2RlGAUgASgJIkUKE1dlYlB1c2hTdWJzY3JpcHRpb24SEAoIZW5kcG9pbnQYASABKAkSDgoGcDI1NmRoGAIgASgJEgwKBGF1dGgYAyABKAkiEAoOUHVzaFVucmVnaXN0ZXIiRwoIUHVzaE11dGUSFAoMY29udmVyc2F0aW9uGAEgASgJEhQKDGR1cmF0aW9uX3NlYxgCIAEoDRIPCgdmb3JldmVyGAMgASgIItgGCgtTZXJ2ZXJGcmFtZRIOCgZyZXFfaWQYASABKA0SKgoHd2VsY29tZRgKIAEoCzIXLnN3aXRjaGJvYXJkLnYxLldlbGNvbWVIABIrCghzZW5kX2FjaxgLIAEoCzIXLnN3aXRjaGJvYXJkLnYxLlNlbmRBY2tIABIqCgdtZXNzYWdlGAwgASgLMhcuc3dpdGNoYm9hcmQudjEuTWVzc2FnZUgAEioKB3JlY2VpcHQYDSABKAsyFy5zd2l0Y2hib2FyZC52MS5SZWNlaXB0SAASLQoJc3luY19wYWdlGA4gASgLMhguc3dpdGNoYm9hcmQudjEuU3luY1BhZ2VIABIzCgxoaXN0b3J5X3BhZ2UYDyABKAsyGy5zd2l0Y2hib2FyZC52MS5IaXN0b3J5UGFnZUgAEjUKDWRpcmVjdF9vcGVuZWQYECABKAsyHC5zd2l0Y2hib2FyZC52MS5EaXJlY3RPcGVuZWRIABImCgVlcnJvchgRIAEoCzIVLnN3aXRjaGJvYXJkLnYxLkVycm9ySAASJAoEcG9uZxgSIAEoCzIULnN3aXRjaGJvYXJkLnYxLlBvbmdIABIoCgZnb2F3YXkYEyABKAsyFi5zd2l0Y2hib2FyZC52MS5Hb2F3YXlIABI5Cg1jb252ZXJzYXRpb25zGBQgASgLMiAuc3dpdGNoYm9hcmQudjEuQ29udmVyc2F0aW9uTGlzdEgAEi8KCmdyb3VwX2luZm8YFSABKAsyGS5zd2l0Y2hib2FyZC52MS5Hcm91cEluZm9IABI3Cg5ncm91cF9yZWNlaXB0cxgWIAEoCzIdLnN3aXRjaGJvYXJkLnYxLkdyb3VwUmVjZWlwdHNIABI/Cg9tZW1iZXJfcmVjZWlwdHMYFyABKAsyJC5zd2l0Y2hib2FyZC52MS5NZW1iZXJSZWNlaXB0c0RldGFpbEgAEiwKCHByZXNlbmNlGBggASgLMhguc3dpdGNoYm9hcmQudjEuUHJlc2VuY2VIABIoCgZ0eXBpbmcYGSABKAsyFi5zd2l0Y2hib2FyZC52MS5UeXBpbmdIABIvCgpwdXNoX3N0YXRlGCggASgLMhkuc3dpdGNoYm9hcmQudjEuUHVzaFN0YXRlSABCBgoEa2luZCKRAQoJUHVzaFN0YXRlEhIKCnJlZ2lzdGVyZWQYASABKAgSEAoIcGxhdGZvcm0YAiABKAkSDgoGYXBwX2lkGAMgASgJEgwKBG1vZGUYBCABKAkSEgoKdG9rZW5faGludBgFIAEoCRIUCgxjb252ZXJzYXRpb24YBiABKAkSFgoObXV0ZWRfdW50aWxfbXMYByABKAMitgEKB1dlbGNvbWUSDAoEdXNlchgBIAEoCRIOCgZkZXZpY2UYAiABKAkSDAoEbm9kZRgDIAEoCRIRCglzZXJ2ZXJfdHMYBCABKAQSFwoPbWF4X2ZyYW1lX2J5dGVzGAUgASgNEhQKDGhlYXJ0YmVhdF9tcxgGIAEoDRIXCg9pZGxlX3RpbWVvdXRfbXMYByABKA0SFQoNbWF4X3N5bmNfcGFnZRgIIAEoDRINCgVzaGFyZBgJIAEoDSJ9CgdTZW5kQWNrEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIVCg1jbGllbnRfbXNnX2lkGAIgASgJEhIKCm1lc3NhZ2VfaWQYAyABKAkSCwoDc2VxGAQgASgEEhEKCXNlcnZlcl90cxgFIAEoBBIRCglkdXBsaWNhdGUYBiABKAgi/QEKB01lc3NhZ2USFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBBISCgptZXNzYWdlX2lkGAMgASgJEg4KBnNlbmRlchgEIAEoCRIVCg1zZW5kZXJfZGV2aWNlGAUgASgJEhUKDWNsaWVudF9tc2dfaWQYBiABKAkSDAoEYm9keRgHIAEoCRIvCgRtZXRhGAggAygLMiEuc3dpdGNoYm9hcmQudjEuTWVzc2FnZS5NZXRhRW50cnkSEQoJc2VydmVyX3RzGAkgASgEGisKCU1ldGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImUKB1JlY2VpcHQSFAoMY29udmVyc2F0aW9uGAEgASgJEgwKBHVzZXIYAiABKAkSKQoEa2luZBgDIAEoDjIbLnN3aXRjaGJvYXJkLnYxLlJlY2VpcHRLaW5kEgsKA3NlcRgEIAEoBCJ7ChBDb252ZXJzYXRpb25TeW5jEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIQCghsYXN0X3NlcRgCIAEoBBIRCglmaXJzdF9zZXEYAyABKAQSFwoPcmVzeW5jX3JlcXVpcmVkGAQgASgIEhMKC25leHRfY3Vyc29yGAUgASgEIqsBCghTeW5jUGFnZRIpCghtZXNzYWdlcxgBIAMoCzIXLnN3aXRjaGJvYXJkLnYxLk1lc3NhZ2USNwoNY29udmVyc2F0aW9ucxgCIAMoCzIgLnN3aXRjaGJvYXJkLnYxLkNvbnZlcnNhdGlvblN5bmMSEAoIaGFzX21vcmUYAyABKAgSKQoIcmVjZWlwdHMYBCADKAsyFy5zd2l0Y2hib2FyZC52MS5SZWNlaXB0InMKC0hpc3RvcnlQYWdlEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIpCghtZXNzYWdlcxgCIAMoCzIXLnN3aXRjaGJvYXJkLnYxLk1lc3NhZ2USEAoIaGFzX21vcmUYAyABKAgSEQoJZmlyc3Rfc2VxGAQgASgEIjUKDERpcmVjdE9wZW5lZBIUCgxjb252ZXJzYXRpb24YASABKAkSDwoHbWVtYmVycxgCIAMoCSJcChNDb252ZXJzYXRpb25TdW1tYXJ5EhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIMCgRraW5kGAIgASgJEg8KB21lbWJlcnMYAyADKAkSEAoIbGFzdF9zZXEYBCABKAQiTgoQQ29udmVyc2F0aW9uTGlzdBI6Cg1jb252ZXJzYXRpb25zGAEgAygLMiMuc3dpdGNoYm9hcmQudjEuQ29udmVyc2F0aW9uU3VtbWFyeSJFCgtHcm91cE1lbWJlchIMCgR1c2VyGAEgASgJEigKBHJvbGUYAiABKA4yGi5zd2l0Y2hib2FyZC52MS5NZW1iZXJSb2xlIm0KCUdyb3VwSW5mbxIUCgxjb252ZXJzYXRpb24YASABKAkSDwoHc3ViamVjdBgCIAEoCRIsCgdtZW1iZXJzGAMgAygLMhsuc3dpdGNoYm9hcmQudjEuR3JvdXBNZW1iZXISCwoDc2VxGAQgASgEIjwKDFJlY2VpcHRDb3VudBILCgNzZXEYASABKAQSEQoJZGVsaXZlcmVkGAIgASgNEgwKBHJlYWQYAyABKA0iZAoNR3JvdXBSZWNlaXB0cxIUCgxjb252ZXJzYXRpb24YASABKAkSDwoHbWVtYmVycxgCIAEoDRIsCgZjb3VudHMYAyADKAsyHC5zd2l0Y2hib2FyZC52MS5SZWNlaXB0Q291bnQiawoUTWVtYmVyUmVjZWlwdHNEZXRhaWwSFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBBIRCglkZWxpdmVyZWQYAyADKAkSDAoEcmVhZBgEIAMoCRIPCgdtZW1iZXJzGAUgASgNIlwKDFVzZXJQcmVzZW5jZRIMCgR1c2VyGAEgASgJEg4KBm9ubGluZRgCIAEoCBIUCgxsYXN0X3NlZW5fbXMYAyABKAQSGAoQbGFzdF9zZWVuX2hpZGRlbhgEIAEoCCI3CghQcmVzZW5jZRIrCgV1c2VycxgBIAMoCzIcLnN3aXRjaGJvYXJkLnYxLlVzZXJQcmVzZW5jZSI+CgZUeXBpbmcSFAoMY29udmVyc2F0aW9uGAEgASgJEgwKBHVzZXIYAiABKAkSEAoIdW50aWxfbXMYAyABKAQifgoFRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCBIWCg5yZXRyeV9hZnRlcl9tcxgEIAEoDRIUCgxjb252ZXJzYXRpb24YBSABKAkSFQoNY2xpZW50X21zZ19pZBgGIAEoCSIlCgRQb25nEgoKAnRzGAEgASgEEhEKCXNlcnZlcl90cxgCIAEoBCI0CgZHb2F3YXkSGgoScmVjb25uZWN0X2FmdGVyX21zGAEgASgNEg4KBnJlYXNvbhgCIAEoCSpeCgtSZWNlaXB0S2luZBIcChhSRUNFSVBUX0tJTkRfVU5TUEVDSUZJRUQQABIaChZSRUNFSVBUX0tJTkRfREVMSVZFUkVEEAESFQoRUkVDRUlQVF9LSU5EX1JFQUQQAipYCgpNZW1iZXJSb2xlEhsKF01FTUJFUl9ST0xFX1VOU1BFQ0lGSUVEEAASFgoSTUVNQkVSX1JPTEVfTUVNQkVSEAESFQoRTUVNQkVSX1JPTEVfQURNSU4QAmIGcHJvdG8z");
+  fileDesc("CgxjbGllbnQucHJvdG8SDnN3aXRjaGJvYXJkLnYxIqIJCgtDbGllbnRGcmFtZRIOCgZyZXFfaWQYASABKA0SJAoEc2VuZBgKIAEoCzIULnN3aXRjaGJvYXJkLnYxLlNlbmRIABIrCgNhY2sYCyABKAsyHC5zd2l0Y2hib2FyZC52MS5BY2tEZWxpdmVyZWRIABIoCgRyZWFkGAwgASgLMhguc3dpdGNoYm9hcmQudjEuTWFya1JlYWRIABIrCgRzeW5jGA0gASgLMhsuc3dpdGNoYm9hcmQudjEuU3luY1JlcXVlc3RIABIxCgdoaXN0b3J5GA4gASgLMh4uc3dpdGNoYm9hcmQudjEuSGlzdG9yeVJlcXVlc3RIABIxCgtvcGVuX2RpcmVjdBgPIAEoCzIaLnN3aXRjaGJvYXJkLnYxLk9wZW5EaXJlY3RIABIkCgRwaW5nGBAgASgLMhQuc3dpdGNoYm9hcmQudjEuUGluZ0gAEj8KEmxpc3RfY29udmVyc2F0aW9ucxgRIAEoCzIhLnN3aXRjaGJvYXJkLnYxLkxpc3RDb252ZXJzYXRpb25zSAASMwoMY3JlYXRlX2dyb3VwGBIgASgLMhsuc3dpdGNoYm9hcmQudjEuQ3JlYXRlR3JvdXBIABIxCgthZGRfbWVtYmVycxgTIAEoCzIaLnN3aXRjaGJvYXJkLnYxLkFkZE1lbWJlcnNIABI3Cg5yZW1vdmVfbWVtYmVycxgUIAEoCzIdLnN3aXRjaGJvYXJkLnYxLlJlbW92ZU1lbWJlcnNIABIxCgtsZWF2ZV9ncm91cBgVIAEoCzIaLnN3aXRjaGJvYXJkLnYxLkxlYXZlR3JvdXBIABIxCgtzZXRfc3ViamVjdBgWIAEoCzIaLnN3aXRjaGJvYXJkLnYxLlNldFN1YmplY3RIABI+Cg9tZW1iZXJfcmVjZWlwdHMYFyABKAsyIy5zd2l0Y2hib2FyZC52MS5NZW1iZXJSZWNlaXB0c1F1ZXJ5SAASPwoScHJlc2VuY2Vfc3Vic2NyaWJlGBggASgLMiEuc3dpdGNoYm9hcmQudjEuUHJlc2VuY2VTdWJzY3JpYmVIABIuCgZ0eXBpbmcYGSABKAsyHC5zd2l0Y2hib2FyZC52MS5UeXBpbmdOb3RpY2VIABI9ChFwcmVzZW5jZV9zZXR0aW5ncxgaIAEoCzIgLnN3aXRjaGJvYXJkLnYxLlByZXNlbmNlU2V0dGluZ3NIABI2CgptZWRpYV9zbG90GB4gASgLMiAuc3dpdGNoYm9hcmQudjEuTWVkaWFTbG90UmVxdWVzdEgAEjQKCW1lZGlhX3VybBgfIAEoCzIfLnN3aXRjaGJvYXJkLnYxLk1lZGlhVXJsUmVxdWVzdEgAEjUKDXB1c2hfcmVnaXN0ZXIYKCABKAsyHC5zd2l0Y2hib2FyZC52MS5QdXNoUmVnaXN0ZXJIABI5Cg9wdXNoX3VucmVnaXN0ZXIYKSABKAsyHi5zd2l0Y2hib2FyZC52MS5QdXNoVW5yZWdpc3RlckgAEi0KCXB1c2hfbXV0ZRgqIAEoCzIYLnN3aXRjaGJvYXJkLnYxLlB1c2hNdXRlSABCBgoEa2luZCLIAQoEU2VuZBIUCgxjb252ZXJzYXRpb24YASABKAkSFQoNY2xpZW50X21zZ19pZBgCIAEoCRIMCgRib2R5GAMgASgJEiwKBG1ldGEYBCADKAsyHi5zd2l0Y2hib2FyZC52MS5TZW5kLk1ldGFFbnRyeRIqCgVtZWRpYRgFIAEoCzIbLnN3aXRjaGJvYXJkLnYxLk1lZGlhQXR0YWNoGisKCU1ldGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIh8KC01lZGlhQXR0YWNoEhAKCG1lZGlhX2lkGAEgASgJIlQKEE1lZGlhU2xvdFJlcXVlc3QSFAoMY29udmVyc2F0aW9uGAEgASgJEgwKBHNpemUYAiABKAQSDAoEbWltZRgDIAEoCRIOCgZzaGEyNTYYBCABKAkiOQoPTWVkaWFVcmxSZXF1ZXN0EhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIQCghtZWRpYV9pZBgCIAEoCSJnCghNZWRpYVJlZhIQCghtZWRpYV9pZBgBIAEoCRIMCgRtaW1lGAIgASgJEgwKBHNpemUYAyABKAQSDgoGc2hhMjU2GAQgASgJEg0KBXdpZHRoGAUgASgNEg4KBmhlaWdodBgGIAEoDSIxCgxBY2tEZWxpdmVyZWQSFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBCItCghNYXJrUmVhZBIUCgxjb252ZXJzYXRpb24YASABKAkSCwoDc2VxGAIgASgEIisKBkN1cnNvchIUCgxjb252ZXJzYXRpb24YASABKAkSCwoDc2VxGAIgASgEIkUKC1N5bmNSZXF1ZXN0EicKB2N1cnNvcnMYASADKAsyFi5zd2l0Y2hib2FyZC52MS5DdXJzb3ISDQoFbGltaXQYAiABKA0iSQoOSGlzdG9yeVJlcXVlc3QSFAoMY29udmVyc2F0aW9uGAEgASgJEhIKCmJlZm9yZV9zZXEYAiABKAQSDQoFbGltaXQYAyABKA0iGgoKT3BlbkRpcmVjdBIMCgRwZWVyGAEgASgJIhIKBFBpbmcSCgoCdHMYASABKAQiEwoRTGlzdENvbnZlcnNhdGlvbnMiLwoLQ3JlYXRlR3JvdXASDwoHc3ViamVjdBgBIAEoCRIPCgdtZW1iZXJzGAIgAygJIjEKCkFkZE1lbWJlcnMSFAoMY29udmVyc2F0aW9uGAEgASgJEg0KBXVzZXJzGAIgAygJIjQKDVJlbW92ZU1lbWJlcnMSFAoMY29udmVyc2F0aW9uGAEgASgJEg0KBXVzZXJzGAIgAygJIiIKCkxlYXZlR3JvdXASFAoMY29udmVyc2F0aW9uGAEgASgJIjMKClNldFN1YmplY3QSFAoMY29udmVyc2F0aW9uGAEgASgJEg8KB3N1YmplY3QYAiABKAkiOAoTTWVtYmVyUmVjZWlwdHNRdWVyeRIUCgxjb252ZXJzYXRpb24YASABKAkSCwoDc2VxGAIgASgEIiIKEVByZXNlbmNlU3Vic2NyaWJlEg0KBXVzZXJzGAEgAygJIiQKDFR5cGluZ05vdGljZRIUCgxjb252ZXJzYXRpb24YASABKAkiKgoQUHJlc2VuY2VTZXR0aW5ncxIWCg5oaWRlX2xhc3Rfc2VlbhgBIAEoCCKIAQoMUHVzaFJlZ2lzdGVyEhAKCHBsYXRmb3JtGAEgASgJEg0KBXRva2VuGAIgASgJEjkKDHN1YnNjcmlwdGlvbhgDIAEoCzIjLnN3aXRjaGJvYXJkLnYxLldlYlB1c2hTdWJzY3JpcHRpb24SDgoGYXBwX2lkGAQgASgJEgwKBG1vZGUYBSABKAkiRQoTV2ViUHVzaFN1YnNjcmlwdGlvbhIQCghlbmRwb2ludBgBIAEoCRIOCgZwMjU2ZGgYAiABKAkSDAoEYXV0aBgDIAEoCSIQCg5QdXNoVW5yZWdpc3RlciJHCghQdXNoTXV0ZRIUCgxjb252ZXJzYXRpb24YASABKAkSFAoMZHVyYXRpb25fc2VjGAIgASgNEg8KB2ZvcmV2ZXIYAyABKAgiuAcKC1NlcnZlckZyYW1lEg4KBnJlcV9pZBgBIAEoDRIqCgd3ZWxjb21lGAogASgLMhcuc3dpdGNoYm9hcmQudjEuV2VsY29tZUgAEisKCHNlbmRfYWNrGAsgASgLMhcuc3dpdGNoYm9hcmQudjEuU2VuZEFja0gAEioKB21lc3NhZ2UYDCABKAsyFy5zd2l0Y2hib2FyZC52MS5NZXNzYWdlSAASKgoHcmVjZWlwdBgNIAEoCzIXLnN3aXRjaGJvYXJkLnYxLlJlY2VpcHRIABItCglzeW5jX3BhZ2UYDiABKAsyGC5zd2l0Y2hib2FyZC52MS5TeW5jUGFnZUgAEjMKDGhpc3RvcnlfcGFnZRgPIAEoCzIbLnN3aXRjaGJvYXJkLnYxLkhpc3RvcnlQYWdlSAASNQoNZGlyZWN0X29wZW5lZBgQIAEoCzIcLnN3aXRjaGJvYXJkLnYxLkRpcmVjdE9wZW5lZEgAEiYKBWVycm9yGBEgASgLMhUuc3dpdGNoYm9hcmQudjEuRXJyb3JIABIkCgRwb25nGBIgASgLMhQuc3dpdGNoYm9hcmQudjEuUG9uZ0gAEigKBmdvYXdheRgTIAEoCzIWLnN3aXRjaGJvYXJkLnYxLkdvYXdheUgAEjkKDWNvbnZlcnNhdGlvbnMYFCABKAsyIC5zd2l0Y2hib2FyZC52MS5Db252ZXJzYXRpb25MaXN0SAASLwoKZ3JvdXBfaW5mbxgVIAEoCzIZLnN3aXRjaGJvYXJkLnYxLkdyb3VwSW5mb0gAEjcKDmdyb3VwX3JlY2VpcHRzGBYgASgLMh0uc3dpdGNoYm9hcmQudjEuR3JvdXBSZWNlaXB0c0gAEj8KD21lbWJlcl9yZWNlaXB0cxgXIAEoCzIkLnN3aXRjaGJvYXJkLnYxLk1lbWJlclJlY2VpcHRzRGV0YWlsSAASLAoIcHJlc2VuY2UYGCABKAsyGC5zd2l0Y2hib2FyZC52MS5QcmVzZW5jZUgAEigKBnR5cGluZxgZIAEoCzIWLnN3aXRjaGJvYXJkLnYxLlR5cGluZ0gAEi8KCm1lZGlhX3Nsb3QYHiABKAsyGS5zd2l0Y2hib2FyZC52MS5NZWRpYVNsb3RIABItCgltZWRpYV91cmwYHyABKAsyGC5zd2l0Y2hib2FyZC52MS5NZWRpYVVybEgAEi8KCnB1c2hfc3RhdGUYKCABKAsyGS5zd2l0Y2hib2FyZC52MS5QdXNoU3RhdGVIAEIGCgRraW5kIkgKCU1lZGlhU2xvdBIQCghtZWRpYV9pZBgBIAEoCRISCgp1cGxvYWRfdXJsGAIgASgJEhUKDWV4cGlyZXNfYXRfbXMYAyABKAQibAoITWVkaWFVcmwSEAoIbWVkaWFfaWQYASABKAkSCwoDdXJsGAIgASgJEhUKDWV4cGlyZXNfYXRfbXMYAyABKAQSDAoEbWltZRgEIAEoCRIMCgRzaXplGAUgASgEEg4KBnNoYTI1NhgGIAEoCSKRAQoJUHVzaFN0YXRlEhIKCnJlZ2lzdGVyZWQYASABKAgSEAoIcGxhdGZvcm0YAiABKAkSDgoGYXBwX2lkGAMgASgJEgwKBG1vZGUYBCABKAkSEgoKdG9rZW5faGludBgFIAEoCRIUCgxjb252ZXJzYXRpb24YBiABKAkSFgoObXV0ZWRfdW50aWxfbXMYByABKAMitgEKB1dlbGNvbWUSDAoEdXNlchgBIAEoCRIOCgZkZXZpY2UYAiABKAkSDAoEbm9kZRgDIAEoCRIRCglzZXJ2ZXJfdHMYBCABKAQSFwoPbWF4X2ZyYW1lX2J5dGVzGAUgASgNEhQKDGhlYXJ0YmVhdF9tcxgGIAEoDRIXCg9pZGxlX3RpbWVvdXRfbXMYByABKA0SFQoNbWF4X3N5bmNfcGFnZRgIIAEoDRINCgVzaGFyZBgJIAEoDSJ9CgdTZW5kQWNrEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIVCg1jbGllbnRfbXNnX2lkGAIgASgJEhIKCm1lc3NhZ2VfaWQYAyABKAkSCwoDc2VxGAQgASgEEhEKCXNlcnZlcl90cxgFIAEoBBIRCglkdXBsaWNhdGUYBiABKAgipgIKB01lc3NhZ2USFAoMY29udmVyc2F0aW9uGAEgASgJEgsKA3NlcRgCIAEoBBISCgptZXNzYWdlX2lkGAMgASgJEg4KBnNlbmRlchgEIAEoCRIVCg1zZW5kZXJfZGV2aWNlGAUgASgJEhUKDWNsaWVudF9tc2dfaWQYBiABKAkSDAoEYm9keRgHIAEoCRIvCgRtZXRhGAggAygLMiEuc3dpdGNoYm9hcmQudjEuTWVzc2FnZS5NZXRhRW50cnkSEQoJc2VydmVyX3RzGAkgASgEEicKBW1lZGlhGAogASgLMhguc3dpdGNoYm9hcmQudjEuTWVkaWFSZWYaKwoJTWV0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZQoHUmVjZWlwdBIUCgxjb252ZXJzYXRpb24YASABKAkSDAoEdXNlchgCIAEoCRIpCgRraW5kGAMgASgOMhsuc3dpdGNoYm9hcmQudjEuUmVjZWlwdEtpbmQSCwoDc2VxGAQgASgEInsKEENvbnZlcnNhdGlvblN5bmMSFAoMY29udmVyc2F0aW9uGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgEEhEKCWZpcnN0X3NlcRgDIAEoBBIXCg9yZXN5bmNfcmVxdWlyZWQYBCABKAgSEwoLbmV4dF9jdXJzb3IYBSABKAQiqwEKCFN5bmNQYWdlEikKCG1lc3NhZ2VzGAEgAygLMhcuc3dpdGNoYm9hcmQudjEuTWVzc2FnZRI3Cg1jb252ZXJzYXRpb25zGAIgAygLMiAuc3dpdGNoYm9hcmQudjEuQ29udmVyc2F0aW9uU3luYxIQCghoYXNfbW9yZRgDIAEoCBIpCghyZWNlaXB0cxgEIAMoCzIXLnN3aXRjaGJvYXJkLnYxLlJlY2VpcHQicwoLSGlzdG9yeVBhZ2USFAoMY29udmVyc2F0aW9uGAEgASgJEikKCG1lc3NhZ2VzGAIgAygLMhcuc3dpdGNoYm9hcmQudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgDIAEoCBIRCglmaXJzdF9zZXEYBCABKAQiNQoMRGlyZWN0T3BlbmVkEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIPCgdtZW1iZXJzGAIgAygJIlwKE0NvbnZlcnNhdGlvblN1bW1hcnkSFAoMY29udmVyc2F0aW9uGAEgASgJEgwKBGtpbmQYAiABKAkSDwoHbWVtYmVycxgDIAMoCRIQCghsYXN0X3NlcRgEIAEoBCJOChBDb252ZXJzYXRpb25MaXN0EjoKDWNvbnZlcnNhdGlvbnMYASADKAsyIy5zd2l0Y2hib2FyZC52MS5Db252ZXJzYXRpb25TdW1tYXJ5IkUKC0dyb3VwTWVtYmVyEgwKBHVzZXIYASABKAkSKAoEcm9sZRgCIAEoDjIaLnN3aXRjaGJvYXJkLnYxLk1lbWJlclJvbGUibQoJR3JvdXBJbmZvEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEiwKB21lbWJlcnMYAyADKAsyGy5zd2l0Y2hib2FyZC52MS5Hcm91cE1lbWJlchILCgNzZXEYBCABKAQiPAoMUmVjZWlwdENvdW50EgsKA3NlcRgBIAEoBBIRCglkZWxpdmVyZWQYAiABKA0SDAoEcmVhZBgDIAEoDSJkCg1Hcm91cFJlY2VpcHRzEhQKDGNvbnZlcnNhdGlvbhgBIAEoCRIPCgdtZW1iZXJzGAIgASgNEiwKBmNvdW50cxgDIAMoCzIcLnN3aXRjaGJvYXJkLnYxLlJlY2VpcHRDb3VudCJrChRNZW1iZXJSZWNlaXB0c0RldGFpbBIUCgxjb252ZXJzYXRpb24YASABKAkSCwoDc2VxGAIgASgEEhEKCWRlbGl2ZXJlZBgDIAMoCRIMCgRyZWFkGAQgAygJEg8KB21lbWJlcnMYBSABKA0iXAoMVXNlclByZXNlbmNlEgwKBHVzZXIYASABKAkSDgoGb25saW5lGAIgASgIEhQKDGxhc3Rfc2Vlbl9tcxgDIAEoBBIYChBsYXN0X3NlZW5faGlkZGVuGAQgASgIIjcKCFByZXNlbmNlEisKBXVzZXJzGAEgAygLMhwuc3dpdGNoYm9hcmQudjEuVXNlclByZXNlbmNlIj4KBlR5cGluZxIUCgxjb252ZXJzYXRpb24YASABKAkSDAoEdXNlchgCIAEoCRIQCgh1bnRpbF9tcxgDIAEoBCJ+CgVFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIEhYKDnJldHJ5X2FmdGVyX21zGAQgASgNEhQKDGNvbnZlcnNhdGlvbhgFIAEoCRIVCg1jbGllbnRfbXNnX2lkGAYgASgJIiUKBFBvbmcSCgoCdHMYASABKAQSEQoJc2VydmVyX3RzGAIgASgEIjQKBkdvYXdheRIaChJyZWNvbm5lY3RfYWZ0ZXJfbXMYASABKA0SDgoGcmVhc29uGAIgASgJKl4KC1JlY2VpcHRLaW5kEhwKGFJFQ0VJUFRfS0lORF9VTlNQRUNJRklFRBAAEhoKFlJFQ0VJUFRfS0lORF9ERUxJVkVSRUQQARIVChFSRUNFSVBUX0tJTkRfUkVBRBACKlgKCk1lbWJlclJvbGUSGwoXTUVNQkVSX1JPTEVfVU5TUEVDSUZJRUQQABIWChJNRU1CRVJfUk9MRV9NRU1CRVIQARIVChFNRU1CRVJfUk9MRV9BRE1JThACYgZwcm90bzM");
 
 /**
  * @generated from message switchboard.v1.ClientFrame
@@ -142,6 +142,20 @@ export type ClientFrame = Message$1<"switchboard.v1.ClientFrame"> & {
     case: "presenceSettings";
   } | {
     /**
+     * Media attachments (PROTOCOL.md §13). Numbered from 30.
+     *
+     * @generated from field: switchboard.v1.MediaSlotRequest media_slot = 30;
+     */
+    value: MediaSlotRequest;
+    case: "mediaSlot";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.MediaUrlRequest media_url = 31;
+     */
+    value: MediaUrlRequest;
+    case: "mediaUrl";
+  } | {
+    /**
      * Push notifications (PROTOCOL.md §14). Numbered from 40, apart from the chat frames.
      *
      * @generated from field: switchboard.v1.PushRegister push_register = 40;
@@ -197,12 +211,20 @@ export type Send = Message$1<"switchboard.v1.Send"> & {
   body: string;
 
   /**
-   * Opaque application metadata (content type, media reference, ...). Body and meta
-   * together are at most limits.maxMessageBytes (default 32 KiB).
+   * Opaque application metadata (content type, ...). Body and meta together are at
+   * most limits.maxMessageBytes (default 32 KiB). The key "$media" is reserved.
    *
    * @generated from field: map<string, string> meta = 4;
    */
   meta: { [key: string]: string };
+
+  /**
+   * An attachment: a completed upload of this sender for this conversation. The
+   * delivered Message carries the full MediaRef.
+   *
+   * @generated from field: switchboard.v1.MediaAttach media = 5;
+   */
+  media?: MediaAttach | undefined;
 };
 
 /**
@@ -211,6 +233,139 @@ export type Send = Message$1<"switchboard.v1.Send"> & {
  */
 export const SendSchema: GenMessage<Send> = /*@__PURE__*/
   messageDesc(file_client, 1);
+
+/**
+ * @generated from message switchboard.v1.MediaAttach
+ */
+export type MediaAttach = Message$1<"switchboard.v1.MediaAttach"> & {
+  /**
+   * @generated from field: string media_id = 1;
+   */
+  mediaId: string;
+};
+
+/**
+ * Describes the message switchboard.v1.MediaAttach.
+ * Use `create(MediaAttachSchema)` to create a new message.
+ */
+export const MediaAttachSchema: GenMessage<MediaAttach> = /*@__PURE__*/
+  messageDesc(file_client, 2);
+
+/**
+ * Ask for an upload slot (PROTOCOL.md §13). Reply: MediaSlot.
+ *
+ * @generated from message switchboard.v1.MediaSlotRequest
+ */
+export type MediaSlotRequest = Message$1<"switchboard.v1.MediaSlotRequest"> & {
+  /**
+   * The conversation the media is for; the caller must be a member.
+   *
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+
+  /**
+   * Exact size of the upload in bytes (at most media.maxBytes).
+   *
+   * @generated from field: uint64 size = 2;
+   */
+  size: bigint;
+
+  /**
+   * Declared MIME type; application/octet-stream for client-encrypted media (not sniffed).
+   *
+   * @generated from field: string mime = 3;
+   */
+  mime: string;
+
+  /**
+   * Optional SHA-256 of the bytes, 64 lowercase hex digits; checked on completion.
+   *
+   * @generated from field: string sha256 = 4;
+   */
+  sha256: string;
+};
+
+/**
+ * Describes the message switchboard.v1.MediaSlotRequest.
+ * Use `create(MediaSlotRequestSchema)` to create a new message.
+ */
+export const MediaSlotRequestSchema: GenMessage<MediaSlotRequest> = /*@__PURE__*/
+  messageDesc(file_client, 3);
+
+/**
+ * Ask for a short-lived download URL of a media carried in `conversation`. Reply: MediaUrl.
+ *
+ * @generated from message switchboard.v1.MediaUrlRequest
+ */
+export type MediaUrlRequest = Message$1<"switchboard.v1.MediaUrlRequest"> & {
+  /**
+   * @generated from field: string conversation = 1;
+   */
+  conversation: string;
+
+  /**
+   * @generated from field: string media_id = 2;
+   */
+  mediaId: string;
+};
+
+/**
+ * Describes the message switchboard.v1.MediaUrlRequest.
+ * Use `create(MediaUrlRequestSchema)` to create a new message.
+ */
+export const MediaUrlRequestSchema: GenMessage<MediaUrlRequest> = /*@__PURE__*/
+  messageDesc(file_client, 4);
+
+/**
+ * A media reference as messages carry it.
+ *
+ * @generated from message switchboard.v1.MediaRef
+ */
+export type MediaRef = Message$1<"switchboard.v1.MediaRef"> & {
+  /**
+   * @generated from field: string media_id = 1;
+   */
+  mediaId: string;
+
+  /**
+   * The served type: sniffed from the bytes, or application/octet-stream for opaque uploads.
+   *
+   * @generated from field: string mime = 2;
+   */
+  mime: string;
+
+  /**
+   * @generated from field: uint64 size = 3;
+   */
+  size: bigint;
+
+  /**
+   * SHA-256 of the bytes, lowercase hex.
+   *
+   * @generated from field: string sha256 = 4;
+   */
+  sha256: string;
+
+  /**
+   * Pixel size for images the server could read (PNG, JPEG, GIF, WebP); 0 otherwise.
+   *
+   * @generated from field: uint32 width = 5;
+   */
+  width: number;
+
+  /**
+   * @generated from field: uint32 height = 6;
+   */
+  height: number;
+};
+
+/**
+ * Describes the message switchboard.v1.MediaRef.
+ * Use `create(MediaRefSchema)` to create a new message.
+ */
+export const MediaRefSchema: GenMessage<MediaRef> = /*@__PURE__*/
+  messageDesc(file_client, 5);
 
 /**
  * "This device has received every message of `conversation` up to and including seq."
@@ -235,7 +390,7 @@ export type AckDelivered = Message$1<"switchboard.v1.AckDelivered"> & {
  * Use `create(AckDeliveredSchema)` to create a new message.
  */
 export const AckDeliveredSchema: GenMessage<AckDelivered> = /*@__PURE__*/
-  messageDesc(file_client, 2);
+  messageDesc(file_client, 6);
 
 /**
  * "The user has read every message of `conversation` up to and including seq."
@@ -260,7 +415,7 @@ export type MarkRead = Message$1<"switchboard.v1.MarkRead"> & {
  * Use `create(MarkReadSchema)` to create a new message.
  */
 export const MarkReadSchema: GenMessage<MarkRead> = /*@__PURE__*/
-  messageDesc(file_client, 3);
+  messageDesc(file_client, 7);
 
 /**
  * The last seq this device holds for one conversation.
@@ -284,7 +439,7 @@ export type Cursor = Message$1<"switchboard.v1.Cursor"> & {
  * Use `create(CursorSchema)` to create a new message.
  */
 export const CursorSchema: GenMessage<Cursor> = /*@__PURE__*/
-  messageDesc(file_client, 4);
+  messageDesc(file_client, 8);
 
 /**
  * Ask for everything after the given cursors, one page at a time. Conversations the
@@ -313,7 +468,7 @@ export type SyncRequest = Message$1<"switchboard.v1.SyncRequest"> & {
  * Use `create(SyncRequestSchema)` to create a new message.
  */
 export const SyncRequestSchema: GenMessage<SyncRequest> = /*@__PURE__*/
-  messageDesc(file_client, 5);
+  messageDesc(file_client, 9);
 
 /**
  * Page backwards through a conversation: messages with seq < before_seq, newest
@@ -343,7 +498,7 @@ export type HistoryRequest = Message$1<"switchboard.v1.HistoryRequest"> & {
  * Use `create(HistoryRequestSchema)` to create a new message.
  */
 export const HistoryRequestSchema: GenMessage<HistoryRequest> = /*@__PURE__*/
-  messageDesc(file_client, 6);
+  messageDesc(file_client, 10);
 
 /**
  * Find or create the 1:1 conversation between the caller and `peer`. Idempotent: the
@@ -363,7 +518,7 @@ export type OpenDirect = Message$1<"switchboard.v1.OpenDirect"> & {
  * Use `create(OpenDirectSchema)` to create a new message.
  */
 export const OpenDirectSchema: GenMessage<OpenDirect> = /*@__PURE__*/
-  messageDesc(file_client, 7);
+  messageDesc(file_client, 11);
 
 /**
  * @generated from message switchboard.v1.Ping
@@ -380,7 +535,7 @@ export type Ping = Message$1<"switchboard.v1.Ping"> & {
  * Use `create(PingSchema)` to create a new message.
  */
 export const PingSchema: GenMessage<Ping> = /*@__PURE__*/
-  messageDesc(file_client, 8);
+  messageDesc(file_client, 12);
 
 /**
  * @generated from message switchboard.v1.ListConversations
@@ -393,7 +548,7 @@ export type ListConversations = Message$1<"switchboard.v1.ListConversations"> & 
  * Use `create(ListConversationsSchema)` to create a new message.
  */
 export const ListConversationsSchema: GenMessage<ListConversations> = /*@__PURE__*/
-  messageDesc(file_client, 9);
+  messageDesc(file_client, 13);
 
 /**
  * Create a group conversation. The caller becomes its admin; `members` (the other
@@ -419,7 +574,7 @@ export type CreateGroup = Message$1<"switchboard.v1.CreateGroup"> & {
  * Use `create(CreateGroupSchema)` to create a new message.
  */
 export const CreateGroupSchema: GenMessage<CreateGroup> = /*@__PURE__*/
-  messageDesc(file_client, 10);
+  messageDesc(file_client, 14);
 
 /**
  * Admins only. Users already in the group are ignored; the rest join as members and
@@ -444,7 +599,7 @@ export type AddMembers = Message$1<"switchboard.v1.AddMembers"> & {
  * Use `create(AddMembersSchema)` to create a new message.
  */
 export const AddMembersSchema: GenMessage<AddMembers> = /*@__PURE__*/
-  messageDesc(file_client, 11);
+  messageDesc(file_client, 15);
 
 /**
  * Admins only. Each user gets nothing of the conversation after the system message
@@ -469,7 +624,7 @@ export type RemoveMembers = Message$1<"switchboard.v1.RemoveMembers"> & {
  * Use `create(RemoveMembersSchema)` to create a new message.
  */
 export const RemoveMembersSchema: GenMessage<RemoveMembers> = /*@__PURE__*/
-  messageDesc(file_client, 12);
+  messageDesc(file_client, 16);
 
 /**
  * Any member may leave: the system message {"system":"member_left"} is the last one
@@ -489,7 +644,7 @@ export type LeaveGroup = Message$1<"switchboard.v1.LeaveGroup"> & {
  * Use `create(LeaveGroupSchema)` to create a new message.
  */
 export const LeaveGroupSchema: GenMessage<LeaveGroup> = /*@__PURE__*/
-  messageDesc(file_client, 13);
+  messageDesc(file_client, 17);
 
 /**
  * Admins only: 0..256 characters; recorded as {"system":"subject_changed"}.
@@ -513,7 +668,7 @@ export type SetSubject = Message$1<"switchboard.v1.SetSubject"> & {
  * Use `create(SetSubjectSchema)` to create a new message.
  */
 export const SetSubjectSchema: GenMessage<SetSubject> = /*@__PURE__*/
-  messageDesc(file_client, 14);
+  messageDesc(file_client, 18);
 
 /**
  * Who of the members has received / read message `seq` (members only). Reply:
@@ -538,7 +693,7 @@ export type MemberReceiptsQuery = Message$1<"switchboard.v1.MemberReceiptsQuery"
  * Use `create(MemberReceiptsQuerySchema)` to create a new message.
  */
 export const MemberReceiptsQuerySchema: GenMessage<MemberReceiptsQuery> = /*@__PURE__*/
-  messageDesc(file_client, 15);
+  messageDesc(file_client, 19);
 
 /**
  * Replace this connection's presence interest with `users` (at most
@@ -560,7 +715,7 @@ export type PresenceSubscribe = Message$1<"switchboard.v1.PresenceSubscribe"> & 
  * Use `create(PresenceSubscribeSchema)` to create a new message.
  */
 export const PresenceSubscribeSchema: GenMessage<PresenceSubscribe> = /*@__PURE__*/
-  messageDesc(file_client, 16);
+  messageDesc(file_client, 20);
 
 /**
  * "I am typing in `conversation`." Never stored. The other members' online devices
@@ -581,7 +736,7 @@ export type TypingNotice = Message$1<"switchboard.v1.TypingNotice"> & {
  * Use `create(TypingNoticeSchema)` to create a new message.
  */
 export const TypingNoticeSchema: GenMessage<TypingNotice> = /*@__PURE__*/
-  messageDesc(file_client, 17);
+  messageDesc(file_client, 21);
 
 /**
  * The caller's presence settings, for all of their devices. Reply: a Presence frame
@@ -603,7 +758,7 @@ export type PresenceSettings = Message$1<"switchboard.v1.PresenceSettings"> & {
  * Use `create(PresenceSettingsSchema)` to create a new message.
  */
 export const PresenceSettingsSchema: GenMessage<PresenceSettings> = /*@__PURE__*/
-  messageDesc(file_client, 18);
+  messageDesc(file_client, 22);
 
 /**
  * Register this device (the token's device) for push notifications while it has no
@@ -655,7 +810,7 @@ export type PushRegister = Message$1<"switchboard.v1.PushRegister"> & {
  * Use `create(PushRegisterSchema)` to create a new message.
  */
 export const PushRegisterSchema: GenMessage<PushRegister> = /*@__PURE__*/
-  messageDesc(file_client, 19);
+  messageDesc(file_client, 23);
 
 /**
  * @generated from message switchboard.v1.WebPushSubscription
@@ -684,7 +839,7 @@ export type WebPushSubscription = Message$1<"switchboard.v1.WebPushSubscription"
  * Use `create(WebPushSubscriptionSchema)` to create a new message.
  */
 export const WebPushSubscriptionSchema: GenMessage<WebPushSubscription> = /*@__PURE__*/
-  messageDesc(file_client, 20);
+  messageDesc(file_client, 24);
 
 /**
  * Stop pushes to this device. Reply: PushState (registered false).
@@ -699,7 +854,7 @@ export type PushUnregister = Message$1<"switchboard.v1.PushUnregister"> & {
  * Use `create(PushUnregisterSchema)` to create a new message.
  */
 export const PushUnregisterSchema: GenMessage<PushUnregister> = /*@__PURE__*/
-  messageDesc(file_client, 21);
+  messageDesc(file_client, 25);
 
 /**
  * Mute (or unmute) pushes of one conversation for the user, on all their devices.
@@ -733,7 +888,7 @@ export type PushMute = Message$1<"switchboard.v1.PushMute"> & {
  * Use `create(PushMuteSchema)` to create a new message.
  */
 export const PushMuteSchema: GenMessage<PushMute> = /*@__PURE__*/
-  messageDesc(file_client, 22);
+  messageDesc(file_client, 26);
 
 /**
  * @generated from message switchboard.v1.ServerFrame
@@ -847,6 +1002,18 @@ export type ServerFrame = Message$1<"switchboard.v1.ServerFrame"> & {
     case: "typing";
   } | {
     /**
+     * @generated from field: switchboard.v1.MediaSlot media_slot = 30;
+     */
+    value: MediaSlot;
+    case: "mediaSlot";
+  } | {
+    /**
+     * @generated from field: switchboard.v1.MediaUrl media_url = 31;
+     */
+    value: MediaUrl;
+    case: "mediaUrl";
+  } | {
+    /**
      * @generated from field: switchboard.v1.PushState push_state = 40;
      */
     value: PushState;
@@ -859,7 +1026,83 @@ export type ServerFrame = Message$1<"switchboard.v1.ServerFrame"> & {
  * Use `create(ServerFrameSchema)` to create a new message.
  */
 export const ServerFrameSchema: GenMessage<ServerFrame> = /*@__PURE__*/
-  messageDesc(file_client, 23);
+  messageDesc(file_client, 27);
+
+/**
+ * An upload slot: upload the bytes to upload_url (tus 1.0 core, PROTOCOL.md §13.1)
+ * before expires_at_ms, then send a message with media.media_id.
+ *
+ * @generated from message switchboard.v1.MediaSlot
+ */
+export type MediaSlot = Message$1<"switchboard.v1.MediaSlot"> & {
+  /**
+   * @generated from field: string media_id = 1;
+   */
+  mediaId: string;
+
+  /**
+   * @generated from field: string upload_url = 2;
+   */
+  uploadUrl: string;
+
+  /**
+   * ms since epoch.
+   *
+   * @generated from field: uint64 expires_at_ms = 3;
+   */
+  expiresAtMs: bigint;
+};
+
+/**
+ * Describes the message switchboard.v1.MediaSlot.
+ * Use `create(MediaSlotSchema)` to create a new message.
+ */
+export const MediaSlotSchema: GenMessage<MediaSlot> = /*@__PURE__*/
+  messageDesc(file_client, 28);
+
+/**
+ * A download URL, valid until expires_at_ms (GET it; Range works).
+ *
+ * @generated from message switchboard.v1.MediaUrl
+ */
+export type MediaUrl = Message$1<"switchboard.v1.MediaUrl"> & {
+  /**
+   * @generated from field: string media_id = 1;
+   */
+  mediaId: string;
+
+  /**
+   * @generated from field: string url = 2;
+   */
+  url: string;
+
+  /**
+   * @generated from field: uint64 expires_at_ms = 3;
+   */
+  expiresAtMs: bigint;
+
+  /**
+   * @generated from field: string mime = 4;
+   */
+  mime: string;
+
+  /**
+   * @generated from field: uint64 size = 5;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: string sha256 = 6;
+   */
+  sha256: string;
+};
+
+/**
+ * Describes the message switchboard.v1.MediaUrl.
+ * Use `create(MediaUrlSchema)` to create a new message.
+ */
+export const MediaUrlSchema: GenMessage<MediaUrl> = /*@__PURE__*/
+  messageDesc(file_client, 29);
 
 /**
  * Reply to push_register / push_unregister / push_mute: this device's registration
@@ -911,7 +1154,7 @@ export type PushState = Message$1<"switchboard.v1.PushState"> & {
  * Use `create(PushStateSchema)` to create a new message.
  */
 export const PushStateSchema: GenMessage<PushState> = /*@__PURE__*/
-  messageDesc(file_client, 24);
+  messageDesc(file_client, 30);
 
 /**
  * First frame on every connection.
@@ -974,7 +1217,7 @@ export type Welcome = Message$1<"switchboard.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_client, 25);
+  messageDesc(file_client, 31);
 
 /**
  * ✓ "sent": the message is durable at this seq.
@@ -1020,7 +1263,7 @@ export type SendAck = Message$1<"switchboard.v1.SendAck"> & {
  * Use `create(SendAckSchema)` to create a new message.
  */
 export const SendAckSchema: GenMessage<SendAck> = /*@__PURE__*/
-  messageDesc(file_client, 26);
+  messageDesc(file_client, 32);
 
 /**
  * One stored message, as pushed live or returned in a page.
@@ -1072,6 +1315,13 @@ export type Message = Message$1<"switchboard.v1.Message"> & {
    * @generated from field: uint64 server_ts = 9;
    */
   serverTs: bigint;
+
+  /**
+   * The attachment, when the message carries one (fetch it with media_url).
+   *
+   * @generated from field: switchboard.v1.MediaRef media = 10;
+   */
+  media?: MediaRef | undefined;
 };
 
 /**
@@ -1079,7 +1329,7 @@ export type Message = Message$1<"switchboard.v1.Message"> & {
  * Use `create(MessageSchema)` to create a new message.
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
-  messageDesc(file_client, 27);
+  messageDesc(file_client, 33);
 
 /**
  * Member `user` has received (or read) every message of `conversation` up to `seq`.
@@ -1114,7 +1364,7 @@ export type Receipt = Message$1<"switchboard.v1.Receipt"> & {
  * Use `create(ReceiptSchema)` to create a new message.
  */
 export const ReceiptSchema: GenMessage<Receipt> = /*@__PURE__*/
-  messageDesc(file_client, 28);
+  messageDesc(file_client, 34);
 
 /**
  * @generated from message switchboard.v1.ConversationSync
@@ -1159,7 +1409,7 @@ export type ConversationSync = Message$1<"switchboard.v1.ConversationSync"> & {
  * Use `create(ConversationSyncSchema)` to create a new message.
  */
 export const ConversationSyncSchema: GenMessage<ConversationSync> = /*@__PURE__*/
-  messageDesc(file_client, 29);
+  messageDesc(file_client, 35);
 
 /**
  * @generated from message switchboard.v1.SyncPage
@@ -1198,7 +1448,7 @@ export type SyncPage = Message$1<"switchboard.v1.SyncPage"> & {
  * Use `create(SyncPageSchema)` to create a new message.
  */
 export const SyncPageSchema: GenMessage<SyncPage> = /*@__PURE__*/
-  messageDesc(file_client, 30);
+  messageDesc(file_client, 36);
 
 /**
  * @generated from message switchboard.v1.HistoryPage
@@ -1232,7 +1482,7 @@ export type HistoryPage = Message$1<"switchboard.v1.HistoryPage"> & {
  * Use `create(HistoryPageSchema)` to create a new message.
  */
 export const HistoryPageSchema: GenMessage<HistoryPage> = /*@__PURE__*/
-  messageDesc(file_client, 31);
+  messageDesc(file_client, 37);
 
 /**
  * @generated from message switchboard.v1.DirectOpened
@@ -1254,7 +1504,7 @@ export type DirectOpened = Message$1<"switchboard.v1.DirectOpened"> & {
  * Use `create(DirectOpenedSchema)` to create a new message.
  */
 export const DirectOpenedSchema: GenMessage<DirectOpened> = /*@__PURE__*/
-  messageDesc(file_client, 32);
+  messageDesc(file_client, 38);
 
 /**
  * @generated from message switchboard.v1.ConversationSummary
@@ -1288,7 +1538,7 @@ export type ConversationSummary = Message$1<"switchboard.v1.ConversationSummary"
  * Use `create(ConversationSummarySchema)` to create a new message.
  */
 export const ConversationSummarySchema: GenMessage<ConversationSummary> = /*@__PURE__*/
-  messageDesc(file_client, 33);
+  messageDesc(file_client, 39);
 
 /**
  * @generated from message switchboard.v1.ConversationList
@@ -1305,7 +1555,7 @@ export type ConversationList = Message$1<"switchboard.v1.ConversationList"> & {
  * Use `create(ConversationListSchema)` to create a new message.
  */
 export const ConversationListSchema: GenMessage<ConversationList> = /*@__PURE__*/
-  messageDesc(file_client, 34);
+  messageDesc(file_client, 40);
 
 /**
  * @generated from message switchboard.v1.GroupMember
@@ -1327,7 +1577,7 @@ export type GroupMember = Message$1<"switchboard.v1.GroupMember"> & {
  * Use `create(GroupMemberSchema)` to create a new message.
  */
 export const GroupMemberSchema: GenMessage<GroupMember> = /*@__PURE__*/
-  messageDesc(file_client, 35);
+  messageDesc(file_client, 41);
 
 /**
  * Reply to create_group / add_members / remove_members / leave_group / set_subject:
@@ -1362,7 +1612,7 @@ export type GroupInfo = Message$1<"switchboard.v1.GroupInfo"> & {
  * Use `create(GroupInfoSchema)` to create a new message.
  */
 export const GroupInfoSchema: GenMessage<GroupInfo> = /*@__PURE__*/
-  messageDesc(file_client, 36);
+  messageDesc(file_client, 42);
 
 /**
  * Counts for one of your messages in a group.
@@ -1394,7 +1644,7 @@ export type ReceiptCount = Message$1<"switchboard.v1.ReceiptCount"> & {
  * Use `create(ReceiptCountSchema)` to create a new message.
  */
 export const ReceiptCountSchema: GenMessage<ReceiptCount> = /*@__PURE__*/
-  messageDesc(file_client, 37);
+  messageDesc(file_client, 43);
 
 /**
  * Push to a group message's sender: aggregated receipts for its recent messages whose
@@ -1428,7 +1678,7 @@ export type GroupReceipts = Message$1<"switchboard.v1.GroupReceipts"> & {
  * Use `create(GroupReceiptsSchema)` to create a new message.
  */
 export const GroupReceiptsSchema: GenMessage<GroupReceipts> = /*@__PURE__*/
-  messageDesc(file_client, 38);
+  messageDesc(file_client, 44);
 
 /**
  * Reply to member_receipts.
@@ -1469,7 +1719,7 @@ export type MemberReceiptsDetail = Message$1<"switchboard.v1.MemberReceiptsDetai
  * Use `create(MemberReceiptsDetailSchema)` to create a new message.
  */
 export const MemberReceiptsDetailSchema: GenMessage<MemberReceiptsDetail> = /*@__PURE__*/
-  messageDesc(file_client, 39);
+  messageDesc(file_client, 45);
 
 /**
  * @generated from message switchboard.v1.UserPresence
@@ -1505,7 +1755,7 @@ export type UserPresence = Message$1<"switchboard.v1.UserPresence"> & {
  * Use `create(UserPresenceSchema)` to create a new message.
  */
 export const UserPresenceSchema: GenMessage<UserPresence> = /*@__PURE__*/
-  messageDesc(file_client, 40);
+  messageDesc(file_client, 46);
 
 /**
  * Presence of the users you subscribed to: the reply to presence_subscribe /
@@ -1525,7 +1775,7 @@ export type Presence = Message$1<"switchboard.v1.Presence"> & {
  * Use `create(PresenceSchema)` to create a new message.
  */
 export const PresenceSchema: GenMessage<Presence> = /*@__PURE__*/
-  messageDesc(file_client, 41);
+  messageDesc(file_client, 47);
 
 /**
  * `user` is typing in `conversation` until until_ms (ms since epoch, server clock)
@@ -1555,7 +1805,7 @@ export type Typing = Message$1<"switchboard.v1.Typing"> & {
  * Use `create(TypingSchema)` to create a new message.
  */
 export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
-  messageDesc(file_client, 42);
+  messageDesc(file_client, 48);
 
 /**
  * A catalogued error. `code` is one of protocol/codes.ts (see PROTOCOL.md); a
@@ -1604,7 +1854,7 @@ export type Error = Message$1<"switchboard.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_client, 43);
+  messageDesc(file_client, 49);
 
 /**
  * @generated from message switchboard.v1.Pong
@@ -1626,7 +1876,7 @@ export type Pong = Message$1<"switchboard.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_client, 44);
+  messageDesc(file_client, 50);
 
 /**
  * The server is draining: reconnect (to any node) after reconnect_after_ms.
@@ -1650,7 +1900,7 @@ export type Goaway = Message$1<"switchboard.v1.Goaway"> & {
  * Use `create(GoawaySchema)` to create a new message.
  */
 export const GoawaySchema: GenMessage<Goaway> = /*@__PURE__*/
-  messageDesc(file_client, 45);
+  messageDesc(file_client, 51);
 
 /**
  * @generated from enum switchboard.v1.ReceiptKind
