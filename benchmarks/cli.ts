@@ -14,6 +14,7 @@ import { runCassandraCosts } from './cassandra_costs.js';
 import { runCassandraWrites } from './cassandra_writes.js';
 import { runCrossNode } from './cross_node.js';
 import { runFuzz } from './fuzz.js';
+import { runPush } from './push.js';
 
 type Scenario = { about: string; run: (flags: ReturnType<typeof parseFlags>, argv: string[]) => Promise<unknown> };
 
@@ -29,6 +30,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'auth-offload': { about: 'EdDSA token verification on the socket thread vs the piscina task pool (verifies/s, loop delay)', run: () => import('./auth_offload.js') },
   'cross-node': { about: '3-node cell (etcd, Cassandra, haproxy): 1:1 send->deliver with sender/recipient/owner on one node vs across nodes (the added hop), 1024-member group fan-out over 3 nodes', run: runCrossNode },
   fuzz: { about: 'property fuzzing of the client frame decoders and the session state machine (fast-check model): --frames 1000000 generated frames, frames/s, replies by error code', run: runFuzz },
+  push: { about: 'push notifications: pushes/s through the durable push outbox to a local fake APNs, message->push latency p50/p99', run: runPush },
   'shard-spread': { about: 'how SO_REUSEPORT spreads connections over a node\'s socket shards', run: () => import('./shard_spread.js') },
 };
 
