@@ -47,7 +47,7 @@ import { finishRun, startRun } from './lib/run_output.js';
 import { BatchWriter } from '../node/store/batch_writer.js';
 import { defaultConfig, writerOptions } from '../node/config.js';
 import { createCassandraClient, openCassandraStore } from '../node/store/cassandra_store.js';
-import { bucketOf } from '../node/store/cassandra_writer.js';
+import { bucketOf } from '../node/store/cassandra_plan.js';
 import { startPrivateCassandra, testKeyspace, type PrivateCassandra } from '../node/store/cassandra_test_env.js';
 import { LOCAL_DATACENTER } from '../ops/cassandra/index.js';
 import type { StoredMessage, WriteOp } from '../node/store/types.js';

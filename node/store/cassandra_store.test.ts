@@ -9,7 +9,7 @@ import cassandra from 'cassandra-driver';
 import { runStoreConformance } from './conformance.js';
 import { runMembershipConformance } from './conformance_membership.js';
 import { CassandraStore, createCassandraClient, openCassandraStore, type CassandraConfig } from './cassandra_store.js';
-import { BUCKET_SIZE } from './cassandra_writer.js';
+import { BUCKET_SIZE } from './cassandra_plan.js';
 import { latestVersion, LOCAL_REPLICATION, migrate, schemaVersion } from './cassandra_schema/migrate.js';
 import { getTestCassandra, testKeyspace } from './cassandra_test_env.js';
 import { InvalidWriteError, StoreUnavailableError } from './errors.js';

@@ -20,7 +20,7 @@ export interface MessageStore {
    * with SeqTakenError and the stored message stays. SQLite then keeps nothing of the
    * commit; Cassandra (no transaction across partitions) keeps none of that
    * conversation's messages and metadata of the commit when they fit one partition
-   * piece (up to 100 messages of one bucket; cassandra_writer.ts).
+   * piece (up to 100 messages of one bucket; cassandra_plan.ts, cassandra_packing.ts).
    */
   commit(ops: WriteOp[]): Promise<void>;
 
