@@ -15,11 +15,12 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { ServerFrameSchema, type ClientFrame, type ServerFrame } from '../protocol/gen/client_pb.js';
-import { MAX_SEQ, type Encoding } from '../protocol/codec.js';
+import type { Encoding } from '../protocol/codec.js';
 import type { ShardLimits } from './shard_config.js';
 import { errorFrame, resultFrame } from './frames.js';
 import { newBucket, take, type Bucket } from './rate_limit.js';
 import type { CoreOp, CoreResult } from '../node/core/ops.js';
+import { checkOp } from '../node/core/op_rules.js';
 
 export interface Session {
   conn: number;
@@ -75,38 +76,6 @@ export type FrameEffect =
   | { kind: 'forward'; id: number; op: CoreOp }
   | { kind: 'none' };
 
-const MAX_ID = 1024;
-function bad(field: string, why: string): string {
-  return `${field}: ${why}`;
-}
-
-function checkConversation(c: string): string | null {
-  if (!c) return bad('conversation', 'required');
-  if (c.length > MAX_ID) return bad('conversation', 'too long');
-  return null;
-}
-
-/**
- * A seq or cursor as the number the host works with, or null when a number cannot
- * hold it exactly. decodeClientFrame already refuses these (codec.ts MAX_SEQ); this
- * keeps the one bigint -> number conversion from ever rounding, whoever built the frame.
- */
-const MAX_SEQ_BIG = BigInt(MAX_SEQ);
-function seqOf(v: bigint): number | null {
-  return v >= 0n && v <= MAX_SEQ_BIG ? Number(v) : null;
-}
-const seqRange = (field: string) => bad(field, `must be an integer in 0..${MAX_SEQ} (2^53 - 1)`);
-
-const USER_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
-
-/** A list of user ids: each well-formed, at most `max` distinct. */
-function checkUsers(field: string, users: string[], max: number): { code: 'invalid_argument' | 'limit_exceeded'; message: string } | null {
-  if (users.some((u) => !USER_ID.test(u))) return { code: 'invalid_argument', message: bad(`${field}[]`, 'user ids of 1..128 chars of [A-Za-z0-9._:@-]') };
-  const n = new Set(users).size;
-  if (n > max) return { code: 'limit_exceeded', message: bad(field, `${n} users; the limit is ${max}`) };
-  return null;
-}
-
 export function onClientFrame(s: Session, frame: ClientFrame, limits: Limits, now: number): FrameEffect {
   s.lastSeen = now;
   const reqId = frame.reqId;
@@ -117,120 +86,75 @@ export function onClientFrame(s: Session, frame: ClientFrame, limits: Limits, no
   const wait = take(s.frameBucket, limits.frameRatePerSec, limits.frameBurst, now);
   if (wait > 0) return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', 'too many frames on this connection', { retryAfterMs: wait }) };
 
-  let op: CoreOp;
-  let conversation = '';
-  let clientMsgId = '';
-  switch (k.case) {
-    case 'send': {
-      const v = k.value;
-      conversation = v.conversation;
-      clientMsgId = v.clientMsgId;
-      const err = checkConversation(v.conversation) ?? (!v.clientMsgId || v.clientMsgId.length > 64 ? bad('client_msg_id', 'must be 1..64 characters') : null);
-      if (err) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', err, { conversation, clientMsgId }) };
-      const w = take(s.sendBucket, limits.sendRatePerSec, limits.sendBurst, now);
-      if (w > 0) return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', 'send rate limit exceeded', { retryAfterMs: w, conversation, clientMsgId }) };
-      if (s.inflightSends >= limits.maxInflightSends) {
-        return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', `more than ${limits.maxInflightSends} sends awaiting their ack`, { retryAfterMs: 50, conversation, clientMsgId }) };
-      }
-      s.inflightSends++;
-      op = { op: 'send', conversation: v.conversation, clientMsgId: v.clientMsgId, body: v.body, meta: { ...v.meta } };
-      break;
+  const op = opOf(k);
+  if (!op) return { kind: 'reply', frame: errorFrame(reqId, 'unknown_frame_type', 'the frame carries no known kind') };
+  const conversation = 'conversation' in op ? op.conversation : '';
+  const clientMsgId = op.op === 'send' ? op.clientMsgId : '';
+  // The op's rules, once, here at the edge (node/core/op_rules.ts).
+  const refused = checkOp(op, limits);
+  if (refused) return { kind: 'reply', frame: errorFrame(reqId, refused.code, refused.message, op.op === 'send' ? { conversation, clientMsgId } : undefined) };
+  // Then what this connection's own state decides.
+  if (op.op === 'send') {
+    const w = take(s.sendBucket, limits.sendRatePerSec, limits.sendBurst, now);
+    if (w > 0) return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', 'send rate limit exceeded', { retryAfterMs: w, conversation, clientMsgId }) };
+    if (s.inflightSends >= limits.maxInflightSends) {
+      return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', `more than ${limits.maxInflightSends} sends awaiting their ack`, { retryAfterMs: 50, conversation, clientMsgId }) };
     }
-    case 'ack':
-    case 'read': {
-      const err = checkConversation(k.value.conversation);
-      if (err) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', err) };
-      conversation = k.value.conversation;
-      const seq = seqOf(k.value.seq);
-      if (seq === null) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', seqRange(`${k.case}.seq`)) };
-      op = { op: k.case, conversation, seq };
-      break;
-    }
-    case 'sync': {
-      const cursors = k.value.cursors.map((c) => ({ conversation: c.conversation, seq: seqOf(c.seq) }));
-      if (cursors.some((c) => !c.conversation)) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', bad('cursors[].conversation', 'required')) };
-      const over = cursors.findIndex((c) => c.seq === null);
-      if (over >= 0) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', seqRange(`sync.cursors[${over}].seq`)) };
-      if (k.value.limit > limits.maxSyncPage) {
-        return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', bad('limit', `at most ${limits.maxSyncPage}`)) };
-      }
-      s.syncing++;
-      op = { op: 'sync', cursors: cursors as Array<{ conversation: string; seq: number }>, limit: k.value.limit };
-      break;
-    }
-    case 'history': {
-      const err = checkConversation(k.value.conversation);
-      if (err) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', err) };
-      if (k.value.limit > limits.maxHistoryPage) {
-        return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', bad('limit', `at most ${limits.maxHistoryPage}`)) };
-      }
-      conversation = k.value.conversation;
-      const beforeSeq = seqOf(k.value.beforeSeq);
-      if (beforeSeq === null) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', seqRange('history.before_seq')) };
-      op = { op: 'history', conversation, beforeSeq, limit: k.value.limit };
-      break;
-    }
-    case 'openDirect':
-      if (!k.value.peer) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', bad('peer', 'required')) };
-      op = { op: 'open_direct', peer: k.value.peer };
-      break;
-    case 'listConversations':
-      op = { op: 'list' };
-      break;
-    case 'createGroup': {
-      const err = checkUsers('members', k.value.members, limits.maxConversationMembers);
-      if (err) return { kind: 'reply', frame: errorFrame(reqId, err.code, err.message) };
-      op = { op: 'create_group', subject: k.value.subject, members: [...k.value.members] };
-      break;
-    }
-    case 'addMembers':
-    case 'removeMembers': {
-      const err = checkConversation(k.value.conversation);
-      if (err) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', err) };
-      const uerr = checkUsers('users', k.value.users, limits.maxConversationMembers);
-      if (uerr) return { kind: 'reply', frame: errorFrame(reqId, uerr.code, uerr.message) };
-      if (k.value.users.length === 0) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', bad('users', 'at least one user')) };
-      conversation = k.value.conversation;
-      op = { op: k.case === 'addMembers' ? 'add_members' : 'remove_members', conversation, users: [...k.value.users] };
-      break;
-    }
-    case 'leaveGroup':
-    case 'setSubject':
-    case 'memberReceipts':
-    case 'typing': {
-      const err = checkConversation(k.value.conversation);
-      if (err) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', err) };
-      conversation = k.value.conversation;
-      if (k.case === 'leaveGroup') op = { op: 'leave_group', conversation };
-      else if (k.case === 'setSubject') op = { op: 'set_subject', conversation, subject: k.value.subject };
-      else if (k.case === 'memberReceipts') {
-        if (k.value.seq < 1n) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', bad('seq', 'must be >= 1')) };
-        const seq = seqOf(k.value.seq);
-        if (seq === null) return { kind: 'reply', frame: errorFrame(reqId, 'invalid_argument', seqRange('member_receipts.seq')) };
-        op = { op: 'member_receipts', conversation, seq };
-      } else {
-        // Typing is advisory: notices faster than the interval are dropped, not refused.
-        if (now - s.lastTypingAt < limits.typingIntervalMs) return { kind: 'none' };
-        s.lastTypingAt = now;
-        op = { op: 'typing', conversation };
-      }
-      break;
-    }
-    case 'presenceSubscribe': {
-      const err = checkUsers('users', k.value.users, limits.maxPresenceSubscriptions);
-      if (err) return { kind: 'reply', frame: errorFrame(reqId, err.code, err.message) };
-      op = { op: 'presence_subscribe', users: [...k.value.users] };
-      break;
-    }
-    case 'presenceSettings':
-      op = { op: 'presence_settings', hideLastSeen: k.value.hideLastSeen };
-      break;
-    default:
-      return { kind: 'reply', frame: errorFrame(reqId, 'unknown_frame_type', 'the frame carries no known kind') };
+    s.inflightSends++;
+  } else if (op.op === 'sync') s.syncing++;
+  else if (op.op === 'typing') {
+    // Typing is advisory: notices faster than the interval are dropped, not refused.
+    if (now - s.lastTypingAt < limits.typingIntervalMs) return { kind: 'none' };
+    s.lastTypingAt = now;
   }
   const id = s.nextId++;
   s.pending.set(id, { reqId, op: op.op, conversation, clientMsgId });
   return { kind: 'forward', id, op };
+}
+
+/**
+ * A client frame as the op it asks for, field by field, or null for a kind this
+ * server does not know. Seqs become numbers: one beyond 2^53 - 1 lands at 2^53 or
+ * above, which the seq rule refuses (the codec has refused such frames already).
+ */
+function opOf(k: ClientFrame['kind']): CoreOp | null {
+  switch (k.case) {
+    case 'send': {
+      const v = k.value;
+      return { op: 'send', conversation: v.conversation, clientMsgId: v.clientMsgId, body: v.body, meta: { ...v.meta } };
+    }
+    case 'ack':
+    case 'read':
+      return { op: k.case, conversation: k.value.conversation, seq: Number(k.value.seq) };
+    case 'sync':
+      return { op: 'sync', cursors: k.value.cursors.map((c) => ({ conversation: c.conversation, seq: Number(c.seq) })), limit: k.value.limit };
+    case 'history':
+      return { op: 'history', conversation: k.value.conversation, beforeSeq: Number(k.value.beforeSeq), limit: k.value.limit };
+    case 'openDirect':
+      return { op: 'open_direct', peer: k.value.peer };
+    case 'listConversations':
+      return { op: 'list' };
+    case 'createGroup':
+      return { op: 'create_group', subject: k.value.subject, members: [...k.value.members] };
+    case 'addMembers':
+      return { op: 'add_members', conversation: k.value.conversation, users: [...k.value.users] };
+    case 'removeMembers':
+      return { op: 'remove_members', conversation: k.value.conversation, users: [...k.value.users] };
+    case 'leaveGroup':
+      return { op: 'leave_group', conversation: k.value.conversation };
+    case 'setSubject':
+      return { op: 'set_subject', conversation: k.value.conversation, subject: k.value.subject };
+    case 'memberReceipts':
+      return { op: 'member_receipts', conversation: k.value.conversation, seq: Number(k.value.seq) };
+    case 'typing':
+      return { op: 'typing', conversation: k.value.conversation };
+    case 'presenceSubscribe':
+      return { op: 'presence_subscribe', users: [...k.value.users] };
+    case 'presenceSettings':
+      return { op: 'presence_settings', hideLastSeen: k.value.hideLastSeen };
+    default:
+      return null;
+  }
 }
 
 /** The host answered request `id`; returns the frame to send, if any. */

@@ -24,6 +24,8 @@ import { newGroupId } from '../core/chat_service.js';
 import type { PeerLink } from '../peers/peer_link.js';
 import type { ShardOwner } from './shard_map.js';
 import type { CoreOp, CoreResult } from '../core/ops.js';
+import { PendingCalls } from '../../supervisor/pending_calls.js';
+import { parsePeerOp, parsePeerResult } from '../core/op_schema.js';
 
 export interface ForwarderDeps {
   self: string;
@@ -46,12 +48,6 @@ export interface ForwarderStats {
   timedOut: number;
   /** Ops other nodes forwarded here. */
   served: number;
-}
-
-interface Pending {
-  node: string;
-  resolve: (r: CoreResult) => void;
-  timer: NodeJS.Timeout;
 }
 
 const RETRY_MS = 250;
@@ -84,10 +80,10 @@ export function conversationOfOp(caller: Caller, op: CoreOp): string | null {
 
 export class Forwarder {
   readonly stats: ForwarderStats = { forwarded: 0, local: 0, refused: 0, timedOut: 0, served: 0 };
-  private readonly pending = new Map<bigint, Pending>();
+  /** Ops forwarded from here, waiting for their owner's result; tagged with the owner's node id. */
+  private readonly calls = new PendingCalls<CoreResult, string>();
   /** Ops other nodes forwarded here that are still running: "node/callId" -> op and start. */
   private readonly serving = new Map<string, { op: string; since: number }>();
-  private nextCall = 1n;
 
   constructor(private readonly d: ForwarderDeps) {}
 
@@ -109,7 +105,16 @@ export class Forwarder {
       this.stats.refused++;
       return err('unavailable', `the owner of conversation shard ${shard} (${owner.node}) is not reachable; retry`);
     }
-    const callId = this.nextCall++;
+    const { id, reply } = this.calls.call({
+      tag: owner.node,
+      timeoutMs: this.d.callTimeoutMs ?? 10_000,
+      noReply: (n) => {
+        if (n.why !== 'timeout') return err('unavailable', `lost the link to ${owner.node} while it ran the op; retry (a resend is deduplicated)`);
+        this.stats.timedOut++;
+        return err('unavailable', `the owner of conversation shard ${shard} (${owner.node}) did not answer in time; retry (a resend is deduplicated)`);
+      },
+    });
+    const callId = BigInt(id);
     const origin = { node: this.d.self, user: caller.user, device: caller.device, socketShard: caller.conn?.shard ?? 0, conn: caller.conn?.conn ?? 0 };
     const t0Ms = BigInt(Math.round(caller.t0 ?? 0));
     const frame: LinkFrame =
@@ -121,33 +126,17 @@ export class Forwarder {
             },
           })
         : create(LinkFrameSchema, { kind: { case: 'call', value: { callId, origin, opJson: JSON.stringify(caller.backend ? { ...op, backend: true } : op), conversationShard: shard, t0Ms } } });
-    return new Promise<CoreResult>((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(callId);
-        this.stats.timedOut++;
-        resolve(err('unavailable', `the owner of conversation shard ${shard} (${owner.node}) did not answer in time; retry (a resend is deduplicated)`));
-      }, this.d.callTimeoutMs ?? 10_000);
-      this.pending.set(callId, { node: owner.node, resolve, timer });
-      dbg(`call ${callId} ${op.op} -> ${owner.node} (link ${link.linkState})`);
-      if (link.send(frame) !== 'ok') {
-        clearTimeout(timer);
-        this.pending.delete(callId);
-        this.stats.refused++;
-        resolve(err('overloaded', `the link to ${owner.node} is full; retry`, 500));
-        return;
-      }
-      this.stats.forwarded++;
-    });
+    dbg(`call ${callId} ${op.op} -> ${owner.node} (link ${link.linkState})`);
+    if (link.send(frame) !== 'ok') {
+      this.calls.settle(id, err('overloaded', `the link to ${owner.node} is full; retry`, 500));
+      this.stats.refused++;
+    } else this.stats.forwarded++;
+    return reply;
   }
 
   /** The link to `node` went down: its calls will not be answered. */
   linkDown(node: string): void {
-    for (const [id, p] of this.pending) {
-      if (p.node !== node) continue;
-      clearTimeout(p.timer);
-      this.pending.delete(id);
-      p.resolve(err('unavailable', `lost the link to ${node} while it ran the op; retry (a resend is deduplicated)`));
-    }
+    this.calls.close(`link to ${node} down`, (owner) => owner === node);
   }
 
   // ------------------------------------------------------------------ owner side
@@ -173,25 +162,24 @@ export class Forwarder {
     reply(create(LinkFrameSchema, { kind: { case: 'forwardResult', value: value as ForwardResult } }));
   }
 
-  /** A peer forwarded another op. */
+  /**
+   * A peer forwarded another op. It reaches the core only if it matches the op schema
+   * (node/core/op_schema.ts); otherwise the peer gets the refusal, naming the field.
+   */
   async onCall(f: ForwardCall, reply: (frame: LinkFrame) => void): Promise<void> {
     this.stats.served++;
     const o = f.origin;
     let res: CoreResult;
-    let op: (CoreOp & { backend?: boolean }) | null = null;
-    try {
-      op = JSON.parse(f.opJson) as CoreOp & { backend?: boolean };
-    } catch {
-      op = null;
-    }
-    if (!o || !op || typeof op.op !== 'string') res = err('bad_frame', 'forward call without origin or op', 0);
+    const parsed = parsePeerOp(f.opJson);
+    if (!o) res = err('bad_frame', 'forward call without origin', 0);
+    else if (!parsed.ok) res = err(parsed.code, parsed.message, 0);
     else if (this.d.heldToken(f.conversationShard) === null) res = err('unavailable', `this node no longer owns conversation shard ${f.conversationShard}; retry`);
     else {
-      const { backend, ...plain } = op;
-      const caller: Caller = { user: o.user, device: o.device, conn: null, t0: Number(f.t0Ms), origin: { node: o.node, shard: o.socketShard, conn: o.conn }, backend: backend === true };
-      res = await this.serve(o.node, f.callId, plain.op, () => this.d.local(caller, plain as CoreOp));
+      const { op, backend } = parsed;
+      const caller: Caller = { user: o.user, device: o.device, conn: null, t0: Number(f.t0Ms), origin: { node: o.node, shard: o.socketShard, conn: o.conn }, backend };
+      res = await this.serve(o.node, f.callId, op.op, () => this.d.local(caller, op));
     }
-    dbg(`served ${o?.node}/${f.callId} ${op?.op} -> ${res.r}`);
+    dbg(`served ${o?.node}/${f.callId} ${parsed.ok ? parsed.op.op : 'refused'} -> ${res.r}`);
     reply(create(LinkFrameSchema, { kind: { case: 'callResult', value: { callId: f.callId, resultJson: JSON.stringify(res) } } }));
   }
 
@@ -214,36 +202,23 @@ export class Forwarder {
   // ------------------------------------------------------------------ results
 
   onForwardResult(f: ForwardResult): void {
-    const p = this.take(f.callId);
-    if (!p) return;
     const r = f.result;
+    let res: CoreResult;
     if (r.case === 'ack') {
       const a = r.value;
-      p.resolve({ r: 'send_ack', ack: { conversation: a.conversation, clientMsgId: a.clientMsgId, messageId: a.messageId, seq: Number(a.seq), serverTs: Number(a.serverTs), duplicate: a.duplicate } });
+      res = { r: 'send_ack', ack: { conversation: a.conversation, clientMsgId: a.clientMsgId, messageId: a.messageId, seq: Number(a.seq), serverTs: Number(a.serverTs), duplicate: a.duplicate } };
     } else if (r.case === 'error') {
       const e = r.value;
       const code = (e.code in ERROR_CODES ? e.code : 'internal') as ErrorCode;
-      p.resolve({ r: 'error', code, message: e.message, retryAfterMs: e.retryAfterMs });
-    } else p.resolve(err('internal', 'empty forward result', 0));
+      res = { r: 'error', code, message: e.message, retryAfterMs: e.retryAfterMs };
+    } else res = err('internal', 'empty forward result', 0);
+    this.calls.settle(Number(f.callId), res);
   }
 
   onCallResult(f: CallResult): void {
-    const p = this.take(f.callId);
-    dbg(`result ${f.callId} ${p ? 'matched' : 'NO PENDING'}`);
-    if (!p) return;
-    try {
-      p.resolve(JSON.parse(f.resultJson) as CoreResult);
-    } catch {
-      p.resolve(err('internal', 'malformed call result', 0));
-    }
-  }
-
-  private take(id: bigint): Pending | null {
-    const p = this.pending.get(id);
-    if (!p) return null;
-    clearTimeout(p.timer);
-    this.pending.delete(id);
-    return p;
+    const res = parsePeerResult(f.resultJson);
+    const matched = this.calls.settle(Number(f.callId), res);
+    dbg(`result ${f.callId} ${matched ? 'matched' : 'NO PENDING'}`);
   }
 
   private runLocal(caller: Caller, op: CoreOp): Promise<CoreResult> {

@@ -20,5 +20,5 @@ export function newMessageId(now = Date.now()): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** User and device ids: what tokens and the HTTP API accept. */
-export const ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
+/** User and device ids: what tokens and the HTTP API accept (the rule lives in op_rules.ts). */
+export { USER_ID as ID_PATTERN } from './op_rules.js';
