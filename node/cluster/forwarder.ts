@@ -6,7 +6,8 @@
  * waits for the result:
  *
  *   send            -> ForwardSend  / ForwardResult (typed: the hot path)
- *   every other op  -> ForwardCall  / CallResult    (CoreOp / CoreResult as JSON)
+ *   every other op  -> ForwardCall  / CallResult    (CoreOp / CoreResult as JSON, read on
+ *                      arrival by node/core/op_schema.ts: a mismatch never reaches the core)
  *   sync, list, presence -> always local (sync reads the store; see ChatService.sync)
  *
  * Failures are the client's retryable errors: no owner right now (a takeover is in

@@ -344,9 +344,12 @@ export const DeliverSchema: GenMessage<Deliver> = /*@__PURE__*/
 /**
  * Any other conversation op a client made on the origin node (ack, read, history,
  * group changes, member receipts, typing, open direct), run by the owner of the
- * conversation's shard. The op and its result are the host<->shard schema
- * (shards/messages.ts CoreOp / CoreResult) as JSON: they are low-rate control ops,
- * and one schema for them keeps the forwarded and the local path identical.
+ * conversation's shard. The op and its result are the core's op vocabulary
+ * (node/core/ops.ts CoreOp / CoreResult) as JSON: they are low-rate control ops, and
+ * one schema for them keeps the forwarded and the local path identical. The owner
+ * reads op_json with one validator (node/core/op_schema.ts) before the core sees it:
+ * an op that does not match is answered with bad_frame or invalid_argument naming
+ * the field, and a result is checked for a known kind and a catalogued code.
  *
  * @generated from message switchboard.cluster.v1.ForwardCall
  */
