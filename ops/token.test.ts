@@ -91,6 +91,23 @@ describe('ops/token', () => {
     assert.match(missing.stderr, /no key with kid "nope" .*\(have: pub\)/);
   });
 
+  it('--data-dir finds the dev secret there without a config (as the node\'s --data-dir does)', async () => {
+    const cwd = mkdtempSync(join(root, 'dd-'));
+    const r = await cli(cwd, '--user', 'alice', '--device', 'phone', '--data-dir', 'elsewhere');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /secret in elsewhere\/dev-secret/);
+    const id = await createVerifier(devAuthConfig(join(cwd, 'elsewhere'))).verify(r.stdout.trim());
+    assert.equal(id.user, 'alice');
+  });
+
+  it('--ttl=-60 mints a token that has already expired (for a client\'s token_expired path)', async () => {
+    const cwd = mkdtempSync(join(root, 'neg-'));
+    const r = await cli(cwd, '--user', 'alice', '--device', 'phone', '--ttl=-60');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /expired /);
+    await assert.rejects(createVerifier(devAuthConfig(join(cwd, 'data'))).verify(r.stdout.trim()), (e: { code?: string }) => e.code === 'token_expired');
+  });
+
   it('reports bad usage and bad config by name', async () => {
     assert.match((await inProcess('--user', 'u')).stderr, /--user and --device are required\nusage:/);
     assert.equal((await inProcess('--user', 'u', '--device', 'd', '--ttl', '0')).code, 2);

@@ -1,13 +1,18 @@
 /**
  * Dev CLI: mint a token the node will accept.
  *
- *   npm run token -- --user alice --device phone [--ttl 3600] [--config switchboard.json] [--kid k]
+ *   npm run token -- --user alice --device phone [--ttl 3600] [--config switchboard.json] [--data-dir DIR] [--kid k]
  *
  * The token goes to stdout (so `TOKEN=$(npm run -s token -- ...)` works); notes go to
  * stderr. The key comes from the node's own config: its `auth` section if it has one,
  * otherwise the dev default (HS256, secret in `<dataDir>/dev-secret`, created on first
- * use). Config is `--config`, else `./switchboard.json` if present, else none. Without
- * `--kid`, the first key able to sign is used; an EdDSA key needs `privateKeyPem`.
+ * use). Config is `--config`, else `./switchboard.json` if present, else none. The data
+ * dir is `--data-dir`, else the config's node.dataDir, else ./data: the same rule as the
+ * node's own `--data-dir` flag, so `npm start -- --data-dir X` pairs with
+ * `npm run token -- --data-dir X`. Without `--kid`, the first key able to sign is used;
+ * an EdDSA key needs `privateKeyPem`. A negative `--ttl=-60` mints a token that expired
+ * that long ago (to try a client's token_expired handling); note the `=`, since
+ * `--ttl -60` reads as two options.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -22,7 +27,7 @@ const DEFAULT_TTL_SEC = 3600;
 /** A dev token that lives longer than a month is a production token by accident. */
 const MAX_TTL_SEC = 30 * 24 * 3600;
 
-const USAGE = `usage: npm run token -- --user <id> --device <id> [--ttl <seconds>] [--config <path>] [--kid <kid>]`;
+const USAGE = `usage: npm run token -- --user <id> --device <id> [--ttl <seconds>, or --ttl=-<seconds> for an expired one] [--config <path>] [--data-dir <dir>] [--kid <kid>]`;
 
 export interface Io {
   out(line: string): void;
@@ -36,10 +41,11 @@ interface Loaded {
   source: string;
 }
 
-function loadAuth(configPath: string | undefined): Loaded {
+function loadAuth(configPath: string | undefined, dataDirFlag: string | undefined): Loaded {
   const path = configPath ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
   if (path === undefined) {
-    return { auth: devAuthConfig(DEFAULT_DATA_DIR), source: `dev default (secret in ${DEFAULT_DATA_DIR}/dev-secret)` };
+    const dir = dataDirFlag ?? DEFAULT_DATA_DIR;
+    return { auth: devAuthConfig(dir), source: `dev default (secret in ${dir}/dev-secret)` };
   }
   let raw: unknown;
   try {
@@ -54,7 +60,7 @@ function loadAuth(configPath: string | undefined): Loaded {
     const auth = Object.fromEntries(Object.entries(cfg.auth!).filter(([, v]) => v !== ''));
     return { auth: validateAuthConfig({ clockToleranceSec: 5, ticketTtlMs: 30_000, ...auth }, 'auth'), source: `${path} (auth)` };
   }
-  const dataDir = typeof cfg.node?.dataDir === 'string' ? cfg.node.dataDir : DEFAULT_DATA_DIR;
+  const dataDir = dataDirFlag ?? (typeof cfg.node?.dataDir === 'string' ? cfg.node.dataDir : DEFAULT_DATA_DIR);
   return { auth: devAuthConfig(dataDir), source: `dev default from ${path} (secret in ${dataDir}/dev-secret)` };
 }
 
@@ -67,6 +73,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         device: { type: 'string' },
         ttl: { type: 'string' },
         config: { type: 'string' },
+        'data-dir': { type: 'string' },
         kid: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -78,10 +85,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     if (values.user === undefined || values.device === undefined) throw new UsageError('--user and --device are required');
     const ttl = values.ttl === undefined ? DEFAULT_TTL_SEC : Number(values.ttl);
-    if (!Number.isInteger(ttl) || ttl <= 0 || ttl > MAX_TTL_SEC) {
-      throw new UsageError(`--ttl must be a whole number of seconds from 1 to ${MAX_TTL_SEC} (got ${values.ttl})`);
+    if (!Number.isInteger(ttl) || ttl === 0 || Math.abs(ttl) > MAX_TTL_SEC) {
+      throw new UsageError(`--ttl must be a whole number of seconds from 1 to ${MAX_TTL_SEC}, or from -${MAX_TTL_SEC} to -1 (written --ttl=-60) for an already expired token (got ${values.ttl})`);
     }
-    const { auth, source } = loadAuth(values.config);
+    const { auth, source } = loadAuth(values.config, values['data-dir']);
     const key = values.kid === undefined ? auth.keys.find(canSign) : auth.keys.find((k) => k.kid === values.kid);
     if (key === undefined) {
       throw new UsageError(
@@ -97,7 +104,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     );
     io.out(token);
     const expires = new Date(Date.now() + ttl * 1000).toISOString();
-    io.err(`note: dev token for user=${values.user} device=${values.device}, kid=${key.kid}, key from ${source}, expires ${expires}. For development only.`);
+    io.err(`note: dev token for user=${values.user} device=${values.device}, kid=${key.kid}, key from ${source}, ${ttl < 0 ? 'expired' : 'expires'} ${expires}. For development only.`);
     return 0;
   } catch (err) {
     io.err(`token: ${(err as Error).message}`);
