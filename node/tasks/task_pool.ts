@@ -6,6 +6,7 @@
  */
 import { Piscina } from 'piscina';
 import type { Service } from '../../supervisor/index.js';
+import { CatalogError } from '../../protocol/errors.js';
 import type { AuthConfig } from '../auth/types.js';
 import type { VerifyResult } from './verify_token_task.js';
 
@@ -32,7 +33,7 @@ export class TaskPool implements Service {
   }
 
   verifyToken(token: string): Promise<VerifyResult> {
-    if (!this.pool) return Promise.reject(Object.assign(new Error('the task pool is restarting'), { code: 'unavailable' }));
+    if (!this.pool) return Promise.reject(new CatalogError('unavailable', 'the task pool is restarting'));
     return this.pool.run(token) as Promise<VerifyResult>;
   }
 
