@@ -4,11 +4,13 @@
  */
 import { create } from '@bufbuild/protobuf';
 import {
+  MediaRefSchema,
   MemberRole,
   MessageSchema,
   ReceiptKind,
   ReceiptSchema,
   ServerFrameSchema,
+  type MediaRef,
   type Message,
   type Receipt,
   type ServerFrame,
@@ -16,7 +18,7 @@ import {
 import { ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
 import type { StoredMessage } from '../node/store/types.js';
 import type { Push } from '../node/core/pushes.js';
-import type { CoreResult, GroupInfo, MemberReceipt, PresenceView } from '../node/core/ops.js';
+import { clientMeta, mediaOfMeta, type CoreResult, type GroupInfo, type MemberReceipt, type PresenceView } from '../node/core/ops.js';
 
 function presenceUsers(users: PresenceView[]) {
   return users.map((u) => ({ user: u.user, online: u.online, lastSeenMs: BigInt(u.lastSeenMs), lastSeenHidden: u.lastSeenHidden }));
@@ -57,9 +59,16 @@ export function messageFrame(m: StoredMessage): Message {
     senderDevice: m.senderDevice,
     clientMsgId: m.clientMsgId,
     body: m.body,
-    meta: m.meta,
+    // The media reference rides in a reserved meta key of the stored message; clients get it as `media`.
+    meta: clientMeta(m.meta),
     serverTs: BigInt(m.serverTs),
+    media: mediaRef(m.meta),
   });
+}
+
+function mediaRef(meta: Record<string, string>): MediaRef | undefined {
+  const r = mediaOfMeta(meta);
+  return r ? create(MediaRefSchema, { mediaId: r.mediaId, mime: r.mime, size: BigInt(r.size), sha256: r.sha256, width: r.width, height: r.height }) : undefined;
 }
 
 export function receiptFrame(r: MemberReceipt): Receipt {
@@ -178,6 +187,18 @@ export function resultFrame(reqId: number, res: CoreResult, about: { conversatio
       });
     case 'presence':
       return create(ServerFrameSchema, { reqId, kind: { case: 'presence', value: { users: presenceUsers(res.users) } } });
+    case 'media_slot':
+      return create(ServerFrameSchema, {
+        reqId,
+        kind: { case: 'mediaSlot', value: { mediaId: res.slot.mediaId, uploadUrl: res.slot.uploadUrl, expiresAtMs: BigInt(res.slot.expiresAt) } },
+      });
+    case 'media_url': {
+      const u = res.url;
+      return create(ServerFrameSchema, {
+        reqId,
+        kind: { case: 'mediaUrl', value: { mediaId: u.mediaId, url: u.url, expiresAtMs: BigInt(u.expiresAt), mime: u.mime, size: BigInt(u.size), sha256: u.sha256 } },
+      });
+    }
     case 'ok':
       return null;
     case 'error':

@@ -121,7 +121,8 @@ function opOf(k: ClientFrame['kind']): CoreOp | null {
   switch (k.case) {
     case 'send': {
       const v = k.value;
-      return { op: 'send', conversation: v.conversation, clientMsgId: v.clientMsgId, body: v.body, meta: { ...v.meta } };
+      const send = { op: 'send', conversation: v.conversation, clientMsgId: v.clientMsgId, body: v.body, meta: { ...v.meta } } as const;
+      return v.media?.mediaId ? { ...send, mediaId: v.media.mediaId } : send;
     }
     case 'ack':
     case 'read':
@@ -152,6 +153,10 @@ function opOf(k: ClientFrame['kind']): CoreOp | null {
       return { op: 'presence_subscribe', users: [...k.value.users] };
     case 'presenceSettings':
       return { op: 'presence_settings', hideLastSeen: k.value.hideLastSeen };
+    case 'mediaSlot':
+      return { op: 'media_slot', conversation: k.value.conversation, size: Number(k.value.size), mime: k.value.mime, sha256: k.value.sha256 };
+    case 'mediaUrl':
+      return { op: 'media_url', conversation: k.value.conversation, mediaId: k.value.mediaId };
     default:
       return null;
   }

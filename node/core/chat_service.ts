@@ -24,7 +24,9 @@ import { ConversationCache, type Ownership } from './conversations.js';
 import type { FanoutPort } from './fanout_port.js';
 import { GroupService } from './group_service.js';
 import { Messaging } from './messaging.js';
-import type { GroupInfo, HistoryPage, MemberReceiptsDetail, SendAck, SyncPage } from './ops.js';
+import type { GroupInfo, HistoryPage, MediaSlotInfo, MediaUrlInfo, MemberReceiptsDetail, SendAck, SyncPage } from './ops.js';
+import type { MediaPort } from './media_port.js';
+import { CatalogError } from '../../protocol/errors.js';
 import { PresenceService } from './presence_service.js';
 import { ReceiptService } from './receipt_service.js';
 import type { ConnectionRegistry } from './registry.js';
@@ -44,6 +46,8 @@ export interface ChatDeps {
   ownership?: Ownership | null;
   limits: ServiceLimits;
   now?: () => number;
+  /** Media attachments (node/media/); absent: media ops and sends with media are refused. */
+  media?: MediaPort | null;
 }
 
 export class ChatService {
@@ -52,13 +56,15 @@ export class ChatService {
   private readonly messaging: Messaging;
   private readonly receipts: ReceiptService;
   private readonly groups: GroupService;
+  private readonly media: MediaPort | null;
 
   constructor(d: ChatDeps) {
     const now = d.now ?? Date.now;
     const limits = d.limits;
     this.convs = new ConversationCache(d.store, d.writer, d.ownership ?? null);
     this.receipts = new ReceiptService(this.convs, d.store, d.writer, d.fanout, limits, now);
-    this.messaging = new Messaging(this.convs, d.store, d.writer, d.fanout, this.receipts, limits, now);
+    this.media = d.media ?? null;
+    this.messaging = new Messaging(this.convs, d.store, d.writer, d.fanout, this.receipts, limits, now, this.media);
     this.groups = new GroupService(this.convs, d.writer, this.messaging, this.receipts, limits, now);
     this.presence = new PresenceService(
       { store: d.store, writer: d.writer, push: (to, p) => d.fanout.pushTo(to, p), now, onHidden: (u, h) => d.fanout.presenceSetting(u, h) },
@@ -87,6 +93,30 @@ export class ChatService {
   listConversations(user: string): Promise<Array<{ conv: Conversation; lastSeq: number }>> {
     return this.messaging.listConversations(user);
   }
+  /** Is `user` a current member of `conversation`? (The media service asks before slots and URLs.) */
+  async isMember(user: string, conversation: string): Promise<boolean> {
+    try {
+      await this.convs.member(user, conversation);
+      return true;
+    } catch (e) {
+      if (e instanceof CatalogError && e.code === 'not_member') return false;
+      throw e;
+    }
+  }
+
+  mediaSlot(caller: Caller, req: { conversation: string; size: number; mime: string; sha256: string }): Promise<MediaSlotInfo> {
+    return this.mediaPort().slot(caller.user, req);
+  }
+
+  mediaUrl(caller: Caller, conversation: string, mediaId: string): Promise<MediaUrlInfo> {
+    return this.mediaPort().url(caller.user, mediaId, conversation);
+  }
+
+  private mediaPort(): MediaPort {
+    if (!this.media) throw new CatalogError('unavailable', 'media is not enabled on this node (media.enabled)');
+    return this.media;
+  }
+
   send(caller: Caller, input: SendInput): Promise<SendAck> {
     return this.messaging.send(caller, input);
   }

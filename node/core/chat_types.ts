@@ -84,6 +84,8 @@ export interface SendInput {
   clientMsgId: string;
   body: string;
   meta: Record<string, string>;
+  /** An attachment: a completed upload of the sender (node/core/media_port.ts). */
+  mediaId?: string;
 }
 
 

@@ -9,7 +9,8 @@ import type { Caller, ConvState, SendInput, ServiceLimits, Writer } from './chat
 import { visibleUpTo, type ConversationCache } from './conversations.js';
 import { originOf, type FanoutPort } from './fanout_port.js';
 import { directConversationId, ID_PATTERN, newMessageId } from './ids.js';
-import type { ConversationSyncInfo, HistoryPage, SendAck, SyncPage } from './ops.js';
+import { MEDIA_META_KEY, type ConversationSyncInfo, type HistoryPage, type SendAck, type SyncPage } from './ops.js';
+import type { MediaPort } from './media_port.js';
 import type { ReceiptService } from './receipt_service.js';
 import type { MessageStore } from '../store/store.js';
 import type { Conversation, StoredMessage } from '../store/types.js';
@@ -26,6 +27,7 @@ export class Messaging {
     private readonly receipts: ReceiptService,
     private readonly limits: ServiceLimits,
     private readonly now: () => number,
+    private readonly media: MediaPort | null = null,
   ) {}
 
   // ------------------------------------------------------------------ conversations
@@ -69,6 +71,7 @@ export class Messaging {
     }
     // System messages (membership changes) are the server's to write; no client may forge one.
     if ('system' in input.meta) throw new CatalogError('invalid_argument', 'meta.system: reserved for server messages');
+    if (MEDIA_META_KEY in input.meta) throw new CatalogError('invalid_argument', `meta.${MEDIA_META_KEY}: reserved; attach media with the media field`);
     let size = Buffer.byteLength(input.body);
     for (const [k, v] of Object.entries(input.meta)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
     if (size > this.limits.maxMessageBytes) {
@@ -90,6 +93,14 @@ export class Messaging {
   private async doSend(caller: Caller, input: SendInput): Promise<SendAck> {
     const prior = await this.store.findByClientMsgId(input.conversation, caller.user, input.clientMsgId);
     if (prior) return ackOf(prior, true);
+    let meta = input.meta;
+    if (input.mediaId) {
+      // Checked and pinned before the seq is taken (GC cannot collect it while we store);
+      // the reference travels in the stored message's meta under the reserved key.
+      if (!this.media) throw new CatalogError('unavailable', 'media is not enabled on this node (media.enabled)');
+      const ref = await this.media.attach(caller.user, input.mediaId, input.conversation);
+      meta = { ...input.meta, [MEDIA_META_KEY]: JSON.stringify(ref) };
+    }
     // While we awaited, a write may have failed or the shard may have moved (and even
     // come back under a new epoch): take the live state now, never the one we held.
     const st = await this.convs.sequencing(caller.user, input.conversation);
@@ -103,7 +114,7 @@ export class Messaging {
       senderDevice: caller.device,
       clientMsgId: input.clientMsgId,
       body: input.body,
-      meta: input.meta,
+      meta,
       serverTs: this.now(),
     };
     try {
@@ -116,6 +127,10 @@ export class Messaging {
       throw e;
     }
     this.committed(st, message, caller);
+    if (input.mediaId && this.media) {
+      // The pin from attach() already keeps the media; this records which message carries it.
+      this.media.referenced(input.mediaId, message.conversation, message.seq).catch(() => undefined);
+    }
     return ackOf(message, false);
   }
 

@@ -156,5 +156,9 @@ export function checkOp(op: CoreOp, limits: OpLimits): Refusal | null {
       return conversationRule(op.conversation) ?? (op.seq < 1 ? refuse('seq', 'must be >= 1') : seqRule('member_receipts.seq', op.seq));
     case 'presence_subscribe':
       return usersRule('users', op.users, limits.maxPresenceSubscriptions);
+    case 'media_slot':
+      return conversationRule(op.conversation) ?? (Number.isSafeInteger(op.size) && op.size > 0 ? null : refuse('size', 'must be a positive integer (bytes)'));
+    case 'media_url':
+      return conversationRule(op.conversation) ?? (op.mediaId ? null : refuse('media_id', 'required'));
   }
 }

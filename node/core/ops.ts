@@ -9,14 +9,21 @@ import type { ErrorCode } from '../../protocol/codes.js';
 import type { Conversation, Member, StoredMessage } from '../store/types.js';
 
 export type CoreOp =
-  | { op: 'send'; conversation: string; clientMsgId: string; body: string; meta: Record<string, string> }
+  /** mediaId: an attachment (a completed upload of the sender; node/core/media_port.ts). */
+  | { op: 'send'; conversation: string; clientMsgId: string; body: string; meta: Record<string, string>; mediaId?: string }
   | { op: 'ack'; conversation: string; seq: number }
   | { op: 'read'; conversation: string; seq: number }
   | { op: 'sync'; cursors: Array<{ conversation: string; seq: number }>; limit: number }
   | { op: 'history'; conversation: string; beforeSeq: number; limit: number }
   | { op: 'open_direct'; peer: string }
   | { op: 'list' }
-  | GroupOp;
+  | GroupOp
+  | MediaOp;
+
+/** Media attachments (PROTOCOL.md §13; node/media/). */
+export type MediaOp =
+  | { op: 'media_slot'; conversation: string; size: number; mime: string; sha256: string }
+  | { op: 'media_url'; conversation: string; mediaId: string };
 
 /** Ops added for groups, presence and typing (node/core/group_ops.ts runs them). */
 export type GroupOp =
@@ -40,6 +47,8 @@ export type CoreResult =
   | { r: 'group_info'; info: GroupInfo }
   | { r: 'member_receipts'; detail: MemberReceiptsDetail }
   | { r: 'presence'; users: PresenceView[] }
+  | { r: 'media_slot'; slot: MediaSlotInfo }
+  | { r: 'media_url'; url: MediaUrlInfo }
   | { r: 'ok' }
   | { r: 'error'; code: ErrorCode; message: string; retryAfterMs: number };
 
@@ -106,4 +115,53 @@ export interface PresenceView {
   /** 0 when online, unknown or hidden. */
   lastSeenMs: number;
   lastSeenHidden: boolean;
+}
+
+// ---------------------------------------------------------------- media (PROTOCOL.md §13)
+
+/** A media reference as a message carries it (PROTOCOL.md §13, MediaRef). */
+export interface MediaRefInfo {
+  mediaId: string;
+  mime: string;
+  size: number;
+  sha256: string;
+  width: number;
+  height: number;
+}
+
+export interface MediaSlotInfo {
+  mediaId: string;
+  uploadUrl: string;
+  expiresAt: number;
+}
+
+export interface MediaUrlInfo {
+  mediaId: string;
+  url: string;
+  expiresAt: number;
+  mime: string;
+  size: number;
+  sha256: string;
+}
+
+/** Where a stored message keeps its media reference (a reserved meta key; clients may not set it). */
+export const MEDIA_META_KEY = '$media';
+
+/** The reference a stored message's meta carries, or null. */
+export function mediaOfMeta(meta: Record<string, string>): MediaRefInfo | null {
+  const raw = meta[MEDIA_META_KEY];
+  if (raw === undefined) return null;
+  try {
+    const v = JSON.parse(raw) as MediaRefInfo;
+    return typeof v.mediaId === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Meta as a client sees it: without the reserved media key. */
+export function clientMeta(meta: Record<string, string>): Record<string, string> {
+  if (!(MEDIA_META_KEY in meta)) return meta;
+  const { [MEDIA_META_KEY]: _drop, ...rest } = meta;
+  return rest;
 }

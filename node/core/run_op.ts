@@ -28,6 +28,10 @@ export async function runOp(service: ChatService, caller: Caller, op: CoreOp): P
       return { r: 'direct_opened', conversation: await service.openDirect(caller.user, op.peer) };
     case 'list':
       return { r: 'conversations', list: await service.listConversations(caller.user) };
+    case 'media_slot':
+      return { r: 'media_slot', slot: await service.mediaSlot(caller, op) };
+    case 'media_url':
+      return { r: 'media_url', url: await service.mediaUrl(caller, op.conversation, op.mediaId) };
     default:
       return runGroupOp(service, caller, op);
   }
