@@ -76,7 +76,7 @@ describe('validateConfig', () => {
     rejects(() => validateConfig(withOverride({ ...cass, cluster: { enabled: true, etcd: { prefix: 'sb' } } })), 'cluster.etcd.prefix');
     rejects(() => validateConfig(withOverride({ ...cass, cluster: { enabled: true, links: { heartbeatMs: 5000, deadAfterMs: 3000 } } })), 'cluster.links.heartbeatMs');
     rejects(() => validateConfig(withOverride({ ...cass, cluster: { shard: { count: 4 } } })), 'cluster.shard', /unknown key/);
-    const ok = validateConfig(withOverride({ ...cass, cluster: { enabled: true, etcd: { endpoints: ['http://10.0.0.1:2379'] }, peer: { bind: '0.0.0.0:7000', advertise: '10.0.0.5:7000' } } }));
+    const ok = validateConfig(withOverride({ ...cass, media: { store: 's3' }, cluster: { enabled: true, etcd: { endpoints: ['http://10.0.0.1:2379'] }, peer: { bind: '0.0.0.0:7000', advertise: '10.0.0.5:7000' } } }));
     assert.equal(ok.cluster.peer.advertise, '10.0.0.5:7000');
     assert.equal(ok.cluster.shards.count, 256);
   });

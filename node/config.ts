@@ -134,6 +134,21 @@ export interface MediaConfig {
   gcGraceMs: number;
   gcIntervalMs: number;
   hashThreads: number;
+  /** Where the bytes live (node/media/BLOBS.md): `fs` under <dataDir>/blobs, one node; `s3` a bucket every node of a cell shares. */
+  store: 'fs' | 's3';
+  s3: MediaS3Config;
+}
+
+/** The S3 blob store (node/media/blob_store_s3.ts). The secret is never logged or printed. */
+export interface MediaS3Config {
+  /** '' = AWS's endpoint for the region. */
+  endpoint: string;
+  region: string;
+  bucket: string;
+  /** Both '' = the SDK's default credential chain (AWS_* env, instance role). */
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
 }
 
 export interface PushConfig {
@@ -400,6 +415,22 @@ export function defaultConfig(): Config {
       // 1: SHA-256 runs at hundreds of MB/s per thread (npm run bench -- media); one
       // thread keeps up with many uploads and leaves the cores to the socket shards.
       hashThreads: 1,
+      // fs: `npm start` needs nothing else; a cell must share its blobs, so it must use
+      // s3 (checked in validateConfig).
+      store: 'fs',
+      s3: {
+        // '': AWS itself; set it for an S3-compatible server (SeaweedFS, MinIO, Ceph RGW).
+        endpoint: '',
+        // us-east-1: AWS's default region; S3-compatible servers ignore it, but SigV4 signs it.
+        region: 'us-east-1',
+        bucket: 'switchboard-media',
+        // '': the SDK's default credential chain, so production on AWS can use a role.
+        accessKeyId: '',
+        secretAccessKey: '',
+        // true: S3-compatible servers on an IP or one host name have no per-bucket DNS
+        // names; AWS serves path-style too.
+        forcePathStyle: true,
+      },
     },
     cluster: defaultClusterConfig(),
   };
@@ -542,6 +573,13 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   'media.urlSecret': 'HMAC secret of the node-signed upload and download URLs (at least 32 bytes). Empty = generated once into `<node.dataDir>/media-url-secret` (0600). Never logged.',
   'media.gcGraceMs': 'A completed upload no message references, and a stored blob no media links to, are removed after this long. 24 h: an upload whose send was delayed by a lost link can still be sent within a day.',
   'media.gcIntervalMs': 'How often each node\'s media listener runs a GC pass (expired slots, unreferenced media and blobs, stale multipart uploads, orphan staged files); each pass logs one line and updates the switchboard_media_gc_* metrics.',
+  'media.store': 'Where attachment bytes live (node/media/BLOBS.md). `fs`: files under `<node.dataDir>/blobs`, for one node; the node serves downloads itself under URLs it signs. `s3`: a bucket (media.s3), shared by every node and required in a cell (cluster.enabled with media.enabled); downloads are S3 presigned GETs.',
+  'media.s3.endpoint': 'S3 endpoint URL, e.g. `http://127.0.0.1:8333` (SeaweedFS) or `https://s3.eu-west-1.amazonaws.com`. Empty = AWS\'s endpoint for media.s3.region. Presigned download URLs carry this host, so clients must reach it.',
+  'media.s3.region': 'Region the requests are signed for (SigV4). `us-east-1`: AWS\'s default; S3-compatible servers accept any.',
+  'media.s3.bucket': 'Bucket holding the blobs; must exist (the node does not create it).',
+  'media.s3.accessKeyId': 'Access key id. Empty together with media.s3.secretAccessKey = the AWS SDK\'s default credential chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, shared config files, an instance or task role).',
+  'media.s3.secretAccessKey': 'Secret access key, paired with media.s3.accessKeyId. Never logged or printed (a bad value is refused without echoing it).',
+  'media.s3.forcePathStyle': 'true: `<endpoint>/<bucket>/<key>` URLs (S3-compatible servers, which have no per-bucket DNS names). false: `<bucket>.<endpoint>/<key>` (virtual-hosted, AWS\'s preference).',
   'media.hashThreads': 'Threads of the media listener\'s hash pool (SHA-256 of finished uploads, piscina). 1: one thread hashes hundreds of MB/s and leaves the cores to the socket shards.',
   'log.level': 'Lowest level of log line to write. Validated but not applied yet: every line is written whatever its level (issue 18, structured logs).',
 
@@ -775,6 +813,29 @@ const schema: Schema = {
     gcGraceMs: int(0, 365 * 86_400_000),
     gcIntervalMs: int(100, 86_400_000),
     hashThreads: int(1, 64),
+    store: str({ oneOf: ['fs', 's3'] }),
+    s3: {
+      endpoint: documented((v, key) => (v === '' ? v : url()(v, key)), { type: 'string', rule: 'an http(s) URL, or empty' }),
+      region: documented(
+        (v, key) => {
+          str({ nonEmpty: true })(v, key);
+          if (!/^[a-z0-9-]{1,64}$/.test(v as string)) throw new ConfigError(key, `must be a region name like us-east-1 (got ${JSON.stringify(v)})`);
+          return v;
+        },
+        { type: 'string', rule: 'a region name ([a-z0-9-])' },
+      ),
+      bucket: documented(
+        (v, key) => {
+          str({ nonEmpty: true })(v, key);
+          if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v as string)) throw new ConfigError(key, `must be an S3 bucket name: 3 to 63 of a-z 0-9 . -, starting and ending with a letter or digit (got ${JSON.stringify(v)})`);
+          return v;
+        },
+        { type: 'string', rule: 'an S3 bucket name (3-63 of a-z 0-9 . -)' },
+      ),
+      accessKeyId: str(),
+      secretAccessKey: secretStr,
+      forcePathStyle: bool,
+    },
   },
   push: {
     ackWaitMs: int(0, 3_600_000),
@@ -933,8 +994,14 @@ export function validateConfig(raw: unknown): Config {
   if (cfg.cluster.enabled && cfg.store.kind !== 'cassandra') {
     throw new ConfigError('cluster.enabled', 'a cluster needs a shared store: set store.kind to cassandra');
   }
+  if (cfg.media.store === 's3' && (cfg.media.s3.accessKeyId === '') !== (cfg.media.s3.secretAccessKey === '')) {
+    throw new ConfigError(cfg.media.s3.accessKeyId === '' ? 'media.s3.accessKeyId' : 'media.s3.secretAccessKey', 'set both media.s3.accessKeyId and media.s3.secretAccessKey, or neither (the AWS SDK\'s default credential chain)');
+  }
   if (cfg.cluster.enabled && cfg.cluster.links.heartbeatMs >= cfg.cluster.links.deadAfterMs) {
     throw new ConfigError('cluster.links.heartbeatMs', 'must be smaller than cluster.links.deadAfterMs');
+  }
+  if (cfg.cluster.enabled && cfg.media.enabled && cfg.media.store !== 's3') {
+    throw new ConfigError('media.store', 'a cluster needs a shared blob store, every node seeing the same blobs: set media.store to s3 (and media.s3), or media.enabled to false');
   }
   // A per-sender bucket larger than the whole conversation's never binds: a typo, not a choice.
   if (cfg.limits.conversationSenderRatePerSec > cfg.limits.conversationSendRatePerSec) {

@@ -1,7 +1,7 @@
 /**
  * `npm run cluster -- --nodes 3`: a local cell on loopback: one etcd, one Cassandra
  * (the shared message store a cluster needs; or --cassandra host:port to use a
- * running one), N nodes (node/main.ts, each with its own port, id, data dir and peer
+ * running one), one SeaweedFS (the shared S3 blob store for media, ops/seaweedfs), N nodes (node/main.ts, each with its own port, id, data dir and peer
  * port), haproxy in front. Prints the haproxy URL; Ctrl-C stops haproxy, the nodes
  * (SIGTERM: they drain and hand their shards over), Cassandra and etcd.
  *
@@ -9,13 +9,14 @@
  *                                    [--cassandra host:port] [--keyspace K]
  *
  * Each node gets <dir>/node-i/switchboard.json with its `cluster` section
- * (node/cluster_config.ts) and store.kind = cassandra.
+ * (node/cluster_config.ts), store.kind = cassandra and media.store = s3.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, startEtcd } from './etcd/etcd.js';
+import { startSeaweed } from './seaweedfs/seaweedfs.js';
 import { startHaproxy } from './haproxy/haproxy.js';
 import { defaultClusterConfig } from '../node/cluster_config.js';
 import { startCassandra, type CassandraHandle } from './cassandra/index.js';
@@ -48,6 +49,8 @@ if (!contact) {
   contact = `${cassandra.host}:${cassandra.port}`;
 }
 log(`cassandra ${contact}`);
+const seaweed = await startSeaweed({ dataDir: path.join(dir, 'seaweedfs') });
+log(`seaweedfs ${seaweed.endpoint} bucket ${seaweed.bucket} (S3 blob store)`);
 
 // One dev HS256 secret for the whole cell (a token must verify on whichever node
 // haproxy picks): mint tokens with `npm run token -- --config <dir>/node-1/switchboard.json --user U --device D`.
@@ -72,6 +75,10 @@ for (let i = 1; i <= n; i++) {
   const config: Record<string, unknown> = {
     shards: { count: Number(values.shards) },
     store: { kind: 'cassandra', cassandra: { contactPoints: [contact], keyspace: values.keyspace, consistency: 'localOne', migrateOnStart: true } },
+    media: {
+      store: 's3',
+      s3: { endpoint: seaweed.endpoint, region: seaweed.region, bucket: seaweed.bucket, accessKeyId: seaweed.accessKeyId, secretAccessKey: seaweed.secretAccessKey, forcePathStyle: true },
+    },
     cluster,
     auth: { keys: [{ kid: DEV_KID, alg: 'HS256', secret }] },
     api: { keys: [apiKey] },
@@ -109,6 +116,7 @@ const stop = async (): Promise<void> => {
   await hp.stop();
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : (c.once('exit', r), c.kill('SIGTERM'))))));
   await cassandra?.stop();
+  await seaweed.stop();
   await etcd.stop();
   process.exit(0);
 };

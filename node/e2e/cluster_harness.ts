@@ -1,6 +1,7 @@
 /**
  * A local Switchboard cell for multi-process tests: one etcd, a fresh Cassandra
- * keyspace on the shared test Cassandra, N real node processes (node/main.ts through
+ * keyspace on the shared test Cassandra, one SeaweedFS as the cell's shared S3 blob
+ * store (media.store s3: a cell refuses the filesystem store), N real node processes (node/main.ts through
  * TestNode, each with its own id, port, data dir and peer port, `cluster.enabled`),
  * and haproxy in front (health checks on /readyz). Everything on loopback, temp dirs.
  *
@@ -29,6 +30,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import { startEtcd, freePort, type EtcdHandle } from '../../ops/etcd/etcd.js';
+import { startSeaweed, type SeaweedHandle } from '../../ops/seaweedfs/seaweedfs.js';
 import { startHaproxy, type HaproxyHandle } from '../../ops/haproxy/haproxy.js';
 import { makeEtcdClient } from '../etcd/etcd_client.js';
 import { memberKey, membersPrefix, ownKey, ownPrefix, parseOwnKey, routesPrefix } from '../etcd/keys.js';
@@ -85,6 +87,8 @@ export class ClusterCell {
   readonly shardCount: number;
   readonly leaseTtlSec: number;
   etcd!: EtcdHandle;
+  /** The cell's S3 blob store (media attachments). */
+  seaweed!: SeaweedHandle;
   haproxy!: HaproxyHandle;
   private kv!: Etcd3;
   private stopped = false;
@@ -115,7 +119,7 @@ export class ClusterCell {
   }
 
   private async boot(): Promise<void> {
-    this.etcd = await startEtcd({ dataDir: path.join(this.dir, 'etcd') });
+    [this.etcd, this.seaweed] = await Promise.all([startEtcd({ dataDir: path.join(this.dir, 'etcd') }), startSeaweed({ dataDir: path.join(this.dir, 'seaweedfs') })]);
     this.kv = makeEtcdClient(this.etcd.endpoint);
     for (let i = 0; i < this.opts.nodes; i++) {
       const port = await freePort('127.0.0.1', [...this.ports, ...this.peerPorts, this.etcd.clientPort, this.etcd.peerPort]);
@@ -162,6 +166,10 @@ export class ClusterCell {
       store: {
         kind: 'cassandra',
         cassandra: { contactPoints: [this.opts.cassandra], localDataCenter: 'datacenter1', keyspace: this.keyspace, consistency: 'one', migrateOnStart: true },
+      },
+      media: {
+        store: 's3',
+        s3: { endpoint: this.seaweed.endpoint, region: this.seaweed.region, bucket: this.seaweed.bucket, accessKeyId: this.seaweed.accessKeyId, secretAccessKey: this.seaweed.secretAccessKey, forcePathStyle: true },
       },
       cluster: {
         enabled: true,
@@ -520,6 +528,7 @@ export class ClusterCell {
       // closed already
     }
     await this.etcd?.stop().catch(() => {});
+    await this.seaweed?.kill().catch(() => {});
     if (process.env.SB_CLUSTER_KEEP) {
       writeFileSync(path.join(this.dir, 'KEPT'), 'SB_CLUSTER_KEEP was set\n');
       console.error(`cluster cell kept in ${this.dir}`);

@@ -41,6 +41,7 @@ export interface S3BlobStoreConfig {
   endpoint: string;
   region: string;
   bucket: string;
+  /** Both empty = the SDK's default credential chain. */
   accessKeyId: string;
   secretAccessKey: string;
   /** `<endpoint>/<bucket>/key` instead of `<bucket>.<endpoint>/key`. */
@@ -82,7 +83,8 @@ export class S3BlobStore implements BlobStore {
       ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}),
       region: cfg.region,
       forcePathStyle: cfg.forcePathStyle,
-      credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
+      // Both empty: the SDK's default chain (AWS_* env, config files, an instance role).
+      ...(cfg.accessKeyId || cfg.secretAccessKey ? { credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } } : {}),
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
