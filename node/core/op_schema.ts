@@ -117,7 +117,7 @@ function opOf(f: Fields, name: unknown): CoreOp {
     case 'send': {
       const op = { op: 'send', conversation: f.conversation(), clientMsgId: f.str('clientMsgId'), body: f.str('body'), meta: f.meta() } as const;
       check(clientMsgIdRule(op.clientMsgId));
-      return f.has('mediaId') ? { ...op, mediaId: f.str('mediaId') } : op;
+      return op;
     }
     case 'ack':
     case 'read':
@@ -159,10 +159,6 @@ function opOf(f: Fields, name: unknown): CoreOp {
       return { op: 'presence_subscribe', users: f.users('users') };
     case 'presence_settings':
       return { op: 'presence_settings', hideLastSeen: f.bool('hideLastSeen') };
-    case 'media_slot':
-      return { op: 'media_slot', conversation: f.conversation(), size: f.seq('size', 'media_slot.size'), mime: f.str('mime'), sha256: f.str('sha256') };
-    case 'media_url':
-      return { op: 'media_url', conversation: f.conversation(), mediaId: f.str('mediaId') };
     default:
       throw new Mismatch('bad_frame', typeof name === 'string' ? `unknown op ${JSON.stringify(name.slice(0, 40))}` : 'op: required');
   }
@@ -176,7 +172,19 @@ function cursorsOf(f: Fields): Array<{ conversation: string; seq: number }> {
   });
 }
 
-const RESULT_KINDS: ReadonlySet<string> = new Set<CoreResult['r']>(['send_ack', 'sync_page', 'history_page', 'direct_opened', 'conversations', 'group_info', 'member_receipts', 'presence', 'media_slot', 'media_url', 'ok', 'error']);
+/** Every result kind, as a record so that a kind added to CoreResult must be added here too. */
+const RESULT_KINDS: Record<CoreResult['r'], true> = {
+  send_ack: true,
+  sync_page: true,
+  history_page: true,
+  direct_opened: true,
+  conversations: true,
+  group_info: true,
+  member_receipts: true,
+  presence: true,
+  ok: true,
+  error: true,
+};
 
 /**
  * The result a peer answered a forwarded op with (CallResult.result_json), checked as
@@ -191,7 +199,7 @@ export function parsePeerResult(json: string): CoreResult {
     return { r: 'error', code: 'internal', message: 'malformed call result', retryAfterMs: 0 };
   }
   const r = (o as { r?: unknown } | null)?.r;
-  if (typeof r !== 'string' || !RESULT_KINDS.has(r)) return { r: 'error', code: 'internal', message: 'malformed call result', retryAfterMs: 0 };
+  if (typeof r !== 'string' || !Object.hasOwn(RESULT_KINDS, r)) return { r: 'error', code: 'internal', message: 'malformed call result', retryAfterMs: 0 };
   if (r !== 'error') return o as CoreResult;
   const e = o as { code?: unknown; message?: unknown; retryAfterMs?: unknown };
   const code = typeof e.code === 'string' && e.code in ERROR_CODES ? (e.code as ErrorCode) : 'internal';
