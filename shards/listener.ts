@@ -1,20 +1,23 @@
 /**
  * The uWebSockets.js shell of a socket shard: accepts WS/WSS upgrades (auth at the
- * upgrade), feeds frames to the pure session (session.ts), writes what it returns,
- * serves the HTTP routes by forwarding them to the host, and runs the heartbeat
- * sweep. Everything here is I/O; decisions live in session.ts.
+ * upgrade), feeds frames to the pure session (session.ts), answers the host's replies,
+ * runs the heartbeat sweep, reloads TLS and drains. What goes out to sockets (frames,
+ * closes, the host's pushes) is socket_output.ts; HTTP routes are forwarded to the host
+ * by http_route.ts. Everything here is I/O; decisions live in session.ts.
  */
 import uWS from 'uWebSockets.js';
 import { create } from '@bufbuild/protobuf';
-import { ServerFrameSchema, type ServerFrame } from '../protocol/gen/client_pb.js';
-import { decodeClientFrame, decodeServerFrame, encodeServerFrame, negotiate, serverFrameToJson, type Encoding } from '../protocol/codec.js';
+import { ServerFrameSchema } from '../protocol/gen/client_pb.js';
+import { decodeClientFrame, negotiate } from '../protocol/codec.js';
 import { CatalogError } from '../protocol/errors.js';
 import { CLOSE_CODES, type CloseReason } from '../protocol/codes.js';
-import { errorFrame, receiptFrame } from './frames.js';
+import { errorFrame } from './frames.js';
 import type { HttpRequest, HttpResponse, PushItem, ShardInit } from './messages.js';
 import type { ShardMetrics } from './metrics.js';
-import { expiry, newSession, onClientFrame, onDeliver, onResult, touch, type Session } from './session.js';
-import type { CoreOp, CoreResult, MemberReceipt } from '../node/core/ops.js';
+import { expiry, newSession, onClientFrame, onResult, touch, type Session } from './session.js';
+import { SocketOutput, type UserData, type WS } from './socket_output.js';
+import { httpRoute } from './http_route.js';
+import type { CoreOp, CoreResult } from '../node/core/ops.js';
 
 export interface Identity {
   user: string;
@@ -34,19 +37,6 @@ export interface ShardPorts {
   http(req: HttpRequest): Promise<HttpResponse>;
   log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
-
-interface UserData {
-  session: Session | null;
-  encoding: Encoding;
-  /** Credentials until authentication finishes (then cleared; never logged). */
-  authorization: string;
-  ticket: string;
-  /** Frames that arrived before authentication finished (bounded). */
-  early: Array<{ data: ArrayBuffer; isBinary: boolean }>;
-  closed: boolean;
-}
-
-type WS = uWS.WebSocket<UserData>;
 
 /**
  * Oversize frames, by size over max_frame_bytes:
@@ -81,6 +71,7 @@ export class Listener {
   private sweepTimer: NodeJS.Timeout | null = null;
   private draining = false;
   private readonly sendStarted = new Map<string, number>();
+  private readonly out: SocketOutput;
 
   constructor(
     private readonly init: ShardInit,
@@ -89,6 +80,7 @@ export class Listener {
   ) {
     const tls = init.tls;
     this.app = tls ? sslApp(tls) : uWS.App();
+    this.out = new SocketOutput(this.sockets, init.limits, metrics, (level, msg, fields) => ports.log(level, msg, fields));
     this.routes(this.app);
   }
 
@@ -177,7 +169,7 @@ export class Listener {
         }
       },
     });
-    app.any('/*', (res, req) => this.httpRoute(res, req));
+    app.any('/*', (res, req) => httpRoute(res, req, this.init.limits.maxFrameBytes, (r) => this.ports.http(r)));
   }
 
   /**
@@ -214,7 +206,7 @@ export class Listener {
       (outcome) => this.authenticated(ws, ud, outcome),
       (e) => {
         this.ports.log('error', 'authentication failed unexpectedly', { err: String(e) });
-        if (!ud.closed) this.end(ws, CLOSE_CODES.server_restart.code, 'internal error');
+        if (!ud.closed) this.out.end(ws, CLOSE_CODES.server_restart.code, 'internal error');
       },
     );
   }
@@ -227,8 +219,8 @@ export class Listener {
   private authenticated(ws: WS, ud: UserData, outcome: AuthOutcome): void {
     if (ud.closed) return;
     if (!outcome.ok) {
-      this.sendFrame(ws, ud.encoding, errorFrame(0, outcome.code, outcome.message));
-      this.end(ws, CLOSE_CODES[outcome.code].code, outcome.code);
+      this.out.sendFrame(ws, ud.encoding, errorFrame(0, outcome.code, outcome.message));
+      this.out.end(ws, CLOSE_CODES[outcome.code].code, outcome.code);
       return;
     }
     const now = Date.now();
@@ -239,7 +231,7 @@ export class Listener {
     this.ports.opened(s);
     const l = this.init.limits;
     ws.cork(() => {
-      this.sendFrame(
+      this.out.sendFrame(
         ws,
         s.encoding,
         create(ServerFrameSchema, {
@@ -276,12 +268,12 @@ export class Listener {
     this.metrics.framesIn.inc();
     const now = Date.now();
     if (data.byteLength > this.init.limits.maxFrameBytes * SURVIVABLE_FACTOR) {
-      this.end(ws, CLOSE_CODES.too_large.code, 'frame too large');
+      this.out.end(ws, CLOSE_CODES.too_large.code, 'frame too large');
       return;
     }
     if (data.byteLength > this.init.limits.maxFrameBytes) {
       touch(s, now);
-      this.sendFrame(ws, s.encoding, errorFrame(0, 'frame_too_large', `frame of ${data.byteLength} bytes; max_frame_bytes is ${this.init.limits.maxFrameBytes}`));
+      this.out.sendFrame(ws, s.encoding, errorFrame(0, 'frame_too_large', `frame of ${data.byteLength} bytes; max_frame_bytes is ${this.init.limits.maxFrameBytes}`));
       return;
     }
     let frame;
@@ -290,15 +282,15 @@ export class Listener {
     } catch (e) {
       touch(s, now);
       if (!(e instanceof CatalogError)) throw e;
-      this.sendFrame(ws, s.encoding, errorFrame(e.reqId, e.code, e.message));
+      this.out.sendFrame(ws, s.encoding, errorFrame(e.reqId, e.code, e.message));
       const n = (this.badFrames.get(ws) ?? 0) + 1;
       this.badFrames.set(ws, n);
-      if (n >= MAX_BAD_FRAMES) this.end(ws, CLOSE_CODES.protocol_violation.code, 'too many bad frames');
+      if (n >= MAX_BAD_FRAMES) this.out.end(ws, CLOSE_CODES.protocol_violation.code, 'too many bad frames');
       return;
     }
     this.badFrames.delete(ws);
     const eff = onClientFrame(s, frame, this.init.limits, now);
-    if (eff.kind === 'reply') this.sendFrame(ws, s.encoding, eff.frame);
+    if (eff.kind === 'reply') this.out.sendFrame(ws, s.encoding, eff.frame);
     else if (eff.kind === 'forward') {
       if (eff.op.op === 'send') this.sendStarted.set(`${s.conn}:${eff.id}`, performance.now());
       this.ports.forward(s, eff.id, eff.op, now);
@@ -318,62 +310,12 @@ export class Listener {
       if (result.r === 'send_ack') this.metrics.sendAck.observe((performance.now() - started) / 1000);
     }
     const frame = onResult(s, id, result);
-    if (frame) this.sendFrame(ws, s.encoding, frame);
+    if (frame) this.out.sendFrame(ws, s.encoding, frame);
   }
 
   /** Pushes batched by the host (messages.ts PushItem). */
   push(items: PushItem[]): void {
-    for (const it of items) {
-      try {
-        if (it.k === 'deliver') this.deliver(it);
-        else if (it.k === 'receipts') this.receipts(it.conns, it.receipts);
-        else this.frame(it.conns, it.frame);
-      } catch (e) {
-        // One undecodable push (a host bug) costs that push, not every socket of the
-        // shard: the recipients recover it by sync (a seq gap, or their next sync).
-        this.ports.log('error', 'push dropped: frame could not be re-encoded', { kind: it.k, err: String(e) });
-      }
-    }
-  }
-
-  private deliver(it: Extract<PushItem, { k: 'deliver' }>): void {
-    // The frame arrives encoded once (protobuf); JSON clients get it re-encoded once.
-    const bytes = new Uint8Array(it.frame);
-    let json: string | null = null;
-    const now = Date.now();
-    for (const c of it.conns) {
-      const ws = this.sockets.get(c);
-      if (!ws) continue;
-      const s = ws.getUserData().session!;
-      if (!onDeliver(s, it)) continue;
-      if (s.encoding === 'json') json ??= serverFrameToJson(decodeServerFrame(bytes, 'proto'));
-      this.write(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
-      if (it.t0 > 0) this.metrics.sendDeliver.observe(Math.max(0, now - it.t0) / 1000);
-    }
-  }
-
-  /** A push encoded once in the host; JSON clients get it re-encoded once. */
-  private frame(conns: number[], frame: ArrayBuffer): void {
-    const bytes = new Uint8Array(frame);
-    let json: string | null = null;
-    for (const c of conns) {
-      const ws = this.sockets.get(c);
-      if (!ws) continue;
-      const s = ws.getUserData().session!;
-      if (s.encoding === 'json') json ??= serverFrameToJson(decodeServerFrame(bytes, 'proto'));
-      this.write(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
-    }
-  }
-
-  private receipts(conns: number[], receipts: MemberReceipt[]): void {
-    for (const c of conns) {
-      const ws = this.sockets.get(c);
-      if (!ws) continue;
-      const s = ws.getUserData().session!;
-      ws.cork(() => {
-        for (const r of receipts) this.sendFrame(ws, s.encoding, create(ServerFrameSchema, { kind: { case: 'receipt', value: receiptFrame(r) } }));
-      });
-    }
+    this.out.push(items);
   }
 
   // ------------------------------------------------------------------ output
@@ -381,26 +323,7 @@ export class Listener {
   /** Close one connection with a catalogued close code (asked by the host). */
   closeConn(conn: number, reason: CloseReason): void {
     const ws = this.sockets.get(conn);
-    if (ws) this.end(ws, CLOSE_CODES[reason].code, reason);
-  }
-
-  private end(ws: WS, code: number, reason: string): void {
-    this.metrics.closes.inc({ code: String(code) });
-    ws.end(code, reason);
-  }
-
-  private sendFrame(ws: WS, enc: Encoding, frame: ServerFrame): void {
-    if (frame.kind.case === 'error') this.metrics.errors.inc({ code: frame.kind.value.code });
-    this.write(ws, encodeServerFrame(frame, enc), enc);
-  }
-
-  private write(ws: WS, bytes: Uint8Array | string, enc: Encoding): void {
-    this.metrics.framesOut.inc();
-    ws.send(bytes, enc === 'proto', false);
-    if (ws.getBufferedAmount() > this.init.limits.maxBackpressureBytes) {
-      this.ports.log('warn', 'slow consumer closed', { conn: ws.getUserData().session?.conn });
-      this.end(ws, CLOSE_CODES.slow_consumer.code, 'slow consumer');
-    }
+    if (ws) this.out.end(ws, CLOSE_CODES[reason].code, reason);
   }
 
   private sweep(): void {
@@ -408,62 +331,12 @@ export class Listener {
     for (const ws of this.sockets.values()) {
       const s = ws.getUserData().session!;
       const why = expiry(s, this.init.limits, now);
-      if (why === 'idle') this.end(ws, CLOSE_CODES.idle_timeout.code, 'idle timeout');
+      if (why === 'idle') this.out.end(ws, CLOSE_CODES.idle_timeout.code, 'idle timeout');
       else if (why === 'token') {
-        this.sendFrame(ws, s.encoding, errorFrame(0, 'token_expired', 'the token expired'));
-        this.end(ws, CLOSE_CODES.token_expired.code, 'token expired');
+        this.out.sendFrame(ws, s.encoding, errorFrame(0, 'token_expired', 'the token expired'));
+        this.out.end(ws, CLOSE_CODES.token_expired.code, 'token expired');
       } else ws.ping();
     }
-  }
-
-  // ------------------------------------------------------------------ HTTP
-
-  private httpRoute(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
-    const httpReq: HttpRequest = {
-      method: req.getCaseSensitiveMethod ? req.getCaseSensitiveMethod() : req.getMethod().toUpperCase(),
-      path: req.getUrl(),
-      query: req.getQuery() ?? '',
-      authorization: req.getHeader('authorization'),
-      body: '',
-    };
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const maxBody = this.init.limits.maxFrameBytes;
-    res.onData((chunk, isLast) => {
-      if (aborted) return;
-      size += chunk.byteLength;
-      if (size > maxBody) {
-        if (size - chunk.byteLength <= maxBody) {
-          aborted = true;
-          res.cork(() => res.writeStatus('413 Payload Too Large').writeHeader('content-type', 'application/json').end(JSON.stringify({ code: 'frame_too_large', message: `body over ${maxBody} bytes` }), true));
-        }
-        return;
-      }
-      chunks.push(Buffer.from(chunk.slice(0)));
-      if (!isLast) return;
-      httpReq.body = Buffer.concat(chunks).toString('utf8');
-      this.ports.http(httpReq).then(
-        (r) => {
-          if (aborted) return;
-          res.cork(() => {
-            res.writeStatus(statusLine(r.status));
-            // A handler may name its own content type (the web chat's HTML, JS, CSS).
-            const headers = r.headers ?? {};
-            res.writeHeader('content-type', headers['content-type'] ?? (r.text !== undefined ? 'text/plain; charset=utf-8' : 'application/json'));
-            for (const [k, v] of Object.entries(headers)) if (k !== 'content-type') res.writeHeader(k, v);
-            res.end(r.text !== undefined ? r.text : JSON.stringify(r.body));
-          });
-        },
-        () => {
-          if (aborted) return;
-          res.cork(() => res.writeStatus('500 Internal Server Error').end());
-        },
-      );
-    });
   }
 
   // ------------------------------------------------------------------ shutdown
@@ -476,8 +349,8 @@ export class Listener {
     for (const ws of this.sockets.values()) {
       const s = ws.getUserData().session!;
       const after = reconnectAfterMs + Math.floor(Math.random() * (jitterMs + 1));
-      this.sendFrame(ws, s.encoding, create(ServerFrameSchema, { kind: { case: 'goaway', value: { reconnectAfterMs: after, reason: 'node draining' } } }));
-      this.end(ws, CLOSE_CODES.going_away.code, 'draining');
+      this.out.sendFrame(ws, s.encoding, create(ServerFrameSchema, { kind: { case: 'goaway', value: { reconnectAfterMs: after, reason: 'node draining' } } }));
+      this.out.end(ws, CLOSE_CODES.going_away.code, 'draining');
     }
   }
 
@@ -491,7 +364,7 @@ export class Listener {
     this.listenSocket = null;
     for (const ws of [...this.sockets.values()]) {
       try {
-        this.end(ws, code, 'shard stopping');
+        this.out.end(ws, code, 'shard stopping');
       } catch {
         /* already closed */
       }
@@ -508,26 +381,4 @@ export class Listener {
 
 function sslApp(tls: { certFile: string; keyFile: string; passphrase: string }): uWS.TemplatedApp {
   return uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile, passphrase: tls.passphrase });
-}
-
-const STATUS: Record<number, string> = {
-  200: 'OK',
-  201: 'Created',
-  202: 'Accepted',
-  204: 'No Content',
-  302: 'Found',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  409: 'Conflict',
-  413: 'Payload Too Large',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
-function statusLine(code: number): string {
-  return `${code} ${STATUS[code] ?? 'Status'}`;
 }

@@ -1,0 +1,118 @@
+/**
+ * What a shard writes to its sockets: one frame (encoded per the socket's encoding,
+ * with the slow-consumer close past max_backpressure_bytes), a close with its code
+ * (counted), and the pushes the host batches for the shard (messages, receipts, other
+ * frames; encoded once in the host, re-encoded once for JSON clients). The listener
+ * (listener.ts) owns the sockets; this holds only the map it is given.
+ */
+import type uWS from 'uWebSockets.js';
+import { create } from '@bufbuild/protobuf';
+import { ServerFrameSchema, type ServerFrame } from '../protocol/gen/client_pb.js';
+import { decodeServerFrame, encodeServerFrame, serverFrameToJson, type Encoding } from '../protocol/codec.js';
+import { CLOSE_CODES } from '../protocol/codes.js';
+import { receiptFrame } from './frames.js';
+import type { PushItem } from './messages.js';
+import type { ShardMetrics } from './metrics.js';
+import type { ShardLimits } from './shard_config.js';
+import { onDeliver, type Session } from './session.js';
+import type { MemberReceipt } from '../node/core/ops.js';
+
+/** What uWS keeps per socket for the shard. */
+export interface UserData {
+  session: Session | null;
+  encoding: Encoding;
+  /** Credentials until authentication finishes (then cleared; never logged). */
+  authorization: string;
+  ticket: string;
+  /** Frames that arrived before authentication finished (bounded). */
+  early: Array<{ data: ArrayBuffer; isBinary: boolean }>;
+  closed: boolean;
+}
+
+export type WS = uWS.WebSocket<UserData>;
+
+export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+export class SocketOutput {
+  constructor(
+    /** The listener's authenticated sockets by connection id. */
+    private readonly sockets: ReadonlyMap<number, WS>,
+    private readonly limits: ShardLimits,
+    private readonly metrics: ShardMetrics,
+    private readonly log: Log,
+  ) {}
+
+  /** Pushes batched by the host (messages.ts PushItem). */
+  push(items: PushItem[]): void {
+    for (const it of items) {
+      try {
+        if (it.k === 'deliver') this.deliver(it);
+        else if (it.k === 'receipts') this.receipts(it.conns, it.receipts);
+        else this.frame(it.conns, it.frame);
+      } catch (e) {
+        // One undecodable push (a host bug) costs that push, not every socket of the
+        // shard: the recipients recover it by sync (a seq gap, or their next sync).
+        this.log('error', 'push dropped: frame could not be re-encoded', { kind: it.k, err: String(e) });
+      }
+    }
+  }
+
+  private deliver(it: Extract<PushItem, { k: 'deliver' }>): void {
+    // The frame arrives encoded once (protobuf); JSON clients get it re-encoded once.
+    const bytes = new Uint8Array(it.frame);
+    let json: string | null = null;
+    const now = Date.now();
+    for (const c of it.conns) {
+      const ws = this.sockets.get(c);
+      if (!ws) continue;
+      const s = ws.getUserData().session!;
+      if (!onDeliver(s, it)) continue;
+      if (s.encoding === 'json') json ??= serverFrameToJson(decodeServerFrame(bytes, 'proto'));
+      this.write(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
+      if (it.t0 > 0) this.metrics.sendDeliver.observe(Math.max(0, now - it.t0) / 1000);
+    }
+  }
+
+  /** A push encoded once in the host; JSON clients get it re-encoded once. */
+  private frame(conns: number[], frame: ArrayBuffer): void {
+    const bytes = new Uint8Array(frame);
+    let json: string | null = null;
+    for (const c of conns) {
+      const ws = this.sockets.get(c);
+      if (!ws) continue;
+      const s = ws.getUserData().session!;
+      if (s.encoding === 'json') json ??= serverFrameToJson(decodeServerFrame(bytes, 'proto'));
+      this.write(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
+    }
+  }
+
+  private receipts(conns: number[], receipts: MemberReceipt[]): void {
+    for (const c of conns) {
+      const ws = this.sockets.get(c);
+      if (!ws) continue;
+      const s = ws.getUserData().session!;
+      ws.cork(() => {
+        for (const r of receipts) this.sendFrame(ws, s.encoding, create(ServerFrameSchema, { kind: { case: 'receipt', value: receiptFrame(r) } }));
+      });
+    }
+  }
+
+  end(ws: WS, code: number, reason: string): void {
+    this.metrics.closes.inc({ code: String(code) });
+    ws.end(code, reason);
+  }
+
+  sendFrame(ws: WS, enc: Encoding, frame: ServerFrame): void {
+    if (frame.kind.case === 'error') this.metrics.errors.inc({ code: frame.kind.value.code });
+    this.write(ws, encodeServerFrame(frame, enc), enc);
+  }
+
+  private write(ws: WS, bytes: Uint8Array | string, enc: Encoding): void {
+    this.metrics.framesOut.inc();
+    ws.send(bytes, enc === 'proto', false);
+    if (ws.getBufferedAmount() > this.limits.maxBackpressureBytes) {
+      this.log('warn', 'slow consumer closed', { conn: ws.getUserData().session?.conn });
+      this.end(ws, CLOSE_CODES.slow_consumer.code, 'slow consumer');
+    }
+  }
+}
