@@ -36,12 +36,13 @@ export interface Io {
 
 class UsageError extends Error {}
 
-interface Loaded {
+export interface Loaded {
   auth: AuthConfig;
   source: string;
 }
 
-function loadAuth(configPath: string | undefined, dataDirFlag: string | undefined): Loaded {
+/** The signing keys the node would accept: from the config (or ./switchboard.json), else the dev secret. */
+export function loadAuth(configPath: string | undefined, dataDirFlag: string | undefined): Loaded {
   const path = configPath ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
   if (path === undefined) {
     const dir = dataDirFlag ?? DEFAULT_DATA_DIR;
