@@ -60,8 +60,10 @@ describe('op rules at the client edge (checkOp)', () => {
 });
 
 describe('what a message may carry (sendContentRule)', () => {
-  it('refuses a forged system message', () => {
+  it('refuses a forged system message or media reference', () => {
     assert.deepEqual(sendContentRule('hi', { system: 'member_added' }, 100), { code: 'invalid_argument', message: 'meta.system: reserved for server messages' });
+    assert.equal(sendContentRule('hi', { $media: '{"mediaId":"m"}' }, 100)?.message, 'meta.$media: reserved; attach media with the media field');
+    assert.equal(sendContentRule('hi', { mood: 'fine' }, 100), null);
   });
 
   it('counts UTF-8 bytes of body and meta against the limit, short messages included', () => {
