@@ -4,7 +4,7 @@
  * browser's Web Push subscription keys, a webhook secret. Each returns what the
  * provider config takes and what the fake needs to verify or decrypt.
  */
-import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 
 export interface ApnsTestKey {
   /** PKCS#8 PEM, as in Apple's .p8 file (push.apns.keyPem). */
@@ -68,7 +68,7 @@ export interface BrowserSubscriptionKeys {
 
 export function browserSubscriptionKeys(): BrowserSubscriptionKeys {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const jwk = createPublicKey(publicKey).export({ format: 'jwk' });
+  const jwk = publicKey.export({ format: 'jwk' });
   const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
   return { privateKey, p256dh: point.toString('base64url'), auth: randomBytes(16).toString('base64url') };
 }
