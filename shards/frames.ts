@@ -199,6 +199,16 @@ export function resultFrame(reqId: number, res: CoreResult, about: { conversatio
         kind: { case: 'mediaUrl', value: { mediaId: u.mediaId, url: u.url, expiresAtMs: BigInt(u.expiresAt), mime: u.mime, size: BigInt(u.size), sha256: u.sha256 } },
       });
     }
+    case 'push_state': {
+      const s = res.state;
+      return create(ServerFrameSchema, {
+        reqId,
+        kind: {
+          case: 'pushState',
+          value: { registered: s.registered, platform: s.platform, appId: s.appId, mode: s.mode, tokenHint: s.tokenHint, conversation: s.conversation, mutedUntilMs: BigInt(s.mutedUntilMs) },
+        },
+      });
+    }
     case 'ok':
       return null;
     case 'error':

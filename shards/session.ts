@@ -157,6 +157,15 @@ function opOf(k: ClientFrame['kind']): CoreOp | null {
       return { op: 'media_slot', conversation: k.value.conversation, size: Number(k.value.size), mime: k.value.mime, sha256: k.value.sha256 };
     case 'mediaUrl':
       return { op: 'media_url', conversation: k.value.conversation, mediaId: k.value.mediaId };
+    case 'pushRegister': {
+      const v = k.value;
+      const sub = v.subscription ? { endpoint: v.subscription.endpoint, p256dh: v.subscription.p256dh, auth: v.subscription.auth } : null;
+      return { op: 'push_register', platform: v.platform, token: v.token, subscription: sub, appId: v.appId, mode: v.mode };
+    }
+    case 'pushUnregister':
+      return { op: 'push_unregister' };
+    case 'pushMute':
+      return { op: 'push_mute', conversation: k.value.conversation, durationSec: k.value.durationSec, forever: k.value.forever };
     default:
       return null;
   }

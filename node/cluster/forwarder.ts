@@ -68,6 +68,9 @@ export function conversationOfOp(caller: Caller, op: CoreOp): string | null {
     case 'list':
     case 'presence_subscribe':
     case 'presence_settings':
+    case 'push_register':
+    case 'push_unregister':
+    case 'push_mute':
       return null;
     case 'open_direct':
       // Malformed peers are refused by the local service with its own error.

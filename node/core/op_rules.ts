@@ -13,7 +13,7 @@
  * (node/core/ops.ts), importable by shards/: it may import only protocol/ and ops.ts.
  */
 import { MAX_SEQ } from '../../protocol/codec.js';
-import { MEDIA_META_KEY, type CoreOp } from './ops.js';
+import type { CoreOp } from './ops.js';
 
 export interface Refusal {
   code: 'invalid_argument' | 'limit_exceeded';
@@ -83,14 +83,9 @@ export function groupIdRule(id: string): Refusal | null {
   return GROUP_ID.test(id) ? null : refuse('group id', 'malformed');
 }
 
-/**
- * Reserved meta keys: system messages (membership changes) are the server's to write,
- * and a message's media reference is set from its media field, never by a client.
- */
+/** System messages (membership changes) are the server's to write; no client may forge one. */
 export function metaRule(meta: Record<string, string>): Refusal | null {
-  if ('system' in meta) return refuse('meta.system', 'reserved for server messages');
-  if (MEDIA_META_KEY in meta) return refuse(`meta.${MEDIA_META_KEY}`, 'reserved; attach media with the media field');
-  return null;
+  return 'system' in meta ? refuse('meta.system', 'reserved for server messages') : null;
 }
 
 /** Body and meta together, in UTF-8 bytes (what the store holds and every device downloads). */

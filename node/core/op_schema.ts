@@ -182,6 +182,7 @@ const RESULT_KINDS: Record<CoreResult['r'], true> = {
   group_info: true,
   member_receipts: true,
   presence: true,
+  push_state: true,
   ok: true,
   error: true,
 };

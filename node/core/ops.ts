@@ -18,7 +18,28 @@ export type CoreOp =
   | { op: 'open_direct'; peer: string }
   | { op: 'list' }
   | GroupOp
-  | MediaOp;
+  | MediaOp
+  | PushOp;
+
+/**
+ * Push registration (PROTOCOL.md §14; node/push/): for the caller's own device, run
+ * where the socket is against the shared push store, never forwarded to an owner.
+ */
+export type PushOp =
+  | { op: 'push_register'; platform: string; token: string; subscription: { endpoint: string; p256dh: string; auth: string } | null; appId: string; mode: string }
+  | { op: 'push_unregister' }
+  | { op: 'push_mute'; conversation: string; durationSec: number; forever: boolean };
+
+/** The reply to every PushOp: the device's registration (token redacted) and, for push_mute, the mute. */
+export interface PushStateView {
+  registered: boolean;
+  platform: string;
+  appId: string;
+  mode: string;
+  tokenHint: string;
+  conversation: string;
+  mutedUntilMs: number;
+}
 
 /** Media attachments (PROTOCOL.md §13; node/media/). */
 export type MediaOp =
@@ -49,6 +70,7 @@ export type CoreResult =
   | { r: 'presence'; users: PresenceView[] }
   | { r: 'media_slot'; slot: MediaSlotInfo }
   | { r: 'media_url'; url: MediaUrlInfo }
+  | { r: 'push_state'; state: PushStateView }
   | { r: 'ok' }
   | { r: 'error'; code: ErrorCode; message: string; retryAfterMs: number };
 

@@ -32,6 +32,11 @@ export async function runOp(service: ChatService, caller: Caller, op: CoreOp): P
       return { r: 'media_slot', slot: await service.mediaSlot(caller, op) };
     case 'media_url':
       return { r: 'media_url', url: await service.mediaUrl(caller, op.conversation, op.mediaId) };
+    case 'push_register':
+    case 'push_unregister':
+    case 'push_mute':
+      // The host runs these against the push store (node/push/push_node.ts) before ops reach the chat service.
+      throw new CatalogError('invalid_argument', 'push notifications are not enabled on this server');
     default:
       return runGroupOp(service, caller, op);
   }

@@ -12,7 +12,6 @@
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { StoredMessage, WriteOp } from '../store/types.js';
 import { createCassandraClient } from '../store/cassandra_store.js';
@@ -35,7 +34,8 @@ export interface PushServiceDeps {
   ownership: PushOwnership;
   /** Provider clients by platform (node/push/providers/); null when that platform is off. */
   providers: Partial<Record<PushPlatform, PushProvider>>;
-  registry?: Registry;
+  /** Created once per process (metrics register once); absent in tests that do not look. */
+  metrics?: PushMetrics;
   log?: Log;
 }
 
@@ -54,12 +54,14 @@ export class PushService {
   private readonly policy: RegistrationPolicy;
   private readonly depthTimer: NodeJS.Timeout;
 
-  private constructor(
+  constructor(
     readonly store: PushStore,
     private readonly deps: PushServiceDeps,
+    /** close() closes the store too (false when the store belongs to the caller). */
+    private readonly ownsStore = true,
   ) {
     const p = deps.cfg.push;
-    this.metrics = deps.registry ? new PushMetrics(deps.registry) : null;
+    this.metrics = deps.metrics ?? null;
     this.policy = {
       enabled: new Set(Object.keys(deps.providers) as PushPlatform[]),
       allowHttp: { webpush: p.webpush.allowHttp, webhook: p.webhook.allowHttp },
@@ -88,6 +90,11 @@ export class PushService {
 
   static async open(deps: PushServiceDeps): Promise<PushService> {
     return new PushService(await openPushStore(deps.cfg), deps);
+  }
+
+  /** This device's registration as the socket's push_state reply shows it. */
+  async stateOf(user: string, device: string): Promise<RegistrationView | null> {
+    return (await this.list(user)).find((r) => r.device === device) ?? null;
   }
 
   /** Register (or replace) the push registration of the caller's device. */
@@ -139,7 +146,7 @@ export class PushService {
     clearInterval(this.depthTimer);
     await this.outbox.close();
     await Promise.all(Object.values(this.deps.providers).map((p) => p.close().catch(() => undefined)));
-    await this.store.close();
+    if (this.ownsStore) await this.store.close();
   }
 }
 
