@@ -13,7 +13,7 @@
  * (node/core/ops.ts), importable by shards/: it may import only protocol/ and ops.ts.
  */
 import { MAX_SEQ } from '../../protocol/codec.js';
-import type { CoreOp } from './ops.js';
+import { MEDIA_META_KEY, type CoreOp } from './ops.js';
 
 export interface Refusal {
   code: 'invalid_argument' | 'limit_exceeded';
@@ -83,9 +83,14 @@ export function groupIdRule(id: string): Refusal | null {
   return GROUP_ID.test(id) ? null : refuse('group id', 'malformed');
 }
 
-/** System messages (membership changes) are the server's to write; no client may forge one. */
+/**
+ * Reserved meta keys: system messages (membership changes) are the server's to write,
+ * and a message's media reference is set from its media field, never by a client.
+ */
 export function metaRule(meta: Record<string, string>): Refusal | null {
-  return 'system' in meta ? refuse('meta.system', 'reserved for server messages') : null;
+  if ('system' in meta) return refuse('meta.system', 'reserved for server messages');
+  if (MEDIA_META_KEY in meta) return refuse(`meta.${MEDIA_META_KEY}`, 'reserved; attach media with the media field');
+  return null;
 }
 
 /** Body and meta together, in UTF-8 bytes (what the store holds and every device downloads). */
@@ -160,6 +165,12 @@ export function checkOp(op: CoreOp, limits: OpLimits): Refusal | null {
       return conversationRule(op.conversation) ?? (Number.isSafeInteger(op.size) && op.size > 0 ? null : refuse('size', 'must be a positive integer (bytes)'));
     case 'media_url':
       return conversationRule(op.conversation) ?? (op.mediaId ? null : refuse('media_id', 'required'));
+    case 'push_register':
+    case 'push_unregister':
+      // Token shapes per platform are the push service's (node/push/registration.ts).
+      return null;
+    case 'push_mute':
+      return conversationRule(op.conversation);
     case 'push_register':
     case 'push_unregister':
       // Token shapes per platform are the push service's (node/push/registration.ts).
