@@ -171,11 +171,5 @@ export function checkOp(op: CoreOp, limits: OpLimits): Refusal | null {
       return null;
     case 'push_mute':
       return conversationRule(op.conversation);
-    case 'push_register':
-    case 'push_unregister':
-      // Token shapes per platform are the push service's (node/push/registration.ts).
-      return null;
-    case 'push_mute':
-      return conversationRule(op.conversation);
   }
 }
