@@ -1,4 +1,11 @@
 // node/media/blob_store.ts — the one interface every blob backend implements
+// Implementations: blob_store_fs.ts (embedded), blob_store_s3.ts (real); one conformance
+// suite for both: blob_store_conformance.ts; the configured one: blob_store_factory.ts;
+// docs: BLOBS.md. Keys follow blob_store_keys.ts on every backend. Bad input throws the
+// classes of blob_store_errors.ts (BlobKeyError, BlobArgumentError, BlobRangeError for an
+// unsatisfiable range, BlobUploadNotFoundError, BlobUploadError); anything else thrown is
+// an infrastructure failure. `etag` is an opaque strong HTTP entity tag with its quotes
+// (ready for an ETag header). A BlobRead's body must be read to the end or destroyed.
 import type { Readable } from 'node:stream';
 export interface BlobInfo { size: number; etag: string; contentType: string }
 export interface BlobRange { start: number; end: number } // inclusive byte offsets, like HTTP Range
