@@ -117,7 +117,7 @@ function opOf(f: Fields, name: unknown): CoreOp {
     case 'send': {
       const op = { op: 'send', conversation: f.conversation(), clientMsgId: f.str('clientMsgId'), body: f.str('body'), meta: f.meta() } as const;
       check(clientMsgIdRule(op.clientMsgId));
-      return op;
+      return f.has('mediaId') ? { ...op, mediaId: f.str('mediaId') } : op;
     }
     case 'ack':
     case 'read':
@@ -159,6 +159,10 @@ function opOf(f: Fields, name: unknown): CoreOp {
       return { op: 'presence_subscribe', users: f.users('users') };
     case 'presence_settings':
       return { op: 'presence_settings', hideLastSeen: f.bool('hideLastSeen') };
+    case 'media_slot':
+      return { op: 'media_slot', conversation: f.conversation(), size: f.seq('size', 'media_slot.size'), mime: f.str('mime'), sha256: f.str('sha256') };
+    case 'media_url':
+      return { op: 'media_url', conversation: f.conversation(), mediaId: f.str('mediaId') };
     default:
       throw new Mismatch('bad_frame', typeof name === 'string' ? `unknown op ${JSON.stringify(name.slice(0, 40))}` : 'op: required');
   }
@@ -183,6 +187,8 @@ const RESULT_KINDS: Record<CoreResult['r'], true> = {
   member_receipts: true,
   presence: true,
   push_state: true,
+  media_slot: true,
+  media_url: true,
   ok: true,
   error: true,
 };
