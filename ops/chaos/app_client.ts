@@ -18,78 +18,17 @@
  * lingers and a frozen node that resumes still reads what was queued (late acks on
  * it are recorded as acks too), and reconnects to the next endpoint. With a long
  * `attemptTimeoutMs` the device simply keeps its socket through a freeze.
+ *
+ * The messages held and the cursors are held_messages.ts; the data shapes are
+ * device_types.ts; this file is the device's I/O: connections, requests, the outbox
+ * and the receipt timers.
  */
 import { TestClient } from '../../protocol/client.js';
-import type { Message, ServerFrame } from '../../protocol/gen/client_pb.js';
+import type { ServerFrame } from '../../protocol/gen/client_pb.js';
 import { ERROR_CODES } from '../../protocol/codes.js';
-import { contentKey, type History, type SeenEvent, type Via } from './history.js';
-
-export interface Endpoint {
-  /** e.g. 'node-2'. */
-  name: string;
-  /** Resolved at each connect (a restarted node may listen elsewhere). */
-  url(): string;
-}
-
-export interface DeviceOptions {
-  user: string;
-  device: string;
-  /** Tried in turn, starting with the first, on each (re)connect. */
-  endpoints: Endpoint[];
-  token(): Promise<string>;
-  history: History;
-  /** No reply to a request in this long: drop the connection, reconnect, resend. */
-  attemptTimeoutMs: number;
-  /** Upgrade + welcome must arrive within this. */
-  connectTimeoutMs?: number;
-  maxInflight?: number;
-  minBackoffMs?: number;
-  maxBackoffMs?: number;
-  ackDelayMs?: number;
-  /** Send a read receipt on every n-th delivered ack (0: never). */
-  readEvery?: number;
-}
-
-interface OutboxEntry {
-  conv: string;
-  clientMsgId: string;
-  body: string;
-  attempts: number;
-  inflight: { conn: Conn; reqId: number; at: number } | null;
-  notBefore: number;
-  backoff: number;
-}
-
-type Pending = { kind: 'send'; entry: OutboxEntry; at: number } | { kind: 'sync'; at: number; resolve(f: ServerFrame): void; reject(e: Error): void };
-
-interface Conn {
-  client: TestClient;
-  endpoint: string;
-  node: string;
-  pending: Map<number, Pending>;
-  ready: boolean;
-  dead: boolean;
-  /** Resolves when the socket closed or the device gave up on it. */
-  closed: Promise<void>;
-  finish(): void;
-}
-
-export interface DeviceStats {
-  connects: number;
-  connectFailures: number;
-  /** Connections dropped for no reply within attemptTimeoutMs. */
-  deadConnections: number;
-  /** Sends transmitted again (after an error, a dead connection or a reconnect). */
-  resends: number;
-  retryableErrors: Record<string, number>;
-  closeCodes: Record<string, number>;
-  /** Acks that arrived on a connection the device had already given up on. */
-  lateAcks: number;
-  gapSyncs: number;
-  /** Syncs refused (e.g. invalid_argument: a cursor above the conversation's last seq). */
-  syncRefused: Record<string, number>;
-  receipts: number;
-}
+import type { Via } from './history.js';
+import { HeldMessages } from './held_messages.js';
+import type { Conn, DeviceOptions, DeviceStats, Endpoint, OutboxEntry } from './device_types.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -100,8 +39,8 @@ export class AppDevice {
   readonly conversations = new Set<string>();
   lastError = '';
   private readonly outbox = new Map<string, OutboxEntry>();
-  private readonly held = new Map<string, Map<number, SeenEvent>>();
-  private readonly cursor = new Map<string, number>();
+  /** Messages held, deduplicated, and the cursors (held_messages.ts). */
+  private readonly view: HeldMessages;
   private conn: Conn | null = null;
   private closedForGood = false;
   private loop: Promise<void> | null = null;
@@ -119,6 +58,7 @@ export class AppDevice {
 
   constructor(readonly o: DeviceOptions) {
     this.key = `${o.user}/${o.device}`;
+    this.view = new HeldMessages(this.key, o.history, this.conversations);
   }
 
   get node(): string {
@@ -333,7 +273,7 @@ export class AppDevice {
   /** Sync until has_more is false. mode 'final': no cursors, every message recorded as the final view. */
   private async syncOn(c: Conn, via: Via, convs?: Set<string>): Promise<void> {
     const full = via === 'final' || this.resetCursors;
-    const cursors = new Map<string, number>(full ? [] : [...this.cursor]);
+    const cursors = new Map<string, number>(full ? [] : [...this.view.cursor]);
     this.syncing = true;
     try {
       for (;;) {
@@ -346,7 +286,7 @@ export class AppDevice {
         }
         if (f.kind.case !== 'syncPage') throw new Error(`sync answered with ${f.kind.case}`);
         const page = f.kind.value;
-        for (const m of page.messages) this.hold(m, via);
+        for (const m of page.messages) this.view.hold(m, via);
         for (const cs of page.conversations) {
           cursors.set(cs.conversation, Number(cs.nextCursor));
           this.conversations.add(cs.conversation);
@@ -356,8 +296,8 @@ export class AppDevice {
       }
       if (full && via !== 'final') {
         // The server's cursors replace ours (ours may point above what is stored).
-        for (const [conv, seq] of cursors) this.cursor.set(conv, seq);
-        for (const conv of cursors.keys()) this.advance(conv);
+        for (const [conv, seq] of cursors) this.view.cursor.set(conv, seq);
+        for (const conv of cursors.keys()) this.view.advance(conv);
         this.resetCursors = false;
       }
     } finally {
@@ -377,9 +317,9 @@ export class AppDevice {
     switch (f.kind.case) {
       case 'message': {
         const m = f.kind.value;
-        if (this.hold(m, 'live')) {
+        if (this.view.hold(m, 'live')) {
           this.scheduleAck([m.conversation]);
-          if (Number(m.seq) > (this.cursor.get(m.conversation) ?? 0) + 1) this.scheduleGapSync();
+          if (Number(m.seq) > (this.view.cursor.get(m.conversation) ?? 0) + 1) this.scheduleGapSync();
         }
         break;
       }
@@ -435,12 +375,7 @@ export class AppDevice {
   private recordAck(c: Conn, conv: string, clientMsgId: string, seq: number, messageId: string, duplicate: boolean, body: string | undefined): void {
     this.o.history.acks.push({ conv, user: this.o.user, device: this.o.device, clientMsgId, seq, messageId, duplicate, at: Date.now(), node: c.node });
     // Own sends count once acked (PROTOCOL.md §6): held at their seq, the cursor moves.
-    let m = this.held.get(conv);
-    if (!m) this.held.set(conv, (m = new Map()));
-    if (!m.has(seq)) {
-      m.set(seq, { conv, seq, messageId, sender: this.o.user, clientMsgId, body: body ?? '', system: false, device: this.key, via: 'live', at: Date.now() });
-      this.advance(conv);
-    }
+    this.view.holdOwn(conv, seq, messageId, this.o.user, clientMsgId, body ?? '');
   }
 
   // ---- the outbox ------------------------------------------------------------------
@@ -482,49 +417,6 @@ export class AppDevice {
     }, Math.max(1, ms));
   }
 
-  // ---- holding messages ------------------------------------------------------------
-
-  /** Record and hold a message; true when it was new to this device. */
-  private hold(m: Message, via: Via): boolean {
-    const seq = Number(m.seq);
-    const ev: SeenEvent = {
-      conv: m.conversation,
-      seq,
-      messageId: m.messageId,
-      sender: m.sender,
-      clientMsgId: m.clientMsgId,
-      body: m.body,
-      system: !!m.meta.system,
-      device: this.key,
-      via,
-      at: Date.now(),
-    };
-    this.conversations.add(m.conversation);
-    let conv = this.held.get(m.conversation);
-    if (!conv) this.held.set(m.conversation, (conv = new Map()));
-    if (via === 'final') {
-      this.o.history.seen.push(ev); // the whole view, for the checker
-      return false;
-    }
-    const had = conv.get(seq);
-    if (had) {
-      // Own acked sends are held without an observation; anything else shown differently is one.
-      if (contentKey(had) !== contentKey(ev)) this.o.history.seen.push(ev);
-      return false;
-    }
-    conv.set(seq, ev);
-    this.o.history.seen.push(ev);
-    this.advance(m.conversation);
-    return true;
-  }
-
-  private advance(conv: string): void {
-    const held = this.held.get(conv);
-    let c = this.cursor.get(conv) ?? 0;
-    while (held?.has(c + 1)) c++;
-    this.cursor.set(conv, c);
-  }
-
   private scheduleGapSync(): void {
     if (this.gapTimer) return;
     this.gapTimer = setTimeout(() => {
@@ -545,7 +437,7 @@ export class AppDevice {
       if (!c?.ready || c.dead) return;
       const readEvery = this.o.readEvery ?? 5;
       for (const conv of this.ackDirty) {
-        const seq = this.cursor.get(conv) ?? 0;
+        const seq = this.view.cursor.get(conv) ?? 0;
         if (seq <= 0) continue;
         const read = readEvery > 0 && ++this.acksSent % readEvery === 0;
         try {

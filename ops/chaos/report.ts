@@ -16,7 +16,7 @@ import type { Chart } from '../report/svg.js';
 import { BAD_COUNTS, badTotal, type CheckResult } from './checker.js';
 import type { History } from './history.js';
 import type { CycleOutcome } from './nemesis.js';
-import type { DeviceStats } from './app_client.js';
+import type { DeviceStats } from './device_types.js';
 
 export interface CodeInfo {
   commit: string;

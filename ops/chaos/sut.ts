@@ -16,7 +16,7 @@ import { defaultConfig } from '../../node/config.js';
 import { ClusterCell } from '../../node/e2e/cluster_harness.js';
 import { startPrivateCassandra, type PrivateCassandra } from '../../node/store/cassandra_test_env.js';
 import { freePort } from '../etcd/etcd.js';
-import type { Endpoint } from './app_client.js';
+import type { Endpoint } from './device_types.js';
 
 export interface Sut {
   readonly kind: 'single' | 'cell';

@@ -15,7 +15,8 @@
 import { randomBytes } from 'node:crypto';
 import { TestClient } from '../../protocol/client.js';
 import { directConversationId } from '../../node/core/ids.js';
-import { AppDevice, type DeviceStats } from './app_client.js';
+import { AppDevice } from './app_client.js';
+import type { DeviceStats } from './device_types.js';
 import type { History } from './history.js';
 import type { Sut } from './sut.js';
 
