@@ -71,6 +71,7 @@ const http = (req: HttpRequest): Promise<HttpResponse> =>
       drain: (): void => void drain('admin'),
       cluster: host.cluster ? (): unknown => host.cluster?.status() : undefined,
     },
+    push: host.push.api(),
   });
 
 // The whole tree, in start order (rest_for_one: a child depends on the ones above it).
@@ -85,6 +86,8 @@ const root: Supervisor = new Supervisor({
     host.storeChild(),
     host.chatChild(),
     ...(cluster ? [cluster.ownershipChild(), cluster.linksChild()] : []),
+    // Push notifications (node/push/): the outbox follows the shards this node owns.
+    ...(host.push.enabled ? [host.push.child(() => host.services.get('writePath').store)] : []),
     host.tasksChild(cfg.tasks.threads > 0 ? cfg.tasks.threads : cpus().length),
     host.shardsChild(shardCount, http),
   ],

@@ -40,6 +40,7 @@ import { ShardLink } from './shard_link.js';
 import { HostMetrics } from './metrics.js';
 import { faultHook } from './faults.js';
 import { TlsReloader } from './tls_reload.js';
+import { PushNode } from '../push/push_node.js';
 
 export type Log = (level: string, msg: string, fields?: Record<string, unknown>) => void;
 
@@ -74,6 +75,8 @@ export class Host {
   readonly sendLimits: SendLimiter;
   /** The certificate the shards serve and its reload (SIGHUP, file change); null without TLS. */
   readonly tls: TlsReloader | null;
+  /** Push notifications for offline devices (node/push/push_node.ts); inert when no provider is enabled. */
+  readonly push: PushNode;
 
   constructor(
     readonly cfg: Config,
@@ -112,7 +115,18 @@ export class Host {
           log,
         })
       : null;
-    this.fanout = this.cluster ? this.cluster.fanout : local;
+    const cell = this.cluster;
+    this.push = new PushNode({
+      cfg,
+      registry: this.registry,
+      log,
+      metrics: () => this.metrics.registry,
+      cell: cell
+        ? { shardCount: cfg.cluster.shards.count, shardOf: (c) => cell.shardOf(c), heldToken: (s) => cell.heldToken(s), remoteDevices: (u) => cell.services.peek('routes')?.lookup(u) ?? [] }
+        : null,
+    });
+    // Push hangs off the port where messages are committed (the owner); deliveries other nodes forward use `local`.
+    this.fanout = this.push.fanout(this.cluster ? this.cluster.fanout : local);
     const cluster = this.cluster;
     this.metrics = new HostMetrics({
       writer: () => this.services.peek('writePath')?.stats() ?? null,
@@ -126,6 +140,8 @@ export class Host {
 
   /** Run a client's op: here, or (in a cluster) at the owner of its conversation. Never throws. */
   run(caller: Caller, op: CoreOp): Promise<CoreResult> {
+    // Push registration runs where the socket is, against the shared push store.
+    if (op.op === 'push_register' || op.op === 'push_unregister' || op.op === 'push_mute') return this.push.run(caller, op);
     const go = (): Promise<CoreResult> => (this.cluster ? this.cluster.run(caller, op) : this.runLocal(caller, op));
     // The user bucket is charged where the socket is (HTTP API sends have no socket and skip it).
     return op.op === 'send' && caller.conn ? this.sendLimits.user(caller.user, this.cluster?.userNodes(caller.user) ?? 1, go) : go();
@@ -158,12 +174,14 @@ export class Host {
         return {
           start: async () => {
             const cfg = this.cfg;
-            const store: MessageStore = meteredStore(
+            const metered: MessageStore = meteredStore(
               cfg.store.kind === 'cassandra'
                 ? await openCassandraStore(cfg.store.cassandra, { migrate: cfg.store.cassandra.migrateOnStart })
                 : new SqliteStore(cfg.store.sqlite.file),
               this.metrics.store,
             );
+            // With push on, every commit first writes the pushes its messages owe (node/push/owing_store.ts).
+            const store = await this.push.wrapStore(metered);
             wp = new WritePath<FenceClaim>(store, { batch: writerOptions(cfg.store), fence: this.cluster?.fence ?? null, afterCommit: faultHook() });
             this.services.provide('writePath', wp);
           },
@@ -172,6 +190,7 @@ export class Host {
             this.services.withdraw('writePath', wp);
             await wp.close();
             wp = null;
+            await this.push.closeStore();
           },
         };
       }),

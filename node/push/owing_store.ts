@@ -5,6 +5,7 @@
  * fence, so every message that becomes durable has an owed row written before it. If
  * the owed rows cannot be written the commit fails like any store failure (the sends
  * get a retryable error, nothing is acked), so no message is ever durable without one.
+ * Every other call goes to the wrapped store unchanged.
  */
 import type { MessageStore } from '../store/store.js';
 import type { WriteOp } from '../store/types.js';
@@ -13,8 +14,7 @@ import type { OwedPush } from './types.js';
 import { StoreUnavailableError } from '../store/errors.js';
 
 export function owingStore(inner: MessageStore, push: PushStore, shardOf: (conversation: string) => number): MessageStore {
-  const owing = Object.create(inner) as MessageStore;
-  owing.commit = async (ops: WriteOp[]): Promise<void> => {
+  const commit = async (ops: WriteOp[]): Promise<void> => {
     const now = Date.now();
     const owed: OwedPush[] = [];
     for (const op of ops) {
@@ -31,5 +31,11 @@ export function owingStore(inner: MessageStore, push: PushStore, shardOf: (conve
     }
     return inner.commit(ops);
   };
-  return owing;
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'commit') return commit;
+      const v: unknown = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }

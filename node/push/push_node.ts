@@ -46,7 +46,8 @@ export interface PushNodeDeps {
   cfg: Config;
   registry: ConnectionRegistry;
   cell: PushCell | null;
-  metrics: Registry;
+  /** The host's metrics registry (read when the push child first starts). */
+  metrics: () => Registry;
   log: Log;
 }
 
@@ -60,11 +61,11 @@ export class PushNode {
   readonly enabled: boolean;
   private store: PushStore | null = null;
   private service: PushService | null = null;
-  private readonly metrics: PushMetrics | null;
+  /** Registered once per process: a restarted push child keeps counting in the same series. */
+  private metrics: PushMetrics | null = null;
 
   constructor(private readonly d: PushNodeDeps) {
     this.enabled = pushEnabled(d.cfg);
-    this.metrics = this.enabled ? new PushMetrics(d.metrics) : null;
   }
 
   private shardOf(conversation: string): number {
@@ -107,6 +108,7 @@ export class PushNode {
           start: async () => {
             if (!this.store) throw new Error('the push store is not open (store child)');
             const cell = this.d.cell;
+            this.metrics ??= new PushMetrics(this.d.metrics());
             const svc = new PushService(
               this.store,
               {
@@ -118,7 +120,7 @@ export class PushNode {
                   epochOf: (c) => (cell ? cell.heldToken(cell.shardOf(c)) : ONLY_EPOCH),
                 },
                 providers: createProviders(this.d.cfg, this.d.log),
-                metrics: this.metrics ?? undefined,
+                metrics: this.metrics,
                 log: this.d.log,
               },
               false,
