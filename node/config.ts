@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { validateAuthConfig } from './auth/config.js';
+import { AUTH_LIMITS, validateAuthConfig } from './auth/config.js';
 import { AuthConfigError } from './auth/errors.js';
 import { defaultClusterConfig, type ClusterConfig } from './cluster_config.js';
 import type { SendLimitRules } from './core/send_limits.js';
@@ -289,7 +289,8 @@ export function defaultConfig(): Config {
       batch: { maxBatch: 256, maxDelayMs: 2, maxQueue: 10_000, concurrency: 0 },
       retentionMessages: 0,
     },
-    auth: { issuer: '', audience: '', clockToleranceSec: 5, ticketTtlMs: 30_000, keys: [] },
+    // Defaults and ranges of clockToleranceSec / ticketTtlMs (and their reasons): node/auth/config.ts AUTH_LIMITS.
+    auth: { issuer: '', audience: '', clockToleranceSec: AUTH_LIMITS.clockToleranceSec.dflt, ticketTtlMs: AUTH_LIMITS.ticketTtlMs.dflt, keys: [] },
     api: { keys: [] },
     drain: { deadlineMs: 15_000, goawayJitterMs: 5_000 },
     log: { level: 'info' },
@@ -504,8 +505,8 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
 
   'auth.issuer': 'When set, client tokens must carry exactly this `iss`. Empty = not checked.',
   'auth.audience': 'When set, client tokens must list this in `aud`. Empty = not checked.',
-  'auth.clockToleranceSec': 'Seconds of leeway for a token\'s `exp` / `nbf` / `iat`, for clock skew between the token issuer and the node. With auth.keys set the auth validator (node/auth/config.ts) allows at most 600.',
-  'auth.ticketTtlMs': 'Lifetime of a single-use WebSocket ticket from `POST /v1/tickets` (browsers). With auth.keys set the auth validator (node/auth/config.ts) allows at most 600000.',
+  'auth.clockToleranceSec': 'Seconds of leeway for a token\'s `exp` / `nbf` / `iat`, for clock skew between the token issuer and the node. 5 s: issuers and nodes are servers kept in sync by NTP, and every second of leeway is a second an expired token still works; at most 600 (one range for the node and the auth validator: node/auth/config.ts AUTH_LIMITS).',
+  'auth.ticketTtlMs': 'Lifetime of a single-use WebSocket ticket from `POST /v1/tickets` (browsers). 30 s: a ticket is redeemed within a second of issue, 30 s covers slow mobile networks; at most 600000 (a ticket is a bearer credential that may sit in a URL).',
   'auth.keys': 'Keys that verify client tokens (JWT), chosen by the token\'s `kid`. Several keys allow rotation: publish the new one, start signing with it, drop the old one later. Empty = the dev HS256 secret in `<node.dataDir>/dev-secret` (a warning is logged; mint tokens with `npm run token`).',
   'auth.keys[].kid': 'Key id; a token names its key in the `kid` header.',
   'auth.keys[].alg': '`HS256` (shared secret) or `EdDSA` (Ed25519; verified in the task pool).',
@@ -581,7 +582,7 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   'media.s3.secretAccessKey': 'Secret access key, paired with media.s3.accessKeyId. Never logged or printed (a bad value is refused without echoing it).',
   'media.s3.forcePathStyle': 'true: `<endpoint>/<bucket>/<key>` URLs (S3-compatible servers, which have no per-bucket DNS names). false: `<bucket>.<endpoint>/<key>` (virtual-hosted, AWS\'s preference).',
   'media.hashThreads': 'Threads of the media listener\'s hash pool (SHA-256 of finished uploads, piscina). 1: one thread hashes hundreds of MB/s and leaves the cores to the socket shards.',
-  'log.level': 'Lowest level of log line to write. Validated but not applied yet: every line is written whatever its level (issue 18, structured logs).',
+  'log.level': 'Lowest level of log line to write (one JSON event per line on stderr; fields in docs/LOGS.md). `info`: starts, stops, restarts, drains, reloads, admin calls and every warning, a few lines a minute on a healthy node. `debug` adds one line per message per stage (received, stored, fanned out, delivered) with its trace id: for chasing one message, not for running at load. Changeable while running: `POST /admin/log-level` (`switchboardctl log-level LEVEL`), which also reaches the socket shards.',
 
   'cluster.enabled': 'false: a single node, embedded route table, no etcd. true: the node joins a cell (etcd membership, routes, conversation shards, gRPC links to the other nodes); needs store.kind `cassandra`. node/cluster/CLUSTER.md.',
   'cluster.etcd.endpoints': 'etcd client URLs, e.g. `http://127.0.0.1:2379`.',
@@ -772,8 +773,8 @@ const schema: Schema = {
   auth: {
     issuer: str(),
     audience: str(),
-    clockToleranceSec: int(0, 3600),
-    ticketTtlMs: int(1000, 3_600_000),
+    clockToleranceSec: int(AUTH_LIMITS.clockToleranceSec.min, AUTH_LIMITS.clockToleranceSec.max),
+    ticketTtlMs: int(AUTH_LIMITS.ticketTtlMs.min, AUTH_LIMITS.ticketTtlMs.max),
     keys: documented(
       (v, key) => {
         if (!Array.isArray(v)) throw new ConfigError(key, 'must be a list of keys');

@@ -9,15 +9,14 @@
  *   POST /v1/messages                   (API key)   send on behalf of a user (same dedup and order)
  *   GET  /v1/conversations/:id/messages (API key)   history, newest first: ?before=<seq>&limit=<n>
  *   GET  /metrics                                   Prometheus text, all threads merged
- *   GET  /admin/status                  (API key)   the live supervision tree (text)
- *   POST /admin/drain                   (API key)   graceful drain, as on SIGTERM
+ *   /admin/*                            (API key)   status, connections, sessions, kick, drain, trace, cluster,
+ *                                                   log-level: node/admin/admin_routes.ts (audited)
  *   GET  /web/, POST /web/dev-signin                the browser chat (node/web/serve.ts), when web.enabled
  *   PUT|DELETE /v1/users/:u/devices/:d/push, GET /v1/users/:u/push, PUT /v1/users/:u/mutes/:c
  *                                       (API key)   push registrations and mutes (node/push/push_http.ts)
  *
  * Errors are JSON {code, message} with codes from protocol/codes.ts.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
 import type { HttpRequest, HttpResponse } from '../shards/messages.js';
 import type { Caller } from './core/chat_service.js';
@@ -28,6 +27,8 @@ import type { TicketStore } from './auth/tickets.js';
 import type { Verifier } from './auth/verify.js';
 import type { CoreOp, CoreResult } from './core/ops.js';
 import { pushRoute, type PushApi } from './push/push_http.js';
+import { handleAdmin, type AdminApi } from './admin/admin_routes.js';
+import { apiKeyMatches } from './admin/admin_auth.js';
 
 export interface HttpApiDeps {
   /** Runs an op like a socket's (here or at the conversation's owner node). */
@@ -37,7 +38,8 @@ export interface HttpApiDeps {
   apiKeys: string[];
   ready: () => boolean;
   metrics?: () => Promise<string>;
-  admin?: { status(): string; drain(): void; cluster?(): unknown };
+  /** The admin API's operations (node/admin/admin_service.ts). */
+  admin?: AdminApi;
   /** The web chat's routes under /web (node/web/serve.ts); absent when web.enabled is false. */
   web?: (req: HttpRequest) => Promise<HttpResponse>;
   /** Push registrations and mutes (node/push/); absent when no push provider is enabled. */
@@ -96,17 +98,8 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
   if (method === 'GET' && path === '/healthz') return { status: 200, body: { status: 'ok' } };
   if (method === 'GET' && path === '/readyz') return deps.ready() ? { status: 200, body: { status: 'ready' } } : { status: 503, body: { status: 'draining' } };
   if (method === 'GET' && path === '/metrics' && deps.metrics) return { status: 200, body: null, text: await deps.metrics() };
-  if (path.startsWith('/admin/') && deps.admin) {
-    if (!apiKeyOk(req.authorization, deps.apiKeys)) return errorResponse('unauthenticated', 'Authorization: Bearer <api key> required');
-    if (method === 'GET' && path === '/admin/status') return { status: 200, body: null, text: deps.admin.status() };
-    if (method === 'GET' && path === '/admin/cluster') {
-      return deps.admin.cluster ? { status: 200, body: deps.admin.cluster() } : errorResponse('unavailable', 'this node is not in a cluster');
-    }
-    if (method === 'POST' && path === '/admin/drain') {
-      deps.admin.drain();
-      return { status: 202, body: { status: 'draining' } };
-    }
-  }
+  // Authenticated, audited and answered in node/admin/admin_routes.ts.
+  if (path.startsWith('/admin/') && deps.admin) return handleAdmin(req, deps.admin, deps.apiKeys);
   if (deps.web && (path === '/web' || path.startsWith('/web/'))) return deps.web(req);
   if (method === 'POST' && path === '/v1/tickets') {
     const r = await handleTicketRequest(req.authorization, deps.verifier, deps.tickets);
@@ -178,15 +171,8 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
   return { status: 404, body: { code: 'invalid_argument', message: `no route ${method} ${path}` } };
 }
 
-function apiKeyOk(header: string, keys: string[]): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) return false;
-  const given = Buffer.from(m[1].trim());
-  return keys.some((k) => {
-    const want = Buffer.from(k);
-    return want.length === given.length && timingSafeEqual(want, given);
-  });
-}
+/** Constant time over the key's content and length (node/admin/admin_auth.ts). */
+const apiKeyOk = apiKeyMatches;
 
 function json(body: string): Record<string, unknown> {
   try {

@@ -28,7 +28,10 @@ import { Supervisor, exitHostOnGiveUp, formatTree } from '../supervisor/index.js
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { devAuthConfig } from './auth/dev.js';
 import { handleHttp } from './http_api.js';
+import { AdminService } from './admin/admin_service.js';
 import { Host, log } from './host/host.js';
+import { configureLog } from '../supervisor/log.js';
+import { redact } from './auth/redact.js';
 import { drainHost } from './host/drain.js';
 import { resolvePort } from './host/port.js';
 import type { HttpRequest, HttpResponse } from '../shards/messages.js';
@@ -43,6 +46,7 @@ try {
   }
   throw e;
 }
+configureLog({ level: cfg.log.level, bindings: { node: cfg.node.id }, scrub: redact });
 mkdirSync(cfg.node.dataDir, { recursive: true });
 if (cfg.auth.keys.length === 0) {
   cfg.auth = { ...cfg.auth, keys: devAuthConfig(cfg.node.dataDir).keys };
@@ -58,6 +62,13 @@ try {
 }
 const shardCount = cfg.shards.count > 0 ? cfg.shards.count : cpus().length;
 
+const admin = new AdminService({
+  host,
+  shardCount,
+  tree: () => root.tree(),
+  treeText: () => formatTree(root.tree()),
+  drainSelf: () => void drain('admin'),
+});
 const http = (req: HttpRequest): Promise<HttpResponse> =>
   handleHttp(req, {
     run: (caller, op) => host.run(caller, op),
@@ -66,12 +77,7 @@ const http = (req: HttpRequest): Promise<HttpResponse> =>
     apiKeys: cfg.api.keys,
     ready: () => host.ready(),
     metrics: () => host.metrics.render(),
-    admin: {
-      status: (): string => formatTree(root.tree()),
-      drain: (): void => void drain('admin'),
-      cluster: host.cluster ? (): unknown => host.cluster?.status() : undefined,
-    },
-    push: host.push.api(),
+    admin,
   });
 
 // The whole tree, in start order (rest_for_one: a child depends on the ones above it).
@@ -86,8 +92,6 @@ const root: Supervisor = new Supervisor({
     host.storeChild(),
     host.chatChild(),
     ...(cluster ? [cluster.ownershipChild(), cluster.linksChild()] : []),
-    // Push notifications (node/push/): the outbox follows the shards this node owns.
-    ...(host.push.enabled ? [host.push.child(() => host.services.get('writePath').store)] : []),
     host.tasksChild(cfg.tasks.threads > 0 ? cfg.tasks.threads : cpus().length),
     host.shardsChild(shardCount, http),
   ],

@@ -71,6 +71,8 @@ export const CLOSE_CODES = {
   unauthenticated: { code: 4401, reconnect: false, doc: 'Missing, malformed or badly signed token.' },
   token_expired: { code: 4402, reconnect: false, doc: 'The token expired; reconnect with a fresh one.' },
   protocol_violation: { code: 4403, reconnect: false, doc: 'Repeated undecodable frames; fix the client.' },
+  /** An operator's `switchboardctl kick`: terminal, or a kicked client would be back in a second with the same token. */
+  kicked: { code: 4409, reconnect: false, doc: 'An operator closed this session (switchboardctl kick). Do not reconnect automatically: only after the user acts again (signs in, reopens the app).' },
 } as const satisfies Record<string, { code: number; reconnect: boolean; doc: string }>;
 
 export type CloseReason = keyof typeof CLOSE_CODES;

@@ -52,7 +52,8 @@ export type ShardToHost =
  * connections; the shard re-encodes it to JSON once per item if it has JSON clients.
  */
 export type PushItem =
-  | { k: 'deliver'; conns: number[]; conversation: string; seq: number; t0: number; frame: ArrayBuffer }
+  /** trace: the message's trace id (supervisor/log.ts traceId), set only while the host logs at debug. */
+  | { k: 'deliver'; conns: number[]; conversation: string; seq: number; t0: number; frame: ArrayBuffer; trace?: string }
   | { k: 'receipts'; conns: number[]; receipts: MemberReceipt[] }
   /** Any other push (node/core/pushes.ts), a ServerFrame encoded once in the host as protobuf. */
   | { k: 'frame'; conns: number[]; frame: ArrayBuffer };
@@ -70,7 +71,9 @@ export type HostToShard =
    * validated: node/host/tls_reload.ts); open sockets stay as they are.
    */
   | { t: 'tls'; gen: number; tls: { certFile: string; keyFile: string; passphrase: string } }
-  /** Close one connection (e.g. the cluster could not route it). */
+  /** Log at this level from now on (POST /admin/log-level). */
+  | { t: 'log_level'; level: 'debug' | 'info' | 'warn' | 'error' }
+  /** Close one connection (e.g. the cluster could not route it, an operator's kick). */
   | { t: 'close'; conn: number; reason: import('../protocol/codes.js').CloseReason };
 
 /** workerData of a shard thread. */
@@ -82,6 +85,8 @@ export interface ShardInit {
   tls: { certFile: string; keyFile: string; passphrase: string } | null;
   limits: ShardLimits;
   auth: ShardAuth;
+  /** The host's log level when the shard starts (supervisor/log.ts). */
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Test-only faults (SWITCHBOARD_TEST_FAULT), inert when empty. */
   fault: string;
 }

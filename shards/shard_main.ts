@@ -12,6 +12,8 @@ import { AuthError } from '../node/auth/errors.js';
 import type { AuthConfig } from '../node/auth/types.js';
 import { CLOSE_CODES } from '../protocol/codes.js';
 import { serveSupervisor } from '../supervisor/thread_side.js';
+import { configureLog, isDebug, log, logger, setLogLevel, traceId } from '../supervisor/log.js';
+import { redact } from '../node/auth/redact.js';
 import { PendingCalls } from '../supervisor/pending_calls.js';
 import { Listener, type AuthOutcome } from './listener.js';
 import { ShardMetrics } from './metrics.js';
@@ -23,10 +25,8 @@ const post = (m: ShardToHost): void => port.postMessage(m);
 // Before any uWS object exists, so the thread may simply die.
 if (init.fault === 'crash_shard_at_start') throw new Error('test fault: shard crashes at start');
 
-function log(level: string, msg: string, fields: Record<string, unknown> = {}): void {
-  // One JSON line; tokens never reach here (auth errors carry no token text).
-  process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level, msg, shard: init.shard, ...fields }) + '\n');
-}
+// The process's logger, this thread's instance: every line says which node and shard.
+configureLog({ level: init.logLevel, bindings: { node: init.nodeId, shard: init.shard }, scrub: redact });
 
 const authCfg: AuthConfig = {
   issuer: init.auth.issuer || undefined,
@@ -86,6 +86,9 @@ const listener = new Listener(
     closed: (s) => post({ t: 'close', conn: s.conn, user: s.user, device: s.device }),
     forward: (s, id, op, t0) => {
       if (init.fault === 'crash_shard_on_body:' + (op.op === 'send' ? op.body : '')) throw new Error('test fault: shard crash on request');
+      if (op.op === 'send' && isDebug()) {
+        logger().debug({ evt: 'send.received', trace: traceId(s.user, s.device, op.conversation, op.clientMsgId), conn: s.conn, conversation: op.conversation }, 'send received');
+      }
       post({ t: 'req', conn: s.conn, reqId: id, user: s.user, device: s.device, op, t0 });
     },
     http: (req) => {
@@ -117,6 +120,14 @@ port.on('message', (m: HostToShard | { type?: string }) => {
       break;
     case 'push':
       listener.push(msg.items);
+      if (isDebug()) {
+        for (const it of msg.items) {
+          if (it.k === 'deliver') logger().debug({ evt: 'deliver.sent', trace: it.trace, conversation: it.conversation, seq: it.seq, conns: it.conns.length }, 'message written to sockets');
+        }
+      }
+      break;
+    case 'log_level':
+      setLogLevel(msg.level);
       break;
     case 'http_reply':
       httpCalls.settle(msg.id, msg.res);

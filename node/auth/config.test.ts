@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { validateAuthConfig } from './config.js';
+import { AUTH_LIMITS, validateAuthConfig } from './config.js';
+import { ConfigError, defaultConfig, merge, validateConfig } from '../config.js';
 import { AuthConfigError } from './errors.js';
 import { edKey, hsKey } from './fixtures.js';
 import { decodeSecret } from './keys.js';
@@ -19,11 +20,30 @@ function rejects(raw: unknown, path: string, problem: RegExp): void {
   );
 }
 
+describe('one source for the auth ranges', () => {
+  // The node's loader (node/config.ts) and this validator used to disagree (0-3600 vs
+  // 0-600 s, 1 h vs 10 min): a value one accepted the other refused at start.
+  for (const [key, lim] of Object.entries(AUTH_LIMITS)) {
+    it(`auth.${key}: same default, same bounds in both validators`, () => {
+      assert.equal((defaultConfig().auth as Record<string, unknown>)[key], lim.dflt);
+      assert.equal((validateAuthConfig({ keys: [hsKey('k1')] }) as unknown as Record<string, unknown>)[key], lim.dflt);
+      for (const v of [lim.min, lim.max]) {
+        assert.doesNotThrow(() => validateAuthConfig({ keys: [hsKey('k1')], [key]: v }));
+        assert.doesNotThrow(() => validateConfig(merge(defaultConfig(), { auth: { [key]: v } })));
+      }
+      for (const v of [lim.min - 1, lim.max + 1]) {
+        assert.throws(() => validateAuthConfig({ keys: [hsKey('k1')], [key]: v }), AuthConfigError);
+        assert.throws(() => validateConfig(merge(defaultConfig(), { auth: { [key]: v } })), (e: unknown) => e instanceof ConfigError && e.message.startsWith(`auth.${key}`));
+      }
+    });
+  }
+});
+
 describe('validateAuthConfig', () => {
   it('fills defaults and keeps plain data', () => {
     const key = hsKey('k1');
     const cfg = validateAuthConfig({ keys: [key] });
-    assert.deepEqual(cfg, { clockToleranceSec: 30, keys: [key], ticketTtlMs: 30_000 });
+    assert.deepEqual(cfg, { clockToleranceSec: 5, keys: [key], ticketTtlMs: 30_000 });
     assert.deepEqual(structuredClone(cfg), cfg);
   });
 

@@ -11,10 +11,27 @@ import { AuthConfigError } from './errors.js';
 import { importKeys } from './keys.js';
 import type { AuthConfig, KeySpec } from './types.js';
 
-/** Tickets are redeemed within a second of issue; 30 s covers slow mobile networks. */
-export const DEFAULT_TICKET_TTL_MS = 30_000;
-/** Enough for ordinary NTP drift between the token issuer and nodes, small enough not to matter for expiry. */
-export const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
+/**
+ * The one source of the auth section's defaults and ranges: node/config.ts (the
+ * node's loader and docs/CONFIG.md) reads these, so the two validators cannot disagree.
+ */
+export const AUTH_LIMITS = {
+  /**
+   * Default 5 s: token issuers and nodes are servers kept in sync by NTP (drift well
+   * under a second), and every second of leeway is a second an expired token still
+   * works. At most 10 min: more would make `exp` meaningless.
+   */
+  clockToleranceSec: { dflt: 5, min: 0, max: 600 },
+  /**
+   * Default 30 s: a ticket is redeemed within a second of issue; 30 s covers slow
+   * mobile networks. At least 1 s, at most 10 min: a ticket is a bearer credential
+   * that may sit in a URL, so it must not live long.
+   */
+  ticketTtlMs: { dflt: 30_000, min: 1_000, max: 600_000 },
+} as const;
+
+export const DEFAULT_TICKET_TTL_MS = AUTH_LIMITS.ticketTtlMs.dflt;
+export const DEFAULT_CLOCK_TOLERANCE_SEC = AUTH_LIMITS.clockToleranceSec.dflt;
 
 const KID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -84,9 +101,9 @@ export function validateAuthConfig(raw: unknown, path = 'auth'): AuthConfig {
   // config must stay plain data (it crosses into worker threads).
   importKeys(keys, `${path}.keys`);
   const cfg: AuthConfig = {
-    clockToleranceSec: intInRange(raw, 'clockToleranceSec', path, DEFAULT_CLOCK_TOLERANCE_SEC, 0, 600),
+    clockToleranceSec: intInRange(raw, 'clockToleranceSec', path, DEFAULT_CLOCK_TOLERANCE_SEC, AUTH_LIMITS.clockToleranceSec.min, AUTH_LIMITS.clockToleranceSec.max),
     keys,
-    ticketTtlMs: intInRange(raw, 'ticketTtlMs', path, DEFAULT_TICKET_TTL_MS, 1_000, 600_000),
+    ticketTtlMs: intInRange(raw, 'ticketTtlMs', path, DEFAULT_TICKET_TTL_MS, AUTH_LIMITS.ticketTtlMs.min, AUTH_LIMITS.ticketTtlMs.max),
   };
   const issuer = optString(raw, 'issuer', path);
   const audience = optString(raw, 'audience', path);

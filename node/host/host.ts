@@ -41,12 +41,11 @@ import { HostMetrics } from './metrics.js';
 import { faultHook } from './faults.js';
 import { TlsReloader } from './tls_reload.js';
 import { PushNode } from '../push/push_node.js';
+import type { MediaPort } from '../core/media_port.js';
+import { isDebug, log, logger, logLevel, traceId } from '../../supervisor/log.js';
 
-export type Log = (level: string, msg: string, fields?: Record<string, unknown>) => void;
-
-export const log: Log = (level, msg, fields = {}) => {
-  process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }) + '\n');
-};
+// The process's one logger (pino; fields and levels: docs/LOGS.md).
+export { log, type Log } from '../../supervisor/log.js';
 
 /** The services the host's children run, by name (see `Host.services`). */
 export interface HostServices {
@@ -60,6 +59,8 @@ export interface HostServices {
 
 export class Host {
   readonly services = new ServiceRegistry<HostServices>();
+  /** Media attachments (node/media/media_host.ts, set by node/main.ts); null when media.enabled is false. */
+  media: MediaPort | null = null;
   /** Cluster membership, routing and shard ownership; null on a single node. */
   readonly cluster: ClusterNode | null;
   readonly registry = new ConnectionRegistry();
@@ -151,7 +152,8 @@ export class Host {
     const go = (): Promise<CoreResult> =>
       Promise.resolve()
         .then(() => runOp(this.services.get('chat'), caller, op))
-        .catch((e: unknown) => toErrorResult(e, log));
+        .catch((e: unknown) => toErrorResult(e, log))
+        .then((res) => (isDebug() && op.op === 'send' ? traceStored(caller, op, res) : res));
     // The conversation buckets are charged where the conversation's owner runs the op.
     return op.op === 'send' ? this.sendLimits.conversation(op.conversation, caller.user, go) : go();
   }
@@ -214,6 +216,7 @@ export class Host {
               registry: this.registry,
               fanout: this.fanout,
               ownership: this.cluster,
+              media: this.media,
               limits: {
                 maxMessageBytes: l.maxMessageBytes,
                 defaultSyncPage: l.defaultSyncPage,
@@ -295,6 +298,7 @@ export class Host {
       limits: this.cfg.limits,
       auth: this.cfg.auth,
       fault: process.env.SWITCHBOARD_TEST_FAULT ?? '',
+      logLevel: logLevel(),
     };
     return {
       id: `shard-${shard}`,
@@ -326,4 +330,12 @@ export class Host {
       }),
     };
   }
+}
+
+/** Debug trace of a send's outcome at the host (the message's trace id: supervisor/log.ts traceId). */
+function traceStored(caller: Caller, op: Extract<CoreOp, { op: 'send' }>, res: CoreResult): CoreResult {
+  const trace = traceId(caller.user, caller.device, op.conversation, op.clientMsgId);
+  if (res.r === 'send_ack') logger().debug({ evt: 'send.stored', trace, conversation: op.conversation, seq: res.ack.seq, msg_id: res.ack.messageId, duplicate: res.ack.duplicate }, 'send stored');
+  else if (res.r === 'error') logger().debug({ evt: 'send.refused', trace, conversation: op.conversation, code: res.code }, 'send refused');
+  return res;
 }

@@ -11,6 +11,7 @@ import type { Push } from '../core/pushes.js';
 import type { HostToShard, PushItem } from '../../shards/messages.js';
 import type { Outbox } from '../core/chat_service.js';
 import type { ConnRef } from '../core/registry.js';
+import { isDebug, logger, traceId } from '../../supervisor/log.js';
 
 export interface ShardPort {
   post(m: HostToShard, transfer?: ArrayBuffer[]): void;
@@ -28,14 +29,20 @@ export class BatchingOutbox implements Outbox {
     // One encoding of the frame; each shard gets its own copy of the bytes because a
     // transferred buffer moves to exactly one thread.
     const bytes = toBinary(ServerFrameSchema, create(ServerFrameSchema, { kind: { case: 'message', value: messageFrame(message) } }));
-    this.deliverEncoded(to, { conversation: message.conversation, seq: message.seq }, bytes, t0);
+    const trace = isDebug() ? traceId(message.sender, message.senderDevice, message.conversation, message.clientMsgId) : undefined;
+    this.deliverEncoded(to, { conversation: message.conversation, seq: message.seq, trace }, bytes, t0);
   }
 
   /** A message frame already encoded as a ServerFrame (one forwarded by another node). */
-  deliverEncoded(to: ConnRef[], message: { conversation: string; seq: number }, bytes: Uint8Array, t0 = 0): void {
+  deliverEncoded(to: ConnRef[], message: { conversation: string; seq: number; trace?: string }, bytes: Uint8Array, t0 = 0): void {
+    if (isDebug()) {
+      logger().debug({ evt: 'deliver.queued', trace: message.trace, conversation: message.conversation, seq: message.seq, conns: to.length }, 'message queued for local sockets');
+    }
     for (const [shard, conns] of byShard(to)) {
       const frame = ownCopy(bytes);
-      this.add(shard, { k: 'deliver', conns, conversation: message.conversation, seq: message.seq, t0, frame }, frame);
+      const item: PushItem = { k: 'deliver', conns, conversation: message.conversation, seq: message.seq, t0, frame };
+      if (message.trace) item.trace = message.trace;
+      this.add(shard, item, frame);
     }
   }
 

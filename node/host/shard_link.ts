@@ -27,6 +27,10 @@ export class ShardLink {
   private drainedWaiters: Array<() => void> = [];
   /** Keyed by the certificate generation, which the shard echoes. */
   private readonly tlsCalls = new PendingCalls<string | null>();
+  /** When each open connection of this shard opened (ms since epoch), for `sessions`. */
+  readonly openedAt = new Map<number, number>();
+  /** Client ops from this shard waiting for their result (chat service, store, owner node): a queue depth. */
+  inFlight = 0;
 
   constructor(
     readonly shard: number,
@@ -74,14 +78,21 @@ export class ShardLink {
       case 'open':
       case 'close': {
         // The registry belongs to the host, so it outlives a restart of the chat child.
-        if (m.t === 'open') this.deps.registry.add({ shard: this.shard, conn: m.conn, user: m.user, device: m.device });
-        else this.deps.registry.remove(m.user, this.shard, m.conn);
+        if (m.t === 'open') {
+          this.openedAt.set(m.conn, Date.now());
+          this.deps.registry.add({ shard: this.shard, conn: m.conn, user: m.user, device: m.device });
+        } else {
+          this.openedAt.delete(m.conn);
+          this.deps.registry.remove(m.user, this.shard, m.conn);
+        }
         break;
       }
       case 'req': {
         const caller: Caller = { user: m.user, device: m.device, conn: { shard: this.shard, conn: m.conn, user: m.user, device: m.device }, t0: m.t0 };
+        this.inFlight++;
         Promise.resolve()
           .then(() => this.deps.run(caller, m.op))
+          .finally(() => this.inFlight--)
           .then(
             (result) => this.post({ t: 'reply', conn: m.conn, reqId: m.reqId, result }),
             (e) => this.post({ t: 'reply', conn: m.conn, reqId: m.reqId, result: toErrorResult(e, this.deps.log) }),

@@ -15,8 +15,14 @@ import { configCheck } from './config_check.js';
 import { drain } from './drain.js';
 import { status } from './status.js';
 import { token } from './token.js';
+import { connections } from './connections.js';
+import { sessions } from './sessions.js';
+import { kick } from './kick.js';
+import { trace } from './trace.js';
+import { logLevel } from './log_level.js';
+import { migrate } from './migrate.js';
 
-export const COMMANDS: readonly Command[] = [status, cluster, drain, token, configCheck];
+export const COMMANDS: readonly Command[] = [status, connections, sessions, kick, drain, trace, cluster, logLevel, token, migrate, configCheck];
 
 const GLOBAL = {
   url: { type: 'string' },

@@ -16,6 +16,11 @@ export interface ClusterStatus {
   routes: { localRoutes: number; cachedRoutes: number; pendingWrites: number; batchesWritten: number; resyncs: number; overloaded: number } | null;
   forwarder: { forwarded: number; local: number; refused: number; timedOut: number; served: number };
   fanout: { framesSent: number; framesDropped: number; framesReceived: number };
+  /** Routes per node (this node's own, and the cell's as mirrored here). */
+  routes_by_node?: Record<string, number>;
+  /** Every shard's owner and fencing epoch (the key's mod_revision) as etcd had them at `revision`. */
+  owners?: { revision: number; count: number; owned: Array<{ shard: number; node: string; epoch: number }>; unowned: number[] } | null;
+  owners_error?: string;
 }
 
 export function renderCluster(s: ClusterStatus, url: string): string {
@@ -48,13 +53,27 @@ export function renderCluster(s: ClusterStatus, url: string): string {
   if (f) out.push(`ops: ${f.local} run here, ${f.forwarded} forwarded to owners, ${f.served} served for other nodes, ${f.refused} refused, ${f.timedOut} timed out`);
   const o = s.fanout;
   if (o) out.push(`fan-out frames: ${o.framesSent} sent, ${o.framesReceived} received, ${o.framesDropped} dropped`);
+  if (s.routes_by_node) out.push(`routes per node: ${Object.entries(s.routes_by_node).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, c]) => `${n} ${c}`).join(', ') || 'none'}`);
+  if (s.owners) {
+    // One row per owner: its shards and the range of their epochs (a fencing token per shard).
+    const byNode = new Map<string, Array<{ shard: number; epoch: number }>>();
+    for (const x of s.owners.owned) byNode.set(x.node, [...(byNode.get(x.node) ?? []), x]);
+    out.push('', `shard owners (etcd revision ${s.owners.revision}, ${s.owners.count} shards):`);
+    out.push(
+      table(
+        ['owner', 'shards', 'count', 'epochs'],
+        [...byNode].sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, xs]) => [n, ranges(xs.map((x) => x.shard)), String(xs.length), `${Math.min(...xs.map((x) => x.epoch))}..${Math.max(...xs.map((x) => x.epoch))}`]),
+      ),
+    );
+    out.push(`unowned: ${s.owners.unowned.length ? ranges(s.owners.unowned) : 'none'}  (every shard with its epoch: --json)`);
+  } else if (s.owners_error) out.push(`shard owners: unknown (${s.owners_error})`);
   return out.join('\n');
 }
 
 export const cluster: Command = {
   words: ['cluster'],
   args: '',
-  summary: 'members, links, routes and the shards this node owns (GET /admin/cluster)',
+  summary: 'members, links, routes, every shard owner and its epoch (GET /admin/cluster)',
   async run(ctx) {
     const a = await call(ctx, 'GET', '/admin/cluster');
     if (a.body === null || typeof a.body !== 'object') throw new CtlError(EXIT.refused, `the node's /admin/cluster answer is not JSON: ${a.text.slice(0, 200)}`);

@@ -119,14 +119,16 @@ export interface Answer {
  * One call to the node. Throws CtlError: `unreachable` when there is no HTTP answer,
  * `refused` for an answer outside 2xx (unless listed in `accept`).
  */
-export async function call(ctx: Ctx, method: 'GET' | 'POST', path: string, opts: { auth?: boolean; accept?: number[] } = {}): Promise<Answer> {
+export async function call(ctx: Ctx, method: 'GET' | 'POST', path: string, opts: { auth?: boolean; accept?: number[]; body?: unknown } = {}): Promise<Answer> {
   const base = ctx.url();
   const headers: Record<string, string> = opts.auth === false ? {} : { authorization: `Bearer ${ctx.apiKey()}` };
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
   let status: number;
   let text: string;
   let type: string;
   try {
-    const r = await fetch(base + path, { method, headers, redirect: 'manual', signal: AbortSignal.timeout(ctx.timeoutMs) });
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const r = await fetch(base + path, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(ctx.timeoutMs) });
     status = r.status;
     type = r.headers.get('content-type') ?? '';
     text = await r.text();

@@ -2,11 +2,14 @@
  * `switchboardctl status`: is the node ready, and its live supervision tree
  * (GET /readyz, GET /admin/status).
  *
- * The node serves the tree as text (supervisor/tree.ts formatTree); --json reads that
- * text back into data (parseTree, tested against formatTree so the two cannot drift).
+ * The node serves the tree as text (supervisor/tree.ts formatTree) and, with
+ * ?format=json, as data with per-shard connections and ops in flight and the store's
+ * queue; --json prints that data (the tree in the StatusTree shape below). parseTree
+ * reads the text back into the same shape (tested against formatTree).
  */
 import { STRATEGIES, type Strategy } from '../../supervisor/strategy.js';
-import { call, CtlError, EXIT, type Command } from './common.js';
+import type { ChildStatus, SupervisorTree } from '../../supervisor/tree.js';
+import { call, CtlError, EXIT, table, type Command } from './common.js';
 
 export interface StatusChild {
   id: string;
@@ -96,27 +99,66 @@ function parseChild(s: string, line: string): StatusChild {
   return c;
 }
 
+/** The node's JSON tree (supervisor/tree.ts SupervisorTree) in the shape parseTree gives. */
+export function toStatusTree(t: SupervisorTree): StatusTree {
+  const child = (c: ChildStatus): StatusChild => {
+    const out: StatusChild = { id: c.id, type: c.type, state: c.state, restarts: c.restarts, restart: c.restart };
+    if (c.pid !== undefined) out.pid = c.pid;
+    if (c.threadId !== undefined) out.threadId = c.threadId;
+    if (c.tree) {
+      out.strategy = c.tree.strategy;
+      out.supervisorState = c.tree.state;
+    }
+    if (c.lastExit !== undefined) out.lastExit = c.lastExit;
+    if (c.tree && c.tree.children.length) out.children = c.tree.children.map(child);
+    return out;
+  };
+  return { name: t.name, strategy: t.strategy, state: t.state, recentRestarts: t.recentRestarts, intensity: t.intensity, periodMs: t.periodMs, children: t.children.map(child) };
+}
+
+/** GET /admin/status?format=json (node/admin/admin_service.ts statusJson). */
+export interface NodeStatus {
+  node: string;
+  ready: boolean;
+  draining: boolean;
+  log_level: string;
+  connections: number;
+  shards: Array<{ shard: number; connections: number; up: boolean; in_flight_ops: number }>;
+  store: { kind: string; queue_depth: number; in_flight_ops: number; ops_committed: number; ops_failed: number } | null;
+  tree: SupervisorTree;
+}
+
+export function renderShards(s: NodeStatus): string {
+  const rows = s.shards.map((x) => [String(x.shard), x.up ? 'up' : 'down', String(x.connections), String(x.in_flight_ops)]);
+  const st = s.store;
+  return [
+    table(['shard', 'thread', 'connections', 'ops in flight'], rows),
+    `${s.connections} connection${s.connections === 1 ? '' : 's'}; ` +
+      (st ? `store (${st.kind}): ${st.queue_depth} ops queued, ${st.in_flight_ops} committing, ${st.ops_committed} committed, ${st.ops_failed} failed` : 'store: not running') +
+      `; log level ${s.log_level}`,
+  ].join('\n');
+}
+
 export const status: Command = {
   words: ['status'],
   args: '',
-  summary: 'is the node ready, and its live supervision tree (GET /readyz, /admin/status)',
+  summary: 'is the node ready, its live supervision tree, connections and queues per shard (GET /admin/status)',
   async run(ctx) {
+    if (ctx.json) {
+      const a = await call(ctx, 'GET', '/admin/status?format=json');
+      const s = a.body as NodeStatus | null;
+      if (!s || typeof s !== 'object' || !s.tree) throw new CtlError(EXIT.refused, `the node's /admin/status?format=json answer is not the status JSON: ${a.text.slice(0, 200)}`);
+      ctx.io.out(JSON.stringify({ url: ctx.url(), ...s, tree: toStatusTree(s.tree) }, null, 2));
+      return EXIT.ok;
+    }
     const tree = await call(ctx, 'GET', '/admin/status');
     // 503 from /readyz is an answer: the node is draining.
     const ready = await call(ctx, 'GET', '/readyz', { auth: false, accept: [503] });
     const isReady = ready.status === 200;
-    if (ctx.json) {
-      let parsed: StatusTree;
-      try {
-        parsed = parseTree(tree.text);
-      } catch (e) {
-        throw new CtlError(EXIT.refused, `cannot read the node's /admin/status text: ${(e as Error).message}`);
-      }
-      ctx.io.out(JSON.stringify({ url: ctx.url(), ready: isReady, tree: parsed }, null, 2));
-    } else {
-      ctx.io.out(`${ctx.url()}  ${isReady ? 'ready' : `not ready (/readyz ${ready.status}: draining)`}`);
-      ctx.io.out(tree.text.trimEnd());
-    }
+    ctx.io.out(`${ctx.url()}  ${isReady ? 'ready' : `not ready (/readyz ${ready.status}: draining)`}`);
+    ctx.io.out(tree.text.trimEnd());
+    const j = await call(ctx, 'GET', '/admin/status?format=json');
+    if (j.body && typeof j.body === 'object' && Array.isArray((j.body as NodeStatus).shards)) ctx.io.out('\n' + renderShards(j.body as NodeStatus));
     return EXIT.ok;
   },
 };
