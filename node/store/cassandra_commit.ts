@@ -119,7 +119,7 @@ export class CommitPipeline {
     if (error) throw classify(error.err, `cassandra batch of ${ops.length} ops`);
   }
 
-  /** One commit's three phases (see cassandra_writer.ts), ordered against earlier commits per conversation. */
+  /** One commit's three phases (see cassandra_plan.ts), ordered against earlier commits per conversation. */
   private async apply(ops: WriteOp[], timestamp: number): Promise<void> {
     const plan = planCommit(ops, this.wq, (conversation, seq) => (this.hintBuckets.get(conversation) ?? -1) >= bucketOf(seq), { guardSeqs: this.guardSeqs });
     // Claim this commit's place in every touched conversation's tail now, in call order.
