@@ -332,3 +332,31 @@ test('a silent socket is pinged after a heartbeat and dropped when the pong does
   await t.clock.advance(10_000);
   assert.equal(t.client.status, 'offline');
 });
+
+test('a sync refused because a cursor is above the server\'s last seq (data lost): align with list_conversations, sync again', async () => {
+  const t = setup();
+  const resynced: string[] = [];
+  t.client.on('resync', (r) => resynced.push(r.conversation));
+  await t.client.start();
+  const ws = await online(t, [msg(1), msg(2), msg(3)]);
+  ws.drop(4000);
+  await t.clock.advance(300);
+  const ws2 = t.server.last;
+  ws2.open();
+  ws2.push(welcome(t.clock));
+  await t.clock.advance(0);
+  const s1 = ws2.of('sync')[0];
+  assert.equal(Number(s1.cursors[0].seq), 3);
+  ws2.push({ reqId: s1.reqId, kind: { case: 'error', value: { code: 'invalid_argument', message: `cursors: 3 for ${C} is above the conversation's last seq 1` } } });
+  await t.clock.advance(0);
+  const list = ws2.of('listConversations').at(-1)!;
+  ws2.push({ reqId: list.reqId, kind: { case: 'conversations', value: { conversations: [{ conversation: C, kind: 'direct', members: ['alice', 'bob'], lastSeq: 1n }] } } });
+  await t.clock.advance(0);
+  const s2 = ws2.of('sync')[1];
+  assert.equal(Number(s2.cursors[0].seq), 1, 'the cursor follows the server');
+  page(ws2, [], 1);
+  await t.clock.advance(100);
+  assert.equal(t.client.status, 'online', 'no reconnect loop');
+  assert.deepEqual(t.client.messages(C).map((m) => m.seq), [1]);
+  assert.deepEqual(resynced, [C]);
+});

@@ -70,6 +70,15 @@ export class Conversation implements ConversationInfo {
     this.firstSeq = firstSeq;
   }
 
+  /** The server's last seq is below what we hold (it lost data): forget everything above it. */
+  dropAbove(last: number): void {
+    for (const seq of [...this.messages.keys()]) if (seq > last) this.messages.delete(seq);
+    this.cursor = Math.min(this.cursor, last);
+    this.acked = Math.min(this.acked, last);
+    this.myRead = Math.min(this.myRead, last);
+    this.lastSeq = last;
+  }
+
   /** Keep the newest KEEP_MESSAGES messages at or below the cursor. */
   trim(): void {
     if (this.messages.size <= KEEP_MESSAGES) return;
