@@ -9,26 +9,16 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
+import { TEST_SUPPORT } from './layers.js';
 
 /** The folders whose sources are the product (tsconfig.json `include`). */
 export const SOURCE_ROOTS = ['protocol', 'supervisor', 'shards', 'node', 'ops', 'benchmarks'];
 
 /**
- * Tests and test support: not product files, so the cycle check leaves them out
- * (a test importing what it tests, and its helpers, is no cycle of the product).
- * The same list is in ops/lint/layers.js (TEST_SUPPORT) for the layer rule.
+ * Tests and test support are not product files, so the cycle check leaves them out
+ * (a test importing what it tests, and its helpers, is no cycle of the product). The
+ * list is the layer rule's (ops/lint/layers.js TEST_SUPPORT).
  */
-const TEST_SUPPORT = [
-  /\.test\.ts$/,
-  /\.chaos\.ts$/,
-  /(^|\/)e2e\//,
-  /(^|\/)fixtures\//,
-  /(^|\/)fixtures\.ts$/,
-  /_test_env\.ts$/,
-  /conformance[a-z_]*\.ts$/,
-  /(^|\/)fake_[a-z_]+\.ts$/,
-];
-
 export function isTestSupport(rel: string): boolean {
   return TEST_SUPPORT.some((re) => re.test(rel));
 }

@@ -42,7 +42,7 @@ export const LAYERS = {
   benchmarks: { label: 'benchmarks/', may: ['protocol', 'supervisor', 'contract', 'shards', 'node', 'ops', 'benchmarks'] },
 };
 
-/** Tests and test support (same list as ops/lint/import_graph.ts). */
+/** Tests and test support (the cycle check, ops/lint/import_graph.ts, leaves them out too). */
 export const TEST_SUPPORT = [
   /\.test\.ts$/,
   /\.chaos\.ts$/,
