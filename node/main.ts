@@ -29,6 +29,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { devAuthConfig } from './auth/dev.js';
 import { handleHttp } from './http_api.js';
 import { AdminService } from './admin/admin_service.js';
+import { webHandler } from './web/serve.js';
 import { Host, log } from './host/host.js';
 import { configureLog } from '../supervisor/log.js';
 import { redact } from './auth/redact.js';
@@ -48,6 +49,8 @@ try {
 }
 configureLog({ level: cfg.log.level, bindings: { node: cfg.node.id }, scrub: redact });
 mkdirSync(cfg.node.dataDir, { recursive: true });
+// Dev mode (no auth.keys): the web chat may sign in any user with the dev secret.
+const devMode = cfg.auth.keys.length === 0;
 if (cfg.auth.keys.length === 0) {
   cfg.auth = { ...cfg.auth, keys: devAuthConfig(cfg.node.dataDir).keys };
   log('warn', 'no auth.keys configured: using the dev HS256 secret in the data dir (mint tokens with npm run token)');
@@ -62,6 +65,8 @@ try {
 }
 const shardCount = cfg.shards.count > 0 ? cfg.shards.count : cpus().length;
 
+// One handler for the life of the process: it builds the page's bundle once, on first request.
+const web = cfg.web.enabled ? webHandler({ devKey: devMode ? cfg.auth.keys[0] : null }) : undefined;
 const admin = new AdminService({
   host,
   shardCount,
@@ -78,6 +83,7 @@ const http = (req: HttpRequest): Promise<HttpResponse> =>
     ready: () => host.ready(),
     metrics: () => host.metrics.render(),
     admin,
+    web,
   });
 
 // The whole tree, in start order (rest_for_one: a child depends on the ones above it).
@@ -119,3 +125,4 @@ console.log(
     `(${shardCount} shard${shardCount === 1 ? '' : 's'}; ${cfg.cluster.enabled ? `cluster ${cfg.cluster.etcd.endpoints.join(',')} peer :${host.cluster?.services.peek('peerServer')?.port ?? '?'}; ` : ''}store: ${cfg.store.kind} ${cfg.store.kind === 'sqlite' ? cfg.store.sqlite.file : cfg.store.cassandra.keyspace}; ` +
     `HTTP API: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host}:${host.port}/v1/)`,
 );
+if (cfg.web.enabled) console.log(`Web chat: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host === '0.0.0.0' ? '127.0.0.1' : cfg.listen.host}:${host.port}/web/`);
