@@ -119,7 +119,12 @@ export class ClusterCell {
   }
 
   private async boot(): Promise<void> {
-    [this.etcd, this.seaweed] = await Promise.all([startEtcd({ dataDir: path.join(this.dir, 'etcd') }), startSeaweed({ dataDir: path.join(this.dir, 'seaweedfs') })]);
+    // Both at once; whichever started is kept so stop() ends it if the other failed.
+    const [etcd, seaweed] = await Promise.allSettled([startEtcd({ dataDir: path.join(this.dir, 'etcd') }), startSeaweed({ dataDir: path.join(this.dir, 'seaweedfs') })]);
+    if (etcd.status === 'fulfilled') this.etcd = etcd.value;
+    if (seaweed.status === 'fulfilled') this.seaweed = seaweed.value;
+    if (etcd.status === 'rejected') throw etcd.reason;
+    if (seaweed.status === 'rejected') throw seaweed.reason;
     this.kv = makeEtcdClient(this.etcd.endpoint);
     for (let i = 0; i < this.opts.nodes; i++) {
       const port = await freePort('127.0.0.1', [...this.ports, ...this.peerPorts, this.etcd.clientPort, this.etcd.peerPort]);
