@@ -8,6 +8,7 @@
  *   POST /v1/conversations/direct       (API key)   {"users": [a, b]} -> the 1:1 conversation
  *   POST /v1/messages                   (API key)   send on behalf of a user (same dedup and order)
  *   GET  /v1/conversations/:id/messages (API key)   history, newest first: ?before=<seq>&limit=<n>
+ *   POST /v1/media/slots, /v1/media/urls (API key)   media upload slots and download URLs (node/media/media_http.ts)
  *   GET  /metrics                                   Prometheus text, all threads merged
  *   /admin/*                            (API key)   status, connections, sessions, kick, drain, trace, cluster,
  *                                                   log-level: node/admin/admin_routes.ts (audited)
@@ -27,6 +28,8 @@ import type { TicketStore } from './auth/tickets.js';
 import type { Verifier } from './auth/verify.js';
 import type { CoreOp, CoreResult } from './core/ops.js';
 import { pushRoute, type PushApi } from './push/push_http.js';
+import { mediaJson, mediaRoute } from './media/media_http.js';
+import { clientMeta, mediaOfMeta } from './core/ops.js';
 import { handleAdmin, type AdminApi } from './admin/admin_routes.js';
 import { apiKeyMatches } from './admin/admin_auth.js';
 
@@ -66,6 +69,10 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   unavailable: 503,
   timeout: 504,
   limit_exceeded: 413,
+  quota_exceeded: 429,
+  media_size_mismatch: 422,
+  media_hash_mismatch: 422,
+  media_type_mismatch: 422,
   frame_too_large: 413,
   internal: 500,
 };
@@ -128,10 +135,18 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
       if (typeof meta !== 'object' || Array.isArray(meta) || Object.values(meta).some((v) => typeof v !== 'string')) {
         return errorResponse('invalid_argument', 'meta: must be an object of strings');
       }
+      if (b.media_id !== undefined && (typeof b.media_id !== 'string' || b.media_id === '')) return errorResponse('invalid_argument', 'media_id: must be a string');
       const { ack } = expect(
         await deps.run(
           { user: sender, device, conn: null },
-          { op: 'send', conversation: str(b, 'conversation'), clientMsgId: str(b, 'client_msg_id'), body: typeof b.body === 'string' ? b.body : '', meta: meta as Record<string, string> },
+          {
+            op: 'send',
+            conversation: str(b, 'conversation'),
+            clientMsgId: str(b, 'client_msg_id'),
+            body: typeof b.body === 'string' ? b.body : '',
+            meta: meta as Record<string, string>,
+            ...(typeof b.media_id === 'string' ? { mediaId: b.media_id } : {}),
+          },
         ),
         'send_ack',
       );
@@ -142,6 +157,8 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
     }
     const pushed = deps.push ? await pushRoute(req, deps.push) : null;
     if (pushed) return pushed;
+    const media = await mediaRoute(req, deps.run);
+    if (media) return media;
     const m = /^\/v1\/conversations\/([^/]+)\/messages$/.exec(path);
     if (method === 'GET' && m) {
       const q = new URLSearchParams(req.query);
@@ -161,8 +178,9 @@ async function route(req: HttpRequest, deps: HttpApiDeps): Promise<HttpResponse>
             sender_device: x.senderDevice,
             client_msg_id: x.clientMsgId,
             body: x.body,
-            meta: x.meta,
+            meta: clientMeta(x.meta),
             server_ts: x.serverTs,
+            media: mediaJson(mediaOfMeta(x.meta)),
           })),
         },
       };

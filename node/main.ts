@@ -28,13 +28,10 @@ import { Supervisor, exitHostOnGiveUp, formatTree } from '../supervisor/index.js
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { devAuthConfig } from './auth/dev.js';
 import { handleHttp } from './http_api.js';
-import { AdminService } from './admin/admin_service.js';
-import { webHandler } from './web/serve.js';
 import { Host, log } from './host/host.js';
-import { configureLog } from '../supervisor/log.js';
-import { redact } from './auth/redact.js';
 import { drainHost } from './host/drain.js';
 import { resolvePort } from './host/port.js';
+import { mediaHostFor } from './media/media_host.js';
 import type { HttpRequest, HttpResponse } from '../shards/messages.js';
 
 let cfg: Config;
@@ -47,10 +44,7 @@ try {
   }
   throw e;
 }
-configureLog({ level: cfg.log.level, bindings: { node: cfg.node.id }, scrub: redact });
 mkdirSync(cfg.node.dataDir, { recursive: true });
-// Dev mode (no auth.keys): the web chat may sign in any user with the dev secret.
-const devMode = cfg.auth.keys.length === 0;
 if (cfg.auth.keys.length === 0) {
   cfg.auth = { ...cfg.auth, keys: devAuthConfig(cfg.node.dataDir).keys };
   log('warn', 'no auth.keys configured: using the dev HS256 secret in the data dir (mint tokens with npm run token)');
@@ -64,16 +58,16 @@ try {
   process.exit(2);
 }
 const shardCount = cfg.shards.count > 0 ? cfg.shards.count : cpus().length;
+// Media attachments: a service in the host (slots, references, URLs) and the media
+// listener thread (upload and download bytes, GC) on its own port (node/media/MEDIA.md).
+const media = cfg.media.enabled
+  ? mediaHostFor(cfg, await resolvePort(cfg.listen.host, cfg.media.port), {
+      isMember: (user, conversation) => host.services.get('chat').isMember(user, conversation),
+      registry: host.metrics.registry,
+    })
+  : null;
+host.media = media?.port() ?? null;
 
-// One handler for the life of the process: it builds the page's bundle once, on first request.
-const web = cfg.web.enabled ? webHandler({ devKey: devMode ? cfg.auth.keys[0] : null }) : undefined;
-const admin = new AdminService({
-  host,
-  shardCount,
-  tree: () => root.tree(),
-  treeText: () => formatTree(root.tree()),
-  drainSelf: () => void drain('admin'),
-});
 const http = (req: HttpRequest): Promise<HttpResponse> =>
   handleHttp(req, {
     run: (caller, op) => host.run(caller, op),
@@ -82,8 +76,11 @@ const http = (req: HttpRequest): Promise<HttpResponse> =>
     apiKeys: cfg.api.keys,
     ready: () => host.ready(),
     metrics: () => host.metrics.render(),
-    admin,
-    web,
+    admin: {
+      status: (): string => formatTree(root.tree()),
+      drain: (): void => void drain('admin'),
+      cluster: host.cluster ? (): unknown => host.cluster?.status() : undefined,
+    },
   });
 
 // The whole tree, in start order (rest_for_one: a child depends on the ones above it).
@@ -100,6 +97,8 @@ const root: Supervisor = new Supervisor({
     ...(cluster ? [cluster.ownershipChild(), cluster.linksChild()] : []),
     host.tasksChild(cfg.tasks.threads > 0 ? cfg.tasks.threads : cpus().length),
     host.shardsChild(shardCount, http),
+    // Last: a media restart never takes the socket shards down with it.
+    ...(media?.children() ?? []),
   ],
 });
 root.onReport((r) => host.metrics.onReport(r));
@@ -123,6 +122,6 @@ const scheme = cfg.listen.tls ? 'wss' : 'ws';
 console.log(
   `Switchboard node ${cfg.node.id} ready: ${scheme}://${cfg.listen.host}:${host.port}/v1/ws  ` +
     `(${shardCount} shard${shardCount === 1 ? '' : 's'}; ${cfg.cluster.enabled ? `cluster ${cfg.cluster.etcd.endpoints.join(',')} peer :${host.cluster?.services.peek('peerServer')?.port ?? '?'}; ` : ''}store: ${cfg.store.kind} ${cfg.store.kind === 'sqlite' ? cfg.store.sqlite.file : cfg.store.cassandra.keyspace}; ` +
-    `HTTP API: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host}:${host.port}/v1/)`,
+    `HTTP API: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host}:${host.port}/v1/` +
+    `${media ? `; media: ${media.publicUrl}/media/v1/` : ''})`,
 );
-if (cfg.web.enabled) console.log(`Web chat: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host === '0.0.0.0' ? '127.0.0.1' : cfg.listen.host}:${host.port}/web/`);

@@ -10,13 +10,16 @@
 import type { ChildSpecInput, Service } from '../../supervisor/index.js';
 import { serviceChild, threadChild } from '../../supervisor/index.js';
 import type { BlobStore } from './blob_store.js';
-import { MediaMetrics } from './media_metrics.js';
+import { Counter } from 'prom-client';
 import { MediaService } from './media_service.js';
+import { MediaError } from './media_rules.js';
 import type { MediaStore } from './media_store.js';
 import { openBlobs, openMediaStore, type MediaSettings, type MediaStoreSettings } from './media_open.js';
 import type { MediaThreadInit } from './media_thread.js';
 import { loadUrlSecret, UrlSigner } from './url_signer.js';
 import type { Registry } from 'prom-client';
+import type { MediaPort } from '../core/media_port.js';
+import type { Config } from '../config.js';
 
 export interface MediaHostOptions {
   nodeId: string;
@@ -27,7 +30,10 @@ export interface MediaHostOptions {
   store: MediaStoreSettings;
   logLevel: string;
   isMember: (user: string, conversation: string) => Promise<boolean>;
-  /** The host's registry: quota refusals at slot creation are counted there. */
+  /**
+   * The host's registry: quota refusals at slot creation are counted there; the media
+   * listener's own metrics (bytes, dedup, GC) are at GET /metrics on its port.
+   */
   registry?: Registry;
 }
 
@@ -35,10 +41,12 @@ export class MediaHost {
   service: MediaService | null = null;
   private store: MediaStore | null = null;
   private blobs: BlobStore | null = null;
-  readonly metrics: MediaMetrics;
+  readonly metrics: { quotaRefusals: Counter };
 
   constructor(private readonly o: MediaHostOptions) {
-    this.metrics = new MediaMetrics(o.registry);
+    this.metrics = {
+      quotaRefusals: new Counter({ name: 'switchboard_media_quota_refusals_total', help: 'Slot requests refused by the daily per-user quota', registers: o.registry ? [o.registry] : [] }),
+    };
   }
 
   /** Base URL clients reach the media listener at. */
@@ -48,15 +56,30 @@ export class MediaHost {
 
   /** The running service, or a retryable error while it (re)starts. */
   get(): MediaService {
-    if (!this.service) throw Object.assign(new Error('the media service is restarting'), { code: 'unavailable' });
+    if (!this.service) throw new MediaError('unavailable', 'the media service is restarting');
     return this.service;
+  }
+
+  /** The core's view (node/core/media_port.ts), valid across restarts of the media service. */
+  port(): MediaPort {
+    return {
+      slot: (user, req) => this.get().createSlot(user, req),
+      attach: async (user, mediaId, conversation) => {
+        const ref = await this.get().checkAttach(user, mediaId, conversation);
+        // The pin (seq 0) keeps GC off the media while the send is stored.
+        await this.get().markReferenced(mediaId, conversation, 0);
+        return ref;
+      },
+      referenced: (mediaId, conversation, seq) => this.get().markReferenced(mediaId, conversation, seq),
+      url: (user, mediaId, conversation) => this.get().downloadUrl(user, mediaId, conversation).then((u) => ({ mediaId, ...u })),
+    };
   }
 
   children(): ChildSpecInput[] {
     const svc: Service = {
       start: async () => {
         this.store = await openMediaStore(this.o.store);
-        this.blobs = await openBlobs(this.o.store.dataDir);
+        this.blobs = await openBlobs(this.o.store.dataDir, this.o.media);
         this.service = new MediaService(
           { ...this.o.media, publicUrl: this.publicUrl, nodeId: this.o.nodeId },
           { store: this.store, blobs: this.blobs, signer: new UrlSigner(loadUrlSecret(this.o.media.urlSecret, this.o.store.dataDir)), isMember: this.o.isMember, metrics: this.metrics },
@@ -89,4 +112,17 @@ export class MediaHost {
       },
     ];
   }
+}
+
+/** The media host for a node config (node/main.ts): the settings sections it needs, the resolved listener port. */
+export function mediaHostFor(cfg: Config, port: number, deps: Pick<MediaHostOptions, 'isMember' | 'registry'>): MediaHost {
+  return new MediaHost({
+    nodeId: cfg.node.id,
+    host: cfg.listen.host,
+    port,
+    media: cfg.media,
+    store: { dataDir: cfg.node.dataDir, kind: cfg.store.kind, cassandra: cfg.store.cassandra },
+    logLevel: cfg.log.level,
+    ...deps,
+  });
 }

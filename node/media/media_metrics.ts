@@ -26,6 +26,7 @@ export class MediaMetrics {
     this.dedupHits = new Counter({ name: 'switchboard_media_dedup_hits_total', help: 'Finished uploads whose bytes were already stored (linked, not stored again)', registers });
     this.uploadsCompleted = new Counter({ name: 'switchboard_media_uploads_completed_total', help: 'Uploads finished and stored', registers });
     this.uploadsRefused = new Counter({ name: 'switchboard_media_uploads_refused_total', help: 'Uploads refused at completion or on the way, by error code', labelNames: ['code'], registers });
+    // The host counts these where slots are handed out; here for the in-process tests' one registry.
     this.quotaRefusals = new Counter({ name: 'switchboard_media_quota_refusals_total', help: 'Slot requests refused by the daily per-user quota', registers });
     this.gcDeletions = new Counter({ name: 'switchboard_media_gc_deletions_total', help: 'Removed by GC: expired slots, unreferenced media rows, blobs, stale multipart uploads, orphan staging files', labelNames: ['kind'], registers });
     this.gcPasses = new Counter({ name: 'switchboard_media_gc_passes_total', help: 'GC passes, by outcome', labelNames: ['outcome'], registers });

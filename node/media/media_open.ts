@@ -5,25 +5,16 @@
  */
 import path from 'node:path';
 import type { BlobStore } from './blob_store.js';
-import { FsBlobStore } from './blob_store_fs.js';
+import { createBlobStore } from './blob_store_factory.js';
 import type { MediaStore } from './media_store.js';
 import { SqliteMediaStore } from './media_store_sqlite.js';
 import { CassandraMediaStore } from './media_store_cassandra.js';
 import { mediaSchemaVersion, migrateMedia, MEDIA_MIGRATIONS } from './media_schema_cassandra.js';
 import { createCassandraClient } from '../store/cassandra_store.js';
-import type { MediaLimits } from './media_rules.js';
+import type { Config } from '../config.js';
 
 /** The media section of the node config (node/config.ts documents each key). */
-export interface MediaSettings extends MediaLimits {
-  enabled: boolean;
-  port: number;
-  publicUrl: string;
-  urlTtlMs: number;
-  urlSecret: string;
-  gcGraceMs: number;
-  gcIntervalMs: number;
-  hashThreads: number;
-}
+export type MediaSettings = Config['media'];
 
 /** What the metadata store needs: the node's store section and data dir. */
 export interface MediaStoreSettings {
@@ -53,7 +44,7 @@ export function stagingDir(dataDir: string): string {
   return path.join(dataDir, 'media', 'staging');
 }
 
-/** The blob store; the filesystem one under the data dir. */
-export async function openBlobs(dataDir: string): Promise<BlobStore> {
-  return new FsBlobStore({ dir: path.join(dataDir, 'blobs') });
+/** The blob store media.store names (node/media/blob_store_factory.ts). */
+export async function openBlobs(dataDir: string, media: MediaSettings): Promise<BlobStore> {
+  return createBlobStore({ node: { dataDir }, media });
 }

@@ -4,6 +4,7 @@
  * around them is in media_service.ts (slots, references, URLs) and
  * upload_finish.ts (hash, sniff, dedup).
  */
+import { CatalogError } from '../../protocol/errors.js';
 import { canonicalMime, compatible, SNIFFABLE } from './sniff.js';
 
 export interface MediaLimits {
@@ -27,14 +28,12 @@ export type MediaErrorCode =
   | 'unavailable'
   | 'internal';
 
-/** A refusal in the error catalog's terms (protocol/codes.ts). */
-export class MediaError extends Error {
-  constructor(
-    readonly code: MediaErrorCode,
-    message: string,
-    readonly retryAfterMs = 0,
-  ) {
-    super(message);
+/** A refusal in the error catalog's terms (protocol/codes.ts): the core answers it as an error frame. */
+export class MediaError extends CatalogError {
+  declare readonly code: MediaErrorCode;
+
+  constructor(code: MediaErrorCode, message: string, retryAfterMs = 0) {
+    super(code, message, retryAfterMs);
     this.name = 'MediaError';
   }
 }

@@ -12,7 +12,6 @@ import type { MediaRow, MediaStore } from './media_store.js';
 import { MediaError, quotaRefusal, utcDay, validateSlot, type MediaLimits, type SlotRequest } from './media_rules.js';
 import { dispositionFor } from './sniff.js';
 import type { UrlSigner } from './url_signer.js';
-import type { MediaMetrics } from './media_metrics.js';
 
 export interface MediaServiceOptions extends MediaLimits {
   /** Lifetime of a download URL. */
@@ -44,7 +43,8 @@ export interface MediaServiceDeps {
   signer: UrlSigner;
   /** Is `user` a member of `conversation` (as the chat service knows it)? */
   isMember: (user: string, conversation: string) => Promise<boolean>;
-  metrics?: MediaMetrics;
+  /** Counts slot requests refused by the quota (the host's registry). */
+  metrics?: { quotaRefusals: { inc(): void } };
   now?: () => number;
 }
 

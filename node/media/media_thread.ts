@@ -35,7 +35,7 @@ const log = (level: string, msg: string, fields: Record<string, unknown> = {}): 
 const staging = stagingDir(init.store.dataDir);
 mkdirSync(staging, { recursive: true });
 const store = await openMediaStore(init.store);
-const blobs = await openBlobs(init.store.dataDir);
+const blobs = await openBlobs(init.store.dataDir, init.media);
 const pool = new HashPool(init.media.hashThreads);
 const metrics = new MediaMetrics(undefined, { defaults: false });
 const signer = new UrlSigner(loadUrlSecret(init.media.urlSecret, init.store.dataDir));
