@@ -28,7 +28,11 @@ import { Supervisor, exitHostOnGiveUp, formatTree } from '../supervisor/index.js
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { devAuthConfig } from './auth/dev.js';
 import { handleHttp } from './http_api.js';
+import { AdminService } from './admin/admin_service.js';
+import { webHandler } from './web/serve.js';
 import { Host, log } from './host/host.js';
+import { configureLog } from '../supervisor/log.js';
+import { redact } from './auth/redact.js';
 import { drainHost } from './host/drain.js';
 import { resolvePort } from './host/port.js';
 import { mediaHostFor } from './media/media_host.js';
@@ -44,7 +48,10 @@ try {
   }
   throw e;
 }
+configureLog({ level: cfg.log.level, bindings: { node: cfg.node.id }, scrub: redact });
 mkdirSync(cfg.node.dataDir, { recursive: true });
+// Dev mode (no auth.keys): the web chat may sign in any user with the dev secret.
+const devMode = cfg.auth.keys.length === 0;
 if (cfg.auth.keys.length === 0) {
   cfg.auth = { ...cfg.auth, keys: devAuthConfig(cfg.node.dataDir).keys };
   log('warn', 'no auth.keys configured: using the dev HS256 secret in the data dir (mint tokens with npm run token)');
@@ -68,6 +75,15 @@ const media = cfg.media.enabled
   : null;
 host.media = media?.port() ?? null;
 
+// One handler for the life of the process: it builds the page's bundle once, on first request.
+const web = cfg.web.enabled ? webHandler({ devKey: devMode ? cfg.auth.keys[0] : null }) : undefined;
+const admin = new AdminService({
+  host,
+  shardCount,
+  tree: () => root.tree(),
+  treeText: () => formatTree(root.tree()),
+  drainSelf: () => void drain('admin'),
+});
 const http = (req: HttpRequest): Promise<HttpResponse> =>
   handleHttp(req, {
     run: (caller, op) => host.run(caller, op),
@@ -76,11 +92,8 @@ const http = (req: HttpRequest): Promise<HttpResponse> =>
     apiKeys: cfg.api.keys,
     ready: () => host.ready(),
     metrics: () => host.metrics.render(),
-    admin: {
-      status: (): string => formatTree(root.tree()),
-      drain: (): void => void drain('admin'),
-      cluster: host.cluster ? (): unknown => host.cluster?.status() : undefined,
-    },
+    admin,
+    web,
   });
 
 // The whole tree, in start order (rest_for_one: a child depends on the ones above it).
@@ -125,3 +138,4 @@ console.log(
     `HTTP API: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host}:${host.port}/v1/` +
     `${media ? `; media: ${media.publicUrl}/media/v1/` : ''})`,
 );
+if (cfg.web.enabled) console.log(`Web chat: ${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host === '0.0.0.0' ? '127.0.0.1' : cfg.listen.host}:${host.port}/web/`);

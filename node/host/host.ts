@@ -41,12 +41,12 @@ import { HostMetrics } from './metrics.js';
 import { faultHook } from './faults.js';
 import { TlsReloader } from './tls_reload.js';
 import type { MediaPort } from '../core/media_port.js';
+import { PushNode } from '../push/push_node.js';
+import type { MediaPort } from '../core/media_port.js';
+import { isDebug, log, logger, logLevel, traceId } from '../../supervisor/log.js';
 
-export type Log = (level: string, msg: string, fields?: Record<string, unknown>) => void;
-
-export const log: Log = (level, msg, fields = {}) => {
-  process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }) + '\n');
-};
+// The process's one logger (pino; fields and levels: docs/LOGS.md).
+export { log, type Log } from '../../supervisor/log.js';
 
 /** The services the host's children run, by name (see `Host.services`). */
 export interface HostServices {
@@ -60,6 +60,8 @@ export interface HostServices {
 
 export class Host {
   readonly services = new ServiceRegistry<HostServices>();
+  /** Media attachments (node/media/media_host.ts, set by node/main.ts); null when media.enabled is false. */
+  media: MediaPort | null = null;
   /** Media attachments (node/media/media_host.ts, set by node/main.ts); null when media.enabled is false. */
   media: MediaPort | null = null;
   /** Cluster membership, routing and shard ownership; null on a single node. */
@@ -77,6 +79,8 @@ export class Host {
   readonly sendLimits: SendLimiter;
   /** The certificate the shards serve and its reload (SIGHUP, file change); null without TLS. */
   readonly tls: TlsReloader | null;
+  /** Push notifications for offline devices (node/push/push_node.ts); inert when no provider is enabled. */
+  readonly push: PushNode;
 
   constructor(
     readonly cfg: Config,
@@ -115,7 +119,18 @@ export class Host {
           log,
         })
       : null;
-    this.fanout = this.cluster ? this.cluster.fanout : local;
+    const cell = this.cluster;
+    this.push = new PushNode({
+      cfg,
+      registry: this.registry,
+      log,
+      metrics: () => this.metrics.registry,
+      cell: cell
+        ? { shardCount: cfg.cluster.shards.count, shardOf: (c) => cell.shardOf(c), heldToken: (s) => cell.heldToken(s), remoteDevices: (u) => cell.services.peek('routes')?.lookup(u) ?? [] }
+        : null,
+    });
+    // Push hangs off the port where messages are committed (the owner); deliveries other nodes forward use `local`.
+    this.fanout = this.push.fanout(this.cluster ? this.cluster.fanout : local);
     const cluster = this.cluster;
     this.metrics = new HostMetrics({
       writer: () => this.services.peek('writePath')?.stats() ?? null,
@@ -129,6 +144,8 @@ export class Host {
 
   /** Run a client's op: here, or (in a cluster) at the owner of its conversation. Never throws. */
   run(caller: Caller, op: CoreOp): Promise<CoreResult> {
+    // Push registration runs where the socket is, against the shared push store.
+    if (op.op === 'push_register' || op.op === 'push_unregister' || op.op === 'push_mute') return this.push.run(caller, op);
     const go = (): Promise<CoreResult> => (this.cluster ? this.cluster.run(caller, op) : this.runLocal(caller, op));
     // The user bucket is charged where the socket is (HTTP API sends have no socket and skip it).
     return op.op === 'send' && caller.conn ? this.sendLimits.user(caller.user, this.cluster?.userNodes(caller.user) ?? 1, go) : go();
@@ -138,7 +155,8 @@ export class Host {
     const go = (): Promise<CoreResult> =>
       Promise.resolve()
         .then(() => runOp(this.services.get('chat'), caller, op))
-        .catch((e: unknown) => toErrorResult(e, log));
+        .catch((e: unknown) => toErrorResult(e, log))
+        .then((res) => (isDebug() && op.op === 'send' ? traceStored(caller, op, res) : res));
     // The conversation buckets are charged where the conversation's owner runs the op.
     return op.op === 'send' ? this.sendLimits.conversation(op.conversation, caller.user, go) : go();
   }
@@ -161,12 +179,14 @@ export class Host {
         return {
           start: async () => {
             const cfg = this.cfg;
-            const store: MessageStore = meteredStore(
+            const metered: MessageStore = meteredStore(
               cfg.store.kind === 'cassandra'
                 ? await openCassandraStore(cfg.store.cassandra, { migrate: cfg.store.cassandra.migrateOnStart })
                 : new SqliteStore(cfg.store.sqlite.file),
               this.metrics.store,
             );
+            // With push on, every commit first writes the pushes its messages owe (node/push/owing_store.ts).
+            const store = await this.push.wrapStore(metered);
             wp = new WritePath<FenceClaim>(store, { batch: writerOptions(cfg.store), fence: this.cluster?.fence ?? null, afterCommit: faultHook() });
             this.services.provide('writePath', wp);
           },
@@ -175,6 +195,7 @@ export class Host {
             this.services.withdraw('writePath', wp);
             await wp.close();
             wp = null;
+            await this.push.closeStore();
           },
         };
       }),
@@ -198,6 +219,7 @@ export class Host {
               registry: this.registry,
               fanout: this.fanout,
               ownership: this.cluster,
+              media: this.media,
               media: this.media,
               limits: {
                 maxMessageBytes: l.maxMessageBytes,
@@ -280,6 +302,7 @@ export class Host {
       limits: this.cfg.limits,
       auth: this.cfg.auth,
       fault: process.env.SWITCHBOARD_TEST_FAULT ?? '',
+      logLevel: logLevel(),
     };
     return {
       id: `shard-${shard}`,
@@ -311,4 +334,12 @@ export class Host {
       }),
     };
   }
+}
+
+/** Debug trace of a send's outcome at the host (the message's trace id: supervisor/log.ts traceId). */
+function traceStored(caller: Caller, op: Extract<CoreOp, { op: 'send' }>, res: CoreResult): CoreResult {
+  const trace = traceId(caller.user, caller.device, op.conversation, op.clientMsgId);
+  if (res.r === 'send_ack') logger().debug({ evt: 'send.stored', trace, conversation: op.conversation, seq: res.ack.seq, msg_id: res.ack.messageId, duplicate: res.ack.duplicate }, 'send stored');
+  else if (res.r === 'error') logger().debug({ evt: 'send.refused', trace, conversation: op.conversation, code: res.code }, 'send refused');
+  return res;
 }
