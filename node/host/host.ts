@@ -40,7 +40,6 @@ import { ShardLink } from './shard_link.js';
 import { HostMetrics } from './metrics.js';
 import { faultHook } from './faults.js';
 import { TlsReloader } from './tls_reload.js';
-import type { MediaPort } from '../core/media_port.js';
 import { PushNode } from '../push/push_node.js';
 import type { MediaPort } from '../core/media_port.js';
 import { isDebug, log, logger, logLevel, traceId } from '../../supervisor/log.js';
@@ -60,8 +59,6 @@ export interface HostServices {
 
 export class Host {
   readonly services = new ServiceRegistry<HostServices>();
-  /** Media attachments (node/media/media_host.ts, set by node/main.ts); null when media.enabled is false. */
-  media: MediaPort | null = null;
   /** Media attachments (node/media/media_host.ts, set by node/main.ts); null when media.enabled is false. */
   media: MediaPort | null = null;
   /** Cluster membership, routing and shard ownership; null on a single node. */
@@ -219,7 +216,6 @@ export class Host {
               registry: this.registry,
               fanout: this.fanout,
               ownership: this.cluster,
-              media: this.media,
               media: this.media,
               limits: {
                 maxMessageBytes: l.maxMessageBytes,
