@@ -4,7 +4,7 @@
  * outboxes hold the sends), alice's app is also restarted from its state file while
  * the node is down. Afterwards both hold the same messages in the same order, every
  * message exactly once (as the server stores it), each sender's in the order typed,
- * and no message was shown (emitted) twice.
+ * and no message was shown (emitted) twice. alice speaks JSON, bob protobuf.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,9 +41,11 @@ test('SDK across a SIGKILLed node: nothing lost, nothing shown twice, the same o
   const dir = mkdtempSync(path.join(tmpdir(), 'sb-sdk-'));
   let node = await TestNode.start({ config: { listen: { port } } });
   const shown = new Map<string, number>(); // `${who}:${seq}` → times emitted
+  // alice speaks JSON, bob protobuf: both encodings through the same SDK.
   const make = (user: string): SwitchboardClient => {
     const c = new SwitchboardClient({
       url: node.url,
+      encoding: user === 'bob' ? 'proto' : 'json',
       auth: { token: () => node.token(user, 'phone') },
       WebSocket: WebSocket as unknown as WebSocketCtor,
       storage: new FileStorage(path.join(dir, `${user}.json`)),
@@ -107,6 +109,11 @@ test('SDK across a SIGKILLed node: nothing lost, nothing shown twice, the same o
     }
     const twice = [...shown].filter(([, n]) => n > 1);
     assert.deepEqual(twice, [], 'no message emitted twice by a client');
+
+    // History pages backwards from a seq (exclusive), newest first.
+    const older = await bob.history(conv, 11, 5);
+    assert.deepEqual(older.messages.map((m) => m.seq), [10, 9, 8, 7, 6]);
+    assert.equal(older.hasMore, true);
 
     // What the server stores is the same: one row per message.
     const reader = await node.connect('bob', 'audit');

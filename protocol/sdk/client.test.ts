@@ -64,7 +64,7 @@ function page(ws: FakeSocket, messages: ReturnType<typeof msg>[], last: number, 
 }
 
 /** Open the socket, welcome, answer the first sync; the client is then online. */
-async function online(t: ReturnType<typeof setup>, messages: ReturnType<typeof msg>[] = [], last = messages.length): Promise<FakeSocket> {
+async function online(t: ReturnType<typeof setup>, messages: ReturnType<typeof msg>[] = [], last = messages.length, kind = 'direct'): Promise<FakeSocket> {
   await t.clock.advance(0);
   const ws = t.server.last;
   ws.open();
@@ -74,7 +74,7 @@ async function online(t: ReturnType<typeof setup>, messages: ReturnType<typeof m
   await t.clock.advance(0);
   // list_conversations after the first sync: answer it so the client knows the peer.
   const list = ws.of('listConversations').at(-1);
-  if (list) ws.push({ reqId: list.reqId, kind: { case: 'conversations', value: { conversations: [{ conversation: C, kind: 'direct', members: ['alice', 'bob'], lastSeq: BigInt(last) }] } } });
+  if (list) ws.push({ reqId: list.reqId, kind: { case: 'conversations', value: { conversations: [{ conversation: C, kind, members: ['alice', 'bob'], lastSeq: BigInt(last) }] } } });
   await t.clock.advance(0);
   return ws;
 }
@@ -359,4 +359,27 @@ test('a sync refused because a cursor is above the server\'s last seq (data lost
   assert.equal(t.client.status, 'online', 'no reconnect loop');
   assert.deepEqual(t.client.messages(C).map((m) => m.seq), [1]);
   assert.deepEqual(resynced, [C]);
+});
+
+test('group ticks come from group_receipts counts: ✓✓ when every other member has it, blue when all read', async () => {
+  const t = setup();
+  await t.client.start();
+  const created = { ...msg(1, 'alice', '', 'sys-1'), meta: { system: 'group_created', by: 'alice', subject: 'crew' } };
+  const ws = await online(t, [created], 1, 'group');
+  const e = t.client.send(C, 'to the group');
+  await t.clock.advance(0);
+  ws.push({ reqId: ws.of('send')[0].reqId, kind: { case: 'sendAck', value: { conversation: C, clientMsgId: e.clientMsgId, messageId: 'g2', seq: 2n, serverTs: 2n } } });
+  await t.clock.advance(0);
+  assert.equal(t.client.conversation(C)!.subject, 'crew', 'the subject from the system message');
+  const counts = (delivered: number, read: number): ServerInit => ({ kind: { case: 'groupReceipts', value: { conversation: C, members: 3, counts: [{ seq: 2n, delivered, read }] } } });
+  assert.equal(t.client.tick(C, 2), 'sent');
+  ws.push(counts(2, 1));
+  await t.clock.advance(0);
+  assert.equal(t.client.tick(C, 2), 'sent', '2 of 3 members is not delivered');
+  ws.push(counts(3, 1));
+  await t.clock.advance(0);
+  assert.equal(t.client.tick(C, 2), 'delivered');
+  ws.push(counts(3, 3));
+  await t.clock.advance(0);
+  assert.equal(t.client.tick(C, 2), 'read');
 });
