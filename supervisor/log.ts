@@ -40,6 +40,7 @@ export const REDACT_KEYS = [
   'secret',
   'urlsecret',
   'secretfile',
+  'secretaccesskey',
   'passphrase',
   'password',
   'privatekeypem',
@@ -60,7 +61,7 @@ const REDACT_SET = new Set<string>(REDACT_KEYS);
  */
 export const REDACT_PATHS: string[] = REDACT_KEYS.flatMap((k) => [k, `*.${k}`]).concat(
   // The same names as the node spells them (redact paths are case-sensitive).
-  ['apiKey', 'urlSecret', 'secretFile', 'privateKeyPem', 'keyPem', 'vapidPrivateKey', 'serviceAccountJson'].flatMap((k) => [k, `*.${k}`]),
+  ['apiKey', 'urlSecret', 'secretFile', 'secretAccessKey', 'privateKeyPem', 'keyPem', 'vapidPrivateKey', 'serviceAccountJson'].flatMap((k) => [k, `*.${k}`]),
 );
 
 /** A deep copy of `v` with every REDACT_KEYS field replaced by CENSOR (for whole configs). */

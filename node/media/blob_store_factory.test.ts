@@ -12,6 +12,7 @@ import { ConfigError, defaultConfig, merge, validateConfig, type Config } from '
 import { createBlobStore, describeBlobStore } from './blob_store_factory.js';
 import { FsBlobStore } from './blob_store_fs.js';
 import { S3BlobStore } from './blob_store_s3.js';
+import { scrubSecrets } from '../../supervisor/log.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-blob-factory-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,6 +58,14 @@ describe('media.store configuration', () => {
     refused({ media: { ...s3, s3: { ...s3.s3, secretKey: 'x' } } }, 'media.s3.secretKey', /unknown key/);
     const ambient = validate({ media: { ...s3, s3: { ...s3.s3, accessKeyId: '', secretAccessKey: '' } } });
     assert.equal(ambient.media.s3.accessKeyId, '', 'both empty: the SDK default credential chain');
+  });
+
+  it('a config printed through the log scrubber shows no S3 secret (the key id stays, to tell keys apart)', () => {
+    const cfg = validate({ media: s3 });
+    const text = JSON.stringify(scrubSecrets(cfg));
+    assert.ok(!text.includes(SECRET), 'secretAccessKey scrubbed');
+    assert.match(text, /"secretAccessKey":"\[redacted\]"/);
+    assert.match(text, /"accessKeyId":"AKIDEXAMPLE"/);
   });
 
   it('never echoes the secret in an error', () => {
