@@ -94,10 +94,10 @@ export class FakeWebhook {
     // A replay inside the window (or an at-least-once retry) is the same push again:
     // an idempotent receiver acknowledges it and does not push twice.
     const id = JSON.stringify([b.user, b.device, b.conversation, b.seq]);
-    const duplicate = this.seen.has(id);
-    this.seen.add(id);
     const scripted = this.scripts.take(req.url ?? '');
     if (scripted) return { status: scripted.status, reason: scripted.reason ?? 'scripted', retryAfter: scripted.retryAfter };
+    const duplicate = this.seen.has(id);
+    this.seen.add(id);
     return { status: 200, reason: duplicate ? 'duplicate' : '' };
   }
 }

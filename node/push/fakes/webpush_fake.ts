@@ -27,6 +27,7 @@ export interface FakeWebPushOptions {
 }
 
 interface Sub {
+  token: string;
   privateKey: KeyObject;
   auth: Buffer;
   gone: boolean;
@@ -76,8 +77,14 @@ export class FakeWebPush {
   subscribe(): { id: string; token: string } {
     const k = browserSubscriptionKeys();
     const id = randomBytes(12).toString('base64url');
-    this.subs.set(id, { privateKey: k.privateKey, auth: Buffer.from(k.auth, 'base64url'), gone: false });
-    return { id, token: JSON.stringify({ endpoint: `${this.url}/push/${id}`, expirationTime: null, keys: { p256dh: k.p256dh, auth: k.auth } }) };
+    const token = JSON.stringify({ endpoint: `${this.url}/push/${id}`, expirationTime: null, keys: { p256dh: k.p256dh, auth: k.auth } });
+    this.subs.set(id, { token, privateKey: k.privateKey, auth: Buffer.from(k.auth, 'base64url'), gone: false });
+    return { id, token };
+  }
+
+  /** The subscription JSON (device token) of a subscription id. */
+  tokenOf(id: string): string {
+    return this.subs.get(id)?.token ?? '';
   }
 
   /** The user revoked permission: pushes to it now get 410 Gone. */

@@ -28,6 +28,8 @@ export interface ApnsCredentials {
   key: KeyObject;
   teamId: string;
   keyId: string;
+  /** PEM CA certificates from push.apns.caFile (tests: the fake's self-signed certificate); undefined = system roots. */
+  ca?: string;
 }
 
 /** The fields of a Google service-account JSON file the FCM client uses. */
@@ -83,7 +85,17 @@ function privateKey(pem: string, path: string, want: 'ec' | 'rsa'): KeyObject {
 
 export function loadApnsCredentials(c: PushProvidersConfig['apns']): ApnsCredentials {
   const pem = inlineOrFile(c.keyPem, c.keyFile, 'push.apns.keyPem', 'push.apns.keyFile');
-  return { key: privateKey(pem, c.keyPem !== '' ? 'push.apns.keyPem' : 'push.apns.keyFile', 'ec'), teamId: c.teamId, keyId: c.keyId };
+  const key = privateKey(pem, c.keyPem !== '' ? 'push.apns.keyPem' : 'push.apns.keyFile', 'ec');
+  let ca: string | undefined;
+  if (c.caFile !== '') {
+    try {
+      ca = readFileSync(c.caFile, 'utf8');
+    } catch (e) {
+      throw new PushCredentialError('push.apns.caFile', `cannot read ${c.caFile}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new PushCredentialError('push.apns.caFile', 'holds no PEM certificate');
+  }
+  return { key, teamId: c.teamId, keyId: c.keyId, ...(ca !== undefined ? { ca } : {}) };
 }
 
 export function loadServiceAccount(c: PushProvidersConfig['fcm']): ServiceAccount {
