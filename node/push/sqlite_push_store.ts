@@ -38,6 +38,15 @@ CREATE TABLE IF NOT EXISTS push_sends (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * Send records older than this are deleted (Cassandra: the table's TTL): they only
+ * guard against a second send of a push owed within the outbox's lifetime (push.ttlMs,
+ * at most 28 days), and a week covers any outage the outbox retries through.
+ */
+const SEND_RECORD_KEEP_MS = 7 * 24 * 3_600_000;
+/** How often that clean-up runs (it is one indexed delete). */
+const PRUNE_EVERY_MS = 10 * 60_000;
+
 interface DeviceRow {
   user: string;
   device: string;
@@ -52,6 +61,7 @@ export class SqlitePushStore implements PushStore {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private queued: Array<{ run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  private prunedAt = 0;
 
   constructor(readonly path: string) {
     this.db = new Database(path);
@@ -90,6 +100,16 @@ export class SqlitePushStore implements PushStore {
       return;
     }
     batch.forEach((b, i) => b.resolve(results[i]));
+    const now = Date.now();
+    if (now - this.prunedAt > PRUNE_EVERY_MS) {
+      this.prunedAt = now;
+      this.prune(now - SEND_RECORD_KEEP_MS);
+    }
+  }
+
+  /** Delete send records last touched before `before` (ms since epoch). Returns how many. */
+  prune(before: number): number {
+    return this.db.prepare('DELETE FROM push_sends WHERE at < ?').run(before).changes;
   }
 
   async register(reg: PushRegistration): Promise<RegisterResult> {
