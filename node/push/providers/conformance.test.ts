@@ -62,7 +62,7 @@ function delivered(platform: PushPlatform, f: PushFakes): Delivered[] {
       });
     case 'fcm':
       return f.fcm.delivered.map((r) => {
-        const m = (r.body as { message: { token: string; data: Record<string, string>; notification?: { title: string; body: string } } }).message;
+        const m = (r.body as { message: { token: string; data: { conversation: string; seq: string; unread: string }; notification?: { title: string; body: string } } }).message;
         return pick(m.token, m.data, m.notification?.title, m.notification?.body);
       });
     case 'webpush':
