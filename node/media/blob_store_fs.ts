@@ -66,7 +66,11 @@ export class FsBlobStore implements BlobStore {
     const now = Date.now();
     for (const f of readdirSync(this.tmp)) {
       const p = path.join(this.tmp, f);
-      if (now - statSync(p).mtimeMs > STALE_TMP_MS) rmSync(p, { force: true });
+      try {
+        if (now - statSync(p).mtimeMs > STALE_TMP_MS) rmSync(p, { force: true });
+      } catch (e) {
+        if (!isGone(e)) throw e; // another handle just renamed its finished write away
+      }
     }
   }
 
