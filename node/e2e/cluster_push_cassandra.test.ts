@@ -2,7 +2,8 @@
  * Push notifications in a 3-node cell (etcd, Cassandra, haproxy: cluster_harness.ts)
  * against the fake FCM (token + send endpoints, node/push/fakes/fcm_fake.ts) on
  * loopback: each pushed message is pushed by one node only (the owner of its
- * conversation's shard, as /metrics shows per node), and after the owner is SIGKILLed
+ * conversation's shard, as /metrics shows per node); a device connected to another
+ * node counts as online (the owner reads the cell's routes); and after the owner is SIGKILLed
  * with pushes owed its successor sends them, none twice for the same (device,
  * conversation, seq). FCM rather than APNs: every node signs its own provider token
  * and the fake APNs (like APNs on one connection) refuses a second token within 20 min.
@@ -96,6 +97,28 @@ describe('push notifications in a 3-node cell', () => {
       const owned = owners.filter((o) => o === cell.nodeId(i)).length;
       assert.equal(after[i] - before[i], owned, `${cell.nodeId(i)} owns ${owned} of the conversations and sent ${after[i] - before[i]} pushes`);
     }
+  });
+
+  it('a device connected to another node than the owner counts as online: no push while it acks, a push once it stops', async () => {
+    const p = await pair(0);
+    const owner = await cell.ownerOf(p.conv);
+    // bob's socket on a node that does not own the conversation
+    const at = (cell.indexOf(owner!) + 1) % 3;
+    const bob = `bob-${n}`;
+    const c = cell.track(await cell.connect(at, bob, 'phone'));
+    await c.call({ kind: { case: 'sync', value: {} } });
+    c.onFrame = (f) => {
+      if (f.kind.case === 'message') c.send({ kind: { case: 'ack', value: { conversation: f.kind.value.conversation, seq: f.kind.value.seq } } });
+    };
+    await sleep(500); // the route reaches the owner through etcd
+    await send(at, p.alice, p.conv);
+    await sleep(2_500);
+    assert.equal(sendsTo(p.token).length, 0, 'online on another node and acked: no push');
+    c.onFrame = undefined;
+    const r = await cell.api(at, 'POST', '/v1/messages', { conversation: p.conv, sender: p.alice, client_msg_id: `m2-${p.conv}`, body: 'still there?' });
+    assert.equal(r.status, 201, show(r.body));
+    await waitUntil(() => sendsTo(p.token).length === 1, 10_000, () => 'the push after the ack wait');
+    c.close();
   });
 
   it('the owner SIGKILLed with pushes owed: its successor sends them, none twice', async () => {
