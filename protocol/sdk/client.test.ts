@@ -383,3 +383,19 @@ test('group ticks come from group_receipts counts: ✓✓ when every other membe
   await t.clock.advance(0);
   assert.equal(t.client.tick(C, 2), 'read');
 });
+
+test('typing shows until until_ms, and ends at once when that user\'s message arrives', async () => {
+  const t = setup();
+  await t.client.start();
+  const ws = await online(t, [msg(1)]);
+  ws.push({ kind: { case: 'typing', value: { conversation: C, user: 'bob', untilMs: BigInt(t.clock.now() + 6000) } } });
+  await t.clock.advance(0);
+  assert.deepEqual(t.client.typingIn(C), ['bob']);
+  await t.clock.advance(1000);
+  ws.push({ kind: { case: 'message', value: msg(2) } });
+  await t.clock.advance(0);
+  assert.deepEqual(t.client.typingIn(C), [], 'his message ends it');
+  ws.push({ kind: { case: 'typing', value: { conversation: C, user: 'bob', untilMs: BigInt(t.clock.now() + 6000) } } });
+  await t.clock.advance(6001);
+  assert.deepEqual(t.client.typingIn(C), [], 'expired');
+});

@@ -342,6 +342,8 @@ export class Engine extends Emitter<SdkEvents> {
     };
     if (m.sender === this.user) this.outbox.acked(m.conversation, m.clientMsgId);
     const c = this.conv(m.conversation);
+    // A message from someone ends their typing indicator there, as it does in every chat app.
+    this.typingState.get(m.conversation)?.delete(m.sender);
     if (m.meta.system) c.fromSystemMessage(m);
     if (c.kind === '') this.learnConversations();
     const fresh = c.add(m);
@@ -407,7 +409,11 @@ export class Engine extends Emitter<SdkEvents> {
 
   protected onPresence(users: Array<{ user: string; online: boolean; lastSeenMs: bigint; lastSeenHidden: boolean }>): void {
     const list = users.map((u) => ({ user: u.user, online: u.online, lastSeenMs: Number(u.lastSeenMs), lastSeenHidden: u.lastSeenHidden }));
-    for (const u of list) this.presenceState.set(u.user, u);
+    for (const u of list) {
+      this.presenceState.set(u.user, u);
+      // Nobody types while offline: drop their indicators at once rather than at until_ms.
+      if (!u.online) for (const m of this.typingState.values()) m.delete(u.user);
+    }
     this.emit('presence', { users: list });
   }
 
@@ -434,10 +440,11 @@ export class Engine extends Emitter<SdkEvents> {
       return;
     }
     this.syncing = true;
+    let used: Connection | null = null;
     try {
       do {
         this.syncAgain = false;
-        const conn = this.conn;
+        const conn = (used = this.conn);
         if (!conn?.open) return;
         try {
           await this.syncPages(conn);
@@ -454,7 +461,7 @@ export class Engine extends Emitter<SdkEvents> {
           this.live = true;
           this.setStatus('online');
           for (const c of this.convs.values()) if (c.myRead > (this.readSent.get(c.id) ?? 0)) this.sendRead(c.id);
-          if (this.presenceWatch.length) void this.watchPresence(this.presenceWatch);
+          if (this.presenceWatch.length) void this.watchPresence(this.presenceWatch).catch(() => undefined);
           void this.refreshConversations().catch(() => undefined);
           this.outbox.resume();
         }
@@ -462,11 +469,14 @@ export class Engine extends Emitter<SdkEvents> {
     } catch (e) {
       // A sync that fails (timeout, refused) leaves the socket in an unknown state: drop
       // it and start over with backoff rather than show a half-synced view as live.
-      this.conn?.close(1006, `sync failed: ${(e as Error).message}`);
+      if (used === this.conn) used?.close(1006, `sync failed: ${(e as Error).message}`);
     } finally {
       this.syncing = false;
+      // A newer socket asked for a sync while this one was finishing: run it now.
+      if (this.conn?.open && (this.syncAgain || this.conn !== used)) void this.sync();
     }
   }
+
 
   protected async syncPages(conn: Connection): Promise<void> {
     const touched = new Set<string>();
