@@ -17,8 +17,9 @@ import { TestNode, show, sleep } from './harness.js';
 import { FakeApns } from '../push/fakes/apns_fake.js';
 import { FakeFcm } from '../push/fakes/fcm_fake.js';
 import { FakeWebPush } from '../push/fakes/webpush_fake.js';
+import { FakeWebhook } from '../push/fakes/webhook_fake.js';
 import { selfSignedCert } from '../push/fakes/tls.js';
-import { apnsDeviceToken, apnsTestKey, serviceAccountFixture, vapidFixture } from '../push/fakes/keys.js';
+import { apnsDeviceToken, apnsTestKey, serviceAccountFixture, vapidFixture, webhookSecret } from '../push/fakes/keys.js';
 import type { FakeRecord } from '../push/fakes/fake_server.js';
 
 const ACK_WAIT_MS = 1_500;
@@ -40,6 +41,8 @@ describe('push notifications, one node', () => {
   let apns: FakeApns;
   let fcm: FakeFcm;
   let webpush: FakeWebPush;
+  let webhook: FakeWebhook;
+  const hookSecret = webhookSecret();
   let node: TestNode;
   let n = 0;
 
@@ -47,6 +50,7 @@ describe('push notifications, one node', () => {
     apns = await FakeApns.start({ cert: tls.cert, key: tls.key, teamId: key.teamId, keyId: key.keyId, publicKey: key.publicKey, topics: ['com.example.chat'] });
     fcm = await FakeFcm.start({ projectId: sa.projectId, clientEmail: sa.clientEmail, publicKey: sa.publicKey });
     webpush = await FakeWebPush.start({ applicationServerKey: vapid.publicKey });
+    webhook = await FakeWebhook.start({ secret: hookSecret });
     node = await TestNode.start({ config: {} }).then(async (probe) => {
       // The CA file must live somewhere the node can read: its own data dir.
       const caFile = path.join(probe.dataDir, 'apns-ca.pem');
@@ -61,6 +65,7 @@ describe('push notifications, one node', () => {
     await apns?.close();
     await fcm?.close();
     await webpush?.close();
+    await webhook?.close();
   });
 
   function pushConfig(caFile: string): Record<string, unknown> {
@@ -74,6 +79,7 @@ describe('push notifications, one node', () => {
         apns: { enabled: true, endpoint: apns.url, teamId: key.teamId, keyId: key.keyId, topic: 'com.example.chat', keyPem: key.pem, caFile },
         fcm: { enabled: true, endpoint: fcm.url, serviceAccountJson: sa.json, tokenUri: fcm.tokenUri },
         webpush: { enabled: true, vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, subject: 'mailto:ops@example.com', allowHttp: true },
+        webhook: { enabled: true, secret: hookSecret, allowHttp: true, allowedOrigins: [new URL(webhook.url).origin] },
       },
     };
   }
@@ -169,6 +175,25 @@ describe('push notifications, one node', () => {
     const r = webpush.delivered.find((x) => x.path.endsWith(sub.id))!;
     assert.deepEqual(r.body, { v: 1, kind: 'wake', conversation: conv, seq, unread: 1 });
     assert.ok(r.headers.topic, 'a Topic header collapses them');
+  });
+
+  it('webhook: one HMAC-signed POST to the registered URL, content-free; a URL outside the allowed origins is refused', async () => {
+    const { alice, bob, conv } = await pair();
+    const url = `${webhook.url}/hooks/${bob}`;
+    const reg = await node.api('PUT', `/v1/users/${bob}/devices/backend/push`, { platform: 'webhook', token: url });
+    assert.equal(reg.status, 200, show(reg.body));
+    const bad = await node.api('PUT', `/v1/users/${bob}/devices/elsewhere/push`, { platform: 'webhook', token: 'http://127.0.0.1:1/x' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.message, /not allowed/);
+    const seq = await send(alice, conv, 'private words');
+    await until(() => webhook.records.some((r) => r.path === `/hooks/${bob}`), 10_000, () => 'a webhook POST');
+    await sleep(500);
+    const got = webhook.records.filter((r) => r.path === `/hooks/${bob}`);
+    assert.equal(got.length, 1);
+    assert.equal(got[0].status, 200, `the receiver refused it: ${got[0].reason}`);
+    assert.match(got[0].headers['switchboard-signature'] ?? '', /^v1=[0-9a-f]{64}$/);
+    assert.equal((got[0].body as { seq: number }).seq, seq);
+    assert.ok(!JSON.stringify(got[0].body).includes('private'), 'no content');
   });
 
   it('Bob online and acking: no push; online but not acking within ackWaitMs: pushed', async () => {
