@@ -16,6 +16,7 @@ import { runCrossNode } from './cross_node.js';
 import { runFuzz } from './fuzz.js';
 import { runPush } from './push.js';
 import { runBlobs } from './blob_store.js';
+import { runMedia } from './media.js';
 
 type Scenario = { about: string; run: (flags: ReturnType<typeof parseFlags>, argv: string[]) => Promise<unknown> };
 
@@ -32,6 +33,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'cross-node': { about: '3-node cell (etcd, Cassandra, haproxy): 1:1 send->deliver with sender/recipient/owner on one node vs across nodes (the added hop), 1024-member group fan-out over 3 nodes', run: runCrossNode },
   fuzz: { about: 'property fuzzing of the client frame decoders and the session state machine (fast-check model): --frames 1000000 generated frames, frames/s, replies by error code', run: runFuzz },
   blobs: { about: 'blob stores (media bytes): put / get / multipart MB/s and p50/p99 for 100 KB and 10 MB blobs, filesystem store vs S3 store on a local SeaweedFS', run: runBlobs },
+  media: { about: 'media attachments on one node: upload / download MB/s for 100 KB and 10 MB files (tus + signed GET), SHA-256 cost per MB in the hash pool, p99 of small sends while 10 MB uploads run', run: runMedia },
   push: { about: 'push notifications: pushes/s through the durable push outbox to a local fake APNs, message->push latency p50/p99', run: runPush },
   'shard-spread': { about: 'how SO_REUSEPORT spreads connections over a node\'s socket shards', run: () => import('./shard_spread.js') },
 };
