@@ -9,9 +9,9 @@
  * A PushCredentialError never carries key material: messages name the key and the
  * problem, never the value.
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createECDH, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { PushProvidersConfig } from '../../config.js';
+import type { PushProvidersConfig } from '../push_config.js';
 
 export class PushCredentialError extends Error {
   override name = 'PushCredentialError';
@@ -136,9 +136,10 @@ export function loadVapidKeys(c: PushProvidersConfig['webpush']): VapidKeys {
       key: { kty: 'EC', crv: 'P-256', d, x: pub.subarray(1, 33).toString('base64url'), y: pub.subarray(33).toString('base64url') },
       format: 'jwk',
     });
-    // The private scalar must produce the configured public point.
-    const derived = createPublicKey(key).export({ format: 'jwk' });
-    if (derived.x !== pub.subarray(1, 33).toString('base64url') || derived.y !== pub.subarray(33).toString('base64url')) throw new Error('mismatch');
+    // The private scalar must produce the configured public point (a JWK import does not check it).
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(Buffer.from(d, 'base64url'));
+    if (!ecdh.getPublicKey().equals(pub)) throw new Error('mismatch');
   } catch {
     throw new PushCredentialError(dPath, 'does not match push.webpush.vapidPublicKey');
   }
