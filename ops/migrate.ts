@@ -18,6 +18,7 @@
 import { loadConfig } from '../node/config.js';
 import { createCassandraClient } from '../node/store/cassandra_store.js';
 import { latestVersion, migrate, parseReplication, schemaVersion } from '../node/store/cassandra_schema/migrate.js';
+import { MEDIA_MIGRATIONS, mediaSchemaVersion, migrateMedia } from '../node/media/media_schema_cassandra.js';
 
 function usage(msg: string): never {
   console.error(`${msg}\nusage: npm run migrate -- [--config FILE] [--replication simple:1|dc1:3,dc2:3] [--status]`);
@@ -51,6 +52,7 @@ try {
   if (statusOnly) {
     const have = await schemaVersion(client, cfg.keyspace);
     console.log(`${cfg.keyspace}: schema version ${have}, this build ships ${latestVersion()}`);
+    console.log(`${cfg.keyspace}: media schema version ${await mediaSchemaVersion(client, cfg.keyspace)}, this build ships ${MEDIA_MIGRATIONS.length}`);
   } else {
     const res = await migrate(client, { keyspace: cfg.keyspace, replication, log: (l) => console.log(l) });
     console.log(
@@ -58,6 +60,9 @@ try {
         ? `${res.keyspace}: applied ${res.applied.join(', ')}; now at version ${res.version}`
         : `${res.keyspace}: already at version ${res.version}, nothing to do`,
     );
+    // The media tables (node/media/media_schema_cassandra.ts) are versioned on their own.
+    const media = await migrateMedia(client, cfg.keyspace);
+    console.log(media.length ? `${cfg.keyspace}: applied media ${media.join(', ')}` : `${cfg.keyspace}: media schema up to date`);
   }
 } catch (e) {
   console.error(`migrate failed (${cfg.contactPoints.join(', ')}, keyspace ${cfg.keyspace}): ${(e as Error).message}`);
