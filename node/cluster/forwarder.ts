@@ -27,6 +27,7 @@ import type { ShardOwner } from './shard_map.js';
 import type { CoreOp, CoreResult } from '../core/ops.js';
 import { PendingCalls } from '../../supervisor/pending_calls.js';
 import { parsePeerOp, parsePeerResult } from '../core/op_schema.js';
+import { isDebug, logger } from '../../supervisor/log.js';
 
 export interface ForwarderDeps {
   self: string;
@@ -52,9 +53,9 @@ export interface ForwarderStats {
 }
 
 const RETRY_MS = 250;
-const DEBUG = process.env.SB_DEBUG_FORWARD === '1';
+/** Forwarding steps, at debug level (switchboardctl log-level debug; docs/LOGS.md). */
 const dbg = (msg: string): void => {
-  if (DEBUG) process.stderr.write(`fwd ${new Date().toISOString()} ${msg}\n`);
+  if (isDebug()) logger().debug({ evt: 'forward' }, msg);
 };
 
 function err(code: ErrorCode, message: string, retryAfterMs = RETRY_MS): CoreResult {

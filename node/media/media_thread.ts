@@ -8,6 +8,8 @@
 import { mkdirSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { serveSupervisor } from '../../supervisor/thread_side.js';
+import { configureLog, log, LOG_LEVELS, type LogLevel } from '../../supervisor/log.js';
+import { redact } from '../auth/redact.js';
 import { HashPool } from './hash_pool.js';
 import { MediaMetrics } from './media_metrics.js';
 import { MediaServer } from './media_server.js';
@@ -27,10 +29,8 @@ export interface MediaThreadInit {
 }
 
 const init = workerData as MediaThreadInit;
-const log = (level: string, msg: string, fields: Record<string, unknown> = {}): void => {
-  if (level === 'debug' && init.logLevel !== 'debug') return;
-  process.stderr.write(JSON.stringify({ ts: new Date().toISOString(), level, msg, thread: 'media', ...fields }) + '\n');
-};
+// The process's logger (supervisor/log.ts, docs/LOGS.md), this thread's instance.
+configureLog({ level: (LOG_LEVELS as readonly string[]).includes(init.logLevel) ? (init.logLevel as LogLevel) : 'info', bindings: { node: init.nodeId, thread: 'media' }, scrub: redact });
 
 const staging = stagingDir(init.store.dataDir);
 mkdirSync(staging, { recursive: true });
