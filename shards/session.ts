@@ -14,13 +14,13 @@
  *   connection has already been sent for the conversation (`sentUpTo`).
  */
 import { create } from '@bufbuild/protobuf';
-import { ServerFrameSchema, type ClientFrame, type ServerFrame } from '../protocol/gen/client_pb.js';
+import { ServerFrameSchema, type ClientFrame, type Send, type ServerFrame } from '../protocol/gen/client_pb.js';
 import type { Encoding } from '../protocol/codec.js';
 import type { ShardLimits } from './shard_config.js';
 import { errorFrame, resultFrame } from './frames.js';
 import { newBucket, take, type Bucket } from './rate_limit.js';
 import type { CoreOp, CoreResult } from '../node/core/ops.js';
-import { checkOp } from '../node/core/op_rules.js';
+import { checkOp, sendOpRule } from '../node/core/op_rules.js';
 
 export interface Session {
   conn: number;
@@ -86,44 +86,55 @@ export function onClientFrame(s: Session, frame: ClientFrame, limits: Limits, no
   const wait = take(s.frameBucket, limits.frameRatePerSec, limits.frameBurst, now);
   if (wait > 0) return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', 'too many frames on this connection', { retryAfterMs: wait }) };
 
+  if (k.case === 'send') return onSend(s, reqId, k.value, limits, now);
   const op = opOf(k);
   if (!op) return { kind: 'reply', frame: errorFrame(reqId, 'unknown_frame_type', 'the frame carries no known kind') };
-  const conversation = 'conversation' in op ? op.conversation : '';
-  const clientMsgId = op.op === 'send' ? op.clientMsgId : '';
   // The op's rules, once, here at the edge (node/core/op_rules.ts).
   const refused = checkOp(op, limits);
-  if (refused) return { kind: 'reply', frame: errorFrame(reqId, refused.code, refused.message, op.op === 'send' ? { conversation, clientMsgId } : undefined) };
+  if (refused) return { kind: 'reply', frame: errorFrame(reqId, refused.code, refused.message) };
   // Then what this connection's own state decides.
-  if (op.op === 'send') {
-    const w = take(s.sendBucket, limits.sendRatePerSec, limits.sendBurst, now);
-    if (w > 0) return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', 'send rate limit exceeded', { retryAfterMs: w, conversation, clientMsgId }) };
-    if (s.inflightSends >= limits.maxInflightSends) {
-      return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', `more than ${limits.maxInflightSends} sends awaiting their ack`, { retryAfterMs: 50, conversation, clientMsgId }) };
-    }
-    s.inflightSends++;
-  } else if (op.op === 'sync') s.syncing++;
+  if (op.op === 'sync') s.syncing++;
   else if (op.op === 'typing') {
     // Typing is advisory: notices faster than the interval are dropped, not refused.
     if (now - s.lastTypingAt < limits.typingIntervalMs) return { kind: 'none' };
     s.lastTypingAt = now;
   }
+  return forward(s, reqId, op, 'conversation' in op ? op.conversation : '', '');
+}
+
+/**
+ * The hot path, a Send: checkOp's send rules (sendOpRule) on the frame's fields, then
+ * this connection's send rate and in-flight bound; the op is built only once it passed
+ * (the generic way cost about 10 ns more per frame).
+ */
+function onSend(s: Session, reqId: number, v: Send, limits: Limits, now: number): FrameEffect {
+  const conversation = v.conversation;
+  const clientMsgId = v.clientMsgId;
+  const refused = sendOpRule(conversation, clientMsgId);
+  if (refused) return { kind: 'reply', frame: errorFrame(reqId, refused.code, refused.message, { conversation, clientMsgId }) };
+  const w = take(s.sendBucket, limits.sendRatePerSec, limits.sendBurst, now);
+  if (w > 0) return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', 'send rate limit exceeded', { retryAfterMs: w, conversation, clientMsgId }) };
+  if (s.inflightSends >= limits.maxInflightSends) {
+    return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', `more than ${limits.maxInflightSends} sends awaiting their ack`, { retryAfterMs: 50, conversation, clientMsgId }) };
+  }
+  s.inflightSends++;
+  const send = { op: 'send', conversation, clientMsgId, body: v.body, meta: { ...v.meta } } as const;
+  return forward(s, reqId, v.media?.mediaId ? { ...send, mediaId: v.media.mediaId } : send, conversation, clientMsgId);
+}
+
+function forward(s: Session, reqId: number, op: CoreOp, conversation: string, clientMsgId: string): FrameEffect {
   const id = s.nextId++;
   s.pending.set(id, { reqId, op: op.op, conversation, clientMsgId });
   return { kind: 'forward', id, op };
 }
 
 /**
- * A client frame as the op it asks for, field by field, or null for a kind this
- * server does not know. Seqs become numbers: one beyond 2^53 - 1 lands at 2^53 or
+ * A client frame (other than a Send: onSend) as the op it asks for, field by field,
+ * or null for a kind this server does not know. Seqs become numbers: one beyond 2^53 - 1 lands at 2^53 or
  * above, which the seq rule refuses (the codec has refused such frames already).
  */
 function opOf(k: ClientFrame['kind']): CoreOp | null {
   switch (k.case) {
-    case 'send': {
-      const v = k.value;
-      const send = { op: 'send', conversation: v.conversation, clientMsgId: v.clientMsgId, body: v.body, meta: { ...v.meta } } as const;
-      return v.media?.mediaId ? { ...send, mediaId: v.media.mediaId } : send;
-    }
     case 'ack':
     case 'read':
       return { op: k.case, conversation: k.value.conversation, seq: Number(k.value.seq) };

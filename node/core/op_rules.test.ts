@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkOp, messageSizeRule, sendContentRule, seqRule, usersRule, type OpLimits } from './op_rules.js';
+import { checkOp, messageSizeRule, sendContentRule, sendOpRule, seqRule, usersRule, type OpLimits } from './op_rules.js';
 import type { CoreOp } from './ops.js';
 
 const limits: OpLimits = { maxSyncPage: 500, maxHistoryPage: 200, maxConversationMembers: 3, maxPresenceSubscriptions: 2 };
@@ -27,6 +27,15 @@ describe('op rules at the client edge (checkOp)', () => {
   it('refuses conversation ids that are empty or over 1024 characters', () => {
     assert.deepEqual(refusal({ op: 'typing', conversation: '' }), ['invalid_argument', 'conversation: required']);
     assert.deepEqual(refusal({ op: 'typing', conversation: 'c'.repeat(1025) }), ['invalid_argument', 'conversation: too long']);
+  });
+
+  it('a send: conversation then client_msg_id, the same by sendOpRule (the socket hot path) as by checkOp', () => {
+    const send = (conversation: string, clientMsgId: string): CoreOp => ({ op: 'send', conversation, clientMsgId, body: '', meta: {} });
+    for (const [c, m] of [['d_x', 'm'], ['', 'm'], ['c'.repeat(1024), 'm'], ['c'.repeat(1025), ''], ['d_x', ''], ['d_x', 'm'.repeat(64)], ['d_x', 'm'.repeat(65)]]) {
+      assert.deepEqual(sendOpRule(c, m), checkOp(send(c, m), limits), `${c.length} ${m.length}`);
+    }
+    assert.equal(sendOpRule('c'.repeat(1024), 'm'.repeat(64)), null);
+    assert.equal(sendOpRule('c'.repeat(1025), '')?.message, 'conversation: too long', 'the conversation is named first');
   });
 
   it('refuses a client_msg_id that is empty or over 64 characters', () => {

@@ -120,6 +120,16 @@ export function pageRule(limit: number, max: number): Refusal | null {
 }
 
 /**
+ * checkOp's rules for a send, by themselves for the socket edge's hot path
+ * (shards/session.ts checks a Send frame before it builds the op). The common case,
+ * both fields fine, costs four comparisons.
+ */
+export function sendOpRule(conversation: string, clientMsgId: string): Refusal | null {
+  if (conversation && conversation.length <= MAX_CONVERSATION_ID_CHARS && clientMsgId && clientMsgId.length <= MAX_CLIENT_MSG_ID_CHARS) return null;
+  return conversationRule(conversation) ?? clientMsgIdRule(clientMsgId);
+}
+
+/**
  * Every rule of one op as a client sent it, in the order a client would meet them.
  * What needs the conversation's state (membership, the last seq, a group's size with
  * its current members) stays with the core.
@@ -129,7 +139,7 @@ export function checkOp(op: CoreOp, limits: OpLimits): Refusal | null {
     case 'send':
       // The content (sendContentRule) is checked where every send passes exactly once,
       // whichever edge it came in by: the core's send.
-      return conversationRule(op.conversation) ?? clientMsgIdRule(op.clientMsgId);
+      return sendOpRule(op.conversation, op.clientMsgId);
     case 'ack':
     case 'read':
       return conversationRule(op.conversation) ?? seqRule(`${op.op}.seq`, op.seq);
