@@ -12,67 +12,19 @@
  */
 import type { ServerFrame, Message } from '../gen/client_pb.js';
 import { ReceiptKind } from '../gen/client_pb.js';
-import type { Encoding } from '../codec.js';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { closeAction } from './close_policy.js';
-import { realClock, type Clock } from './clock.js';
+import { credentials, type Auth } from './credentials.js';
+import { DEFAULTS, type ClientOptions } from './options.js';
+import { realClock } from './clock.js';
 import { Connection, RequestError, type FrameInit, type WebSocketCtor } from './connection.js';
 import { Emitter } from './events.js';
 import { Outbox } from './outbox.js';
 import { Conversation } from './state.js';
-import { MemoryStorage, type SdkStorage } from './storage.js';
+import { MemoryStorage } from './storage.js';
 import type { ConnectionStatus, ConversationInfo, PersistedState, PresenceState, SdkEvents, StoredMessage } from './types.js';
 
-export type Auth =
-  /** A JWT, or a function returning a fresh one (called before every connect). */
-  | { token: string | (() => Promise<string>) }
-  /** A function returning a single-use ticket (POST /v1/tickets) for each connect. */
-  | { ticket: () => Promise<string> };
-
-export interface ClientOptions {
-  /** The node's WebSocket endpoint, e.g. ws://127.0.0.1:8080/v1/ws. */
-  url: string;
-  auth: Auth;
-  /**
-   * How a token reaches the node: an Authorization header (Node; needs a WebSocket
-   * constructor that takes headers, like `ws`) or a ticket fetched with it from
-   * POST /v1/tickets (browsers). Default: header when `WebSocket` is given, else ticket.
-   */
-  tokenVia?: 'header' | 'ticket';
-  /** The WebSocket constructor; default the global one (browsers, Node ≥ 22). */
-  WebSocket?: WebSocketCtor;
-  fetch?: typeof fetch;
-  storage?: SdkStorage;
-  encoding?: Encoding;
-  backoff?: BackoffPolicy;
-  clock?: Clock;
-  random?: () => number;
-  /** No send_ack or error within this: resend with the same client_msg_id (§6.2 suggests 10 s). */
-  sendTimeoutMs?: number;
-  /** Replies to sync, history, group frames. */
-  requestTimeoutMs?: number;
-  /** An open socket with no welcome within this is dropped and retried. */
-  welcomeTimeoutMs?: number;
-  /** Messages per sync page; 0 = the server's default. */
-  syncLimit?: number;
-}
-
-export const DEFAULTS = {
-  // §6.2: "10 s is reasonable": long enough for a loaded node's commit, short enough
-  // that a lost frame does not leave the user staring at a clock.
-  sendTimeoutMs: 10_000,
-  requestTimeoutMs: 10_000,
-  // Authentication is the node's first step after the upgrade; 10 s without a welcome
-  // means a wedged socket, not a slow node.
-  welcomeTimeoutMs: 10_000,
-  // Acks are debounced: one ack covers everything up to the cursor (§6.2).
-  ackDelayMs: 50,
-  // A gap while one of our own sends is in flight may be that send's seq: give its
-  // ack this long to arrive before syncing.
-  gapWaitMs: 500,
-  // New conversations usually arrive in bursts (a sync page, a group add): one list.
-  listDelayMs: 100,
-};
+export type { Auth, ClientOptions };
 
 export class Engine extends Emitter<SdkEvents> {
   /** Set from the welcome (or the token's owner once seen). */
@@ -181,15 +133,7 @@ export class Engine extends Emitter<SdkEvents> {
     const Ctor = this.o.WebSocket ?? (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
     if (!Ctor) throw new Error('no WebSocket: pass options.WebSocket (e.g. the ws package) on Node < 22');
     const via = this.o.tokenVia ?? (this.o.WebSocket ? 'header' : 'ticket');
-    let url = this.o.url;
-    let headers: Record<string, string> | undefined;
-    if ('ticket' in this.o.auth) {
-      url = withTicket(url, await this.o.auth.ticket());
-    } else {
-      const token = typeof this.o.auth.token === 'string' ? this.o.auth.token : await this.o.auth.token();
-      if (via === 'header') headers = { authorization: `Bearer ${token}` };
-      else url = withTicket(url, await fetchTicket(this.o.url, token, this.o.fetch ?? globalThis.fetch));
-    }
+    const { url, headers } = await credentials(this.o.url, this.o.auth, via, this.o.fetch ?? globalThis.fetch);
     if (this.stopped) return;
     const ws = headers ? new Ctor(url, [`switchboard.v1.${this.o.encoding}`], { headers }) : new Ctor(url, [`switchboard.v1.${this.o.encoding}`]);
     const conn = new Connection(
@@ -592,20 +536,4 @@ export class Engine extends Emitter<SdkEvents> {
     this.saveChain = p;
     return p;
   }
-}
-
-function withTicket(url: string, ticket: string): string {
-  return `${url}${url.includes('?') ? '&' : '?'}ticket=${encodeURIComponent(ticket)}`;
-}
-
-/** POST /v1/tickets on the node behind `wsUrl` (ws→http, same host and port). */
-async function fetchTicket(wsUrl: string, token: string, f: typeof fetch): Promise<string> {
-  const u = new URL(wsUrl);
-  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
-  u.pathname = '/v1/tickets';
-  u.search = '';
-  const r = await f(u.toString(), { method: 'POST', headers: { authorization: `Bearer ${token}` } });
-  const body = (await r.json().catch(() => ({}))) as { ticket?: string; code?: string; message?: string };
-  if (r.status !== 201 || !body.ticket) throw new RequestError(body.code ?? 'unavailable', `POST /v1/tickets: ${r.status} ${body.message ?? ''}`, r.status >= 500);
-  return body.ticket;
 }
