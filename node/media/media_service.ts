@@ -89,23 +89,10 @@ export class MediaService {
     }
     const mediaId = newMediaId();
     const expiresAt = now + this.opts.slotTtlMs;
-    await this.deps.store.addUsage(user, day, req.size);
-    try {
-      await this.deps.store.createSlot({
-        mediaId,
-        owner: user,
-        conversation: req.conversation,
-        size: req.size,
-        declaredMime: mime,
-        declaredSha256: sha256,
-        createdAt: now,
-        expiresAt,
-        node: this.opts.nodeId,
-      });
-    } catch (e) {
-      await this.deps.store.addUsage(user, day, -req.size).catch(() => undefined);
-      throw e;
-    }
+    await this.deps.store.createSlot(
+      { mediaId, owner: user, conversation: req.conversation, size: req.size, declaredMime: mime, declaredSha256: sha256, createdAt: now, expiresAt, node: this.opts.nodeId },
+      day,
+    );
     return { mediaId, uploadUrl: `${this.opts.publicUrl}${uploadPath(mediaId)}?${this.deps.signer.query('upload', mediaId, expiresAt)}`, expiresAt };
   }
 

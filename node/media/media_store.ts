@@ -85,8 +85,12 @@ export interface MediaStore {
   readonly kind: string;
 
   // ---- slots and media
-  /** Create an open slot. A media_id is random; creating one twice is a bug and rejects. */
-  createSlot(slot: NewSlot): Promise<void>;
+  /**
+   * Create an open slot and charge its size to the owner's usage of `chargeDay` (one
+   * write where the backend allows: one transaction on SQLite). A media_id is random;
+   * creating one twice is a bug and rejects.
+   */
+  createSlot(slot: NewSlot, chargeDay: string): Promise<void>;
   getMedia(mediaId: string): Promise<MediaRow | null>;
   /** Record the staged offset of an open slot; false if the slot is no longer open. */
   setOffset(mediaId: string, offset: number): Promise<boolean>;

@@ -71,13 +71,18 @@ export class CassandraMediaStore implements MediaStore {
     return rs.wasApplied();
   }
 
-  async createSlot(s: NewSlot): Promise<void> {
+  async createSlot(s: NewSlot, chargeDay: string): Promise<void> {
+    // The counter first: a slot whose insert then fails gives the charge back (a counter cannot join the LWT).
+    await this.addUsage(s.owner, chargeDay, s.size);
     const ok = await this.lwt(
       `INSERT INTO {ks}.media (media_id, owner, conversation, size, declared_mime, declared_sha256, created_at, expires_at, state, upload_offset, node, referenced)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', 0, ?, false) IF NOT EXISTS`,
       [s.mediaId, s.owner, s.conversation, s.size, s.declaredMime, s.declaredSha256, s.createdAt, s.expiresAt, s.node],
     );
-    if (!ok) throw new Error(`media ${s.mediaId} exists already`);
+    if (!ok) {
+      await this.addUsage(s.owner, chargeDay, -s.size);
+      throw new Error(`media ${s.mediaId} exists already`);
+    }
   }
 
   async getMedia(mediaId: string): Promise<MediaRow | null> {

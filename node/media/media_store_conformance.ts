@@ -29,6 +29,7 @@ function slot(over: Partial<NewSlot> = {}): NewSlot {
   };
 }
 
+const DAY = '2026-06-01';
 const completion = (sha256: string) => ({ sha256, mime: 'image/png', width: 3, height: 2, completedAt: 1_700_000_100_000 });
 
 export function runMediaStoreConformance(name: string, open: () => Promise<MediaStore>): void {
@@ -45,7 +46,8 @@ export function runMediaStoreConformance(name: string, open: () => Promise<Media
     it('creates an open slot, tracks its offset, completes it once', () =>
       withStore(async (s) => {
         const sl = slot({ declaredSha256: hex() });
-        await s.createSlot(sl);
+        await s.createSlot(sl, DAY);
+        assert.equal(await s.getUsage(sl.owner, DAY), sl.size, 'the slot charged its size to the day');
         const got = await s.getMedia(sl.mediaId);
         assert.ok(got);
         assert.deepEqual(
@@ -70,14 +72,14 @@ export function runMediaStoreConformance(name: string, open: () => Promise<Media
 
     it('a second handle sees what the first wrote', async () => {
       const sl = slot();
-      await withStore((s) => s.createSlot(sl));
+      await withStore((s) => s.createSlot(sl, DAY));
       assert.equal((await withStore((s) => s.getMedia(sl.mediaId)))?.owner, sl.owner);
     });
 
     it('drops an open slot', () =>
       withStore(async (s) => {
         const sl = slot();
-        await s.createSlot(sl);
+        await s.createSlot(sl, DAY);
         assert.equal(await s.dropSlot(sl.mediaId), true);
         assert.equal(await s.getMedia(sl.mediaId), null);
         assert.equal(await s.dropSlot(sl.mediaId), false);
@@ -128,7 +130,7 @@ export function runMediaStoreConformance(name: string, open: () => Promise<Media
     it('references: only complete media; a referenced media is never claimed for GC', () =>
       withStore(async (s) => {
         const sl = slot();
-        await s.createSlot(sl);
+        await s.createSlot(sl, DAY);
         const ref = { mediaId: sl.mediaId, conversation: sl.conversation, seq: 7 };
         assert.equal(await s.markReferenced(ref), false, 'open slot');
         await s.completeMedia(sl.mediaId, completion(hex()));
@@ -167,7 +169,7 @@ export function runMediaStoreConformance(name: string, open: () => Promise<Media
         for (let i = 0; i < 7; i++) {
           const sl = slot();
           mine.add(sl.mediaId);
-          await s.createSlot(sl);
+          await s.createSlot(sl, DAY);
         }
         const seen = new Set<string>();
         let after = '';

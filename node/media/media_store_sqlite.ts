@@ -148,15 +148,20 @@ export class SqliteMediaStore implements MediaStore {
     return this.db.transaction(fn).immediate();
   }
 
-  async createSlot(s: NewSlot): Promise<void> {
-    this.tx(() =>
+  async createSlot(s: NewSlot, chargeDay: string): Promise<void> {
+    this.tx(() => {
       this.db
         .prepare(
           `INSERT INTO media (media_id, owner, conversation, size, declared_mime, declared_sha256, created_at, expires_at, state, node)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)`,
         )
-        .run(s.mediaId, s.owner, s.conversation, s.size, s.declaredMime, s.declaredSha256, s.createdAt, s.expiresAt, s.node),
-    );
+        .run(s.mediaId, s.owner, s.conversation, s.size, s.declaredMime, s.declaredSha256, s.createdAt, s.expiresAt, s.node);
+      this.addUsageStmt().run(s.owner, chargeDay, s.size);
+    });
+  }
+
+  private addUsageStmt(): Database.Statement {
+    return this.db.prepare('INSERT INTO media_usage (user, day, bytes) VALUES (?, ?, ?) ON CONFLICT (user, day) DO UPDATE SET bytes = bytes + excluded.bytes');
   }
 
   async getMedia(mediaId: string): Promise<MediaRow | null> {
@@ -251,11 +256,7 @@ export class SqliteMediaStore implements MediaStore {
   }
 
   async addUsage(user: string, day: string, bytes: number): Promise<void> {
-    this.tx(() =>
-      this.db
-        .prepare('INSERT INTO media_usage (user, day, bytes) VALUES (?, ?, ?) ON CONFLICT (user, day) DO UPDATE SET bytes = bytes + excluded.bytes')
-        .run(user, day, bytes),
-    );
+    this.tx(() => this.addUsageStmt().run(user, day, bytes));
   }
 
   async getUsage(user: string, day: string): Promise<number> {

@@ -142,8 +142,9 @@ async function patch(req: IncomingMessage, res: ServerResponse, slot: MediaRow, 
   }
   deps.metrics.bytesIn.inc(received);
   const now = offset + received;
-  await deps.store.setOffset(slot.mediaId, now);
   if (now < slot.size) {
+    // Informational (HEAD reads the staged file); the completing PATCH skips it: completion records the rest.
+    await deps.store.setOffset(slot.mediaId, now);
     res.writeHead(204, { 'Upload-Offset': String(now), 'Upload-Expires': expires }).end();
     return;
   }
