@@ -36,11 +36,13 @@ import { redact } from './auth/redact.js';
 import { drainHost } from './host/drain.js';
 import { resolvePort } from './host/port.js';
 import { mediaHostFor } from './media/media_host.js';
+import { checkPushCredentials } from './push/providers/credentials_check.js';
 import type { HttpRequest, HttpResponse } from '../shards/messages.js';
 
 let cfg: Config;
 try {
   cfg = loadConfig(process.argv.slice(2));
+  checkPushCredentials(cfg.push);
 } catch (e) {
   if (e instanceof ConfigError) {
     console.error(`switchboard: bad configuration: ${e.message}`);

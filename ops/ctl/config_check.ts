@@ -6,6 +6,7 @@
  * Reference for every key: docs/CONFIG.md.
  */
 import { ConfigError, loadConfig } from '../../node/config.js';
+import { checkPushCredentials } from '../../node/push/providers/credentials_check.js';
 import { EXIT, usageError, type Command } from './common.js';
 
 export const configCheck: Command = {
@@ -18,6 +19,8 @@ export const configCheck: Command = {
     try {
       // Only FILE: --config wins over SWITCHBOARD_CONFIG and ./switchboard.json in the loader.
       const cfg = loadConfig(['--config', file], {});
+      // What the node checks right after loading (key material of enabled push providers).
+      checkPushCredentials(cfg.push);
       if (ctx.json) ctx.io.out(JSON.stringify({ ok: true, file }));
       else {
         const where = `${cfg.listen.tls ? 'https' : 'http'}://${cfg.listen.host}:${cfg.listen.port}`;

@@ -8,9 +8,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, defaultConfig, merge, validateConfig, type Config } from '../../config.js';
+import { checkPushCredentials } from './credentials_check.js';
 import { apnsTestKey, serviceAccountFixture, vapidFixture, webhookSecret } from '../fakes/keys.js';
 
-const validate = (push: unknown): Config => validateConfig(merge(defaultConfig(), { push }));
+/** What the node does at start: the schema (validateConfig), then the key material (checkPushCredentials). */
+const validate = (push: unknown): Config => {
+  const cfg = validateConfig(merge(defaultConfig(), { push }));
+  checkPushCredentials(cfg.push);
+  return cfg;
+};
 function refused(push: unknown, key: string, problem: RegExp, secret?: string): void {
   assert.throws(() => validate(push), (e: unknown) => {
     assert.ok(e instanceof ConfigError, String(e));

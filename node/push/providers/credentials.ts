@@ -11,7 +11,7 @@
  */
 import { createECDH, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { PushProvidersConfig } from '../push_config.js';
+import type { PushProvidersConfig } from '../../config/types.js';
 
 export class PushCredentialError extends Error {
   override name = 'PushCredentialError';
