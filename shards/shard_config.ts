@@ -2,11 +2,12 @@
  * What a socket shard is configured with: the limits it enforces per connection and
  * the auth settings it verifies tokens with. These are the shard's own types, so that
  * shards/ does not import the node's config (node/ sits above shards/: docs/ARCHITECTURE.md);
- * node/config.ts's `Config['limits']` and `Config['auth']` satisfy them structurally,
- * and the host hands its sections over as they are (ShardInit in messages.ts).
+ * the node's `Config['limits']` is ShardLimits plus the host's own limits
+ * (node/config/types.ts), `Config['auth']` satisfies ShardAuth structurally, and the
+ * host hands its sections over as they are (ShardInit in messages.ts).
  *
  * Only the limits a shard reads are listed: add a field here when shards/ starts
- * reading it (its meaning and default are documented in node/config.ts).
+ * reading it (its default and what it does: node/config/defaults.ts, docs.ts).
  */
 import type { KeySpec } from '../node/auth/types.js';
 

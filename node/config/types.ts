@@ -3,6 +3,7 @@
  * default: defaults.ts and docs.ts beside this file).
  */
 import type { ClusterConfig } from '../cluster_config.js';
+import type { ShardLimits } from '../../shards/shard_config.js';
 export interface TlsConfig {
   certFile: string;
   keyFile: string;
@@ -18,39 +19,18 @@ export interface Config {
   shards: { count: number };
   /** The piscina task pool (EdDSA token verification); 0 threads = one per core. */
   tasks: { threads: number };
-  limits: {
-    /** Largest WebSocket frame accepted; bigger frames close the socket with 1009. */
-    maxFrameBytes: number;
-    /** Largest body + meta of one message. */
-    maxMessageBytes: number;
-    /** Token bucket per connection for Send frames: refill rate and burst. */
-    sendRatePerSec: number;
-    sendBurst: number;
-    /** Token bucket per connection for all other frames. */
-    frameRatePerSec: number;
-    frameBurst: number;
-    /** A socket with no inbound frame (pongs count) for this long is closed with 4002. */
-    idleTimeoutMs: number;
-    /** Interval of server pings. */
-    heartbeatMs: number;
-    defaultSyncPage: number;
-    maxSyncPage: number;
-    maxHistoryPage: number;
-    /** Outbound bytes buffered per socket before it is closed as a slow consumer (4003). */
-    maxBackpressureBytes: number;
-    maxConversationMembers: number;
-    /** Most in-flight sends per connection awaiting their ack. */
-    maxInflightSends: number;
-    /** Users one connection may watch with presence_subscribe (interest-scoped presence). */
-    maxPresenceSubscriptions: number;
+  /**
+   * Limits: what a socket shard enforces per connection (shards/shard_config.ts
+   * ShardLimits: frame size, rate buckets, idle, pages, backpressure, in-flight sends,
+   * presence subscriptions, typing) and what the host enforces.
+   */
+  limits: ShardLimits & {
     /** A user whose last connection closed counts as online this long, so a reconnect is no flap. */
     presenceOfflineDebounceMs: number;
     /** At most one presence push per subscriber per interval; changes in between are batched. */
     presenceIntervalMs: number;
     /** At most one group_receipts push per conversation and sender per interval. */
     groupReceiptIntervalMs: number;
-    /** A connection's typing notices are forwarded at most once per interval (others dropped). */
-    typingIntervalMs: number;
     /** A typing indicator expires this long after the notice (Typing.until_ms). */
     typingTtlMs: number;
     /**
