@@ -6,8 +6,15 @@
  * code, and the node's RSS and CPU. `--find-max` steps the rate up until p99 send->ack
  * passes a bound or throughput stops rising.
  *
- * The load generator runs in this one process, on the same 2 cores as the node; its
- * own CPU use is reported so a saturated client is visible.
+ * The load generator runs in this one process, on the same 2 cores as the node. It
+ * writes prepared frames and peeks replies (chat/fast_loop.ts) so it costs far less
+ * than the node per message; `--legacy-client` runs the old `ws` + protobuf-es client
+ * instead, for comparison. Every step reports CPU per durable message for the node
+ * (per thread role, from /proc) and for the client, the host main loop's delay
+ * (p50/p99/max) and messages per store commit; `--profile` adds the node's top
+ * self-time functions (V8 sampling profiler in every thread, over the step only).
+ * After the load, the raw SQLite ceiling (the node's own store, closed loop, at the
+ * rows per commit the node reached) is measured and the node's rate given as a ratio.
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,16 +22,22 @@ import { randomBytes } from 'node:crypto';
 import { checkKnown, num, bool, str, type Flags, seconds } from '../ops/lib/args.js';
 import { startBenchNode, minter } from './lib/bench_node.js';
 import { openPairs, closePairs } from './chat/pairs.js';
-import { OpenLoopChat, type StepResult } from './chat/open_loop.js';
+import { OpenLoopChat, type StepResult, type StepOptions } from './chat/open_loop.js';
+import { openFastPairs, closeFastPairs } from './chat/fast_pairs.js';
+import { FastOpenLoop } from './chat/fast_loop.js';
+import { NodeProbe } from './lib/node_probe.js';
+import { StepMeter, type StepCost } from './lib/step_meter.js';
+import { sqliteCeiling, type CeilingResult } from './lib/sqlite_ceiling.js';
+import { printSteps, stepCharts, stepTables, type StepRow } from './lib/one_node_report.js';
 import { ProcWatcher } from './lib/proc_stats.js';
 import { machineInfo, resultDir, writeJson } from '../ops/lib/results.js';
-import { table, fmt } from './lib/table.js';
+import { fmt } from './lib/table.js';
 import { writeReport } from '../ops/report/html.js';
-import { storeCallsPerMessage, storeSnapshot, type StoreCallRow } from './lib/store_calls.js';
+import { storeCallsPerMessage, storeSnapshot } from './lib/store_calls.js';
 import { startPrivateCassandra, testKeyspace, type PrivateCassandra } from '../node/store/cassandra_test_env.js';
 import { LOCAL_DATACENTER } from '../ops/cassandra/index.js';
 
-export const ONE_NODE_FLAGS = ['rate', 'duration', 'pairs', 'body-bytes', 'drain', 'shards', 'find-max', 'max-p99', 'start-rate', 'step-factor', 'step-duration', 'max-rate', 'smoke', 'out', 'cassandra', 'writer-concurrency', 'warmup', 'unguarded'];
+export const ONE_NODE_FLAGS = ['rate', 'duration', 'pairs', 'body-bytes', 'drain', 'shards', 'find-max', 'max-p99', 'start-rate', 'step-factor', 'step-duration', 'max-rate', 'smoke', 'out', 'cassandra', 'writer-concurrency', 'warmup', 'unguarded', 'profile', 'legacy-client', 'ceiling-seconds'];
 
 export interface OneNodeConfig {
   rate: number;
@@ -47,6 +60,12 @@ export interface OneNodeConfig {
   warmupSec: number;
   /** --unguarded: store.cassandra.guardSeqs false, to measure what the seq guard costs. */
   unguarded: boolean;
+  /** Sample the node's threads with the V8 profiler during each step and print the top functions. */
+  profile: boolean;
+  /** The old ws + protobuf-es client instead of the prepared-frame one (to compare their cost). */
+  legacyClient: boolean;
+  /** Seconds of the raw SQLite ceiling run after the load (0: skip; always skipped on Cassandra). */
+  ceilingSec: number;
 }
 
 export function oneNodeConfig(flags: Flags): OneNodeConfig {
@@ -69,6 +88,9 @@ export function oneNodeConfig(flags: Flags): OneNodeConfig {
     writerConcurrency: num(flags, 'writer-concurrency', 0),
     warmupSec: seconds(flags, 'warmup', bool(flags, 'cassandra') && !smoke ? 15 : 0),
     unguarded: bool(flags, 'unguarded'),
+    profile: bool(flags, 'profile'),
+    legacyClient: bool(flags, 'legacy-client'),
+    ceilingSec: num(flags, 'ceiling-seconds', smoke ? 1 : 5),
   };
   if (cfg.unguarded && !cfg.cassandra) throw new Error('--unguarded applies to --cassandra (SQLite refuses a taken seq in its transaction, at no extra round trip)');
   if (cfg.rate <= 0 || cfg.durationSec <= 0 || cfg.pairs < 1) throw new Error('--rate, --duration and --pairs must be positive');
@@ -103,29 +125,40 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
         },
       }
     : {};
+  // The probe is inert until a command is sent; it names the node's threads for the per-thread CPU figures.
+  const probe = new NodeProbe();
   const node = await startBenchNode({
     shards: cfg.shards ?? undefined,
     config: { store: { ...store, ...(cfg.writerConcurrency > 0 ? { batch: { concurrency: cfg.writerConcurrency } } : {}) } },
+    env: probe.env(),
   });
   const watcher = new ProcWatcher(node.proc.pid!).start();
   const tag = `b${randomBytes(3).toString('hex')}`;
-  let pairs: Awaited<ReturnType<typeof openPairs>> = [];
+  let close = (): void => {};
   const steps: StepRow[] = [];
   const perSecond: Array<{ step: number; tSec: number; sent: number; acked: number; delivered: number; errors: number; inflight: number; rssMiB: number; cpuPct: number }> = [];
   let maxSustainable: { rate: number; durableRate: number; ackP99Ms: number; deliverP99Ms: number } | null = null;
   let stopReason = '';
   try {
     const t = performance.now();
-    pairs = await openPairs({ url: node.url, pairs: cfg.pairs, tag, token: minter(node.secret) });
-    console.log(`connected ${cfg.pairs * 2} sockets in ${fmt(performance.now() - t)} ms; node RSS ${fmt((watcher.mark()?.rssBytes ?? 0) / 2 ** 20)} MiB`);
-    const chat = new OpenLoopChat(pairs, tag, cfg.bodyBytes);
+    let chat: { run(o: StepOptions): Promise<StepResult> };
+    if (cfg.legacyClient) {
+      const pairs = await openPairs({ url: node.url, pairs: cfg.pairs, tag, token: minter(node.secret) });
+      close = () => closePairs(pairs);
+      chat = new OpenLoopChat(pairs, tag, cfg.bodyBytes);
+    } else {
+      const pairs = await openFastPairs({ url: node.url, pairs: cfg.pairs, tag, token: minter(node.secret), bodyBytes: cfg.bodyBytes });
+      close = () => closeFastPairs(pairs);
+      chat = new FastOpenLoop(pairs);
+    }
+    console.log(`connected ${cfg.pairs * 2} sockets (${cfg.legacyClient ? 'legacy ws + protobuf-es client' : 'prepared-frame client'}) in ${fmt(performance.now() - t)} ms; node RSS ${fmt((watcher.mark()?.rssBytes ?? 0) / 2 ** 20)} MiB`);
+    const meter = new StepMeter(node.proc.pid!, node.httpUrl, probe, cfg.profile);
 
     const runStep = async (rate: number, durationSec: number): Promise<StepResult> => {
       const stepNo = steps.length + 1;
       const mark = watcher.mark();
       const store0 = await storeSnapshot(node.httpUrl);
-      const cpu0 = process.cpuUsage();
-      const w0 = performance.now();
+      await meter.begin();
       let prev = { sent: 0, acked: 0, delivered: 0 };
       const r = await chat.run({
         rate,
@@ -141,11 +174,11 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
           prev = p;
         },
       });
-      const cu = process.cpuUsage(cpu0);
-      const clientCpuPct = Math.round(((cu.user + cu.system) / 1000 / (performance.now() - w0)) * 100);
+      const cost: StepCost = await meter.end(r.acked);
       const storeCalls = storeCallsPerMessage(store0, await storeSnapshot(node.httpUrl), r.acked);
       if (storeCalls.length) console.log(`  store per durable message: ${storeCalls.map((c) => `${c.call} ${c.perMessage}${c.meanMs ? ` (${c.meanMs} ms)` : ''}`).join(', ')}`);
-      steps.push({ ...r, server: watcher.since(mark), clientCpuPct, storeCalls });
+      console.log(`  cpu per durable message: node ${fmt(cost.nodeUsPerMsg)} µs (${cost.threads.map((x) => `${x.role}${x.threads > 1 ? `x${x.threads}` : ''} ${fmt(x.usPerMsg)}`).join(', ')}), client ${fmt(cost.clientUsPerMsg)} µs; main loop delay p50 ${fmt(cost.loopDelay?.p50Ms ?? -1)} / p99 ${fmt(cost.loopDelay?.p99Ms ?? -1)} / max ${fmt(cost.loopDelay?.maxMs ?? -1)} ms; ${cost.msgsPerCommit ?? '?'} msgs per commit`);
+      steps.push({ ...r, server: watcher.since(mark), clientCpuPct: cost.clientCpuPct, storeCalls, cost });
       return r;
     };
 
@@ -186,14 +219,25 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
       }
     }
   } finally {
-    closePairs(pairs);
+    close();
     watcher.stop();
     await node.stop();
     node.cleanup();
+    probe.cleanup();
     await cassandra?.destroy();
   }
 
-  printSummary(steps, cfg, maxSustainable, stopReason);
+  // The raw ceiling at the rows per commit the node reached in the step that counts
+  // (the max sustainable one, else the last), measured with the node stopped.
+  let ceiling: (CeilingResult & { nodeDurableRate: number; ratio: number }) | null = null;
+  const ref = steps.find((s) => maxSustainable && s.targetRate === maxSustainable.rate) ?? steps.at(-1);
+  if (!cfg.cassandra && cfg.ceilingSec > 0 && ref?.cost.msgsPerCommit) {
+    console.log(`raw SQLite ceiling: the node's store, closed loop, ${ref.cost.msgsPerCommit} rows per commit, ${cfg.ceilingSec} s...`);
+    const c = await sqliteCeiling({ rowsPerCommit: ref.cost.msgsPerCommit, seconds: cfg.ceilingSec, conversations: cfg.pairs, bodyBytes: cfg.bodyBytes });
+    ceiling = { ...c, nodeDurableRate: Math.round(ref.durableRate), ratio: Math.round((ref.durableRate / c.msgsPerSec) * 1000) / 1000 };
+  }
+
+  printSteps(steps, cfg, maxSustainable, stopReason, ceiling);
   const dir = resultDir(cfg.findMax ? 'one-node-find-max' : 'one-node', startedAt, flags.has('out') ? path.resolve(str(flags, 'out', '')) : undefined);
   const envelope = {
     scenario: cfg.findMax ? 'one-node --find-max' : 'one-node',
@@ -202,14 +246,15 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
     command: argv.join(' '),
     machine,
     config: { ...cfg, encoding: 'proto', store: cfg.cassandra ? `cassandra (private local node, CL ONE, commitlog batch, guardSeqs ${!cfg.unguarded})` : 'sqlite (embedded)', writerConcurrency: cfg.writerConcurrency || 'node default', connections: cfg.pairs * 2, clientProcesses: 1 },
-    figures: { steps, maxSustainable, stopReason: stopReason || null, perSecond, serverTimeline: watcher.timeline },
+    figures: { steps, maxSustainable, stopReason: stopReason || null, ceiling, perSecond, serverTimeline: watcher.timeline },
   };
   writeJson(path.join(dir, 'result.json'), envelope);
   writeReport(path.join(dir, 'report.html'), {
     title: `Switchboard ${envelope.scenario}`,
     envelope,
-    tables: [summaryTable(steps)],
+    tables: stepTables(steps),
     charts: [
+      ...stepCharts(steps),
       { title: 'send -> ack latency by percentile', xLabel: 'percentile', yLabel: 'ms', xKind: 'nines', logY: true, series: steps.map((s) => ({ label: `${fmt(s.targetRate)} msg/s`, points: s.ackCurve })) },
       { title: 'send -> deliver latency by percentile', xLabel: 'percentile', yLabel: 'ms', xKind: 'nines', logY: true, series: steps.map((s) => ({ label: `${fmt(s.targetRate)} msg/s`, points: s.deliverCurve })) },
       { title: 'node RSS over time', xLabel: 's', yLabel: 'MiB', series: [{ label: 'RSS', points: watcher.timeline.map((p) => [p.tSec, p.rssMiB]) }] },
@@ -220,32 +265,3 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
   return dir;
 }
 
-type StepRow = StepResult & { server: { cpuPct: number; rssEndMiB: number; rssPeakMiB: number } | null; clientCpuPct: number; storeCalls: StoreCallRow[] };
-
-const SUMMARY_HEADER = ['target/s', 'sent', 'acked', 'durable/s', 'ack p50', 'p90', 'p99', 'p99.9', 'max', 'deliver p50', 'p90', 'p99', 'p99.9', 'max', 'errors', 'node cpu%', 'node rss MiB', 'client cpu%'];
-
-function summaryRows(steps: StepRow[]): Array<Array<string | number>> {
-  return steps.map((s) => [
-    s.targetRate, s.sent, s.acked, s.durableRate,
-    s.ack.p50Ms, s.ack.p90Ms, s.ack.p99Ms, s.ack.p999Ms, s.ack.maxMs,
-    s.deliver.p50Ms, s.deliver.p90Ms, s.deliver.p99Ms, s.deliver.p999Ms, s.deliver.maxMs,
-    Object.values(s.errors).reduce((a, b) => a + b, 0),
-    s.server?.cpuPct ?? -1, s.server?.rssEndMiB ?? -1, s.clientCpuPct,
-  ]);
-}
-
-function summaryTable(steps: StepRow[]): { title: string; header: string[]; rows: Array<Array<string | number>> } {
-  return { title: 'Steps (latencies in ms from the scheduled send time)', header: SUMMARY_HEADER, rows: summaryRows(steps) };
-}
-
-function printSummary(steps: StepRow[], cfg: OneNodeConfig, max: { rate: number; durableRate: number } | null, stopReason: string): void {
-  console.log('');
-  console.log(table(SUMMARY_HEADER, summaryRows(steps)));
-  console.log('(latencies in ms, measured from the scheduled send time; cpu% is of one core, 200% = both cores)');
-  for (const [i, s] of steps.entries()) {
-    const errs = Object.entries(s.errors);
-    if (errs.length) console.log(`errors in step ${i + 1}: ${errs.map(([k, v]) => `${k}=${v}`).join(' ')}`);
-    if (s.scheduleLag.p99Ms > 5) console.log(`step ${i + 1}: the load generator ran late (schedule lag p99 ${fmt(s.scheduleLag.p99Ms)} ms): it is CPU-bound; latencies include that`);
-  }
-  if (cfg.findMax) console.log(`max sustainable: ${max ? `${fmt(max.durableRate)} durable msg/s (target ${fmt(max.rate)})` : 'none of the steps met the bound'}; stopped: ${stopReason}`);
-}

@@ -35,6 +35,8 @@ export interface BenchNodeOptions {
   nodeId?: string;
   /** Share one HS256 secret across nodes so one token works on any of them. */
   secret?: string;
+  /** Extra environment for the node process (the thread probe: node_probe.ts). */
+  env?: Record<string, string>;
 }
 
 export function benchConfig(o: BenchNodeOptions): Record<string, unknown> {
@@ -49,7 +51,7 @@ export function benchConfig(o: BenchNodeOptions): Record<string, unknown> {
 
 export async function startBenchNode(o: BenchNodeOptions = {}): Promise<TestNode> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-bench-'));
-  return TestNode.start({ config: benchConfig(o), dataDir, secret: o.secret });
+  return TestNode.start({ config: benchConfig(o), dataDir, secret: o.secret, env: o.env });
 }
 
 /** A token minter bound to one secret; the spec object is reused so the key is imported once. */

@@ -1,0 +1,207 @@
+/**
+ * The open-loop 1:1 chat load on prepared bytes (FastWs + chat_frames.ts), with the
+ * same contract as open_loop.ts: message i of a step is scheduled at t0 + i/rate and
+ * its latencies count from that intended time (no coordinated omission), and how
+ * late the client itself ran is reported (scheduleLag).
+ *
+ * What keeps its CPU per message low: no object, promise or closure per message (a
+ * step's state is one byte per message in a typed array, the intended time is computed
+ * from the index), no encoder (the send frame is a template with the id patched in),
+ * no decoder (replies are peeked for kind and id), the messages due for one sender in
+ * one timer tick go out in one write, and histograms are HDR (a few array ops per value).
+ */
+import { performance } from 'node:perf_hooks';
+import { Latency } from '../lib/latency.js';
+import type { Progress, StepOptions, StepResult } from './open_loop.js';
+import type { FastPair } from './fast_pairs.js';
+import { peek, writeId, errorCode, KIND_SEND_ACK, KIND_MESSAGE, KIND_ERROR, STEP_SPAN } from '../loadgen/chat_frames.js';
+
+const ACKED = 1;
+const DELIVERED = 2;
+const FAILED = 4;
+
+export class FastOpenLoop {
+  private readonly ack = new Latency();
+  private readonly deliver = new Latency();
+  private readonly lag = new Latency();
+  private state = new Uint8Array(0);
+  private errors: Record<string, number> = {};
+  private sent = 0;
+  private acked = 0;
+  private delivered = 0;
+  /** Messages with nothing more to wait for (acked and delivered, or failed). */
+  private finished = 0;
+  private stale = 0;
+  private lastAckAt = 0;
+  private lastDeliverAt = 0;
+  private step = 0;
+  private t0 = 0;
+  private interval = 1;
+  private running = false;
+
+  constructor(private readonly pairs: FastPair[]) {
+    for (const p of pairs) {
+      p.sender.onMessage = (buf, s, e) => this.onFrame(buf, s, e);
+      p.recipient.onMessage = (buf, s, e) => this.onFrame(buf, s, e);
+      const closed = (code: number): void => {
+        if (this.running) this.count(`closed_${code}`);
+      };
+      p.sender.onClose = closed;
+      p.recipient.onClose = closed;
+    }
+  }
+
+  private count(code: string): void {
+    this.errors[code] = (this.errors[code] ?? 0) + 1;
+  }
+
+  private onFrame(buf: Buffer, s: number, e: number): void {
+    const f = peek(buf, s, e);
+    if (f.kind !== KIND_SEND_ACK && f.kind !== KIND_MESSAGE && f.kind !== KIND_ERROR) return; // receipts, presence: not this load
+    const id = f.id;
+    const i = id - this.step * STEP_SPAN;
+    if (id < 0 || i < 0 || i >= this.sent) {
+      if (f.kind === KIND_ERROR) this.count(errorCode(buf, s, e));
+      else this.stale++;
+      return;
+    }
+    const st = this.state[i];
+    const now = performance.now();
+    if (f.kind === KIND_SEND_ACK) {
+      if (st & ACKED) return this.count('duplicate_ack');
+      this.state[i] = st | ACKED;
+      this.acked++;
+      this.lastAckAt = now;
+      this.ack.recordMs(now - (this.t0 + i * this.interval));
+      if (st & DELIVERED) this.finished++;
+    } else if (f.kind === KIND_MESSAGE) {
+      if (st & DELIVERED) return this.count('duplicate_delivery');
+      this.state[i] = st | DELIVERED;
+      this.delivered++;
+      this.lastDeliverAt = now;
+      this.deliver.recordMs(now - (this.t0 + i * this.interval));
+      if (st & ACKED) this.finished++;
+    } else {
+      this.count(errorCode(buf, s, e));
+      if (!(st & FAILED)) {
+        this.state[i] = st | FAILED;
+        this.finished++;
+      }
+    }
+  }
+
+  /** The last step's histograms, encoded for merging across client processes. */
+  encoded(): Record<string, string> {
+    return { ack: this.ack.encode(), deliver: this.deliver.encode(), lag: this.lag.encode() };
+  }
+
+  async run(o: StepOptions): Promise<StepResult> {
+    this.step++;
+    this.ack.reset();
+    this.deliver.reset();
+    this.lag.reset();
+    this.errors = {};
+    this.sent = this.acked = this.delivered = this.finished = this.stale = 0;
+    const total = Math.max(1, Math.round(o.rate * o.durationSec));
+    if (total >= STEP_SPAN) throw new Error('too many messages in one step');
+    this.state = new Uint8Array(total);
+    this.interval = 1000 / o.rate;
+    this.t0 = performance.now() + 5;
+    this.lastAckAt = this.lastDeliverAt = this.t0;
+    this.running = true;
+    const progress = setInterval(() => {
+      const p: Progress = {
+        tSec: Math.round((performance.now() - this.t0) / 1000),
+        sent: this.sent,
+        acked: this.acked,
+        delivered: this.delivered,
+        errors: Object.values(this.errors).reduce((a, b) => a + b, 0),
+        inflight: this.sent - this.finished,
+      };
+      o.onSecond?.(p);
+    }, 1000);
+    try {
+      await this.schedule(total);
+      const deadline = performance.now() + o.drainMs;
+      while (this.finished < this.sent && performance.now() < deadline) await sleep(10);
+    } finally {
+      clearInterval(progress);
+      this.running = false;
+    }
+    let unacked = 0;
+    let undelivered = 0;
+    for (let i = 0; i < this.sent; i++) {
+      const st = this.state[i];
+      if (st & FAILED) continue;
+      if (!(st & ACKED)) unacked++;
+      if (!(st & DELIVERED)) undelivered++;
+    }
+    if (unacked) this.errors.no_ack_in_time = unacked;
+    if (undelivered) this.errors.not_delivered_in_time = undelivered;
+    const span = (t: number): number => Math.max(0.001, (t - this.t0) / 1000);
+    // Replies after this point belong to a finished step: counted stale by the next one.
+    this.sent = 0;
+    const sent = total;
+    return {
+      targetRate: o.rate,
+      durationSec: o.durationSec,
+      sent,
+      acked: this.acked,
+      delivered: this.delivered,
+      durableRate: this.acked / span(this.lastAckAt),
+      deliveredRate: this.delivered / span(this.lastDeliverAt),
+      unacked,
+      undelivered,
+      errors: { ...this.errors },
+      ack: this.ack.summary(),
+      deliver: this.deliver.summary(),
+      scheduleLag: this.lag.summary(),
+      ackCurve: this.ack.curve(),
+      deliverCurve: this.deliver.curve(),
+      stale: this.stale,
+    };
+  }
+
+  /** Each timer tick: send every message now due, one write per sender, then sleep until the next is due. */
+  private schedule(total: number): Promise<void> {
+    const pairs = this.pairs;
+    const np = pairs.length;
+    return new Promise((resolve) => {
+      const tick = (): void => {
+        const now = performance.now();
+        const first = this.sent;
+        // Due: every i with t0 + i*interval <= now.
+        const due = Math.min(total, Math.floor((now - this.t0) / this.interval) + 1);
+        if (due > first) {
+          const stepBase = this.step * STEP_SPAN;
+          const lanes = Math.min(np, due - first);
+          for (let k = 0; k < lanes; k++) {
+            const pair = pairs[(first + k) % np];
+            const n = Math.ceil((due - first - k) / np);
+            const tpl = pair.send;
+            const len = tpl.frame.length;
+            const out = Buffer.allocUnsafe(len * n);
+            for (let m = 0; m < n; m++) {
+              const i = first + k + m * np;
+              tpl.frame.copy(out, m * len);
+              writeId(out, m * len + tpl.idAt, stepBase + i);
+              this.lag.recordMs(now - (this.t0 + i * this.interval));
+            }
+            if (pair.sender.open) pair.sender.writeRaw(out);
+            else {
+              for (let m = 0; m < n; m++) this.state[first + k + m * np] = FAILED;
+              this.finished += n;
+              this.errors.sender_not_open = (this.errors.sender_not_open ?? 0) + n;
+            }
+          }
+          this.sent = due;
+        }
+        if (due >= total) return resolve();
+        setTimeout(tick, Math.max(0, this.t0 + due * this.interval - performance.now()));
+      };
+      setTimeout(tick, Math.max(0, this.t0 - performance.now()));
+    });
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

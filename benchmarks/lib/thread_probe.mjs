@@ -1,0 +1,67 @@
+// The benchmarks' probe inside the node under test. Loaded only when a bench asks for
+// it: into the main thread by NODE_OPTIONS=--import, into every supervised worker
+// thread by SB_THREAD_PRELOAD (supervisor/ts_worker_boot.mjs; Node 20 runs no --import
+// preload in workers). Plain JS so it loads before tsx is registered.
+//
+// Each thread writes $SB_PROBE_DIR/thread-<tid>.json ({tid, role}) so the bench can
+// name the rows of /proc/<pid>/task (every thread's comm is just "node" on Node 20).
+// Commands: the bench writes one word to $SB_PROBE_DIR/command and sends SIGUSR2;
+// the main thread relays it to every thread over a BroadcastChannel and each thread
+// answers with a file done-<command>-<tid>:
+//   gc              a full collection in every thread (needs --expose-gc)
+//   profile-start   start the V8 sampling profiler in every thread (inspector Session)
+//   profile-stop    stop it and write prof-<tid>.cpuprofile
+import { readlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { isMainThread, workerData, BroadcastChannel } from 'node:worker_threads';
+import { Session } from 'node:inspector';
+import path from 'node:path';
+
+const dir = process.env.SB_PROBE_DIR;
+if (dir) {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  const entry = workerData && typeof workerData.__entry === 'string' ? path.basename(new URL(workerData.__entry).pathname) : null;
+  const keys = workerData && typeof workerData === 'object' ? Object.keys(workerData) : [];
+  const role = isMainThread
+    ? 'main'
+    : entry === 'shard_main.ts' && typeof workerData.shard === 'number'
+      ? `shard-${workerData.shard}`
+      : entry
+        ? entry.replace(/\.m?ts$/, '')
+        : keys.includes('esbuildVersion')
+          ? 'tsx-loader' // tsx's module hooks thread (one per register())
+          : keys.length === 1 && keys[0] === 'auth'
+            ? 'task-pool' // node/tasks/task_pool.ts (piscina)
+            : keys.length ? `worker(${keys.join(',')})` : 'worker';
+  writeFileSync(path.join(dir, `thread-${tid}.json`), JSON.stringify({ tid, role }));
+  const done = (cmd) => writeFileSync(path.join(dir, `done-${cmd}-${tid}`), '');
+  let session = null;
+  const handle = (cmd) => {
+    if (cmd === 'gc') {
+      globalThis.gc?.();
+      done(cmd);
+    } else if (cmd === 'profile-start' && !session) {
+      session = new Session();
+      session.connect();
+      // 1 ms sampling (V8's default): enough samples in a 10-20 s window for a top list.
+      session.post('Profiler.enable', () => session.post('Profiler.setSamplingInterval', { interval: 1000 }, () => session.post('Profiler.start', () => done(cmd))));
+    } else if (cmd === 'profile-stop' && session) {
+      const s = session;
+      session = null;
+      s.post('Profiler.stop', (err, res) => {
+        if (!err) writeFileSync(path.join(dir, `prof-${tid}.cpuprofile`), JSON.stringify(res.profile));
+        s.disconnect();
+        done(cmd);
+      });
+    }
+  };
+  const bc = new BroadcastChannel('sb-bench-probe');
+  bc.onmessage = (e) => handle(e.data);
+  bc.unref();
+  if (isMainThread) {
+    process.on('SIGUSR2', () => {
+      const cmd = readFileSync(path.join(dir, 'command'), 'utf8').trim();
+      bc.postMessage(cmd);
+      handle(cmd);
+    });
+  }
+}
