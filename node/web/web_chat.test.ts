@@ -141,6 +141,13 @@ test('web chat in Chromium: ticks in order, typing, presence, offline catch-up e
     await waitFor('alice sees them read', async () => (await a.locator('#messages li[data-tick="read"]').count()) === 4);
     await b.screenshot({ path: `${SHOTS}5-bob-back.png` });
 
+    // The browser reports the network gone: the banner says offline at once; back: online.
+    await ctxA.setOffline(true);
+    await waitFor('offline banner', async () => (await a.locator('#banner').getAttribute('data-status')) === 'offline' && (await a.locator('#banner').isVisible()));
+    await a.screenshot({ path: `${SHOTS}6a-alice-offline-banner.png` });
+    await ctxA.setOffline(false);
+    await online(a);
+
     // alice's network fails (every WebSocket is cut at once), she sends, reloads: the
     // message is still pending (IndexedDB). The network returns: it goes out, once.
     let networkDown = true;

@@ -399,3 +399,22 @@ test('typing shows until until_ms, and ends at once when that user\'s message ar
   await t.clock.advance(6001);
   assert.deepEqual(t.client.typingIn(C), [], 'expired');
 });
+
+test('reconnectNow skips the rest of the backoff (the browser says the network is back)', async () => {
+  const t = setup({ random: () => 0.999999 });
+  await t.client.start();
+  await t.clock.advance(0);
+  for (let i = 0; i < 5; i++) {
+    t.server.last.drop(1006);
+    await t.clock.advance(20_000);
+  }
+  t.server.last.drop(1006);
+  await t.clock.advance(10);
+  const n = t.server.sockets.length;
+  t.client.reconnectNow();
+  await t.clock.advance(0);
+  assert.equal(t.server.sockets.length, n + 1, 'a new socket at once');
+  t.client.reconnectNow();
+  await t.clock.advance(0);
+  assert.equal(t.server.sockets.length, n + 1, 'no second socket while one is opening');
+});

@@ -110,6 +110,18 @@ export class Engine extends Emitter<SdkEvents> {
     this.conn?.close(1006, 'dropped by the app');
   }
 
+  /**
+   * The network is back (a browser's `online` event): connect now instead of waiting
+   * out the backoff. Harmless when connected or already connecting.
+   */
+  reconnectNow(): void {
+    if (this.stopped || this.reconnectTimer === null) return;
+    this.o.clock.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.attempt = 0;
+    this.connect();
+  }
+
   protected load(): Promise<void> {
     this.loaded ??= this.o.storage.load().then((s) => {
       if (!s) return;

@@ -45,7 +45,10 @@ async function signIn(user: string): Promise<void> {
   const t = token;
   client = new SwitchboardClient({ url: wsUrl(), auth: { token: async () => t }, tokenVia: 'ticket', storage: new IndexedDbStorage(`${user}/${device}`) });
   client.user = user;
-  client.on('status', (s) => showStatus(s.status, s.retryInMs));
+  client.on('status', (s) => {
+    showStatus(s.status, s.retryInMs);
+    queueRender();
+  });
   for (const ev of ['message', 'outbox', 'receipts', 'conversations', 'resync', 'typing'] as const) client.on(ev, () => queueRender());
   client.on('presence', () => queueRender());
   client.on('conversations', () => watchPeers());
@@ -114,7 +117,7 @@ function render(): void {
       b.setAttribute('aria-current', String(c.id === current));
       const dot = document.createElement('span');
       const peer = c.kind === 'direct' ? c.members.find((u) => u !== me) : undefined;
-      const online = peer ? client!.presenceOf(peer)?.online === true : false;
+      const online = peer && client!.status === 'online' ? client!.presenceOf(peer)?.online === true : false;
       dot.className = `dot${online ? ' online' : ''}`;
       dot.setAttribute('aria-hidden', 'true');
       // Presence is per user: a group has no dot of its own.
@@ -151,7 +154,8 @@ function renderConversation(): void {
   const c = client.conversation(current)!;
   $('conv-title').textContent = title(c, me);
   const peer = c.kind === 'direct' ? c.members.find((u) => u !== me) : undefined;
-  const p = peer ? client.presenceOf(peer) : undefined;
+  // While this page is offline its presence data is stale: show none rather than a guess.
+  const p = peer && client.status === 'online' ? client.presenceOf(peer) : undefined;
   $('conv-presence').textContent =
     c.kind === 'group' ? c.members.join(', ') : !p ? '' : p.online ? 'online' : p.lastSeenHidden || !p.lastSeenMs ? 'offline' : `last seen ${new Date(p.lastSeenMs).toLocaleTimeString()}`;
   const held = client.messages(current);
@@ -310,6 +314,10 @@ function wire(): void {
     void client.history(current, lowest, 50).then(() => queueRender());
   });
   document.addEventListener('visibilitychange', () => queueRender());
+  // The browser knows about the network first: drop a socket it says is cut (the banner
+  // shows at once, not after a missed heartbeat), and reconnect the moment it is back.
+  window.addEventListener('offline', () => client?.disconnect());
+  window.addEventListener('online', () => client?.reconnectNow());
   // Typing indicators expire on the clock, not on an event.
   setInterval(() => {
     if (current && client) $('typing').textContent = typingLine();
