@@ -15,6 +15,10 @@
  * Caps are lifted (providerRatePerSec 1e6) to measure the outbox, not the cap;
  * providerConcurrency stays at the default 100. Results: a table on stdout and
  * results/<timestamp>-push/result.json.
+ *
+ * `--node` measures through a real node instead (benchmarks/push_node.ts): send -> ack
+ * with push off and on, and message -> push end to end (`--unregistered`: push on, no
+ * recipient registered: what the write-ahead and planning cost alone).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -31,6 +35,7 @@ import { FakeApns } from '../node/push/fakes/apns_fake.js';
 import { selfSignedCert } from '../node/push/fakes/tls.js';
 import { apnsDeviceToken, apnsTestKey } from '../node/push/fakes/keys.js';
 import { defaultConfig } from '../node/config.js';
+import { runPushNodeBench } from './push_node.js';
 
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -38,8 +43,9 @@ function pct(sorted: number[], p: number): number {
 }
 
 export async function runPush(flags: Flags, argv: string[]): Promise<unknown> {
-  checkKnown(flags, ['devices', 'rate', 'seconds', 'burst', 'smoke', 'out']);
+  checkKnown(flags, ['devices', 'rate', 'seconds', 'burst', 'smoke', 'out', 'node', 'pairs', 'unregistered']);
   const smoke = flags.has('smoke');
+  if (flags.has('node')) return runNodeMode(flags, argv);
   const devices = num(flags, 'devices', smoke ? 200 : 2000);
   const rate = num(flags, 'rate', smoke ? 200 : 1000);
   const seconds = num(flags, 'seconds', smoke ? 2 : 10);
@@ -162,4 +168,28 @@ export async function runPush(flags: Flags, argv: string[]): Promise<unknown> {
     ],
   });
   return figures;
+}
+
+async function runNodeMode(flags: Flags, argv: string[]): Promise<unknown> {
+  const { startedAt, machine } = startRun();
+  const runs = await runPushNodeBench(flags);
+  finishRun({
+    scenario: 'push-node',
+    startedAt,
+    machine,
+    argv,
+    flags,
+    config: { store: 'sqlite (embedded)', provider: 'APNs client -> fake APNs (HTTP/2 + TLS, loopback)', collapseWindowMs: 0, load: 'open loop over WebSocket (proto), every recipient offline' },
+    figures: runs,
+    tables: [
+      {
+        title: 'through a node: send -> ack with push off / on, message -> push',
+        header: ['push', 'sent', 'acked', 'errors', 'ack p50 ms', 'ack p99 ms', 'pushes', 'push p50 ms', 'push p99 ms'],
+        rows: runs.map((r) => [r.mode, r.sent, r.acked, r.errors, r.ackP50Ms, r.ackP99Ms, r.pushes, r.mode === 'on' ? r.pushP50Ms : '-', r.mode === 'on' ? r.pushP99Ms : '-']),
+      },
+    ],
+    charts: [],
+    notes: ['message -> push runs from the ack\'s server_ts (the message durable) to the fake receiving the request; the two runs use fresh nodes and the same load.'],
+  });
+  return runs;
 }

@@ -53,7 +53,13 @@ describe('push notifications in a 3-node cell', () => {
   });
 
   /** A fresh pair with an FCM-registered offline bob; the conversation id and bob's token. */
-  async function pair(via: number): Promise<{ alice: string; conv: string; token: string }> {
+  interface Pair {
+    alice: string;
+    conv: string;
+    token: string;
+  }
+
+  async function pair(via: number): Promise<Pair> {
     const i = ++n;
     const alice = `alice-${i}`;
     const bob = `bob-${i}`;
@@ -84,7 +90,7 @@ describe('push notifications in a 3-node cell', () => {
 
   it('each pushed message is pushed by one node only: the owner of its conversation', async () => {
     const before = await Promise.all([0, 1, 2].map(sentByNode));
-    const pairs = [];
+    const pairs: Pair[] = [];
     for (let k = 0; k < 12; k++) pairs.push(await pair(k % 3));
     const owners = await Promise.all(pairs.map((p) => cell.ownerOf(p.conv)));
     // Sent through a node that is (mostly) not the owner: the op is forwarded, the owner commits and pushes.
@@ -123,7 +129,7 @@ describe('push notifications in a 3-node cell', () => {
 
   it('the owner SIGKILLed with pushes owed: its successor sends them, none twice', async () => {
     // Conversations owned by one node; one push goes out before the crash, three are owed.
-    const candidates = [];
+    const candidates: Pair[] = [];
     for (let k = 0; k < 24; k++) candidates.push(await pair(k % 3));
     const owners = await Promise.all(candidates.map((p) => cell.ownerOf(p.conv)));
     const victim = owners[0]!;
@@ -135,7 +141,7 @@ describe('push notifications in a 3-node cell', () => {
     await send(other, sentBefore.alice, sentBefore.conv);
     await waitUntil(() => sendsTo(sentBefore.token).length === 1, 15_000, () => 'the push before the crash');
     await fcm.setDown(true);
-    const seqs = [];
+    const seqs: number[] = [];
     for (const p of owed) seqs.push(await send(other, p.alice, p.conv));
     await sleep(500);
     await cell.kill(vi);

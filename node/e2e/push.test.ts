@@ -284,7 +284,7 @@ describe('push notifications, one node', () => {
     const owed = await Promise.all([pair(), pair(), pair()]);
     const owedTokens = await Promise.all(owed.map((p) => registerApnsOverSocket(p.bob)));
     await apns.setDown(true);
-    const seqs = [];
+    const seqs: number[] = [];
     for (const p of owed) seqs.push(await send(p.alice, p.conv, 'owed'));
     await sleep(300);
     await node.kill('SIGKILL');

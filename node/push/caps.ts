@@ -6,6 +6,9 @@
  * both of its keys at once or waits; waiters are served in arrival order per pump.
  */
 
+/** Waiters examined per pump (see pump()). */
+const PUMP_WINDOW = 256;
+
 export interface CapLimit {
   concurrency: number;
   ratePerSec: number;
@@ -82,7 +85,11 @@ export class Caps {
   private pump(): void {
     const now = this.now();
     let next = Infinity;
-    for (let i = 0; i < this.waiters.length; ) {
+    // Only the oldest PUMP_WINDOW waiters are looked at per pump: with thousands queued
+    // behind a full provider (all sharing its key) a full scan per release would be
+    // quadratic; a waiter further back gets its turn as those ahead leave.
+    const scan = Math.min(this.waiters.length, PUMP_WINDOW);
+    for (let i = 0, looked = 0; i < this.waiters.length && looked < scan; looked++) {
       const w = this.waiters[i];
       const at = this.readyAt(w, now);
       if (at > now) {

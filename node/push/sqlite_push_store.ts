@@ -4,10 +4,17 @@
  * transactions stay untouched. WAL with synchronous=FULL like the message store: an
  * owed push written before a message commit is on disk before that commit starts.
  *
- * Group commit: the outbox's writes (owed rows, claims, marks, settles) issued in one
- * event-loop turn run in one transaction on the next turn, so they share one fsync
- * (measured: ~130 pushes/s with a transaction per write, see PUSH.md, Measured).
- * Reads do not wait for it: each write's promise resolves only after its transaction
+ * Two connections to the one file. Owed rows (and registrations) go through one with
+ * synchronous=FULL: an owed row must survive a power loss as surely as the message
+ * commit it precedes. Send claims, marks and settles go through one with
+ * synchronous=NORMAL: in WAL mode a commit there survives a process crash (the OS has
+ * it) but may be lost with the last moments before a power loss, which costs at most a
+ * repeated push after such a loss (PUSH.md), and it spares the node's one thread an
+ * fsync per push (measured: send -> ack p50 5 -> 56 ms with them FULL, PUSH.md).
+ *
+ * Group commit: writes issued in one event-loop turn run in one transaction per
+ * connection on the next turn, so they share one commit (~130 pushes/s with a
+ * transaction per write). Each write's promise resolves only after its transaction
  * committed, and the outbox reads only what it has awaited.
  */
 import Database from 'better-sqlite3';
@@ -57,35 +64,20 @@ interface DeviceRow {
   updated_at: number;
 }
 
-export class SqlitePushStore implements PushStore {
-  readonly kind = 'sqlite';
-  private readonly db: Database.Database;
+/** Writes of one event-loop turn on one connection, committed as one transaction. */
+class GroupCommit {
   private queued: Array<{ run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
-  private prunedAt = 0;
 
-  constructor(readonly path: string) {
-    this.db = new Database(path);
-    try {
-      this.db.pragma('journal_mode = WAL');
-      // FULL: an owed push must be on disk before the message commit it precedes.
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 5000');
-      this.db.exec(SCHEMA);
-    } catch (e) {
-      this.db.close();
-      throw e;
-    }
-  }
+  constructor(readonly db: Database.Database) {}
 
-  /** Run `fn` in the next group transaction; resolves with its result once that committed. */
-  private grouped<T>(fn: () => T): Promise<T> {
+  run<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.queued.length === 0) setImmediate(() => this.flush());
       this.queued.push({ run: fn, resolve: resolve as (v: unknown) => void, reject });
     });
   }
 
-  private flush(): void {
+  flush(): void {
     const batch = this.queued;
     this.queued = [];
     if (batch.length === 0) return;
@@ -100,16 +92,48 @@ export class SqlitePushStore implements PushStore {
       return;
     }
     batch.forEach((b, i) => b.resolve(results[i]));
-    const now = Date.now();
-    if (now - this.prunedAt > PRUNE_EVERY_MS) {
-      this.prunedAt = now;
-      this.prune(now - SEND_RECORD_KEEP_MS);
+  }
+}
+
+export class SqlitePushStore implements PushStore {
+  readonly kind = 'sqlite';
+  /** synchronous=FULL: owed rows, registrations, mutes, dead tokens. */
+  private readonly db: Database.Database;
+  /** synchronous=NORMAL: send claims and marks, settles. */
+  private readonly fast: Database.Database;
+  private readonly durable: GroupCommit;
+  private readonly relaxed: GroupCommit;
+  private prunedAt = 0;
+
+  constructor(readonly path: string) {
+    this.db = new Database(path);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      // FULL: an owed push must be on disk before the message commit it precedes.
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(SCHEMA);
+    } catch (e) {
+      this.db.close();
+      throw e;
     }
+    this.fast = new Database(path);
+    this.fast.pragma('synchronous = NORMAL');
+    this.fast.pragma('busy_timeout = 5000');
+    this.durable = new GroupCommit(this.db);
+    this.relaxed = new GroupCommit(this.fast);
+  }
+
+  private maybePrune(): void {
+    const now = Date.now();
+    if (now - this.prunedAt < PRUNE_EVERY_MS) return;
+    this.prunedAt = now;
+    void this.relaxed.run(() => this.prune(now - SEND_RECORD_KEEP_MS)).catch(() => undefined);
   }
 
   /** Delete send records last touched before `before` (ms since epoch). Returns how many. */
   prune(before: number): number {
-    return this.db.prepare('DELETE FROM push_sends WHERE at < ?').run(before).changes;
+    return this.fast.prepare('DELETE FROM push_sends WHERE at < ?').run(before).changes;
   }
 
   async register(reg: PushRegistration): Promise<RegisterResult> {
@@ -167,7 +191,7 @@ export class SqlitePushStore implements PushStore {
 
   async addOwed(entries: readonly OwedPush[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.grouped(() => this.addOwedNow(entries));
+    await this.durable.run(() => this.addOwedNow(entries));
   }
 
   private addOwedNow(entries: readonly OwedPush[]): void {
@@ -194,22 +218,23 @@ export class SqlitePushStore implements PushStore {
 
   async settle(entries: ReadonlyArray<Pick<OwedPush, 'shard' | 'conversation' | 'seq'>>): Promise<void> {
     if (entries.length === 0) return;
-    const q = this.db.prepare('DELETE FROM push_owed WHERE shard = ? AND conversation = ? AND seq = ?');
-    await this.grouped(() => {
+    const q = this.fast.prepare('DELETE FROM push_owed WHERE shard = ? AND conversation = ? AND seq = ?');
+    await this.relaxed.run(() => {
       for (const e of entries) q.run(e.shard, e.conversation, e.seq);
     });
   }
 
   claimSend(key: SendKey, claimer: string): Promise<ClaimResult> {
-    return this.grouped(() => this.claimNow(key, claimer));
+    this.maybePrune();
+    return this.relaxed.run(() => this.claimNow(key, claimer));
   }
 
   private claimNow(key: SendKey, claimer: string): ClaimResult {
-    const ins = this.db
+    const ins = this.fast
       .prepare('INSERT INTO push_sends (user, device, conversation, seq, claimer, sent, at) VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING')
       .run(key.user, key.device, key.conversation, key.seq, claimer, Date.now());
     if (ins.changes > 0) return { state: 'claimed' };
-    const r = this.db
+    const r = this.fast
       .prepare('SELECT claimer, sent FROM push_sends WHERE user = ? AND device = ? AND conversation = ? AND seq = ?')
       .get(key.user, key.device, key.conversation, key.seq) as { claimer: string; sent: number };
     if (r.sent) return { state: 'sent' };
@@ -217,17 +242,17 @@ export class SqlitePushStore implements PushStore {
   }
 
   takeOverClaim(key: SendKey, from: string, to: string): Promise<boolean> {
-    return this.grouped(
+    return this.relaxed.run(
       () =>
-        this.db
+        this.fast
         .prepare('UPDATE push_sends SET claimer = ?, at = ? WHERE user = ? AND device = ? AND conversation = ? AND seq = ? AND claimer = ? AND sent = 0')
           .run(to, Date.now(), key.user, key.device, key.conversation, key.seq, from).changes > 0,
     );
   }
 
   async markSent(key: SendKey): Promise<void> {
-    await this.grouped(() =>
-      this.db
+    await this.relaxed.run(() =>
+      this.fast
       .prepare(
         `INSERT INTO push_sends (user, device, conversation, seq, claimer, sent, at) VALUES (?, ?, ?, ?, '', 1, ?)
          ON CONFLICT (user, device, conversation, seq) DO UPDATE SET sent = 1, at = excluded.at`,
@@ -242,7 +267,9 @@ export class SqlitePushStore implements PushStore {
   }
 
   async close(): Promise<void> {
-    this.flush();
+    this.durable.flush();
+    this.relaxed.flush();
+    if (this.fast.open) this.fast.close();
     if (this.db.open) this.db.close();
   }
 }
