@@ -24,10 +24,11 @@ import type { StoredMessage } from '../store/types.js';
 import type { RouteTable } from '../routing/route_table.js';
 import type { PeerLink } from '../peers/peer_link.js';
 import type { MemberReceipt } from '../core/ops.js';
+import { isDebug, traceId } from '../../supervisor/log.js';
 
 /** What the receiving end needs of the host's outbox (node/host/outbox.ts): frames already encoded by the owner. */
 export interface EncodedOutbox {
-  deliverEncoded(to: ConnRef[], message: { conversation: string; seq: number }, bytes: Uint8Array, t0?: number): void;
+  deliverEncoded(to: ConnRef[], message: { conversation: string; seq: number; trace?: string }, bytes: Uint8Array, t0?: number): void;
   receipts(to: ConnRef[], receipts: MemberReceipt[]): void;
   pushEncoded(to: ConnRef[], bytes: Uint8Array): void;
 }
@@ -150,7 +151,9 @@ export class ClusterFanout implements FanoutPort {
     const to = this.local(f.users, ex ? (r) => r.shard === ex.socketShard && r.conn === ex.conn : null);
     if (to.length === 0) return;
     const bytes = toBinary(ServerFrameSchema, create(ServerFrameSchema, { kind: { case: 'message', value: m } }));
-    this.d.outbox.deliverEncoded(to, { conversation: m.conversation, seq }, bytes, Number(f.t0Ms));
+    // The message's trace id (docs/LOGS.md), computed only while logging at debug.
+    const trace = isDebug() ? traceId(m.sender, m.senderDevice, m.conversation, m.clientMsgId) : undefined;
+    this.d.outbox.deliverEncoded(to, { conversation: m.conversation, seq, trace }, bytes, Number(f.t0Ms));
   }
 
   onReceipts(f: ReceiptsPush): void {

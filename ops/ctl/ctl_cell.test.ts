@@ -13,6 +13,7 @@ import { ClusterCell } from '../../node/e2e/cluster_harness.js';
 import { openDirect, sleep } from '../../node/e2e/harness.js';
 import { getTestCassandra, type TestCassandra } from '../../node/store/cassandra_test_env.js';
 import { CLOSE_CODES } from '../../protocol/codes.js';
+import { directConversationId } from '../../node/core/ids.js';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -108,6 +109,42 @@ describe('switchboardctl against a 3-node cell', { timeout: 300_000 }, () => {
     const h = await ctl(['trace', conv]);
     assert.match(h.stdout, new RegExp(`shard ${cell.shardOf(conv)} owned by ${owner.node} at epoch ${owner.token}`));
     a.close();
+  });
+
+  it('log-level debug on every node: one trace id from the sender\'s node (node-1) to the owner (node-3) to the recipient\'s node (node-2)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await ctl(['--url', cell.httpUrl(i), 'log-level', 'debug']);
+      assert.equal(r.code, 0, show(r));
+    }
+    await sleep(300);
+    const from = [0, 1, 2].map((i) => cell.nodes[i]!.stderr.length);
+    // A pair whose conversation is owned by neither endpoint's node: three nodes, three hops.
+    let peer = '';
+    for (let i = 0; !peer; i++) if ((await cell.ownerOf(directConversationId('olga', `pete${i}`))) === 'node-3') peer = `pete${i}`;
+    const a = await cell.online(0, 'olga', 'phone');
+    const b = await cell.online(1, peer, 'phone');
+    const conv = await openDirect(a, peer);
+    const ack = await a.call({ kind: { case: 'send', value: { conversation: conv, clientMsgId: 'tr-1', body: 'across' } } });
+    assert.equal(ack.kind.case, 'sendAck');
+    await b.waitFor((f) => f.kind.case === 'message');
+    const owner = (await cell.ownerOf(conv))!;
+    assert.equal(owner, 'node-3');
+    const logOf = (i: number): Array<Record<string, unknown>> =>
+      cell.nodes[i]!.stderr.slice(from[i]).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.conversation === conv);
+    let found: Array<Record<string, unknown> | undefined> = [];
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const ownerIdx = Number(owner.slice('node-'.length)) - 1;
+      found = [logOf(0).find((l) => l.evt === 'send.received'), logOf(ownerIdx).find((l) => l.evt === 'send.stored'), logOf(1).find((l) => l.evt === 'deliver.queued'), logOf(1).find((l) => l.evt === 'deliver.sent')];
+      if (found.every(Boolean) || Date.now() > deadline) break;
+      await sleep(100);
+    }
+    assert.ok(found.every(Boolean), `every stage logged (owner ${owner}): ${JSON.stringify(found)}`);
+    assert.equal(new Set(found.map((l) => l!.trace)).size, 1, `one trace id: ${JSON.stringify(found)}`);
+    assert.deepEqual(found.map((l) => l!.node), ['node-1', owner, 'node-2', 'node-2']);
+    for (let i = 0; i < 3; i++) await ctl(['--url', cell.httpUrl(i), 'log-level', 'info']);
+    a.close();
+    b.close();
   });
 
   it('drain NODE: node-1 drains node-3 through its membership httpUrl; an unknown node is a 404', async () => {
