@@ -11,7 +11,7 @@ async function state<T>(p: Promise<T>): Promise<{ value?: T; error?: unknown } |
 }
 
 test('each call gets a fresh id and the reply with that id settles it, once', async () => {
-  const calls = new PendingCalls<string>(new ManualClock());
+  const calls = new PendingCalls<string>({ clock: new ManualClock() });
   const a = calls.call();
   const b = calls.call();
   assert.notEqual(a.id, b.id);
@@ -26,7 +26,7 @@ test('each call gets a fresh id and the reply with that id settles it, once', as
 
 test('a call without a reply ends at its timeout with the caller-chosen value, and its late reply is ignored', async () => {
   const clock = new ManualClock();
-  const calls = new PendingCalls<string | null>(clock);
+  const calls = new PendingCalls<string | null>({ clock });
   const c = calls.call({ timeoutMs: 100, noReply: () => null });
   clock.advance(99);
   assert.equal(await state(c.reply), 'pending');
@@ -39,7 +39,7 @@ test('a call without a reply ends at its timeout with the caller-chosen value, a
 
 test('a reply before the timeout clears its timer', async () => {
   const clock = new ManualClock();
-  const calls = new PendingCalls<number>(clock);
+  const calls = new PendingCalls<number>({ clock });
   const c = calls.call({ timeoutMs: 50 });
   calls.settle(c.id, 7);
   assert.equal(clock.pending(), 0);
@@ -49,7 +49,7 @@ test('a reply before the timeout clears its timer', async () => {
 
 test('without noReply, a call that ends unanswered rejects with NoReplyError naming why', async () => {
   const clock = new ManualClock();
-  const calls = new PendingCalls<number>(clock);
+  const calls = new PendingCalls<number>({ clock });
   const timed = calls.call({ timeoutMs: 10 });
   const closed = calls.call();
   clock.advance(10);
@@ -63,7 +63,7 @@ test('without noReply, a call that ends unanswered rejects with NoReplyError nam
 });
 
 test('close ends only the calls whose tag it selects (the peer that went away)', async () => {
-  const calls = new PendingCalls<string, string>(new ManualClock());
+  const calls = new PendingCalls<string, string>({ clock: new ManualClock() });
   const noReply = (n: { why: string }) => `no reply: ${n.why}`;
   const toA = calls.call({ tag: 'a', noReply });
   const toB = calls.call({ tag: 'b', noReply });
@@ -76,7 +76,7 @@ test('close ends only the calls whose tag it selects (the peer that went away)',
 
 test('callAs: a newer call under the same id supersedes the open one; the reply goes to the newer', async () => {
   const clock = new ManualClock();
-  const calls = new PendingCalls<string>(clock);
+  const calls = new PendingCalls<string>({ clock });
   const first = calls.callAs(3, { timeoutMs: 100, noReply: (n) => n.why });
   const second = calls.callAs(3, { timeoutMs: 100, noReply: (n) => n.why });
   assert.deepEqual(await state(first), { value: 'superseded' });
@@ -86,7 +86,7 @@ test('callAs: a newer call under the same id supersedes the open one; the reply 
 });
 
 test('a noReply that throws rejects the call instead of leaving it open', async () => {
-  const calls = new PendingCalls<number>(new ManualClock());
+  const calls = new PendingCalls<number>({ clock: new ManualClock() });
   const c = calls.call({
     noReply: () => {
       throw new Error('boom');
@@ -96,4 +96,17 @@ test('a noReply that throws rejects the call instead of leaving it open', async 
   const s = await state(c.reply);
   assert.ok(s !== 'pending' && (s.error as Error).message === 'boom');
   assert.equal(calls.size, 0);
+});
+
+test("the table's noReply answers calls without their own, with the call's tag", async () => {
+  const clock = new ManualClock();
+  const calls = new PendingCalls<string, { peer: string }>({ clock, noReply: (n, tag) => `${n.why} at ${tag?.peer}` });
+  const a = calls.call({ tag: { peer: 'n2' }, timeoutMs: 5 });
+  const b = calls.call({ tag: { peer: 'n3' } });
+  const own = calls.call({ tag: { peer: 'n3' }, noReply: () => 'mine' });
+  clock.advance(5);
+  calls.close('n3 down', (t) => t?.peer === 'n3');
+  assert.deepEqual(await state(a.reply), { value: 'timeout at n2' });
+  assert.deepEqual(await state(b.reply), { value: 'closed at n3' });
+  assert.deepEqual(await state(own.reply), { value: 'mine' });
 });

@@ -85,8 +85,14 @@ export function conversationOfOp(caller: Caller, op: CoreOp): string | null {
 
 export class Forwarder {
   readonly stats: ForwarderStats = { forwarded: 0, local: 0, refused: 0, timedOut: 0, served: 0 };
-  /** Ops forwarded from here, waiting for their owner's result; tagged with the owner's node id. */
-  private readonly calls = new PendingCalls<CoreResult, string>();
+  /** Ops forwarded from here, waiting for their owner's result; tagged with the owner and the shard. */
+  private readonly calls = new PendingCalls<CoreResult, { node: string; shard: number }>({
+    noReply: (n, to) => {
+      if (n.why !== 'timeout') return err('unavailable', `lost the link to ${to?.node} while it ran the op; retry (a resend is deduplicated)`);
+      this.stats.timedOut++;
+      return err('unavailable', `the owner of conversation shard ${to?.shard} (${to?.node}) did not answer in time; retry (a resend is deduplicated)`);
+    },
+  });
   /** Ops other nodes forwarded here that are still running: "node/callId" -> op and start. */
   private readonly serving = new Map<string, { op: string; since: number }>();
 
@@ -110,15 +116,7 @@ export class Forwarder {
       this.stats.refused++;
       return err('unavailable', `the owner of conversation shard ${shard} (${owner.node}) is not reachable; retry`);
     }
-    const { id, reply } = this.calls.call({
-      tag: owner.node,
-      timeoutMs: this.d.callTimeoutMs ?? 10_000,
-      noReply: (n) => {
-        if (n.why !== 'timeout') return err('unavailable', `lost the link to ${owner.node} while it ran the op; retry (a resend is deduplicated)`);
-        this.stats.timedOut++;
-        return err('unavailable', `the owner of conversation shard ${shard} (${owner.node}) did not answer in time; retry (a resend is deduplicated)`);
-      },
-    });
+    const { id, reply } = this.calls.call({ tag: { node: owner.node, shard }, timeoutMs: this.d.callTimeoutMs ?? 10_000 });
     const callId = BigInt(id);
     const origin = { node: this.d.self, user: caller.user, device: caller.device, socketShard: caller.conn?.shard ?? 0, conn: caller.conn?.conn ?? 0 };
     const t0Ms = BigInt(Math.round(caller.t0 ?? 0));
@@ -141,7 +139,7 @@ export class Forwarder {
 
   /** The link to `node` went down: its calls will not be answered. */
   linkDown(node: string): void {
-    this.calls.close(`link to ${node} down`, (owner) => owner === node);
+    this.calls.close(`link to ${node} down`, (to) => to?.node === node);
   }
 
   // ------------------------------------------------------------------ owner side
