@@ -124,6 +124,17 @@ export class SqlitePushStore implements PushStore {
     this.relaxed = new GroupCommit(this.fast);
   }
 
+  private readonly statements = new Map<Database.Database, Map<string, Database.Statement>>();
+
+  /** A prepared statement, compiled once per connection (compiling dominated small calls). */
+  private q(db: Database.Database, sql: string): Database.Statement {
+    let m = this.statements.get(db);
+    if (!m) this.statements.set(db, (m = new Map()));
+    let st = m.get(sql);
+    if (!st) m.set(sql, (st = db.prepare(sql)));
+    return st;
+  }
+
   private maybePrune(): void {
     const now = Date.now();
     if (now - this.prunedAt < PRUNE_EVERY_MS) return;
@@ -133,28 +144,27 @@ export class SqlitePushStore implements PushStore {
 
   /** Delete send records last touched before `before` (ms since epoch). Returns how many. */
   prune(before: number): number {
-    return this.fast.prepare('DELETE FROM push_sends WHERE at < ?').run(before).changes;
+    return this.q(this.fast, 'DELETE FROM push_sends WHERE at < ?').run(before).changes;
   }
 
   async register(reg: PushRegistration): Promise<RegisterResult> {
-    if (this.db.prepare('SELECT 1 FROM push_dead_tokens WHERE token_hash = ?').get(tokenHash(reg.platform, reg.token))) return 'dead_token';
-    this.db
-      .prepare(
-        `INSERT INTO push_devices (user, device, platform, token, app_id, mode, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (user, device) DO UPDATE SET platform = excluded.platform, token = excluded.token, app_id = excluded.app_id,
-           mode = excluded.mode, updated_at = excluded.updated_at`,
-      )
-      .run(reg.user, reg.device, reg.platform, reg.token, reg.appId, reg.mode, reg.updatedAt);
+    if (this.q(this.db, 'SELECT 1 FROM push_dead_tokens WHERE token_hash = ?').get(tokenHash(reg.platform, reg.token))) return 'dead_token';
+    this.q(
+      this.db,
+      `INSERT INTO push_devices (user, device, platform, token, app_id, mode, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user, device) DO UPDATE SET platform = excluded.platform, token = excluded.token, app_id = excluded.app_id,
+         mode = excluded.mode, updated_at = excluded.updated_at`,
+    ).run(reg.user, reg.device, reg.platform, reg.token, reg.appId, reg.mode, reg.updatedAt);
     return 'ok';
   }
 
   async unregister(user: string, device: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM push_devices WHERE user = ? AND device = ?').run(user, device).changes > 0;
+    return this.q(this.db, 'DELETE FROM push_devices WHERE user = ? AND device = ?').run(user, device).changes > 0;
   }
 
   async devicesOf(users: readonly string[]): Promise<PushRegistration[]> {
     const out: PushRegistration[] = [];
-    const q = this.db.prepare('SELECT * FROM push_devices WHERE user = ?');
+    const q = this.q(this.db, 'SELECT * FROM push_devices WHERE user = ?');
     for (const u of new Set(users)) for (const r of q.all(u) as DeviceRow[]) out.push(regOf(r));
     return out;
   }
@@ -162,26 +172,25 @@ export class SqlitePushStore implements PushStore {
   async removeDeadToken(user: string, device: string, token: string): Promise<boolean> {
     let removed = false;
     this.db.transaction(() => {
-      const reg = this.db.prepare('SELECT platform FROM push_devices WHERE user = ? AND device = ? AND token = ?').get(user, device, token) as { platform: string } | undefined;
+      const reg = this.q(this.db, 'SELECT platform FROM push_devices WHERE user = ? AND device = ? AND token = ?').get(user, device, token) as { platform: string } | undefined;
       if (reg) {
-        this.db.prepare('INSERT INTO push_dead_tokens (token_hash, at) VALUES (?, ?) ON CONFLICT DO NOTHING').run(tokenHash(reg.platform, token), Date.now());
-        removed = this.db.prepare('DELETE FROM push_devices WHERE user = ? AND device = ? AND token = ?').run(user, device, token).changes > 0;
+        this.q(this.db, 'INSERT INTO push_dead_tokens (token_hash, at) VALUES (?, ?) ON CONFLICT DO NOTHING').run(tokenHash(reg.platform, token), Date.now());
+        removed = this.q(this.db, 'DELETE FROM push_devices WHERE user = ? AND device = ? AND token = ?').run(user, device, token).changes > 0;
       }
     })();
     return removed;
   }
 
   async setMute(user: string, conversation: string, untilMs: number): Promise<void> {
-    if (untilMs <= 0) this.db.prepare('DELETE FROM push_mutes WHERE user = ? AND conversation = ?').run(user, conversation);
+    if (untilMs <= 0) this.q(this.db, 'DELETE FROM push_mutes WHERE user = ? AND conversation = ?').run(user, conversation);
     else
-      this.db
-        .prepare('INSERT INTO push_mutes (user, conversation, until) VALUES (?, ?, ?) ON CONFLICT (user, conversation) DO UPDATE SET until = excluded.until')
+      this.q(this.db, 'INSERT INTO push_mutes (user, conversation, until) VALUES (?, ?, ?) ON CONFLICT (user, conversation) DO UPDATE SET until = excluded.until')
         .run(user, conversation, untilMs);
   }
 
   async mutes(users: readonly string[], conversation: string): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    const q = this.db.prepare('SELECT until FROM push_mutes WHERE user = ? AND conversation = ?');
+    const q = this.q(this.db, 'SELECT until FROM push_mutes WHERE user = ? AND conversation = ?');
     for (const u of new Set(users)) {
       const r = q.get(u, conversation) as { until: number } | undefined;
       if (r) out.set(u, r.until);
@@ -195,7 +204,8 @@ export class SqlitePushStore implements PushStore {
   }
 
   private addOwedNow(entries: readonly OwedPush[]): void {
-    const q = this.db.prepare(
+    const q = this.q(
+      this.db,
       `INSERT INTO push_owed (shard, conversation, seq, message_id, sender, sender_device, owed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (shard, conversation, seq) DO UPDATE SET message_id = excluded.message_id, sender = excluded.sender,
          sender_device = excluded.sender_device, owed_at = excluded.owed_at`,
@@ -204,7 +214,7 @@ export class SqlitePushStore implements PushStore {
   }
 
   async owed(shard: number, limit: number): Promise<OwedPush[]> {
-    const rows = this.db.prepare('SELECT * FROM push_owed WHERE shard = ? ORDER BY conversation, seq LIMIT ?').all(shard, limit) as Array<{
+    const rows = this.q(this.db, 'SELECT * FROM push_owed WHERE shard = ? ORDER BY conversation, seq LIMIT ?').all(shard, limit) as Array<{
       shard: number;
       conversation: string;
       seq: number;
@@ -218,7 +228,7 @@ export class SqlitePushStore implements PushStore {
 
   async settle(entries: ReadonlyArray<Pick<OwedPush, 'shard' | 'conversation' | 'seq'>>): Promise<void> {
     if (entries.length === 0) return;
-    const q = this.fast.prepare('DELETE FROM push_owed WHERE shard = ? AND conversation = ? AND seq = ?');
+    const q = this.q(this.fast, 'DELETE FROM push_owed WHERE shard = ? AND conversation = ? AND seq = ?');
     await this.relaxed.run(() => {
       for (const e of entries) q.run(e.shard, e.conversation, e.seq);
     });
@@ -230,12 +240,10 @@ export class SqlitePushStore implements PushStore {
   }
 
   private claimNow(key: SendKey, claimer: string): ClaimResult {
-    const ins = this.fast
-      .prepare('INSERT INTO push_sends (user, device, conversation, seq, claimer, sent, at) VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING')
+    const ins = this.q(this.fast, 'INSERT INTO push_sends (user, device, conversation, seq, claimer, sent, at) VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING')
       .run(key.user, key.device, key.conversation, key.seq, claimer, Date.now());
     if (ins.changes > 0) return { state: 'claimed' };
-    const r = this.fast
-      .prepare('SELECT claimer, sent FROM push_sends WHERE user = ? AND device = ? AND conversation = ? AND seq = ?')
+    const r = this.q(this.fast, 'SELECT claimer, sent FROM push_sends WHERE user = ? AND device = ? AND conversation = ? AND seq = ?')
       .get(key.user, key.device, key.conversation, key.seq) as { claimer: string; sent: number };
     if (r.sent) return { state: 'sent' };
     return r.claimer === claimer ? { state: 'claimed' } : { state: 'held', by: r.claimer };
@@ -244,16 +252,15 @@ export class SqlitePushStore implements PushStore {
   takeOverClaim(key: SendKey, from: string, to: string): Promise<boolean> {
     return this.relaxed.run(
       () =>
-        this.fast
-        .prepare('UPDATE push_sends SET claimer = ?, at = ? WHERE user = ? AND device = ? AND conversation = ? AND seq = ? AND claimer = ? AND sent = 0')
+        this.q(this.fast, 'UPDATE push_sends SET claimer = ?, at = ? WHERE user = ? AND device = ? AND conversation = ? AND seq = ? AND claimer = ? AND sent = 0')
           .run(to, Date.now(), key.user, key.device, key.conversation, key.seq, from).changes > 0,
     );
   }
 
   async markSent(key: SendKey): Promise<void> {
     await this.relaxed.run(() =>
-      this.fast
-      .prepare(
+      this.q(
+        this.fast,
         `INSERT INTO push_sends (user, device, conversation, seq, claimer, sent, at) VALUES (?, ?, ?, ?, '', 1, ?)
          ON CONFLICT (user, device, conversation, seq) DO UPDATE SET sent = 1, at = excluded.at`,
       )
@@ -262,7 +269,7 @@ export class SqlitePushStore implements PushStore {
   }
 
   async lastSent(user: string, device: string, conversation: string): Promise<number> {
-    const r = this.db.prepare('SELECT MAX(seq) AS s FROM push_sends WHERE user = ? AND device = ? AND conversation = ? AND sent = 1').get(user, device, conversation) as { s: number | null };
+    const r = this.q(this.db, 'SELECT MAX(seq) AS s FROM push_sends WHERE user = ? AND device = ? AND conversation = ? AND sent = 1').get(user, device, conversation) as { s: number | null };
     return r.s ?? 0;
   }
 
