@@ -59,11 +59,11 @@ async function token(): Promise<string> {
 const statePath = values.state ?? join(values['data-dir'] ?? './data', 'chat', `${user}-${device}.json`);
 const client = new SwitchboardClient({
   url: values.url!,
+  user,
   auth: { token },
   WebSocket: WebSocket as unknown as WebSocketCtor,
   storage: new FileStorage(statePath),
 });
-client.user = user;
 
 const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' });
 if (process.stdin.isTTY) emitKeypressEvents(process.stdin, rl);

@@ -114,7 +114,9 @@ export class Connection {
    */
   close(asCode = 1000, reason = ''): void {
     try {
-      this.ws.close(1000, reason);
+      // A close reason over 123 bytes makes browsers throw instead of closing: 30 code
+      // points are at most 120 bytes of UTF-8.
+      this.ws.close(1000, [...reason].slice(0, 30).join(''));
     } catch {
       /* already closing */
     }

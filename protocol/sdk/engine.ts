@@ -31,7 +31,7 @@ export class Engine extends Emitter<SdkEvents> {
   user = '';
   device = '';
   status: ConnectionStatus = 'offline';
-  protected readonly o: Required<Omit<ClientOptions, 'WebSocket' | 'fetch' | 'tokenVia'>> & Pick<ClientOptions, 'WebSocket' | 'fetch' | 'tokenVia'>;
+  protected readonly o: Required<Omit<ClientOptions, 'WebSocket' | 'fetch' | 'tokenVia' | 'user'>> & Pick<ClientOptions, 'WebSocket' | 'fetch' | 'tokenVia'>;
   protected readonly convs = new Map<string, Conversation>();
   protected readonly outbox: Outbox;
   protected readonly presenceState = new Map<string, PresenceState>();
@@ -63,6 +63,7 @@ export class Engine extends Emitter<SdkEvents> {
 
   constructor(opts: ClientOptions) {
     super();
+    this.user = opts.user ?? '';
     this.o = {
       storage: new MemoryStorage(),
       encoding: 'json',

@@ -12,6 +12,11 @@ import type { SdkStorage } from './storage.js';
 export interface ClientOptions {
   /** The node's WebSocket endpoint, e.g. ws://127.0.0.1:8080/v1/ws. */
   url: string;
+  /**
+   * Who this device belongs to, when the app knows it: which held messages are its own
+   * (ticks, unread counts) before the first welcome says so. The welcome's user wins.
+   */
+  user?: string;
   auth: Auth;
   /**
    * How a token reaches the node: an Authorization header (Node; needs a WebSocket

@@ -43,8 +43,7 @@ async function signIn(user: string): Promise<void> {
     sessionStorage.setItem('sb.user', user);
   }
   const t = token;
-  client = new SwitchboardClient({ url: wsUrl(), auth: { token: async () => t }, tokenVia: 'ticket', storage: new IndexedDbStorage(`${user}/${device}`) });
-  client.user = user;
+  client = new SwitchboardClient({ url: wsUrl(), user, auth: { token: async () => t }, tokenVia: 'ticket', storage: new IndexedDbStorage(`${user}/${device}`) });
   client.on('status', (s) => {
     showStatus(s.status, s.retryInMs);
     queueRender();
