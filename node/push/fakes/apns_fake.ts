@@ -11,7 +11,7 @@
  *   TooManyProviderTokenUpdates;
  * - the payload: ≤ 4096 bytes (413 PayloadTooLarge), a JSON object with an `aps` dictionary.
  * Tests script answers per device token (410, 400 BadDeviceToken, 429 + Retry-After,
- * 500, 403 ExpiredProviderToken), take it down, and read the records.
+ * 500, 403 ExpiredProviderToken, or no answer at all), take it down, and read the records.
  */
 import http2 from 'node:http2';
 import { randomUUID, type KeyObject } from 'node:crypto';
@@ -104,7 +104,7 @@ export class FakeApns {
           at: this.now(), method: String(headers[':method']), path, headers: flatHeaders(headers as Record<string, string>),
           body, bodyBytes: chunks.reduce((n, c) => n + c.length, 0), status, reason, extra,
         });
-        if (stream.destroyed) return;
+        if (stream.destroyed || status === 0) return;
         const out: http2.OutgoingHttpHeaders = { ':status': status, 'apns-id': String(headers['apns-id'] ?? randomUUID()) };
         if (retryAfter !== undefined) out['retry-after'] = retryAfter;
         if (status === 200) {
@@ -187,6 +187,7 @@ export class FakeApns {
     const scripted = this.scripts.take(token);
     if (scripted) {
       if (scripted.reason === 'ExpiredProviderToken') this.allowNextUpdate = true;
+      if (scripted.hang) return fail(0, 'hung (scripted)');
       return fail(scripted.status, scripted.reason ?? '', scripted.retryAfter);
     }
     return { status: 200, reason: '', extra, body };

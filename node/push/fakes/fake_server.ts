@@ -18,6 +18,8 @@ export interface ScriptedAnswer {
   retryAfter?: string;
   /** How many requests get it (default: every one until cleared). */
   times?: number;
+  /** Never answer (a hung provider): the client's timeout must fire. Recorded with status 0. */
+  hang?: boolean;
 }
 
 /** One request as the fake saw it, and what it answered. */

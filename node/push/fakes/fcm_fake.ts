@@ -66,6 +66,7 @@ export class FakeFcm {
             at: this.now(), method: req.method ?? '', path: req.url ?? '', headers: flatHeaders(req.headers), body, bodyBytes: raw.length,
             status: a.status, reason: a.reason, extra: {},
           });
+          if (a.status === 0) return; // scripted hang: hold the request until the client gives up
           res.writeHead(a.status, { 'content-type': 'application/json', ...(a.retryAfter !== undefined ? { 'retry-after': a.retryAfter } : {}) });
           res.end(JSON.stringify(a.json));
         });
@@ -147,6 +148,7 @@ export class FakeFcm {
     if (android.ttl !== undefined && !/^\d+(\.\d{1,9})?s$/.test(String(android.ttl))) return fcmError(400, 'INVALID_ARGUMENT', "Invalid value at 'message.android.ttl'");
     if (android.priority !== undefined && android.priority !== 'high' && android.priority !== 'normal') return fcmError(400, 'INVALID_ARGUMENT', 'Invalid android.priority');
     const scripted = this.scripts.take(token);
+    if (scripted?.hang) return { status: 0, json: null, reason: 'hung (scripted)' };
     if (scripted) {
       const code = scripted.reason ?? '';
       const status = { 404: 'NOT_FOUND', 400: 'INVALID_ARGUMENT', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE', 403: 'PERMISSION_DENIED' }[scripted.status] ?? 'UNKNOWN';

@@ -24,11 +24,11 @@ describe('APNs provider against the fake APNs', () => {
   const logs: string[] = [];
   const providers: ApnsProvider[] = [];
 
-  const provider = (over: { tokenRefreshMs?: number } = {}): ApnsProvider => {
+  const provider = (over: { tokenRefreshMs?: number; timeoutMs?: number } = {}): ApnsProvider => {
     const cfg = { ...defaultConfig().push.apns, enabled: true, teamId: key.teamId, keyId: key.keyId, topic: 'com.example.chat', keyPem: key.pem };
     const p = new ApnsProvider({
       endpoint: fake.url, topic: cfg.topic, credentials: loadApnsCredentials(cfg), tokenRefreshMs: over.tokenRefreshMs ?? cfg.tokenRefreshMs,
-      timeoutMs: 5000, ca: tls.cert, now: () => clock, log: (level, msg, fields) => logs.push(JSON.stringify({ level, msg, ...fields })),
+      timeoutMs: over.timeoutMs ?? 5000, ca: tls.cert, now: () => clock, log: (level, msg, fields) => logs.push(JSON.stringify({ level, msg, ...fields })),
     });
     providers.push(p);
     return p;
@@ -172,6 +172,19 @@ describe('APNs provider against the fake APNs', () => {
     await fake.setDown(false);
     assert.deepEqual(await p.send(request()), { kind: 'sent', status: 200 });
     assert.ok(p.connects >= 2, 'a new session after the fake came back');
+    await done();
+  });
+
+  it('an APNs that never answers: retry with status 0 after timeoutMs; the session serves the next push', async () => {
+    const p = provider({ timeoutMs: 300 });
+    const req = request();
+    fake.script(req.device.token, { status: 0, hang: true });
+    const out = await p.send(req);
+    assert.equal(out.kind, 'retry');
+    assert.equal(out.status, 0);
+    assert.match((out as { reason: string }).reason, /no answer within 300 ms/);
+    assert.deepEqual(await p.send(request()), { kind: 'sent', status: 200 });
+    assert.equal(p.connects, 1);
     await done();
   });
 

@@ -21,11 +21,11 @@ describe('FCM provider against the fake FCM', () => {
   const logs: string[] = [];
   const providers: FcmProvider[] = [];
 
-  const provider = (): FcmProvider => {
+  const provider = (timeoutMs = 5000): FcmProvider => {
     // The fixture's token_uri is Google's; push.fcm.tokenUri points the exchange at the fake.
     const cfg = { ...defaultConfig().push.fcm, enabled: true, serviceAccountJson: sa.json, tokenUri: fake.tokenUri };
     const p = new FcmProvider({
-      endpoint: fake.url, serviceAccount: loadServiceAccount(cfg), timeoutMs: 5000, now: () => clock,
+      endpoint: fake.url, serviceAccount: loadServiceAccount(cfg), timeoutMs, now: () => clock,
       log: (level, msg, fields) => logs.push(JSON.stringify({ level, msg, ...fields })),
     });
     providers.push(p);
@@ -115,12 +115,13 @@ describe('FCM provider against the fake FCM', () => {
     await done();
   });
 
-  it('an INVALID_ARGUMENT about another field (a bad TTL) is rejected, not unregistered', () => {
+  it('an INVALID_ARGUMENT about another field (a bad TTL) is rejected, not unregistered', async () => {
     // The client never builds such a message, so this checks the mapping on FCM's documented body.
     const body = Buffer.from(JSON.stringify({ error: { code: 400, status: 'INVALID_ARGUMENT', message: "Invalid value at 'message.android.ttl'", details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'message.android.ttl' }] }] } }));
     assert.equal(mapFcm({ status: 400, headers: {}, body }, clock).kind, 'rejected');
     const onToken = Buffer.from(JSON.stringify({ error: { code: 400, status: 'INVALID_ARGUMENT', message: 'bad', details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'message.token' }] }] } }));
     assert.equal(mapFcm({ status: 400, headers: {}, body: onToken }, clock).kind, 'unregistered');
+    await done();
   });
 
   it('down (send or token endpoint): retry with status 0; back up: sent', async () => {
@@ -137,6 +138,17 @@ describe('FCM provider against the fake FCM', () => {
     assert.equal(second.kind, 'retry');
     assert.match((second as PushOutcomeWithReason).reason, /transport/);
     await fake.setDown(false);
+    assert.equal((await p.send(request())).kind, 'sent');
+    await done();
+  });
+
+  it('an FCM that never answers: retry with status 0 after timeoutMs', async () => {
+    const p = provider(300);
+    const req = request();
+    fake.script(req.device.token, { status: 0, hang: true });
+    const out = await p.send(req);
+    assert.deepEqual([out.kind, out.status], ['retry', 0]);
+    assert.match((out as PushOutcomeWithReason).reason, /no answer within 300 ms/);
     assert.equal((await p.send(request())).kind, 'sent');
     await done();
   });
