@@ -4,6 +4,7 @@
  * outboxes hold the sends), alice's app is also restarted from its state file while
  * the node is down. Afterwards both hold the same messages in the same order, every
  * message exactly once (as the server stores it), each sender's in the order typed,
+ * also across a graceful drain (goaway, 4001) and restart,
  * and no message was shown (emitted) twice. alice speaks JSON, bob protobuf.
  */
 import { test } from 'node:test';
@@ -88,6 +89,20 @@ test('SDK across a SIGKILLed node: nothing lost, nothing shown twice, the same o
     node = await node.restart();
     for (let i = 25; i < 30; i++) say('bob', i);
 
+    // Then a graceful drain (SIGTERM: goaway with a reconnect delay, close 4001) and a
+    // restart, with sends queued across it.
+    await until('the first batch acked', () => alice.pending(conv).length === 0 && bob.pending(conv).length === 0);
+    const closes: number[] = [];
+    const off = bob.on('status', (st) => st.closeCode !== undefined && closes.push(st.closeCode));
+    await node.stop();
+    for (let i = 30; i < 35; i++) {
+      say('alice', i);
+      say('bob', i);
+    }
+    node = await node.restart();
+    off();
+    assert.equal(closes[0], 4001, 'the drain closed with going_away after its goaway');
+
     const total = typed.alice.length + typed.bob.length;
     await until('every message acked and held by both', () =>
       alice.pending(conv).length === 0 && bob.pending(conv).length === 0 && alice.messages(conv).length === total && bob.messages(conv).length === total,
@@ -98,6 +113,7 @@ test('SDK across a SIGKILLed node: nothing lost, nothing shown twice, the same o
     assert.deepEqual(view(alice), view(bob), 'the same messages at the same seqs in both clients');
     const seqs = alice.messages(conv).map((m) => m.seq);
     assert.deepEqual(seqs, Array.from({ length: total }, (_, i) => i + 1), 'seqs 1..N without a hole');
+    assert.equal(total, 70);
     const bodies = alice.messages(conv).map((m) => m.body);
     assert.equal(new Set(bodies).size, total, 'every body exactly once');
     for (const who of ['alice', 'bob'] as const) {
@@ -121,7 +137,7 @@ test('SDK across a SIGKILLed node: nothing lost, nothing shown twice, the same o
     assert.equal(f.kind.case, 'historyPage');
     if (f.kind.case === 'historyPage') assert.deepEqual(f.kind.value.messages.map((m) => `${Number(m.seq)}:${m.body}`).reverse(), view(bob));
     reader.close();
-    console.log(`# ${total} messages across a SIGKILL and an app restart: ${shown.size} shown once each, 0 twice, 0 lost`);
+    console.log(`# ${total} messages across a SIGKILL, an app restart and a drain: ${shown.size} shown once each, 0 twice, 0 lost`);
   } finally {
     await alice.close();
     await bob.close();
