@@ -29,7 +29,6 @@ import type { FanoutPort } from '../core/fanout_port.js';
 import type { ChatService } from '../core/chat_service.js';
 import type { ConnRef, ConnectionRegistry } from '../core/registry.js';
 import { EtcdRouteTable } from '../routing/route_table_etcd.js';
-import type { Route, RouteChange } from '../routing/route_table.js';
 import { PeerDirectory, PeerServer } from '../peers/peer_server.js';
 import type { LinkFrame } from '../../protocol/gen/cluster_pb.js';
 import { makeEtcdClient } from '../etcd/etcd_client.js';
@@ -39,6 +38,7 @@ import { ShardOwnership } from './ownership.js';
 import { shardOf } from './shard_map.js';
 import { ClusterFence } from './cluster_fence.js';
 import { PeerLinks } from './peer_links.js';
+import { RemotePresence } from './remote_presence.js';
 import { Forwarder } from './forwarder.js';
 import { ClusterFanout, type EncodedOutbox } from './fanout.js';
 import type { CoreOp, CoreResult } from '../core/ops.js';
@@ -64,11 +64,6 @@ export interface ClusterNodeDeps {
   log: Log;
 }
 
-const routeKey = (r: Route): string => `${r.user}\u0000${r.device}\u0000${r.node}`;
-function parseRoute(k: string): Route {
-  const [user, device, node] = k.split('\u0000');
-  return { user, device, node };
-}
 
 /** The services the cluster's children run, by name (see `ClusterNode.services`). */
 export interface ClusterServices {
@@ -90,11 +85,8 @@ export class ClusterNode implements Ownership {
   /** The fence on every write of this node (node/store/write_path.ts). */
   readonly fence: ClusterFence;
   private readonly links: PeerLinks;
-  /**
-   * Routes of other nodes fed to presence as connections ("user\0device\0node"): kept
-   * across restarts of the routes and chat children so nothing is counted twice.
-   */
-  private readonly remoteFed = new Set<string>();
+  /** Routes of other nodes counted as the users' connections by presence. */
+  private readonly remote: RemotePresence;
   /** Shards being released: no new writes while the writer drains them. */
   private readonly releasing = new Set<number>();
   private readonly shardCount: number;
@@ -120,6 +112,7 @@ export class ClusterNode implements Ownership {
       outbox: d.outbox,
       onRemoteDelivered: (c, seq) => d.chat()?.remoteDelivered(c, seq),
     });
+    this.remote = new RemotePresence(this.self, () => d.chat()?.presence ?? null);
     this.fence = new ClusterFence({
       shardOf: (c) => this.shardOf(c),
       heldToken: (s) => this.heldToken(s),
@@ -189,21 +182,7 @@ export class ClusterNode implements Ownership {
 
   /** A (re)started chat service: tell its presence who is connected elsewhere. */
   attachChat(chat: ChatService): void {
-    for (const k of this.remoteFed) chat.presence.remoteOpened(parseRoute(k).user);
-  }
-
-  private onRouteChange(ch: RouteChange): void {
-    const r = ch.route;
-    if (r.node === this.self) return;
-    const k = routeKey(r);
-    if (ch.kind === 'up') {
-      if (this.remoteFed.has(k)) return;
-      this.remoteFed.add(k);
-      this.d.chat()?.presence.remoteOpened(r.user);
-    } else {
-      if (!this.remoteFed.delete(k)) return;
-      this.d.chat()?.presence.remoteClosed(r.user);
-    }
+    this.remote.attach(chat.presence);
   }
 
   // ------------------------------------------------------------------ children
@@ -285,14 +264,13 @@ export class ClusterNode implements Ownership {
       shutdown: 5_000,
       start: serviceChild(() => {
         const r = new EtcdRouteTable({ client: this.services.get('etcd'), lease: this.services.get('lease'), nodeId: this.self, prefix: c.etcd.prefix, ...c.routes, log: this.infoLog });
-        const off = r.onChange((ch) => this.onRouteChange(ch));
+        const off = r.onChange((ch) => this.remote.onRouteChange(ch));
         return {
           start: async () => {
             await r.start();
             this.services.provide('routes', r);
             // Routes that went away while no table ran.
-            const now = new Set(r.remoteRoutes().map(routeKey));
-            for (const k of [...this.remoteFed]) if (!now.has(k)) this.onRouteChange({ kind: 'down', route: parseRoute(k) });
+            this.remote.resync(r.remoteRoutes());
             // Connections opened while no table ran (a restart of this child).
             for (const ref of this.d.registry.all()) {
               try {
