@@ -131,7 +131,7 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   'push.webhook.allowHttp': 'Accept plain-http webhook URLs (local test receivers only).',
   'push.webhook.timeoutMs': 'A webhook with no answer after this long is abandoned and retried later by the outbox (10 s: the backend should answer at once and push asynchronously).',
   'media.enabled': 'Serve media attachments: the media slot and download-URL frames and API, and the media listener thread (tus uploads, signed downloads, GC). node/media/MEDIA.md, PROTOCOL.md §13.',
-  'media.port': 'Port of the media listener (its own node:http server on listen.host, never the socket shards). 0 = any free port, printed on the ready line and carried in every upload and download URL; set a fixed one behind a proxy.',
+  'media.port': 'Port of the media listener (its own node:http server on listen.host, never the socket shards). 0 = any free port, printed on the ready line and carried in every upload and download URL; set a fixed one behind a proxy, and in production so that upload URLs handed out before a restart still work after it.',
   'media.publicUrl': 'Base URL clients reach the media listener at (e.g. `https://media.example.com`). Empty = `http://<listen.host>:<media.port>`.',
   'media.maxBytes': 'Largest upload; a slot for more gets `limit_exceeded`, and an upload that sends more than it declared gets `media_size_mismatch`. 100 MiB: big videos, not a file-share product.',
   'media.quotaBytesPerDay': 'Bytes one user may upload per UTC day (charged at slot creation, given back when an upload fails or expires); past it `quota_exceeded` with `retry_after_ms` until midnight UTC. 0 = no quota. 1 GiB: twice what a very heavy user sends.',

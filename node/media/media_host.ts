@@ -51,7 +51,10 @@ export class MediaHost {
 
   /** Base URL clients reach the media listener at. */
   get publicUrl(): string {
-    return this.o.media.publicUrl !== '' ? this.o.media.publicUrl.replace(/\/+$/, '') : `http://${this.o.host}:${this.o.port}`;
+    if (this.o.media.publicUrl !== '') return this.o.media.publicUrl.replace(/\/+$/, '');
+    // Bound to every interface: loopback is the one address sure to reach it (set publicUrl for clients elsewhere).
+    const host = this.o.host === '0.0.0.0' || this.o.host === '::' ? '127.0.0.1' : this.o.host;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.o.port}`;
   }
 
   /** The running service, or a retryable error while it (re)starts. */
