@@ -7,9 +7,10 @@
 import type { FrameInit } from './connection.js';
 import { Engine } from './engine.js';
 import { newClientMsgId } from './ids.js';
+import { sha256Hex, uploadTus } from './media.js';
 import { MemberRole } from '../gen/client_pb.js';
 import type { Conversation } from './state.js';
-import type { ConversationInfo, OutboxEntry, PresenceState, StoredMessage, Tick } from './types.js';
+import type { ConversationInfo, MediaRef, OutboxEntry, PresenceState, StoredMessage, Tick } from './types.js';
 
 export type { Auth, ClientOptions } from './engine.js';
 
@@ -23,6 +24,33 @@ export class SwitchboardClient extends Engine {
     this.outbox.add(entry);
     void this.persist().then(() => this.outbox.pump(conversation));
     return entry;
+  }
+
+  /**
+   * Send an attachment (PROTOCOL.md §13): ask for a slot, upload the bytes (tus,
+   * resumed after a dropped link, SHA-256 declared so the server checks them), then
+   * queue the message like send(). Needs a connection for the slot; the message itself
+   * then goes through the outbox, so it survives reconnects and restarts.
+   */
+  async sendMedia(conversation: string, bytes: Uint8Array, mime: string, body = '', meta: Record<string, string> = {}): Promise<OutboxEntry> {
+    const sha256 = await sha256Hex(bytes);
+    const f = await this.request({ kind: { case: 'mediaSlot', value: { conversation, size: BigInt(bytes.length), mime, sha256 } } });
+    if (f.kind.case !== 'mediaSlot') throw new Error(`media_slot answered with ${f.kind.case}`);
+    const wait = (ms: number): Promise<void> => new Promise((r) => this.o.clock.setTimeout(r, ms));
+    await uploadTus(f.kind.value.uploadUrl, bytes, this.o.fetch ?? globalThis.fetch, wait);
+    const media: MediaRef = { mediaId: f.kind.value.mediaId, mime, size: bytes.length, sha256, width: 0, height: 0 };
+    const entry: OutboxEntry = { conversation, clientMsgId: newClientMsgId(), body, meta, media, createdAt: this.o.clock.now() };
+    this.conv(conversation);
+    this.outbox.add(entry);
+    void this.persist().then(() => this.outbox.pump(conversation));
+    return entry;
+  }
+
+  /** A short-lived download URL for an attachment carried in `conversation` (GET it; Range works). */
+  async mediaUrl(conversation: string, mediaId: string): Promise<{ url: string; expiresAtMs: number; mime: string; size: number }> {
+    const f = await this.request({ kind: { case: 'mediaUrl', value: { conversation, mediaId } } });
+    if (f.kind.case !== 'mediaUrl') throw new Error(`media_url answered with ${f.kind.case}`);
+    return { url: f.kind.value.url, expiresAtMs: Number(f.kind.value.expiresAtMs), mime: f.kind.value.mime, size: Number(f.kind.value.size) };
   }
 
   /** Forget a failed send. */

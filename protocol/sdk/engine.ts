@@ -82,7 +82,9 @@ export class Engine extends Emitter<SdkEvents> {
       backoff: this.o.backoff,
       sendTimeoutMs: this.o.sendTimeoutMs,
       transmit: (e) =>
-        this.conn?.open ? this.conn.send({ kind: { case: 'send', value: { conversation: e.conversation, clientMsgId: e.clientMsgId, body: e.body, meta: e.meta } } }) : null,
+        this.conn?.open
+          ? this.conn.send({ kind: { case: 'send', value: { conversation: e.conversation, clientMsgId: e.clientMsgId, body: e.body, meta: e.meta, ...(e.media ? { media: { mediaId: e.media.mediaId } } : {}) } } })
+          : null,
       changed: (conversation) => this.emit('outbox', { conversation }),
     });
   }
@@ -279,6 +281,7 @@ export class Engine extends Emitter<SdkEvents> {
       body: entry.body,
       meta: entry.meta,
       serverTs: Number(a.serverTs),
+      ...(entry.media ? { media: entry.media } : {}),
     };
     if (c.add(m)) this.emit('message', m);
     this.afterNewMessages([a.conversation]);
@@ -296,6 +299,7 @@ export class Engine extends Emitter<SdkEvents> {
       body: p.body,
       meta: { ...p.meta },
       serverTs: Number(p.serverTs),
+      ...(p.media ? { media: { mediaId: p.media.mediaId, mime: p.media.mime, size: Number(p.media.size), sha256: p.media.sha256, width: p.media.width, height: p.media.height } } : {}),
     };
     if (m.sender === this.user) this.outbox.acked(m.conversation, m.clientMsgId);
     const c = this.conv(m.conversation);

@@ -16,4 +16,5 @@ export { IndexedDbStorage } from './storage_indexeddb.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 export { closeAction, type CloseAction } from './close_policy.js';
 export { realClock, type Clock } from './clock.js';
+export { UploadError } from './media.js';
 export type * from './types.js';

@@ -14,6 +14,17 @@ export interface StoredMessage {
   body: string;
   meta: Record<string, string>;
   serverTs: number;
+  /** The attachment, when the message carries one (PROTOCOL.md §13): fetch it with mediaUrl(). */
+  media?: MediaRef;
+}
+
+export interface MediaRef {
+  mediaId: string;
+  mime: string;
+  size: number;
+  sha256: string;
+  width: number;
+  height: number;
 }
 
 /** A send the user made that has no send_ack yet (or failed for good). */
@@ -23,6 +34,8 @@ export interface OutboxEntry {
   clientMsgId: string;
   body: string;
   meta: Record<string, string>;
+  /** An uploaded attachment this send carries (the bytes are on the server already). */
+  media?: MediaRef;
   createdAt: number;
   /** Set when the server refused it with a terminal code; it is never resent. */
   failed?: { code: string; message: string };
