@@ -32,7 +32,7 @@ import { ReceiptService } from './receipt_service.js';
 import type { ConnectionRegistry } from './registry.js';
 
 export type { Writer, Outbox, ServiceLimits, Caller, RemoteOrigin, SendInput } from './chat_types.js';
-export { MAX_SUBJECT_CHARS } from './chat_types.js';
+export { MAX_SUBJECT_CHARS } from './op_rules.js';
 export { newGroupId } from './group_service.js';
 
 export interface ChatDeps {

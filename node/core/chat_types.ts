@@ -57,7 +57,6 @@ export interface ServiceLimits {
 
 
 
-export const MAX_SUBJECT_CHARS = 256;
 
 export interface Caller {
   user: string;

@@ -13,6 +13,8 @@ import type { MessageStore } from '../store/store.js';
 import { CatalogError } from '../../protocol/errors.js';
 import type { ConvState, Writer } from './chat_types.js';
 import { CursorBook } from './receipts.js';
+import { enforce } from './enforce.js';
+import { conversationRule } from './op_rules.js';
 import { loaded, SINGLE_NODE_EPOCH, step, type SeqEffect, type SeqEvent } from './sequencer.js';
 
 /**
@@ -59,7 +61,7 @@ export class ConversationCache {
 
   /** The state of a conversation `user` is a member of (`user` null: anyone, the HTTP API). */
   async member(user: string | null, conversation: string): Promise<ConvState> {
-    if (!conversation) throw new CatalogError('invalid_argument', 'conversation: required');
+    enforce(conversationRule(conversation));
     const st = await this.state(conversation);
     if (!st || (user !== null && !st.memberSet.has(user))) {
       throw new CatalogError('not_member', `not a member of conversation ${conversation}`);
@@ -69,7 +71,7 @@ export class ConversationCache {
 
   /** Like member(), but former members may read too (up to visibleUpTo). */
   async reader(user: string | null, conversation: string): Promise<ConvState> {
-    if (!conversation) throw new CatalogError('invalid_argument', 'conversation: required');
+    enforce(conversationRule(conversation));
     const st = await this.state(conversation);
     if (!st || (user !== null && visibleUpTo(st, user) < 0)) {
       throw new CatalogError('not_member', `not a member of conversation ${conversation}`);

@@ -2,18 +2,19 @@
  * Group rules as pure functions over a conversation's cached state: argument checks,
  * who is an admin, who gets promoted when the last admin leaves, the info returned.
  */
-import { CatalogError } from '../../protocol/errors.js';
-import { ID_PATTERN } from './ids.js';
 import type { Member } from '../store/types.js';
-import { MAX_SUBJECT_CHARS, type ConvState } from './chat_types.js';
+import type { ConvState } from './chat_types.js';
+import { enforce } from './enforce.js';
+import { subjectRule, usersRule } from './op_rules.js';
 import type { GroupInfo } from './ops.js';
 
 export function checkSubject(subject: string): void {
-  if ([...subject].length > MAX_SUBJECT_CHARS) throw new CatalogError('invalid_argument', `subject: at most ${MAX_SUBJECT_CHARS} characters`);
+  enforce(subjectRule(subject));
 }
 
+/** Well-formed user ids (how many a group may hold depends on its members: the caller checks). */
 export function checkUsers(users: string[]): void {
-  if (users.some((u) => !ID_PATTERN.test(u))) throw new CatalogError('invalid_argument', 'users: must be user ids of 1..128 chars of [A-Za-z0-9._:@-]');
+  enforce(usersRule('users', users, Infinity));
 }
 
 export function isAdmin(st: ConvState, user: string): boolean {

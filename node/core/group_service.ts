@@ -9,6 +9,8 @@ import type { Caller, ConvState, ServiceLimits, Writer } from './chat_types.js';
 import type { ConversationCache } from './conversations.js';
 import { checkSubject, checkUsers, infoOf, isAdmin, promoteIfNoAdmin } from './group_rules.js';
 import { newMessageId } from './ids.js';
+import { enforce } from './enforce.js';
+import { groupIdRule } from './op_rules.js';
 import type { Messaging } from './messaging.js';
 import type { GroupInfo } from './ops.js';
 import type { ReceiptService } from './receipt_service.js';
@@ -43,7 +45,7 @@ export class GroupService {
     if (others.length + 1 > this.limits.maxConversationMembers) {
       throw new CatalogError('limit_exceeded', `a group of ${others.length + 1} members; the limit is ${this.limits.maxConversationMembers}`);
     }
-    if (!/^g_[A-Za-z0-9_-]{22}$/.test(id)) throw new CatalogError('invalid_argument', 'group id: malformed');
+    enforce(groupIdRule(id));
     const conv: Conversation = {
       id,
       kind: 'group',

@@ -8,7 +8,9 @@ import { CatalogError } from '../../protocol/errors.js';
 import type { Caller, ConvState, SendInput, ServiceLimits, Writer } from './chat_types.js';
 import { visibleUpTo, type ConversationCache } from './conversations.js';
 import { originOf, type FanoutPort } from './fanout_port.js';
-import { directConversationId, ID_PATTERN, newMessageId } from './ids.js';
+import { directConversationId, newMessageId } from './ids.js';
+import { enforce } from './enforce.js';
+import { clientMsgIdRule, peerRule, sendContentRule } from './op_rules.js';
 import { MEDIA_META_KEY, type ConversationSyncInfo, type HistoryPage, type SendAck, type SyncPage } from './ops.js';
 import type { MediaPort } from './media_port.js';
 import type { ReceiptService } from './receipt_service.js';
@@ -34,7 +36,7 @@ export class Messaging {
 
   /** Find or create the 1:1 conversation of two users (idempotent, deterministic id). */
   async openDirect(user: string, peer: string): Promise<Conversation> {
-    if (!ID_PATTERN.test(peer)) throw new CatalogError('invalid_argument', 'peer: must be 1..128 chars of [A-Za-z0-9._:@-]');
+    enforce(peerRule(peer));
     if (peer === user) throw new CatalogError('forbidden', 'a direct conversation needs two different users');
     const id = directConversationId(user, peer);
     const existing = await this.convs.state(id);
@@ -66,17 +68,10 @@ export class Messaging {
   // ------------------------------------------------------------------ send
 
   async send(caller: Caller, input: SendInput): Promise<SendAck> {
-    if (!input.clientMsgId || input.clientMsgId.length > 64) {
-      throw new CatalogError('invalid_argument', 'client_msg_id: must be 1..64 characters');
-    }
-    // System messages (membership changes) are the server's to write; no client may forge one.
-    if ('system' in input.meta) throw new CatalogError('invalid_argument', 'meta.system: reserved for server messages');
-    if (MEDIA_META_KEY in input.meta) throw new CatalogError('invalid_argument', `meta.${MEDIA_META_KEY}: reserved; attach media with the media field`);
-    let size = Buffer.byteLength(input.body);
-    for (const [k, v] of Object.entries(input.meta)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
-    if (size > this.limits.maxMessageBytes) {
-      throw new CatalogError('limit_exceeded', `body and meta are ${size} bytes; the limit is ${this.limits.maxMessageBytes}`);
-    }
+    enforce(clientMsgIdRule(input.clientMsgId));
+    // Every send passes here exactly once (socket, HTTP API, forwarded): no forged
+    // system or media meta, at most maxMessageBytes.
+    enforce(sendContentRule(input.body, input.meta, this.limits.maxMessageBytes));
     const st = await this.convs.member(caller.user, input.conversation);
     const key = `${st.conv.id}\u0000${caller.user}\u0000${input.clientMsgId}`;
     const pending = this.inflight.get(key);

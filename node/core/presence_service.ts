@@ -5,8 +5,8 @@
  * through the batch writer). Subscriptions belong to a connection and die with it.
  */
 import type { MessageStore } from '../store/store.js';
-import { CatalogError } from '../../protocol/errors.js';
-import { ID_PATTERN } from './ids.js';
+import { enforce } from './enforce.js';
+import { usersRule } from './op_rules.js';
 import { newPresence, step, unknownUsers, view, type PresenceConfig, type PresenceEffect, type PresenceEvent } from './presence.js';
 import type { ConnRef } from './registry.js';
 import type { Push } from './pushes.js';
@@ -69,11 +69,7 @@ export class PresenceService {
   /** Replace the connection's interest set; returns the current view of each user. */
   async subscribe(conn: ConnRef, users: string[]): Promise<PresenceView[]> {
     const wanted = [...new Set(users)];
-    if (wanted.length > this.cfg.maxSubscriptions) {
-      throw new CatalogError('limit_exceeded', `presence_subscribe: ${wanted.length} users; the limit is ${this.cfg.maxSubscriptions}`);
-    }
-    const bad = wanted.find((u) => !ID_PATTERN.test(u));
-    if (bad !== undefined) throw new CatalogError('invalid_argument', 'users[]: must be user ids of 1..128 chars of [A-Za-z0-9._:@-]');
+    enforce(usersRule('users', wanted, this.cfg.maxSubscriptions));
     const k = key(conn);
     this.conns.set(k, conn);
     this.feed({ t: 'subscribe', sub: k, users: wanted });
