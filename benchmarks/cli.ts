@@ -6,6 +6,7 @@
 import { parseFlags } from '../ops/lib/args.js';
 import { runOneNode } from './one_node.js';
 import { runSoak } from './scenarios/soak.js';
+import { runConnMemory } from './scenarios/conn_memory.js';
 import { runEcho } from './scenarios/echo.js';
 import { runChat } from './scenarios/chat.js';
 import { runChurn } from './scenarios/churn.js';
@@ -23,6 +24,7 @@ type Scenario = { about: string; run: (flags: ReturnType<typeof parseFlags>, arg
 const SCENARIOS: Record<string, Scenario> = {
   'one-node': { about: 'open-loop 1:1 chat against one node: durable msg/s, send->ack / send->deliver percentiles (--find-max steps the rate up)', run: runOneNode },
   soak: { about: 'N idle authenticated connections (over worker processes and nodes): RSS over time, memory per connection vs bare uWS / ws', run: runSoak },
+  'conn-memory': { about: 'memory per idle connection, two phases (N1 then N2 connections) with a forced GC in every server thread before each RSS reading; Switchboard vs bare uWS, ws and wss', run: runConnMemory },
   chat: { about: 'the one-node chat load distributed over client worker processes (--workers)', run: runChat },
   churn: { about: 'connect -> welcome -> close at a fixed rate: connect latency, failures, RSS drift', run: runChurn },
   storm: { about: 'N connections, kill (or SIGTERM) and restart the node: time until every client reconnected and resynced', run: runStorm },

@@ -39,6 +39,22 @@ test('one-node --smoke --find-max', () => {
   assert.ok(f.steps.length > 0);
 });
 
+test('one-node --smoke --profile', () => {
+  // The harness only: per-thread CPU rows, a profile top list, the loop delay and the SQLite ceiling are there.
+  const f = runSmoke('one-node', ['--profile']);
+  const c = f.steps[0].cost;
+  assert.ok(c.threads.some((t: { role: string }) => t.role === 'main') && c.threads.some((t: { role: string }) => t.role.startsWith('shard-')));
+  assert.ok(c.profile.top.length > 0 && c.clientProfile.top.length > 0);
+  assert.ok(c.loopDelay !== null);
+  assert.ok(f.ceiling === null || f.ceiling.msgsPerSec > 0);
+});
+
+test('conn-memory --smoke', () => {
+  const f = runSmoke('conn-memory');
+  assert.equal(f.rows.length, 4);
+  for (const r of f.rows) assert.equal(r.failed, 0, `${r.server} ${r.transport}: ${r.failed} failed`);
+});
+
 test('chat --smoke', () => {
   const f = runSmoke('chat');
   assert.ok(f.acked > 0 && f.delivered > 0);

@@ -15,8 +15,9 @@ export interface BaselineServer {
 }
 
 /** With `tls` the server speaks wss:// (uWS SSLApp, or `ws` over https.createServer). */
-export function startBaseline(kind: BaselineKind, tls?: { certFile: string; keyFile: string }): Promise<BaselineServer> {
-  const env = { ...process.env, ...(tls ? { SB_TLS_CERT: tls.certFile, SB_TLS_KEY: tls.keyFile } : {}) };
+/** `extraEnv`: e.g. the thread probe's (node_probe.ts), for a forced GC on command. */
+export function startBaseline(kind: BaselineKind, tls?: { certFile: string; keyFile: string }, extraEnv: Record<string, string> = {}): Promise<BaselineServer> {
+  const env = { ...process.env, ...(tls ? { SB_TLS_CERT: tls.certFile, SB_TLS_KEY: tls.keyFile } : {}), ...extraEnv };
   const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', `benchmarks/baselines/${kind}_echo.ts`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   return new Promise((resolve, reject) => {

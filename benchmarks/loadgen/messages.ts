@@ -58,6 +58,8 @@ export interface WorkerResult {
   /** When the last dropped socket came back after a reconnect (epoch ms; storm). */
   lastReconnectAt?: number;
   clientCpuPct: number;
+  /** CPU seconds this worker used during the measured phase only (chat), for CPU per message. */
+  measuredCpuSec?: number;
 }
 
 export type FromWorker =

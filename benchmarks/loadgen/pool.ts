@@ -51,12 +51,16 @@ export class WorkerPool {
     });
   }
 
-  /** Fork `jobs.length` workers; worker i binds its sockets to 127.0.0.(2 + i). */
-  static start(jobs: Job[], secret: string, tag: string): WorkerPool {
-    if (jobs.length > 250) throw new Error('at most 250 workers (127.0.0.2 .. 127.0.0.251)');
+  /**
+   * Fork `jobs.length` workers; worker i binds its sockets to 127.0.0.(2 + firstAddress + i)
+   * (a second pool against the same server passes the first one's size, so the two
+   * do not share one source address's ephemeral ports).
+   */
+  static start(jobs: Job[], secret: string, tag: string, firstAddress = 0): WorkerPool {
+    if (firstAddress + jobs.length > 250) throw new Error('at most 250 workers (127.0.0.2 .. 127.0.0.251)');
     const procs = jobs.map((job, index) => {
       const proc = fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      const m: ToWorker = { t: 'init', init: { index, localAddress: `127.0.0.${2 + index}`, secret, tag: `${tag}w${index}`, job } };
+      const m: ToWorker = { t: 'init', init: { index, localAddress: `127.0.0.${2 + firstAddress + index}`, secret, tag: `${tag}w${index}`, job } };
       proc.send(m);
       return proc;
     });

@@ -9,8 +9,8 @@ import type WebSocket from 'ws';
 import { BenchConn } from '../lib/bench_conn.js';
 import { minter } from '../lib/bench_node.js';
 import { Latency } from '../lib/latency.js';
-import { openPairs, closePairs } from '../chat/pairs.js';
-import { OpenLoopChat } from '../chat/open_loop.js';
+import { openFastPairs, closeFastPairs } from '../chat/fast_pairs.js';
+import { FastOpenLoop } from '../chat/fast_loop.js';
 import { openRaw } from './raw_conn.js';
 import { emptyProgress, type FromWorker, type Job, type ToWorker, type WorkerInit, type WorkerResult } from './messages.js';
 
@@ -181,22 +181,24 @@ async function churn(job: Extract<Job, { kind: 'churn' }>): Promise<Omit<WorkerR
 }
 
 async function chat(job: Extract<Job, { kind: 'chat' }>): Promise<Omit<WorkerResult, 'progress' | 'errorsByCode' | 'clientCpuPct'>> {
-  const pairs = await openPairs({ url: job.urls[init.index % job.urls.length], pairs: job.pairs, tag: init.tag, token: minter(init.secret), localAddress: init.localAddress });
+  const pairs = await openFastPairs({ url: job.urls[init.index % job.urls.length], pairs: job.pairs, tag: init.tag, token: minter(init.secret), localAddress: init.localAddress, bodyBytes: job.bodyBytes });
   p.open = pairs.length * 2;
   p.connects = p.open;
-  const loop = new OpenLoopChat(pairs, init.tag, job.bodyBytes);
+  const loop = new FastOpenLoop(pairs);
   post({ t: 'ready', index: init.index, p: { ...p } });
   await go;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const res = await loop.run({
     rate: job.rate,
     durationSec: job.durationSec,
     drainMs: job.drainMs,
     onSecond: (s) => Object.assign(p, { sent: s.sent, acked: s.acked, delivered: s.delivered, errors: s.errors }),
   });
+  const cu = process.cpuUsage(cpu0);
   Object.assign(p, { sent: res.sent, acked: res.acked, delivered: res.delivered, errors: Object.values(res.errors).reduce((a, b) => a + b, 0) });
-  closePairs(pairs);
-  return { histograms: loop.encoded(), chat: res, elapsedMs: performance.now() - t0 };
+  closeFastPairs(pairs);
+  return { histograms: loop.encoded(), chat: res, elapsedMs: performance.now() - t0, measuredCpuSec: (cu.user + cu.system) / 1e6 };
 }
 
 async function echo(job: Extract<Job, { kind: 'echo' }>): Promise<Omit<WorkerResult, 'progress' | 'errorsByCode' | 'clientCpuPct'>> {

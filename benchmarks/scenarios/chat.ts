@@ -72,6 +72,9 @@ export async function runChat(flags: Flags, argv: string[]): Promise<string> {
       errors,
       server,
       clientCpuPct: rs.map((r) => r.clientCpuPct),
+      // CPU per durable message over the measured phase: the node from /proc, the client workers summed.
+      nodeUsPerMsg: server && mark ? Math.round((((server.cpuPct / 100) * (Date.now() - t0)) / 1000 / Math.max(1, sum((r) => r.chat?.acked ?? 0))) * 1e7) / 10 : null,
+      clientUsPerMsg: Math.round((sum((r) => r.measuredCpuSec ?? 0) / Math.max(1, sum((r) => r.chat?.acked ?? 0))) * 1e7) / 10,
       serverTimeline: w.timeline,
     };
   } finally {
@@ -91,8 +94,8 @@ export async function runChat(flags: Flags, argv: string[]): Promise<string> {
     tables: [
       {
         title: 'Distributed open-loop chat (latency ms from the scheduled send time)',
-        header: ['target/s', 'sent', 'acked', 'durable/s', 'ack p50', 'p99', 'p99.9', 'max', 'deliver p50', 'p99', 'p99.9', 'max', 'errors', 'node cpu%'],
-        rows: [[cfg.rate, figures.sent as number, figures.acked as number, figures.durableRate as number, a.p50Ms, a.p99Ms, a.p999Ms, a.maxMs, d.p50Ms, d.p99Ms, d.p999Ms, d.maxMs, Object.values(figures.errors as object).reduce((x: number, y: number) => x + y, 0), (figures.server as { cpuPct: number } | null)?.cpuPct ?? -1]],
+        header: ['target/s', 'sent', 'acked', 'durable/s', 'ack p50', 'p99', 'p99.9', 'max', 'deliver p50', 'p99', 'p99.9', 'max', 'errors', 'node cpu%', 'node µs/msg', 'client µs/msg'],
+        rows: [[cfg.rate, figures.sent as number, figures.acked as number, figures.durableRate as number, a.p50Ms, a.p99Ms, a.p999Ms, a.maxMs, d.p50Ms, d.p99Ms, d.p999Ms, d.maxMs, Object.values(figures.errors as object).reduce((x: number, y: number) => x + y, 0), (figures.server as { cpuPct: number } | null)?.cpuPct ?? -1, (figures.nodeUsPerMsg as number | null) ?? -1, figures.clientUsPerMsg as number]],
       },
     ],
     charts: [

@@ -1,0 +1,193 @@
+/**
+ * `bench conn-memory`: memory per idle connection by a method start-up garbage cannot
+ * fool. A fresh node carries garbage (the tsx loader, compiled modules) that V8 frees
+ * whenever it likes, and the first connections pay one-time costs (code compiled,
+ * pools and maps grown); a single "RSS after - RSS before" mixes both into the
+ * per-connection figure (the 100k soak once read negative). Here:
+ *
+ *   phase 1: open N1 connections (authenticated, synced, idle), forced GC in every
+ *            thread of the server, RSS1;
+ *   phase 2: open N2 - N1 more, forced GC again, RSS2;
+ *   per connection = (RSS2 - RSS1) / (N2 - N1).
+ *
+ * The forced GC is the thread probe's (node_probe.ts; the server runs with
+ * --expose-gc only in this bench). The same two phases run against a bare uWS server
+ * in the same run (its ratio is the headline), over ws:// and wss://.
+ */
+import { randomBytes } from 'node:crypto';
+import { bool, checkKnown, num, str, type Flags } from '../../ops/lib/args.js';
+import { startBenchNode } from '../lib/bench_node.js';
+import { WorkerPool, split, workersFor } from '../loadgen/pool.js';
+import { startBaseline } from '../lib/baseline_server.js';
+import { NodeProbe } from '../lib/node_probe.js';
+import { sampleProc, MiB } from '../lib/proc_stats.js';
+import { bar, fmt } from '../lib/table.js';
+import { startRun, finishRun } from '../lib/run_output.js';
+import { selfSignedCert, type BenchCert } from '../lib/tls.js';
+import { MAX_SOCKETS_PER_NODE } from '../lib/nodes.js';
+
+const FLAGS = ['n1', 'n2', 'transports', 'settle', 'smoke', 'out'];
+
+interface PhaseFigures {
+  server: string;
+  transport: string;
+  n1: number;
+  n2: number;
+  rss0MiB: number;
+  rss1MiB: number;
+  rss2MiB: number;
+  /** (RSS1 - RSS0) / N1: the first connections, one-time costs included. */
+  firstBytesPerConn: number;
+  /** (RSS2 - RSS1) / (N2 - N1): the headline. */
+  bytesPerConn: number;
+  failed: number;
+}
+
+export async function runConnMemory(flags: Flags, argv: string[]): Promise<string> {
+  checkKnown(flags, FLAGS);
+  const smoke = bool(flags, 'smoke');
+  const cfg = {
+    n1: num(flags, 'n1', smoke ? 50 : 5_000),
+    n2: num(flags, 'n2', smoke ? 150 : 15_000),
+    transports: str(flags, 'transports', 'ws,wss').split(',').filter(Boolean),
+    // Seconds to let a server settle after start and after each phase before its GC.
+    settleSec: num(flags, 'settle', smoke ? 1 : 3),
+  };
+  if (cfg.n2 <= cfg.n1 || cfg.n1 < 1) throw new Error('--n2 must be larger than --n1 (and --n1 >= 1)');
+  if (cfg.n2 > MAX_SOCKETS_PER_NODE) throw new Error(`--n2 is at most ${MAX_SOCKETS_PER_NODE} (one server process, 20,000 open files)`);
+  for (const t of cfg.transports) if (t !== 'ws' && t !== 'wss') throw new Error(`--transports: ws and/or wss, not ${t}`);
+  const { startedAt, machine } = startRun();
+  console.log(`conn-memory: ${fmt(cfg.n1)} then ${fmt(cfg.n2)} idle connections, forced GC before each RSS reading; Switchboard and bare uWS over ${cfg.transports.join(', ')}`);
+  const rows: PhaseFigures[] = [];
+  const timeline: Array<{ server: string; tSec: number; rssMiB: number; connections: number }> = [];
+  const t0 = Date.now();
+  for (const transport of cfg.transports) {
+    const cert: BenchCert | null = transport === 'wss' ? selfSignedCert() : null;
+    const tls = cert ? { certFile: cert.certFile, keyFile: cert.keyFile } : undefined;
+    try {
+      for (const server of ['switchboard', 'uws'] as const) {
+        const probe = new NodeProbe();
+        const label = `${server} ${transport}`;
+        let pid: number;
+        let url: string;
+        let secret = '';
+        let stop: () => Promise<void>;
+        if (server === 'switchboard') {
+          const node = await startBenchNode({ env: probe.env({ exposeGc: true }), config: tls ? { listen: { tls } } : {} });
+          pid = node.proc.pid!;
+          url = node.url;
+          secret = node.secret;
+          stop = async () => {
+            await node.stop();
+            node.cleanup();
+          };
+        } else {
+          const b = await startBaseline('uws', tls, probe.env({ exposeGc: true }));
+          pid = b.proc.pid!;
+          url = b.url;
+          stop = () => b.stop();
+        }
+        const pools: WorkerPool[] = [];
+        try {
+          const rssAfterGc = async (connections: number): Promise<number> => {
+            await sleep(cfg.settleSec * 1000);
+            // Twice: the second collects what the first one's finalizers and weak refs let go.
+            await probe.command(pid, 'gc');
+            await probe.command(pid, 'gc');
+            const rss = await steadyRss(pid);
+            timeline.push({ server: label, tSec: Math.round((Date.now() - t0) / 100) / 10, rssMiB: Math.round((rss / MiB) * 10) / 10, connections });
+            console.log(`  ${label}: ${fmt(connections)} connections, RSS after forced GC ${fmt(rss / MiB)} MiB`);
+            return rss;
+          };
+          const rss0 = await rssAfterGc(0);
+          pools.push(await openIdle(label, url, secret, cfg.n1, 0, server === 'uws', cert?.ca, 0));
+          const rss1 = await rssAfterGc(cfg.n1);
+          pools.push(await openIdle(label, url, secret, cfg.n2 - cfg.n1, cfg.n1, server === 'uws', cert?.ca, pools[0].size));
+          const rss2 = await rssAfterGc(cfg.n2);
+          const failed = pools.reduce((a, p) => a + p.total().failed, 0);
+          rows.push({
+            server, transport, n1: cfg.n1, n2: cfg.n2,
+            rss0MiB: Math.round(rss0 / MiB), rss1MiB: Math.round(rss1 / MiB), rss2MiB: Math.round(rss2 / MiB),
+            firstBytesPerConn: Math.round((rss1 - rss0) / cfg.n1),
+            bytesPerConn: Math.round((rss2 - rss1) / (cfg.n2 - cfg.n1)),
+            failed,
+          });
+        } finally {
+          for (const p of pools) {
+            p.broadcast({ t: 'release' });
+            p.stop();
+          }
+          await stop();
+          probe.cleanup();
+        }
+      }
+    } finally {
+      cert?.cleanup();
+    }
+  }
+  const kib = (b: number): number => Math.round((b / 1024) * 100) / 100;
+  const ratio = (t: string): number | null => {
+    const sb = rows.find((r) => r.server === 'switchboard' && r.transport === t);
+    const u = rows.find((r) => r.server === 'uws' && r.transport === t);
+    return sb && u && u.bytesPerConn > 0 ? Math.round((sb.bytesPerConn / u.bytesPerConn) * 100) / 100 : null;
+  };
+  return finishRun({
+    scenario: 'conn-memory',
+    startedAt,
+    machine,
+    argv,
+    flags,
+    config: cfg,
+    figures: { rows, ratios: Object.fromEntries(cfg.transports.map((t) => [t, ratio(t)])), timeline },
+    tables: [{
+      title: `Memory per idle connection: (RSS2 - RSS1) / (N2 - N1), each RSS read after a forced GC in every thread of the server`,
+      header: ['server', 'transport', 'N1', 'N2', 'RSS0 MiB', 'RSS1 MiB', 'RSS2 MiB', 'KiB/conn first N1', 'KiB/conn N1->N2', 'x bare uWS', 'failed'],
+      rows: rows.map((r) => [r.server, r.transport, r.n1, r.n2, r.rss0MiB, r.rss1MiB, r.rss2MiB, kib(r.firstBytesPerConn), kib(r.bytesPerConn), r.server === 'switchboard' ? (ratio(r.transport) ?? 'n/a') : 1, r.failed]),
+    }],
+    charts: [{
+      title: 'Server RSS after forced GC against open connections',
+      xLabel: 'open idle connections',
+      yLabel: 'RSS (MiB)',
+      series: [...new Set(timeline.map((p) => p.server))].map((s) => ({ label: s, points: timeline.filter((p) => p.server === s).map((p) => [p.connections, p.rssMiB] as [number, number]) })),
+    }],
+    notes: [
+      'KiB/conn N1->N2 is the headline: both readings are taken with the first connections already open and after a forced full GC in every JS thread, so neither start-up garbage nor one-time costs of the first connections enter it. "first N1" keeps those costs, for comparison.',
+      'Kernel socket memory is not in RSS (see bench soak for it).',
+    ],
+  });
+}
+
+/** Open `count` idle connections over worker processes (they stay open until release). */
+async function openIdle(label: string, url: string, secret: string, count: number, offset: number, raw: boolean, ca: string | undefined, firstWorker: number): Promise<WorkerPool> {
+  const slices = split(count, workersFor(count, 18_000));
+  let off = offset;
+  const jobs = slices.map((n) => {
+    const j = { kind: 'hold' as const, urls: [url], count: n, offset: off, reconnect: false, concurrency: 64, raw, ca };
+    off += n;
+    return j;
+  });
+  const pool = WorkerPool.start(jobs, secret, `m${randomBytes(3).toString('hex')}`, firstWorker);
+  await pool.until(() => pool.allReady(), {
+    timeoutMs: 60_000 + count * 10,
+    what: `${label}: ${count} connections open`,
+    tick: () => {
+      const p = pool.total();
+      console.log(`  ${label} connecting ${bar(p.connects + p.failed, count)} open ${fmt(p.open)}/${fmt(count)} failed ${p.failed}`);
+    },
+  });
+  return pool;
+}
+
+/** RSS once it stops falling (freed pages go back to the OS lazily after a sweep): < 0.5 % change over 1 s, at most 10 s. */
+async function steadyRss(pid: number): Promise<number> {
+  let prev = sampleProc(pid)?.rssBytes ?? 0;
+  for (let i = 0; i < 10; i++) {
+    await sleep(1000);
+    const now = sampleProc(pid)?.rssBytes ?? 0;
+    if (Math.abs(now - prev) < prev * 0.005) return now;
+    prev = now;
+  }
+  return prev;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
