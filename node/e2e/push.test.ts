@@ -250,6 +250,48 @@ describe('push notifications, one node', () => {
     assert.equal(again.status, 400);
     assert.equal(again.body.code, 'invalid_argument');
     assert.ok(!JSON.stringify(again.body).includes(token));
+    assert.match(node.stderr, /push token reported unregistered/, 'the removal is logged');
+    assert.ok(!node.stderr.includes(token), 'but never the token itself');
+    const metrics = await (await fetch(`${node.httpUrl}/metrics`)).text();
+    assert.match(metrics, /^switchboard_push_dropped_total\{provider="apns",reason="unregistered"\} [1-9]/m);
+    assert.match(metrics, /^switchboard_push_sent_total\{provider="apns"\} [1-9]/m);
+    assert.match(metrics, /^switchboard_push_outbox_depth\{kind="owed"\} \d+/m);
+    assert.match(metrics, /^switchboard_push_message_to_push_seconds_count\{provider="apns"\} [1-9]/m);
+  });
+
+  it('a muted conversation gets no push (push_mute over the socket); unmuted over HTTP it does again', async () => {
+    const { alice, bob, conv } = await pair();
+    const token = await registerApnsOverSocket(bob);
+    const c = await node.connect(bob, 'tablet');
+    const f = await c.call({ kind: { case: 'pushMute', value: { conversation: conv, durationSec: 3600 } } });
+    assert.equal(f.kind.case, 'pushState', show(f));
+    if (f.kind.case === 'pushState') assert.ok(Number(f.kind.value.mutedUntilMs) > Date.now() + 3_500_000);
+    const bad = await c.call({ kind: { case: 'pushMute', value: { conversation: '' } } });
+    assert.equal(bad.kind.case, 'error');
+    c.close();
+    await send(alice, conv, 'shh');
+    await sleep(ACK_WAIT_MS + 500);
+    assert.equal(apnsFor(token).length, 0, 'muted');
+    const un = await node.api('PUT', `/v1/users/${bob}/mutes/${encodeURIComponent(conv)}`, { duration_sec: 0 });
+    assert.equal(un.status, 200, show(un.body));
+    assert.equal(un.body.muted_until_ms, 0);
+    await send(alice, conv, 'now you hear me');
+    await until(() => apnsFor(token).length === 1, 10_000, () => 'the push after unmuting');
+  });
+
+  it('bad registrations get clear errors over the socket, naming the field', async () => {
+    const c = await node.connect(`carol-${++n}`, 'phone');
+    const f = await c.call({ kind: { case: 'pushRegister', value: { platform: 'apns', token: 'nope' } } });
+    assert.equal(f.kind.case, 'error', show(f));
+    if (f.kind.case === 'error') {
+      assert.equal(f.kind.value.code, 'invalid_argument');
+      assert.match(f.kind.value.message, /^token:/);
+    }
+    const g = await c.call({ kind: { case: 'pushRegister', value: { platform: 'carrier-pigeon', token: 'x' } } });
+    assert.equal(g.kind.case === 'error' && g.kind.value.code, 'invalid_argument');
+    const u = await c.call({ kind: { case: 'pushUnregister', value: {} } });
+    assert.equal(u.kind.case === 'pushState' && u.kind.value.registered, false);
+    c.close();
   });
 
   it('429 with Retry-After: the retry waits at least that long, then the push goes out', async () => {
