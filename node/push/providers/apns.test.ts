@@ -1,7 +1,7 @@
 // The APNs client against the fake APNs (HTTP/2 + TLS on loopback): request format,
 // provider-token reuse and refresh on an injected clock, error mapping, payload limit,
 // session reuse and reconnects, and logs that never hold a device token.
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApnsProvider, APNS_MAX_PAYLOAD_BYTES } from './apns.js';
 import { ApnsTokenSource } from './apns_token.js';
@@ -9,6 +9,7 @@ import { loadApnsCredentials } from './credentials.js';
 import { defaultConfig } from '../../config.js';
 import { FakeApns } from '../fakes/apns_fake.js';
 import { selfSignedCert, type TestCert } from '../fakes/tls.js';
+import { TcpProxy } from '../fakes/tcp_proxy.js';
 import { apnsDeviceToken, apnsTestKey, type ApnsTestKey } from '../fakes/keys.js';
 import { tokenTag } from './payload.js';
 import type { PushRequest } from '../provider.js';
@@ -24,10 +25,10 @@ describe('APNs provider against the fake APNs', () => {
   const logs: string[] = [];
   const providers: ApnsProvider[] = [];
 
-  const provider = (over: { tokenRefreshMs?: number; timeoutMs?: number } = {}): ApnsProvider => {
+  const provider = (over: { tokenRefreshMs?: number; timeoutMs?: number; endpoint?: string } = {}): ApnsProvider => {
     const cfg = { ...defaultConfig().push.apns, enabled: true, teamId: key.teamId, keyId: key.keyId, topic: 'com.example.chat', keyPem: key.pem };
     const p = new ApnsProvider({
-      endpoint: fake.url, topic: cfg.topic, credentials: loadApnsCredentials(cfg), tokenRefreshMs: over.tokenRefreshMs ?? cfg.tokenRefreshMs,
+      endpoint: over.endpoint ?? fake.url, topic: cfg.topic, credentials: loadApnsCredentials(cfg), tokenRefreshMs: over.tokenRefreshMs ?? cfg.tokenRefreshMs,
       timeoutMs: over.timeoutMs ?? 5000, ca: tls.cert, now: () => clock, log: (level, msg, fields) => logs.push(JSON.stringify({ level, msg, ...fields })),
     });
     providers.push(p);
@@ -48,13 +49,14 @@ describe('APNs provider against the fake APNs', () => {
     logs.length = 0;
     fake = await FakeApns.start({ cert: tls.cert, key: tls.key, teamId: key.teamId, keyId: key.keyId, publicKey: key.publicKey, now: () => clock });
   });
-  after(async () => {
-    for (const p of providers) await p.close();
-  });
+  const proxies: TcpProxy[] = [];
   const done = async (): Promise<void> => {
     for (const p of providers.splice(0)) await p.close();
+    for (const x of proxies.splice(0)) await x.close();
     await fake.close();
   };
+  // Also after a failed test, so nothing is left listening and the process exits.
+  afterEach(done);
 
   it('sends a content-free background push the fake accepts: path, headers, provider token, payload', async () => {
     const p = provider();
@@ -185,6 +187,24 @@ describe('APNs provider against the fake APNs', () => {
     assert.match((out as { reason: string }).reason, /no answer within 300 ms/);
     assert.deepEqual(await p.send(request()), { kind: 'sent', status: 200 });
     assert.equal(p.connects, 1);
+    await done();
+  });
+
+  it('a connection that went silent (no answer, not even to PING) is dropped; the next push dials a new session', async () => {
+    // A relay that can swallow every byte stands in for a half-open connection.
+    const proxy = await TcpProxy.start(Number(new URL(fake.url).port));
+    proxies.push(proxy);
+    const p = provider({ timeoutMs: 300, endpoint: `https://127.0.0.1:${proxy.port}` });
+    assert.equal((await p.send(request())).kind, 'sent');
+    proxy.freeze(true);
+    const out = await p.send(request());
+    assert.deepEqual([out.kind, out.status], ['retry', 0]);
+    await new Promise((r) => setTimeout(r, 500)); // the PING's own deadline (timeoutMs)
+    assert.equal(proxy.connections, 0, 'the provider closed the dead connection');
+    proxy.freeze(false);
+    assert.deepEqual(await p.send(request()), { kind: 'sent', status: 200 });
+    assert.equal(p.connects, 2);
+    assert.ok(logs.some((l) => l.includes('unresponsive to PING')));
     await done();
   });
 

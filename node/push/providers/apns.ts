@@ -124,6 +124,25 @@ export class ApnsProvider implements PushProvider {
     return s;
   }
 
+  /**
+   * A stream went unanswered: is the connection itself dead (a half-open TCP connection
+   * after a NAT or network change answers nothing)? An HTTP/2 PING must come back
+   * within timeoutMs, else the session is destroyed and the next push dials afresh.
+   */
+  private probe(session: http2.ClientHttp2Session): void {
+    if (session.destroyed || session.closed) return;
+    const timer = setTimeout(() => {
+      this.log('info', 'apns session unresponsive to PING: reconnecting', { endpoint: this.opts.endpoint });
+      session.destroy();
+    }, this.opts.timeoutMs);
+    timer.unref();
+    const sent = session.ping((err) => {
+      clearTimeout(timer);
+      if (err) session.destroy();
+    });
+    if (!sent) clearTimeout(timer);
+  }
+
   private request(headers: http2.OutgoingHttpHeaders, payload: string): Promise<Answer> {
     return new Promise((resolve, reject) => {
       let session: http2.ClientHttp2Session;
@@ -143,7 +162,10 @@ export class ApnsProvider implements PushProvider {
       }
       let resHeaders: http2.IncomingHttpHeaders = {};
       const chunks: Buffer[] = [];
-      stream.setTimeout(this.opts.timeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      stream.setTimeout(this.opts.timeoutMs, () => {
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        this.probe(session);
+      });
       stream.on('response', (h) => {
         resHeaders = h;
       });

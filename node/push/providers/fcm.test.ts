@@ -1,7 +1,7 @@
 // The FCM HTTP v1 client against the fake FCM (token endpoint + send endpoint on
 // loopback): the service-account token exchange and its caching on an injected clock,
 // the data-only wake message, previews, error mapping, size limit, logs.
-import { after, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FcmProvider, FCM_MAX_PAYLOAD_BYTES, mapFcm } from './fcm.js';
 import { loadServiceAccount } from './credentials.js';
@@ -46,7 +46,8 @@ describe('FCM provider against the fake FCM', () => {
     for (const p of providers.splice(0)) await p.close();
     await fake.close();
   };
-  after(done);
+  // Also after a failed test, so nothing is left listening and the process exits.
+  afterEach(done);
 
   it('exchanges a signed service-account JWT for an access token, then sends a data-only wake message', async () => {
     const p = provider();

@@ -1,7 +1,7 @@
 // The webhook client against the fake app backend (HMAC and replay window checked on
 // loopback): body, signature, the window on an injected clock, URL policy, error
 // mapping, logs.
-import { after, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebhookProvider } from './webhook.js';
 import { loadWebhookSecret } from './credentials.js';
@@ -46,7 +46,8 @@ describe('webhook provider against the fake app backend', () => {
     for (const p of providers.splice(0)) await p.close();
     await fake.close();
   };
-  after(done);
+  // Also after a failed test, so nothing is left listening and the process exits.
+  afterEach(done);
 
   it('posts a signed JSON body the backend verifies (HMAC over timestamp.body)', async () => {
     const p = provider();

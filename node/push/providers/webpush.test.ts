@@ -2,7 +2,7 @@
 // the subscription's private key): RFC 8291's own test vector, a wake push that
 // decrypts to the content-free body, RFC 8030 headers, VAPID claims and reuse on an
 // injected clock, previews, error mapping, logs.
-import { after, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
 import { WebPushProvider, parseSubscription } from './webpush.js';
@@ -72,7 +72,8 @@ describe('Web Push provider against the fake push service', () => {
     for (const p of providers.splice(0)) await p.close();
     await fake.close();
   };
-  after(done);
+  // Also after a failed test, so nothing is left listening and the process exits.
+  afterEach(done);
 
   it('a wake push decrypts (with the subscription\'s private key) to the content-free body; RFC 8030 headers and VAPID claims', async () => {
     const p = provider();
