@@ -78,7 +78,7 @@ const media = cfg.media.enabled
 host.media = media?.port() ?? null;
 
 // One handler for the life of the process: it builds the page's bundle once, on first request.
-const web = cfg.web.enabled ? webHandler({ devKey: devMode ? cfg.auth.keys[0] : null }) : undefined;
+const web = cfg.web.enabled ? webHandler({ devKey: devMode ? cfg.auth.keys[0] : null, mediaUrl: media?.publicUrl ?? null }) : undefined;
 const admin = new AdminService({
   host,
   shardCount,

@@ -18,6 +18,10 @@ test('web routes: page, hashed assets, CSP; dev sign-in only on the dev secret; 
     assert.equal(page.headers.get('cache-control'), 'no-cache');
     const csp = page.headers.get('content-security-policy') ?? '';
     for (const d of ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "style-src 'self'"]) assert.ok(csp.includes(d), `CSP has ${d}: ${csp}`);
+    // Beyond 'self', only the node's own media listener (uploads and images), on loopback.
+    const media = /media: (http:\/\/127\.0\.0\.1:\d+)\/media\/v1\//.exec(dev.stdout)?.[1];
+    assert.ok(media, 'the ready line names the media listener');
+    assert.equal(csp, `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: ${media}; connect-src 'self' ${media}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`);
     const html = await page.text();
     const js = /src="\/web\/(app\.[0-9a-f]{12}\.js)"/.exec(html)?.[1];
     const css = /href="\/web\/(style\.[0-9a-f]{12}\.css)"/.exec(html)?.[1];

@@ -10,8 +10,8 @@
  *                             auth.keys); 404 otherwise
  *
  * Every answer carries a Content-Security-Policy that allows nothing but this origin
- * (scripts, styles, the WebSocket and fetches), so the page cannot load anything
- * remote even by mistake.
+ * (scripts, styles, the WebSocket and fetches) and the node's own media listener, so
+ * the page cannot load anything remote even by mistake.
  */
 import { signToken } from '../auth/sign.js';
 import type { KeySpec } from '../auth/types.js';
@@ -21,10 +21,15 @@ import { buildAssets, type WebAssets } from './bundle.js';
 
 export const WEB_PATH = '/web/';
 
-/** Nothing but this origin; `connect-src 'self'` covers ws:// and wss:// to it (CSP Level 3). */
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-const COMMON = { 'content-security-policy': CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+/**
+ * Nothing but this origin (`connect-src 'self'` covers ws:// and wss:// to it, CSP
+ * Level 3), plus the node's media listener when media is on: attachments are uploaded
+ * to it (fetch) and shown from it (img), on its own port.
+ */
+function csp(mediaOrigin: string | null): string {
+  const media = mediaOrigin ? ` ${mediaOrigin}` : '';
+  return `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:${media}; connect-src 'self'${media}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+}
 
 /**
  * A dev token lives as long as a working day: the page keeps it in sessionStorage
@@ -35,9 +40,13 @@ const DEV_TOKEN_TTL_SEC = 12 * 3600;
 export interface WebOptions {
   /** The dev HS256 key when the node runs without auth.keys; null disables dev sign-in. */
   devKey: KeySpec | null;
+  /** The media listener's public URL (media.publicUrl or the one it chose), or null when media is off. */
+  mediaUrl?: string | null;
 }
 
 export function webHandler(o: WebOptions): (req: HttpRequest) => Promise<HttpResponse> {
+  const COMMON = { 'content-security-policy': csp(o.mediaUrl ? new URL(o.mediaUrl).origin : null), 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+  const text = (status: number, t: string): HttpResponse => ({ status, headers: { ...COMMON, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, body: null, text: t });
   let assets: Promise<WebAssets> | null = null;
   const load = (): Promise<WebAssets> => {
     assets ??= buildAssets().catch((e: unknown) => {
@@ -49,7 +58,7 @@ export function webHandler(o: WebOptions): (req: HttpRequest) => Promise<HttpRes
   return async (req) => {
     const { method, path } = req;
     if (path === '/web' && (method === 'GET' || method === 'HEAD')) return { status: 302, headers: { ...COMMON, location: WEB_PATH }, body: null, text: '' };
-    if (path === '/web/dev-signin' && method === 'POST') return devSignIn(req, o.devKey);
+    if (path === '/web/dev-signin' && method === 'POST') return devSignIn(req, o.devKey, COMMON);
     if (method !== 'GET' && method !== 'HEAD') return text(405, 'method not allowed');
     const a = await load();
     if (path === WEB_PATH || path === `${WEB_PATH}index.html`) {
@@ -61,11 +70,7 @@ export function webHandler(o: WebOptions): (req: HttpRequest) => Promise<HttpRes
   };
 }
 
-function text(status: number, t: string): HttpResponse {
-  return { status, headers: { ...COMMON, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, body: null, text: t };
-}
-
-async function devSignIn(req: HttpRequest, key: KeySpec | null): Promise<HttpResponse> {
+async function devSignIn(req: HttpRequest, key: KeySpec | null, COMMON: Record<string, string>): Promise<HttpResponse> {
   const json = (status: number, body: unknown): HttpResponse => ({ status, headers: { ...COMMON, 'cache-control': 'no-store' }, body });
   if (!key) return json(404, { code: 'forbidden', message: 'dev sign-in is off: this node has auth.keys configured; sign in with a real token' });
   let b: { user?: unknown; device?: unknown };

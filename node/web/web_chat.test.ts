@@ -7,7 +7,8 @@
  *   that order, typing and presence show; bob's page is closed, alice sends, bob comes
  *   back and sees every message exactly once, in order; alice's socket is cut, she
  *   sends, reloads (the message is still pending: the outbox is in IndexedDB), the
- *   network returns and the message goes out once.
+ *   network returns and the message goes out once; an image attachment shows on the
+ *   other page; a group is created.
  *
  * Screenshots go to results/web-chat/ (git-ignored).
  */
@@ -19,6 +20,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { TestNode } from '../e2e/harness.js';
 
 const SHOTS = new URL('../../results/web-chat/', import.meta.url).pathname;
+// A 1×1 PNG for the attachment step.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 async function signIn(page: Page, url: string, user: string): Promise<void> {
@@ -174,6 +177,13 @@ test('web chat in Chromium: ticks in order, typing, presence, offline catch-up e
     assert.deepEqual(await bodies(a), [...expected, 'sent while offline'], 'alice has the same, in the same order');
     await a.screenshot({ path: `${SHOTS}7-alice-back-online.png` });
     await b.screenshot({ path: `${SHOTS}8-bob-final.png` });
+
+    // An image attachment: uploaded to the node's media listener, shown on bob's page.
+    await a.getByLabel('Attach image').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: PNG });
+    await waitFor('bob sees the image, loaded', async () => (await b.evaluate(`(() => { const i = document.querySelector('#messages img'); return !!i && i.complete && i.naturalWidth === 1; })()`)) === true);
+    assert.equal(await b.locator('#messages img').getAttribute('alt'), 'image from alice (1×1)');
+    await waitFor('the image acked on alice', async () => (await a.locator('#messages li[data-tick="pending"]').count()) === 0);
+    await b.screenshot({ path: `${SHOTS}8a-bob-image.png` });
 
     // A group, created from the page.
     await a.getByText('New group').click();

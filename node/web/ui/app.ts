@@ -186,6 +186,7 @@ function messageItem(m: StoredMessage, me: string): HTMLLIElement {
     from.textContent = m.sender;
     li.append(from);
   }
+  if (m.media) li.append(mediaElement(m));
   const body = document.createElement('span');
   body.className = 'body';
   body.textContent = m.body;
@@ -198,6 +199,32 @@ function messageItem(m: StoredMessage, me: string): HTMLLIElement {
   return li;
 }
 
+/**
+ * An attachment: an image element (kept across renders so it is fetched once) whose
+ * source is a short-lived download URL from the node, or a link for other types.
+ */
+const mediaNodes = new Map<string, HTMLElement>();
+function mediaElement(m: StoredMessage): HTMLElement {
+  const ref = m.media!;
+  let el = mediaNodes.get(ref.mediaId);
+  if (el) return el;
+  const image = ref.mime.startsWith('image/');
+  el = image ? document.createElement('img') : document.createElement('a');
+  if (el instanceof HTMLImageElement) el.alt = `image from ${m.sender}${ref.width ? ` (${ref.width}×${ref.height})` : ''}`;
+  else {
+    el.textContent = `file (${ref.mime}, ${ref.size} bytes)`;
+    el.setAttribute('download', '');
+  }
+  el.dataset.mediaId = ref.mediaId;
+  mediaNodes.set(ref.mediaId, el);
+  const target = el;
+  client
+    ?.mediaUrl(m.conversation, ref.mediaId)
+    .then(({ url }) => (target instanceof HTMLImageElement ? (target.src = url) : ((target as HTMLAnchorElement).href = url)))
+    .catch(() => mediaNodes.delete(ref.mediaId)); // offline: try again on the next render
+  return el;
+}
+
 function pendingItem(e: OutboxEntry): HTMLLIElement {
   const li = document.createElement('li');
   const tick: Tick = e.failed ? 'failed' : 'pending';
@@ -206,7 +233,7 @@ function pendingItem(e: OutboxEntry): HTMLLIElement {
   li.dataset.tick = tick;
   const body = document.createElement('span');
   body.className = 'body';
-  body.textContent = e.body;
+  body.textContent = e.media ? `${e.body || 'image'} (attachment)` : e.body;
   const meta = document.createElement('span');
   meta.className = 'meta';
   meta.append(tickSpan(tick));
@@ -303,6 +330,27 @@ function wire(): void {
     client.send(current, text);
     input.value = '';
     queueRender();
+  });
+  $('composer-file').addEventListener('change', () => {
+    const input = $<HTMLInputElement>('composer-file');
+    const file = input.files?.[0];
+    if (!client || !current || !file) return;
+    const conv = current;
+    const caption = $<HTMLInputElement>('composer-text');
+    const text = caption.value;
+    caption.value = '';
+    $('upload').textContent = `Uploading ${file.name}…`;
+    void file
+      .arrayBuffer()
+      .then((buf) => client!.sendMedia(conv, new Uint8Array(buf), file.type || 'application/octet-stream', text))
+      .then(
+        () => ($('upload').textContent = ''),
+        (e: unknown) => ($('upload').textContent = `Could not send ${file.name}: ${(e as Error).message}`),
+      )
+      .finally(() => {
+        input.value = '';
+        queueRender();
+      });
   });
   $('composer-text').addEventListener('input', () => {
     if (client && current) client.typing(current);
