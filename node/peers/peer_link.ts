@@ -20,7 +20,7 @@ import { Client, credentials, type ClientDuplexStream, type ServerDuplexStream }
 import { create } from '@bufbuild/protobuf';
 import { LinkFrameSchema, type LinkBatch, type LinkFrame } from '../../protocol/gen/cluster_pb.js';
 import type { Service } from '../../supervisor/service_child.js';
-import type { PeerDirectory } from './peer_server.js';
+import type { PeerDirectory } from './peer_directory.js';
 import { FrameQueue } from './frame_queue.js';
 import { CHANNEL_OPTIONS, LINK_PATH, decodeBatch, encodeBatch, encodeLinkFrame, frameBatch, type OutBatch } from './wire.js';
 
@@ -36,7 +36,7 @@ export interface PeerLinkOptions {
   /** Frames other than Hello/Heartbeat, in arrival order. */
   onFrames: (frames: LinkFrame[], peer: string) => void;
   /** Where the PeerServer finds acceptor links; the link adds itself on start. */
-  directory?: PeerDirectory;
+  directory?: PeerDirectory<PeerLink>;
   /** Our etcd lease id, sent in Hello. */
   leaseId?: () => string;
   /**

@@ -12,25 +12,13 @@ import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grp
 import type { LinkBatch } from '../../protocol/gen/cluster_pb.js';
 import type { Service } from '../../supervisor/service_child.js';
 import type { PeerLink } from './peer_link.js';
+import { PeerDirectory as Directory } from './peer_directory.js';
+
+/** This node's links by peer (the server hands each incoming stream to its peer's link). */
+export class PeerDirectory extends Directory<PeerLink> {}
 import { SERVER_OPTIONS, linkService, type OutBatch } from './wire.js';
 
 /** Peer id -> its running link on this node. Links are added and removed by their owner. */
-export class PeerDirectory {
-  private readonly links = new Map<string, PeerLink>();
-  set(link: PeerLink): void {
-    this.links.set(link.peer, link);
-  }
-  delete(link: PeerLink): void {
-    if (this.links.get(link.peer) === link) this.links.delete(link.peer);
-  }
-  get(peer: string): PeerLink | undefined {
-    return this.links.get(peer);
-  }
-  all(): PeerLink[] {
-    return [...this.links.values()];
-  }
-}
-
 export interface PeerServerOptions {
   /** host:port to bind; port 0 picks a free one. Loopback or a private interface. */
   bind: string;

@@ -13,8 +13,6 @@ import { checkCycles, formatReport } from './cycles.js';
 
 /** Cycles known and owned elsewhere (issue 13): members joined by ', '. */
 const PENDING = new Set([
-  // node/peers is being reworked for "one schema per boundary" (peer_link <-> peer_server).
-  'file: node/peers/peer_link.ts, node/peers/peer_server.ts',
 ]);
 
 describe('check:cycles (ops/lint/cycles.ts)', () => {
