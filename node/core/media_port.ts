@@ -14,8 +14,10 @@ export interface MediaPort {
    * upload for this conversation, pinned so GC cannot take it while the send is stored.
    */
   attach(user: string, mediaId: string, conversation: string): Promise<MediaRefInfo>;
-  /** After the message is durable: the message (conversation, seq) carries the media. */
+  /** After the message is durable: the message (conversation, seq) carries the media (the pin is released). */
   referenced(mediaId: string, conversation: string, seq: number): Promise<void>;
+  /** Retention trimmed the conversation below firstSeq: its media there is no longer carried (GC may take it after the grace). */
+  trimmed(conversation: string, firstSeq: number): Promise<void>;
   /** A short-lived download URL for a member of a conversation that carries the media. */
   url(user: string, mediaId: string, conversation: string): Promise<MediaUrlInfo>;
 }

@@ -149,9 +149,13 @@ export class Messaging {
     if (st.seq.committed - st.firstSeq + 1 <= keep + slack) return;
     const firstSeq = st.seq.committed - keep + 1;
     st.firstSeq = firstSeq;
-    this.writer.submit({ kind: 'trim', conversation: st.conv.id, firstSeq }, st.seq.epoch).catch(() => {
-      /* retried on the next message */
-    });
+    this.writer
+      .submit({ kind: 'trim', conversation: st.conv.id, firstSeq }, st.seq.epoch)
+      // The trimmed messages' media is no longer carried: GC may take it after the grace.
+      .then(() => this.media?.trimmed(st.conv.id, firstSeq))
+      .catch(() => {
+        /* retried on the next message (a media release that failed: at the next trim, which covers it) */
+      });
   }
 
   // ------------------------------------------------------------------ sync & history

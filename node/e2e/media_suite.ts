@@ -269,3 +269,47 @@ export function runMediaE2e(o: MediaSuiteOptions): void {
     });
   });
 }
+
+/** Retention trimming releases media: once the messages carrying it are trimmed, GC collects it. */
+export function runMediaRetentionE2e(o: MediaSuiteOptions): void {
+  describe(`media and retention end to end (${o.name})`, () => {
+    let node: TestNode;
+    before(async () => {
+      node = await TestNode.start({ config: merge({ store: { retentionMessages: 3 }, media: { gcGraceMs: 1_000, gcIntervalMs: 300 } }, o.config()) as Record<string, unknown> });
+    });
+    after(async () => {
+      await node?.stop();
+      node?.cleanup();
+    });
+
+    it('a blob whose only message retention trimmed is collected; one still carried stays', async () => {
+      const alice = await node.connect('r-alice', 'phone');
+      try {
+        const conv = await openDirect(alice, 'r-bob');
+        const other = await openDirect(alice, 'r-carol');
+        const sendWith = async (c: string, bytes: Buffer, id: string): Promise<void> => {
+          const f = await alice.call({ kind: { case: 'mediaSlot', value: { conversation: c, size: BigInt(bytes.length), mime: 'image/png', sha256: '' } } });
+          const v = f.kind.value as { mediaId: string; uploadUrl: string };
+          assert.equal((await tusUpload(v.uploadUrl, bytes)).status, 204);
+          const ack = await alice.call({ kind: { case: 'send', value: { conversation: c, clientMsgId: id, body: '', media: { mediaId: v.mediaId } } } });
+          assert.equal(ack.kind.case, 'sendAck', show(ack));
+        };
+        const trimmed = pngBytes(40_000);
+        const carried = pngBytes(40_001);
+        await sendWith(conv, trimmed, 'old-photo');
+        await sendWith(other, carried, 'kept-photo');
+        const has = async (b: Buffer): Promise<boolean> => (await listKeys(o.blobs(node))).some((k) => k.includes(sha256hex(b)));
+        await sleep(2_000);
+        assert.ok(await has(trimmed), 'carried by a kept message: not collected');
+        // Retention keeps 3 messages (trimming in steps): 6 more push the photo out.
+        for (let i = 0; i < 6; i++) assert.equal((await alice.call({ kind: { case: 'send', value: { conversation: conv, clientMsgId: `t-${i}`, body: `text ${i}` } } })).kind.case, 'sendAck');
+        const deadline = Date.now() + 15_000;
+        while ((await has(trimmed)) && Date.now() < deadline) await sleep(200);
+        assert.ok(!(await has(trimmed)), 'collected after its message was trimmed');
+        assert.ok(await has(carried), 'the other conversation still carries its photo');
+      } finally {
+        alice.close();
+      }
+    });
+  });
+}

@@ -73,7 +73,8 @@ export class MediaHost {
         await this.get().markReferenced(mediaId, conversation, 0);
         return ref;
       },
-      referenced: (mediaId, conversation, seq) => this.get().markReferenced(mediaId, conversation, seq),
+      referenced: (mediaId, conversation, seq) => this.get().settle(mediaId, conversation, seq),
+      trimmed: (conversation, firstSeq) => this.get().trimmed(conversation, firstSeq),
       url: (user, mediaId, conversation) => this.get().downloadUrl(user, mediaId, conversation).then((u) => ({ mediaId, ...u })),
     };
   }

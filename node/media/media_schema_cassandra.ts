@@ -35,6 +35,16 @@ export const MEDIA_MIGRATIONS: ReadonlyArray<{ version: number; name: string; st
       ) WITH comment = 'bytes uploaded per user and UTC day (quota)'`,
     ],
   },
+  {
+    version: 2,
+    name: 'media_refs_by_conversation',
+    statements: [
+      // Partition per conversation, clustered by seq: retention trims a prefix of it.
+      `CREATE TABLE IF NOT EXISTS {ks}.media_refs_by_conversation (
+        conversation text, seq bigint, media_id text, PRIMARY KEY ((conversation), seq, media_id)
+      ) WITH comment = 'media references by conversation (retention trimming)'`,
+    ],
+  },
 ];
 
 /** Apply the media migrations not yet recorded in the keyspace (which must exist). */

@@ -112,6 +112,17 @@ export class MediaService {
     }
   }
 
+  /** The message is durable: record its reference, then release the send's pin (seq 0). */
+  async settle(mediaId: string, conversation: string, seq: number): Promise<void> {
+    await this.markReferenced(mediaId, conversation, seq);
+    await this.deps.store.unreference({ mediaId, conversation, seq: 0 });
+  }
+
+  /** Retention trimmed `conversation` below `firstSeq`: the references there go. */
+  async trimmed(conversation: string, firstSeq: number): Promise<void> {
+    await this.deps.store.trimmedBelow(conversation, firstSeq);
+  }
+
   /**
    * A short-lived GET URL for a member of a conversation whose messages carry the
    * media (the uploader may also fetch its own upload). Anyone else: forbidden, with

@@ -120,6 +120,12 @@ export interface MediaStore {
   /** Drop one reference (retention trimmed or deleted the message); clears `referenced` when none is left. */
   unreference(ref: MediaRef): Promise<void>;
   refs(mediaId: string): Promise<MediaRef[]>;
+  /**
+   * Retention trimmed `conversation` below `firstSeq`: drop its references with
+   * 0 < seq < firstSeq (pins, seq 0, stay) and clear `referenced` where none is left.
+   * Returns the media ids that lost a reference.
+   */
+  trimmedBelow(conversation: string, firstSeq: number): Promise<string[]>;
 
   // ---- quota
   /** Add (or, negative, give back) bytes to a user's usage of one UTC day ('YYYY-MM-DD'). */

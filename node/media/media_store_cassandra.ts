@@ -163,13 +163,30 @@ export class CassandraMediaStore implements MediaStore {
   async markReferenced(ref: MediaRef): Promise<boolean> {
     // The reference row first: a GC claim that slips in between sees it and backs off.
     await this.exec('INSERT INTO {ks}.media_refs (media_id, conversation, seq) VALUES (?, ?, ?)', [ref.mediaId, ref.conversation, ref.seq]);
+    await this.exec('INSERT INTO {ks}.media_refs_by_conversation (conversation, seq, media_id) VALUES (?, ?, ?)', [ref.conversation, ref.seq, ref.mediaId]);
     if (await this.lwt(`UPDATE {ks}.media SET referenced = true WHERE media_id = ? IF state = 'complete'`, [ref.mediaId])) return true;
-    await this.exec('DELETE FROM {ks}.media_refs WHERE media_id = ? AND conversation = ? AND seq = ?', [ref.mediaId, ref.conversation, ref.seq]);
+    await this.dropRef(ref);
     return false;
   }
 
-  async unreference(ref: MediaRef): Promise<void> {
+  private async dropRef(ref: MediaRef): Promise<void> {
     await this.exec('DELETE FROM {ks}.media_refs WHERE media_id = ? AND conversation = ? AND seq = ?', [ref.mediaId, ref.conversation, ref.seq]);
+    await this.exec('DELETE FROM {ks}.media_refs_by_conversation WHERE conversation = ? AND seq = ? AND media_id = ?', [ref.conversation, ref.seq, ref.mediaId]);
+  }
+
+  async trimmedBelow(conversation: string, firstSeq: number): Promise<string[]> {
+    const rs = await this.exec('SELECT seq, media_id FROM {ks}.media_refs_by_conversation WHERE conversation = ? AND seq > 0 AND seq < ?', [conversation, firstSeq]);
+    const ids = new Set<string>();
+    for (const r of rs.rows) {
+      const mediaId = r.get('media_id') as string;
+      ids.add(mediaId);
+      await this.unreference({ mediaId, conversation, seq: num(r.get('seq')) });
+    }
+    return [...ids];
+  }
+
+  async unreference(ref: MediaRef): Promise<void> {
+    await this.dropRef(ref);
     if ((await this.refs(ref.mediaId)).length === 0) {
       await this.lwt(`UPDATE {ks}.media SET referenced = false WHERE media_id = ? IF state = 'complete'`, [ref.mediaId]);
     }

@@ -150,6 +150,27 @@ export function runMediaStoreConformance(name: string, open: () => Promise<Media
         assert.equal(await s.getMedia(sl.mediaId), null);
       }));
 
+    it('retention trimming drops the references below the first kept seq, pins stay', () =>
+      withStore(async (s) => {
+        const conv = uid('c');
+        const [a, b] = [slot({ conversation: conv }), slot({ conversation: conv })];
+        for (const sl of [a, b]) {
+          await s.createSlot(sl, DAY);
+          await s.completeMedia(sl.mediaId, completion(hex()));
+        }
+        await s.markReferenced({ mediaId: a.mediaId, conversation: conv, seq: 3 });
+        await s.markReferenced({ mediaId: b.mediaId, conversation: conv, seq: 8 });
+        await s.markReferenced({ mediaId: b.mediaId, conversation: conv, seq: 0 });
+        assert.deepEqual(await s.trimmedBelow(conv, 5), [a.mediaId]);
+        assert.deepEqual(await s.refs(a.mediaId), []);
+        assert.equal((await s.getMedia(a.mediaId))!.referenced, false, 'nothing carries it now');
+        assert.equal(await s.claimMediaForGc(a.mediaId), true);
+        assert.deepEqual((await s.trimmedBelow(conv, 100)).sort(), [b.mediaId]);
+        assert.deepEqual(await s.refs(b.mediaId), [{ mediaId: b.mediaId, conversation: conv, seq: 0 }], 'the pin stays');
+        assert.equal((await s.getMedia(b.mediaId))!.referenced, true);
+        assert.deepEqual(await s.trimmedBelow(uid('other'), 100), []);
+      }));
+
     it('counts usage per user and day, and gives it back', () =>
       withStore(async (s) => {
         const u = uid('u');

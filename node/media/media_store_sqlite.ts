@@ -62,6 +62,10 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user, day)
   ) WITHOUT ROWID, STRICT;
   `,
+  // v2: references by conversation, for retention trimming (trimmedBelow).
+  `
+  CREATE INDEX media_refs_by_conversation ON media_refs (conversation, seq);
+  `,
 ];
 
 interface Row {
@@ -246,6 +250,19 @@ export class SqliteMediaStore implements MediaStore {
       this.db.prepare('DELETE FROM media_refs WHERE media_id = ? AND conversation = ? AND seq = ?').run(ref.mediaId, ref.conversation, ref.seq);
       const left = this.db.prepare('SELECT 1 FROM media_refs WHERE media_id = ? LIMIT 1').get(ref.mediaId);
       if (!left) this.db.prepare('UPDATE media SET referenced = 0 WHERE media_id = ?').run(ref.mediaId);
+    });
+  }
+
+  async trimmedBelow(conversation: string, firstSeq: number): Promise<string[]> {
+    return this.tx(() => {
+      const ids = (
+        this.db.prepare('SELECT DISTINCT media_id FROM media_refs WHERE conversation = ? AND seq > 0 AND seq < ?').all(conversation, firstSeq) as Array<{ media_id: string }>
+      ).map((r) => r.media_id);
+      this.db.prepare('DELETE FROM media_refs WHERE conversation = ? AND seq > 0 AND seq < ?').run(conversation, firstSeq);
+      const left = this.db.prepare('SELECT 1 FROM media_refs WHERE media_id = ? LIMIT 1');
+      const clear = this.db.prepare('UPDATE media SET referenced = 0 WHERE media_id = ?');
+      for (const id of ids) if (!left.get(id)) clear.run(id);
+      return ids;
     });
   }
 
