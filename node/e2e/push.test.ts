@@ -259,6 +259,25 @@ describe('push notifications, one node', () => {
     assert.match(metrics, /^switchboard_push_message_to_push_seconds_count\{provider="apns"\} [1-9]/m);
   });
 
+  it('groups: being added wakes a device (group_created, member_added naming it); a subject change or someone else joining does not', async () => {
+    const i = ++n;
+    const [alice, bob, carol] = [`alice-${i}`, `bob-${i}`, `carol-${i}`];
+    const bobToken = await registerApnsOverSocket(bob);
+    const carolToken = await registerApnsOverSocket(carol);
+    const a = await node.connect(alice, 'phone');
+    const g = await a.call({ kind: { case: 'createGroup', value: { subject: 'team', members: [bob] } } });
+    assert.equal(g.kind.case, 'groupInfo', show(g));
+    const conv = g.kind.case === 'groupInfo' ? g.kind.value.conversation : '';
+    await until(() => apnsFor(bobToken).length === 1, 10_000, () => 'bob pushed for being added at creation');
+    assert.equal((apnsFor(bobToken)[0].body as { seq: number }).seq, 1);
+    await a.call({ kind: { case: 'setSubject', value: { conversation: conv, subject: 'team!' } } });
+    await a.call({ kind: { case: 'addMembers', value: { conversation: conv, users: [carol] } } });
+    await until(() => apnsFor(carolToken).length === 1, 10_000, () => 'carol pushed for being added');
+    await sleep(COLLAPSE_MS + 1_000);
+    assert.equal(apnsFor(bobToken).length, 1, 'no push to bob for the subject change or carol joining');
+    a.close();
+  });
+
   it('a muted conversation gets no push (push_mute over the socket); unmuted over HTTP it does again', async () => {
     const { alice, bob, conv } = await pair();
     const token = await registerApnsOverSocket(bob);

@@ -43,6 +43,7 @@ describe('who gets a push', () => {
   });
 
   it('system messages wake only a user who was added', () => {
+    assert.equal(systemMessageWakes({ system: 'group_created', by: 'alice', subject: 'x' }, 'bob'), true);
     assert.equal(systemMessageWakes({ system: 'member_added', users: 'bob,dave', by: 'alice' }, 'bob'), true);
     assert.equal(systemMessageWakes({ system: 'member_added', users: 'bobby', by: 'alice' }, 'bob'), false);
     for (const system of ['member_removed', 'member_left', 'subject_changed']) assert.equal(systemMessageWakes({ system, users: 'bob' }, 'bob'), false, system);

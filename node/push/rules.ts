@@ -6,9 +6,10 @@
  *  - Never the sender's own devices (the user wrote it; their other devices sync).
  *  - Only current members of the conversation.
  *  - Not while the user muted the conversation.
- *  - Not for system messages the user does not need to see: only `member_added`
- *    naming the user (being added to a group) wakes a device; subject changes and
- *    other people joining or leaving wait for the next sync.
+ *  - Not for system messages the user does not need to see: only being added to a
+ *    group wakes a device (`group_created`, whose members were all added by its
+ *    creator, and `member_added` naming the user); subject changes and other people
+ *    joining or leaving wait for the next sync.
  *  - A device with a live connection anywhere in the cell gets the message on its
  *    socket: it is pushed only if it has not acked delivery within ackWaitMs (a socket
  *    that is half-dead, an app suspended with its socket open). A device with no live
@@ -44,10 +45,11 @@ export interface PushTarget {
   unlessAcked: boolean;
 }
 
-/** The system messages that wake a recipient: being added to a group. */
+/** The system messages that wake a recipient: being added to a group (the sender is never pushed anyway). */
 export function systemMessageWakes(meta: Readonly<Record<string, string>>, user: string): boolean {
   const kind = meta.system;
   if (kind === undefined) return true;
+  if (kind === 'group_created') return true;
   if (kind === 'member_added') return (meta.users ?? '').split(',').includes(user);
   return false;
 }
