@@ -7,11 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestNode, sleep } from '../../node/e2e/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SOCKET = `sb-chat-test-${process.pid}`;
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 
 function tmux(...args: string[]): string {
   return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
@@ -38,6 +41,8 @@ async function see(session: string, re: RegExp, timeoutMs = 20_000): Promise<str
 
 test('terminal client in tmux: two users chat with ticks, typing and presence', { timeout: 120_000 }, async () => {
   const node = await TestNode.start({ config: { auth: { keys: [] } } });
+  const png = path.join(node.dataDir, 'dot.png');
+  writeFileSync(png, PNG);
   try {
     for (const user of ['alice', 'bob']) {
       const cmd = [process.execPath, '--import', 'tsx', 'ops/chat/cli.ts', '--user', user, '--url', node.url, '--data-dir', node.dataDir].map((a) => `'${a}'`).join(' ');
@@ -63,6 +68,13 @@ test('terminal client in tmux: two users chat with ticks, typing and presence', 
     await see('alice', /\* bob is typing…/);
     tmux('send-keys', '-t', 'bob', 'Enter');
     await see('alice', /#2 \d\d:\d\d bob: typing something/);
+
+    // An attachment: a 1×1 PNG from a file.
+    type('alice', `/file ${png} a dot`);
+    await see('bob', /#3 \d\d:\d\d alice: \[attachment: image\/png, 70 bytes, 1×1; \/url 3\] a dot/);
+    type('bob', '/url 3');
+    const url = /(http:\/\/127\.0\.0\.1:\d+\/media\/v1\/files\/\S+)/.exec(await see('bob', /http:\/\/127\.0\.0\.1:\d+\/media\/v1\/files\//))![1];
+    assert.deepEqual(Buffer.from(await (await fetch(url)).arrayBuffer()), PNG, 'the URL serves the bytes');
 
     type('alice', '/group crew bob');
     await see('alice', /#1 \d\d:\d\d \* alice created the group "crew"/);

@@ -4,7 +4,8 @@
  *   npm run chat -- --user alice [--device term] [--url ws://127.0.0.1:8080/v1/ws]
  *                   [--config switchboard.json] [--data-dir ./data] [--token JWT] [--state FILE]
  *
- * Line based: type a line to send it to the open conversation, /help for commands.
+ * Line based: type a line to send it to the open conversation, /help for commands
+ * (/file sends an attachment, /url prints its download URL).
  * Incoming messages, your messages' ticks (✓ sent, ✓✓ delivered, ✓✓ read), typing and
  * presence are printed as lines, so it works in any terminal and in tmux. The token
  * is minted like `npm run token` does (the config's auth keys, else the dev secret in
@@ -12,6 +13,7 @@
  * lives in <data-dir>/chat/<user>-<device>.json, so /quit with unsent messages and a
  * restart sends them.
  */
+import { readFileSync } from 'node:fs';
 import { emitKeypressEvents, createInterface, clearLine, cursorTo } from 'node:readline';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,7 +22,7 @@ import { SwitchboardClient, type Tick, type WebSocketCtor } from '../../protocol
 import { FileStorage } from '../../protocol/sdk/storage_file.js';
 import { signToken, canSign } from '../../node/auth/sign.js';
 import { loadAuth } from '../token.js';
-import { HELP, label, messageLine, presenceLine, TICKS } from './view.js';
+import { HELP, label, messageLine, mimeOf, presenceLine, TICKS } from './view.js';
 
 const USAGE = 'usage: npm run chat -- --user <id> [--device <id>] [--url ws://host:port/v1/ws] [--config <file>] [--data-dir <dir>] [--token <jwt>] [--state <file>]';
 /** A terminal session rarely outlives a working day; the token is re-minted on every connect anyway. */
@@ -173,6 +175,19 @@ async function command(line: string): Promise<void> {
       const page = await client.history(current, lowest, 20);
       for (const m of [...page.messages].reverse()) say(messageLine(m, user, null));
       return say(page.hasMore ? '(more: /history again)' : '(the beginning)');
+    }
+    case '/file': {
+      if (!current || !args[0]) return say('usage: /file PATH [caption] (in an open conversation)');
+      const bytes = new Uint8Array(readFileSync(args[0]));
+      say(`  uploading ${args[0]} (${bytes.length} bytes)…`);
+      await client.sendMedia(current, bytes, mimeOf(args[0]), args.slice(1).join(' '));
+      return;
+    }
+    case '/url': {
+      const m = current ? client.messages(current).find((x) => x.seq === Number(args[0])) : undefined;
+      if (!m?.media) return say('usage: /url N (a message with an attachment in this conversation)');
+      const u = await client.mediaUrl(current!, m.media.mediaId);
+      return say(`  ${u.url}  (valid until ${new Date(u.expiresAtMs).toISOString().slice(11, 19)} UTC)`);
     }
     case '/quit':
       await client.close();

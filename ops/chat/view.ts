@@ -44,7 +44,15 @@ export function messageLine(m: StoredMessage, me: string, where: string | null):
   const time = new Date(m.serverTs).toISOString().slice(11, 16);
   const prefix = where ? `[${where}] ` : '';
   if (m.meta.system) return `${prefix}#${m.seq} ${time} * ${systemText(m)}`;
-  return `${prefix}#${m.seq} ${time} ${m.sender === me ? 'you' : m.sender}: ${m.body}`;
+  const media = m.media ? `[attachment: ${m.media.mime}, ${m.media.size} bytes${m.media.width ? `, ${m.media.width}×${m.media.height}` : ''}; /url ${m.seq}]${m.body ? ' ' : ''}` : '';
+  return `${prefix}#${m.seq} ${time} ${m.sender === me ? 'you' : m.sender}: ${media}${m.body}`;
+}
+
+/** The MIME type the node will check a file against, from its extension. */
+export function mimeOf(path: string): string {
+  const ext = path.toLowerCase().split('.').pop() ?? '';
+  const known: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', pdf: 'application/pdf', txt: 'text/plain', mp4: 'video/mp4' };
+  return known[ext] ?? 'application/octet-stream';
 }
 
 export function presenceLine(p: PresenceState): string {
@@ -60,6 +68,8 @@ export const HELP = [
   '  /list                   your conversations, numbered',
   '  /go N                   switch to conversation N of /list',
   '  /history                show older messages of this conversation',
+  '  /file PATH [caption]    send a file as an attachment',
+  '  /url N                  a download URL for the attachment of message #N',
   '  /quit                   leave (unsent messages stay queued in the state file)',
   '  anything else           is sent to the open conversation',
 ].join('\n');
