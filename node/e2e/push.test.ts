@@ -164,6 +164,30 @@ describe('push notifications, one node', () => {
     assert.ok(!JSON.stringify(msg).includes('eyes'), 'no message content');
   });
 
+  it('FCM UNREGISTERED removes the token for good; an unregistered device (HTTP DELETE) gets nothing', async () => {
+    const { alice, bob, conv } = await pair();
+    const dead = `fcm-dead-${'y'.repeat(120)}-${n}`;
+    const gone = `fcm-gone-${'z'.repeat(120)}-${n}`;
+    assert.equal((await node.api('PUT', `/v1/users/${bob}/devices/old-phone/push`, { platform: 'fcm', token: dead })).status, 200);
+    assert.equal((await node.api('PUT', `/v1/users/${bob}/devices/tablet/push`, { platform: 'fcm', token: gone })).status, 200);
+    const del = await node.api('DELETE', `/v1/users/${bob}/devices/tablet/push`);
+    assert.deepEqual(del.body, { registered: false, removed: true });
+    fcm.script(dead, { status: 404, reason: 'UNREGISTERED' });
+    await send(alice, conv, 'one');
+    const to = (t: string) => fcm.records.filter((r) => r.path !== '/token' && JSON.stringify(r.body).includes(t));
+    await until(() => to(dead).length === 1, 10_000, () => 'the 404');
+    let list = await node.api('GET', `/v1/users/${bob}/push`);
+    for (let i = 0; i < 50 && list.body.registrations.length > 0; i++) {
+      await sleep(100);
+      list = await node.api('GET', `/v1/users/${bob}/push`);
+    }
+    assert.deepEqual(list.body.registrations, []);
+    await send(alice, conv, 'two');
+    await sleep(COLLAPSE_MS + 1_000);
+    assert.equal(to(dead).length, 1, 'never used again');
+    assert.equal(to(gone).length, 0, 'the unregistered device got nothing');
+  });
+
   it('Web Push: the payload decrypts (RFC 8291, with the subscription\'s private key) to the content-free body', async () => {
     const { alice, bob, conv } = await pair();
     const sub = webpush.subscribe();
