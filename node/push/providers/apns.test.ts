@@ -134,6 +134,16 @@ describe('APNs provider against the fake APNs', () => {
     await done();
   });
 
+  it('100 pushes at once share one provider token and one session', async () => {
+    const p = provider();
+    const outs = await Promise.all(Array.from({ length: 100 }, () => p.send(request())));
+    assert.ok(outs.every((o) => o.kind === 'sent'));
+    assert.equal(p.tokensSigned, 1);
+    assert.equal(fake.tokensSeen.length, 1);
+    assert.equal(p.connects, 1);
+    await done();
+  });
+
   it('403 ExpiredProviderToken: re-signs and retries within the same send', async () => {
     const p = provider();
     await p.send(request());

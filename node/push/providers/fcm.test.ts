@@ -84,6 +84,14 @@ describe('FCM provider against the fake FCM', () => {
     await done();
   });
 
+  it('50 pushes at once wait for one token exchange', async () => {
+    const p = provider();
+    const outs = await Promise.all(Array.from({ length: 50 }, () => p.send(request())));
+    assert.ok(outs.every((o) => o.kind === 'sent'));
+    assert.equal(fake.tokenExchanges.length, 1);
+    await done();
+  });
+
   it('a 401 (token revoked) re-exchanges once and sends', async () => {
     const p = provider();
     await p.send(request());
