@@ -76,6 +76,7 @@ const media = cfg.media.enabled
     })
   : null;
 host.media = media?.port() ?? null;
+if (media) host.metrics.extraSources.push(() => media.metricsJson());
 
 // One handler for the life of the process: it builds the page's bundle once, on first request.
 const web = cfg.web.enabled ? webHandler({ devKey: devMode ? cfg.auth.keys[0] : null, mediaUrl: media?.publicUrl ?? null }) : undefined;

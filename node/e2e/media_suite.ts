@@ -260,8 +260,11 @@ export function runMediaE2e(o: MediaSuiteOptions): void {
         const url = (u.kind.value as { url: string }).url;
         assert.deepEqual(Buffer.from(await (await fetch(url)).arrayBuffer()), kept);
         assert.match(node.stderr, /media gc pass/, 'a log line per pass');
-        const metrics = await (await fetch(node.stdout.match(/media: (http:\/\/[^ )]+)\/media\/v1\//)![1] + '/metrics')).text();
+        // The node's /metrics merges the media listener thread's registry.
+        const metrics = await (await fetch(`${node.httpUrl}/metrics`)).text();
         assert.match(metrics, /switchboard_media_gc_deletions_total\{kind="blob"\} [1-9]/);
+        assert.match(metrics, /switchboard_media_bytes_in_total [1-9]/);
+        assert.match(metrics, /switchboard_media_bytes_out_total [1-9]/);
       } finally {
         alice.close();
         bob.close();

@@ -130,9 +130,12 @@ export class HostMetrics {
     if (r.kind === 'child_exited' && r.action === 'restart') this.restarts.inc({ supervisor: r.supervisor, child: r.child });
   }
 
-  /** Prometheus text of the host and every live shard. */
+  /** Other threads' registries to merge (prom-client JSON, null when unavailable): the media listener's. */
+  readonly extraSources: Array<() => Promise<unknown>> = [];
+
+  /** Prometheus text of the host, every live shard and the extra sources. */
   async render(): Promise<string> {
-    const shardJson = await Promise.all(this.host.shardLinks().map((l) => (l ? l.metrics() : Promise.resolve(null))));
+    const shardJson = await Promise.all([...this.host.shardLinks().map((l) => (l ? l.metrics() : Promise.resolve(null))), ...this.extraSources.map((f) => f())]);
     const all = [await this.registry.getMetricsAsJSON(), ...shardJson.filter((j) => j !== null)] as Parameters<typeof AggregatorRegistry.aggregate>[0];
     return AggregatorRegistry.aggregate(all).metrics();
   }

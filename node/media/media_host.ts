@@ -7,6 +7,7 @@
  *
  * The host never sees upload or download bytes; the listener never runs chat ops.
  */
+import type { Worker } from 'node:worker_threads';
 import type { ChildSpecInput, Service } from '../../supervisor/index.js';
 import { serviceChild, threadChild } from '../../supervisor/index.js';
 import type { BlobStore } from './blob_store.js';
@@ -41,6 +42,9 @@ export class MediaHost {
   service: MediaService | null = null;
   private store: MediaStore | null = null;
   private blobs: BlobStore | null = null;
+  private worker: Worker | null = null;
+  private nextCall = 1;
+  private readonly calls = new Map<number, (json: unknown) => void>();
   readonly metrics: { quotaRefusals: Counter };
 
   constructor(private readonly o: MediaHostOptions) {
@@ -61,6 +65,27 @@ export class MediaHost {
   get(): MediaService {
     if (!this.service) throw new MediaError('unavailable', 'the media service is restarting');
     return this.service;
+  }
+
+  /**
+   * The media listener thread's metrics (prom-client JSON) for the host's merged
+   * /metrics; null when the thread is down or does not answer within a second.
+   */
+  metricsJson(): Promise<unknown> {
+    const w = this.worker;
+    if (!w) return Promise.resolve(null);
+    const id = this.nextCall++;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.calls.delete(id);
+        resolve(null);
+      }, 1_000);
+      this.calls.set(id, (json) => {
+        clearTimeout(t);
+        resolve(json);
+      });
+      w.postMessage({ t: 'media_metrics', id });
+    });
   }
 
   /** The core's view (node/core/media_port.ts), valid across restarts of the media service. */
@@ -112,6 +137,18 @@ export class MediaHost {
           // node:http holds no native sockets that abort the process: a hung thread may be terminated and restarted.
           heartbeat: { intervalMs: 2_000, timeoutMs: 20_000 },
           onHung: 'terminate',
+          onSpawn: (worker) => {
+            this.worker = worker;
+            worker.once('exit', () => {
+              if (this.worker === worker) this.worker = null;
+            });
+          },
+          onMessage: (m) => {
+            const r = m as { t?: unknown; id?: unknown; json?: unknown };
+            if (r?.t !== 'media_metrics' || typeof r.id !== 'number') return;
+            this.calls.get(r.id)?.(r.json);
+            this.calls.delete(r.id);
+          },
         }),
       },
     ];

@@ -6,7 +6,7 @@
  * download bytes never cross the message path.
  */
 import { mkdirSync } from 'node:fs';
-import { workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { serveSupervisor } from '../../supervisor/thread_side.js';
 import { configureLog, log, LOG_LEVELS, type LogLevel } from '../../supervisor/log.js';
 import { redact } from '../auth/redact.js';
@@ -67,6 +67,13 @@ const runGc = (): void => {
     });
 };
 const gcTimer = setInterval(runGc, init.media.gcIntervalMs);
+
+// The host merges this thread's metrics into its /metrics (as it does a shard's).
+parentPort?.on('message', (m: unknown) => {
+  const req = m as { t?: unknown; id?: unknown };
+  if (req?.t !== 'media_metrics' || typeof req.id !== 'number') return;
+  void metrics.registry.getMetricsAsJSON().then((json) => parentPort?.postMessage({ t: 'media_metrics', id: req.id, json }));
+});
 
 const sup = serveSupervisor({
   onStop: async () => {
