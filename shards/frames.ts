@@ -47,6 +47,8 @@ export function pushFrame(p: Push): ServerFrame {
       return create(ServerFrameSchema, { kind: { case: 'presence', value: { users: presenceUsers(p.users) } } });
     case 'typing':
       return create(ServerFrameSchema, { kind: { case: 'typing', value: { conversation: p.conversation, user: p.user, untilMs: BigInt(p.untilMs) } } });
+    case 'receipt':
+      return create(ServerFrameSchema, { kind: { case: 'receipt', value: receiptFrame(p.receipt) } });
   }
 }
 

@@ -5,7 +5,7 @@
  * The host owns conversations, sequencing and the store; a shard owns sockets,
  * decoding, auth and per-connection session state. A shard never touches the store.
  */
-import type { CoreOp, CoreResult, MemberReceipt } from '../node/core/ops.js';
+import type { CoreOp, CoreResult } from '../node/core/ops.js';
 import type { VerifyResult } from '../node/auth/types.js';
 import type { ShardAuth, ShardLimits } from './shard_config.js';
 
@@ -54,7 +54,6 @@ export type ShardToHost =
 export type PushItem =
   /** trace: the message's trace id (supervisor/log.ts traceId), set only while the host logs at debug. */
   | { k: 'deliver'; conns: number[]; conversation: string; seq: number; t0: number; frame: ArrayBuffer; trace?: string }
-  | { k: 'receipts'; conns: number[]; receipts: MemberReceipt[] }
   /** Any other push (node/core/pushes.ts), a ServerFrame encoded once in the host as protobuf. */
   | { k: 'frame'; conns: number[]; frame: ArrayBuffer };
 

@@ -6,16 +6,13 @@
  * (listener.ts) owns the sockets; this holds only the map it is given.
  */
 import type uWS from 'uWebSockets.js';
-import { create } from '@bufbuild/protobuf';
-import { ServerFrameSchema, type ServerFrame } from '../protocol/gen/client_pb.js';
+import type { ServerFrame } from '../protocol/gen/client_pb.js';
 import { decodeServerFrame, encodeServerFrame, serverFrameToJson, type Encoding } from '../protocol/codec.js';
 import { CLOSE_CODES } from '../protocol/codes.js';
-import { receiptFrame } from './frames.js';
 import type { PushItem } from './messages.js';
 import type { ShardMetrics } from './metrics.js';
 import type { ShardLimits } from './shard_config.js';
 import { onDeliver, type Session } from './session.js';
-import type { MemberReceipt } from '../node/core/ops.js';
 
 /** What uWS keeps per socket for the shard. */
 export interface UserData {
@@ -47,7 +44,6 @@ export class SocketOutput {
     for (const it of items) {
       try {
         if (it.k === 'deliver') this.deliver(it);
-        else if (it.k === 'receipts') this.receipts(it.conns, it.receipts);
         else this.frame(it.conns, it.frame);
       } catch (e) {
         // One undecodable push (a host bug) costs that push, not every socket of the
@@ -83,17 +79,6 @@ export class SocketOutput {
       const s = ws.getUserData().session!;
       if (s.encoding === 'json') json ??= serverFrameToJson(decodeServerFrame(bytes, 'proto'));
       this.write(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
-    }
-  }
-
-  private receipts(conns: number[], receipts: MemberReceipt[]): void {
-    for (const c of conns) {
-      const ws = this.sockets.get(c);
-      if (!ws) continue;
-      const s = ws.getUserData().session!;
-      ws.cork(() => {
-        for (const r of receipts) this.sendFrame(ws, s.encoding, create(ServerFrameSchema, { kind: { case: 'receipt', value: receiptFrame(r) } }));
-      });
     }
   }
 

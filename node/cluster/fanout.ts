@@ -14,8 +14,8 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { ServerFrameSchema } from '../../protocol/gen/client_pb.js';
 import { ReceiptKind } from '../../protocol/gen/client_pb.js';
-import { DeliverSchema, LinkFrameSchema, PresenceSettingSchema, PushFrameSchema, ReceiptsPushSchema, type Deliver, type LinkFrame, type PushFrame, type ReceiptsPush } from '../../protocol/gen/cluster_pb.js';
-import { messageFrame, pushFrame, receiptFrame } from '../../shards/frames.js';
+import { DeliverSchema, LinkFrameSchema, PresenceSettingSchema, PushFrameSchema, type Deliver, type LinkFrame, type PushFrame, type ReceiptsPush } from '../../protocol/gen/cluster_pb.js';
+import { messageFrame, pushFrame } from '../../shards/frames.js';
 import type { RemoteOrigin } from '../core/chat_types.js';
 import type { FanoutPort, Origin } from '../core/fanout_port.js';
 import type { Push } from '../core/pushes.js';
@@ -95,10 +95,9 @@ export class ClusterFanout implements FanoutPort {
   }
 
   private remoteReceipts(users: readonly string[], receipts: MemberReceipt[]): void {
-    const groups = this.byNode(users);
-    if (groups.size === 0) return;
-    const rs = receipts.map(receiptFrame);
-    for (const [node, us] of groups) this.send(node, { case: 'receipts', value: create(ReceiptsPushSchema, { users: us, receipts: rs }) });
+    // As PushFrames, like every push but messages (ReceiptsPush is still read on
+    // arrival, from nodes that send it: onReceipts).
+    for (const r of receipts) this.remotePush(users, { k: 'receipt', receipt: r });
   }
 
   private remotePush(users: readonly string[], push: Push): void {
@@ -156,6 +155,7 @@ export class ClusterFanout implements FanoutPort {
     this.d.outbox.deliverEncoded(to, { conversation: m.conversation, seq, trace }, bytes, Number(f.t0Ms));
   }
 
+  /** Receipts from a node that still sends ReceiptsPush (nodes now send them as PushFrames). */
   onReceipts(f: ReceiptsPush): void {
     this.stats.framesReceived++;
     const to = this.local(f.users, null);

@@ -1,10 +1,10 @@
 /**
- * Pushes other than messages and 1:1 receipts, as plain data. The core decides who
+ * Pushes other than messages, as plain data. The core decides who
  * gets what; the host's outbox encodes each push once (shards/frames.ts pushFrame)
  * and batches it per socket shard, as it does for messages. Part of the core's
  * contract with ops.ts (shards/ may import it: docs/ARCHITECTURE.md).
  */
-import type { PresenceView } from './ops.js';
+import type { MemberReceipt, PresenceView } from './ops.js';
 
 export interface ReceiptCounts {
   seq: number;
@@ -17,4 +17,6 @@ export type Push =
   | { k: 'group_receipts'; conversation: string; members: number; counts: ReceiptCounts[] }
   /** Coalesced presence changes for one subscriber. */
   | { k: 'presence'; users: PresenceView[] }
-  | { k: 'typing'; conversation: string; user: string; untilMs: number };
+  | { k: 'typing'; conversation: string; user: string; untilMs: number }
+  /** One moved delivered/read watermark of a 1:1 conversation. */
+  | { k: 'receipt'; receipt: MemberReceipt };

@@ -46,8 +46,9 @@ export class BatchingOutbox implements Outbox {
     }
   }
 
+  /** 1:1 receipts: pushes like any other, one frame per receipt, encoded once here. */
   receipts(to: ConnRef[], receipts: import('../core/ops.js').MemberReceipt[]): void {
-    for (const [shard, conns] of byShard(to)) this.add(shard, { k: 'receipts', conns, receipts }, null);
+    for (const receipt of receipts) this.push(to, { k: 'receipt', receipt });
   }
 
   push(to: ConnRef[], push: Push): void {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { checkCycles, formatReport } from './cycles.js';
 
 /** Cycles known and owned elsewhere (issue 13): members joined by ', '. */
-const PENDING = new Set([
+const PENDING = new Set<string>([
 ]);
 
 describe('check:cycles (ops/lint/cycles.ts)', () => {
