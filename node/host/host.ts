@@ -123,7 +123,13 @@ export class Host {
       log,
       metrics: () => this.metrics.registry,
       cell: cell
-        ? { shardCount: cfg.cluster.shards.count, shardOf: (c) => cell.shardOf(c), heldToken: (s) => cell.heldToken(s), remoteDevices: (u) => cell.services.peek('routes')?.lookup(u) ?? [] }
+        ? {
+            shardCount: cfg.cluster.shards.count,
+            shardOf: (c) => cell.shardOf(c),
+            heldToken: (s) => cell.heldToken(s),
+            leaseValid: () => cell.services.peek('lease')?.isValid(cfg.cluster.fence.safetyMarginMs) ?? false,
+            remoteDevices: (u) => cell.services.peek('routes')?.lookup(u) ?? [],
+          }
         : null,
     });
     // Push hangs off the port where messages are committed (the owner); deliveries other nodes forward use `local`.

@@ -38,6 +38,12 @@ export interface PushCell {
   shardOf(conversation: string): number;
   /** This node's ownership epoch (fencing token) of the shard, or null. */
   heldToken(shard: number): number | null;
+  /**
+   * Whether this node's lease stays valid for the fence's safety margin (as a message
+   * write requires): a node frozen past its lease must not send on an epoch it no
+   * longer holds before it has noticed.
+   */
+  leaseValid(): boolean;
   /** Devices of `user` connected to other nodes of the cell. */
   remoteDevices(user: string): Array<{ device: string; node: string }>;
 }
@@ -117,7 +123,7 @@ export class PushNode {
                 online: (u, dev) => this.online(u, dev),
                 ownership: {
                   shardOf: (c) => this.shardOf(c),
-                  epochOf: (c) => (cell ? cell.heldToken(cell.shardOf(c)) : ONLY_EPOCH),
+                  epochOf: (c) => (cell ? (cell.leaseValid() ? cell.heldToken(cell.shardOf(c)) : null) : ONLY_EPOCH),
                 },
                 providers: createProviders(this.d.cfg, this.d.log),
                 metrics: this.metrics,
