@@ -6,7 +6,7 @@
  */
 import type { ConversationInfo, GroupCounts, PersistedState, StoredMessage, Tick } from './types.js';
 
-/** Messages kept per conversation on the device; older ones are dropped (history pages them back). */
+/** Messages stored per conversation on the device; older ones are paged back with history. */
 export const KEEP_MESSAGES = 500;
 
 export class Conversation implements ConversationInfo {
@@ -79,11 +79,16 @@ export class Conversation implements ConversationInfo {
     this.lastSeq = last;
   }
 
-  /** Keep the newest KEEP_MESSAGES messages at or below the cursor. */
-  trim(): void {
-    if (this.messages.size <= KEEP_MESSAGES) return;
-    const seqs = [...this.messages.keys()].sort((a, b) => a - b);
-    for (const s of seqs.slice(0, seqs.length - KEEP_MESSAGES)) if (s <= this.cursor) this.messages.delete(s);
+  /**
+   * What goes to storage: the newest KEEP_MESSAGES messages, plus any above the cursor
+   * (a gap's far side, still needed). Memory keeps everything this run has seen or
+   * paged in; the next run starts from the stored ones and pages older ones back.
+   */
+  kept(): StoredMessage[] {
+    const all = this.sorted();
+    if (all.length <= KEEP_MESSAGES) return all;
+    const cut = all.length - KEEP_MESSAGES;
+    return all.filter((m, i) => i >= cut || m.seq > this.cursor);
   }
 
   /** Raise a member's watermark; true if it moved. */
@@ -115,7 +120,6 @@ export class Conversation implements ConversationInfo {
   }
 
   snapshot(): PersistedState['conversations'][number] {
-    this.trim();
     return {
       id: this.id,
       kind: this.kind,
@@ -127,7 +131,7 @@ export class Conversation implements ConversationInfo {
       firstSeq: this.firstSeq,
       myRead: this.myRead,
       acked: this.acked,
-      messages: this.sorted(),
+      messages: this.kept(),
       delivered: this.delivered,
       read: this.read,
       groupCounts: this.groupCounts,
