@@ -46,11 +46,14 @@ export const DEFAULTS = {
   // §6.2: "10 s is reasonable": long enough for a loaded node's commit, short enough
   // that a lost frame does not leave the user staring at a clock.
   sendTimeoutMs: 10_000,
+  // The same for sync pages and group frames: a node answers them from its caches or
+  // one store read, so 10 s of silence means the socket is gone, not the node slow.
   requestTimeoutMs: 10_000,
   // Authentication is the node's first step after the upgrade; 10 s without a welcome
   // means a wedged socket, not a slow node.
   welcomeTimeoutMs: 10_000,
-  // Acks are debounced: one ack covers everything up to the cursor (§6.2).
+  // Acks are debounced: one ack covers everything up to the cursor (§6.2); 50 ms turns a
+  // burst of pushes into one frame while ✓✓ still reaches the sender at once to a human.
   ackDelayMs: 50,
   // A gap while one of our own sends is in flight may be that send's seq: give its
   // ack this long to arrive before syncing.
