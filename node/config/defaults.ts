@@ -85,7 +85,9 @@ export function defaultConfig(): Config {
         // node/store/CASSANDRA.md); false exists to measure that cost, not to run with.
         guardSeqs: true,
       },
-      batch: { maxBatch: 256, maxDelayMs: 2, maxQueue: 10_000, concurrency: 0 },
+      // adaptive: ops that arrive during a commit go as soon as it ends (batch size follows
+      // the rate); maxDelayMs is then only the idle wait (node/store/batch_writer.ts).
+      batch: { maxBatch: 256, maxDelayMs: 2, maxQueue: 10_000, concurrency: 0, adaptive: true },
       retentionMessages: 0,
     },
     // Defaults and ranges of clockToleranceSec / ticketTtlMs (and their reasons): node/auth/config.ts AUTH_LIMITS.

@@ -96,7 +96,7 @@ const schema: Schema = {
       ),
       guardSeqs: bool,
     },
-    batch: { maxBatch: int(1, 100_000), maxDelayMs: int(0, 10_000), maxQueue: int(1, 10_000_000), concurrency: int(0, 64) },
+    batch: { maxBatch: int(1, 100_000), maxDelayMs: int(0, 10_000), maxQueue: int(1, 10_000_000), concurrency: int(0, 64), adaptive: bool },
     retentionMessages: int(0, Number.MAX_SAFE_INTEGER),
   },
   auth: {

@@ -61,7 +61,7 @@ export interface Config {
      * (see writerOptions): the Cassandra store keeps pipelined commits in call order per
      * conversation, SQLite commits synchronously and gains nothing from more than 1.
      */
-    batch: { maxBatch: number; maxDelayMs: number; maxQueue: number; concurrency: number };
+    batch: { maxBatch: number; maxDelayMs: number; maxQueue: number; concurrency: number; adaptive: boolean };
     /** Keep at most this many messages per conversation (0 = keep all). */
     retentionMessages: number;
   };

@@ -333,3 +333,87 @@ describe('BatchWriter', () => {
     await writer.close();
   });
 });
+
+describe('BatchWriter, adaptive window', () => {
+  it('an idle writer still waits maxDelayMs for company', async () => {
+    const { clock, sink, writer } = setup({ adaptive: true, maxBatch: 10, maxDelayMs: 10 });
+    writer.submit(1);
+    clock.advance(9);
+    await settle();
+    assert.equal(sink.batches.length, 0, 'idle: the first op waits for the window');
+    clock.advance(1);
+    await settle();
+    assert.deepEqual(sink.batches, [[1]]);
+  });
+
+  it('ops queued during a commit leave the moment it completes, all together', async () => {
+    const { clock, sink, writer } = setup({ adaptive: true, maxBatch: 10, maxDelayMs: 10 });
+    writer.submit(1);
+    clock.advance(10);
+    await settle();
+    const during = [2, 3, 4].map((n) => track(writer.submit(n)));
+    clock.advance(1); // far less than maxDelayMs after op 2
+    await settle();
+    assert.equal(sink.batches.length, 1, 'nothing leaves while the commit is in flight');
+    await sink.completeNext();
+    assert.deepEqual(sink.batches[1], [2, 3, 4], 'no wait for the window: the next commit starts at once');
+    assert.equal(clock.pending(), 0, 'and no timer is left for them');
+    await sink.completeNext();
+    assert.ok(during.every((r) => r.state === 'resolved'));
+  });
+
+  it('grows the batch with the rate: more ops per commit when more arrive during one', async () => {
+    const { clock, sink, writer } = setup({ adaptive: true, maxBatch: 100, maxDelayMs: 2, maxQueue: 1000 });
+    let n = 0;
+    // A commit takes 4 ms; `perMs` ops arrive each ms. Steady state: ~4 x perMs per commit.
+    const run = async (perMs: number, commits: number): Promise<number> => {
+      for (let c = 0; c < commits; c++) {
+        for (let ms = 0; ms < 4; ms++) {
+          for (let i = 0; i < perMs; i++) writer.submit(n++).catch(() => undefined);
+          clock.advance(1);
+          await settle();
+        }
+        await sink.completeNext();
+      }
+      return sink.batches[sink.batches.length - 1].length;
+    };
+    writer.submit(n++);
+    clock.advance(2);
+    await settle();
+    assert.equal(await run(1, 3), 4, '1 op/ms: 4 per commit');
+    assert.equal(await run(10, 3), 40, '10 op/ms: 40 per commit');
+    assert.equal(await run(50, 3), 100, '50 op/ms: capped at maxBatch');
+    assert.deepEqual(sink.batches.flat(), [...sink.batches.flat()].sort((a, b) => a - b), 'FIFO throughout');
+  });
+
+  it('keeps FIFO and fails everything queued behind a failed batch', async () => {
+    const { clock, sink, writer } = setup({ adaptive: true, maxBatch: 2 });
+    const first = [writer.submit(1), writer.submit(2)].map(track);
+    const behind = [writer.submit(3), writer.submit(4), writer.submit(5)].map(track);
+    await settle();
+    assert.deepEqual(sink.batches, [[1, 2]]);
+    await sink.failNext(new Error('disk gone'));
+    assert.ok(first.every((r) => r.state === 'rejected' && r.error instanceof StoreUnavailableError));
+    assert.ok(behind.every((r) => r.state === 'rejected' && r.error instanceof StoreUnavailableError), 'queued behind: failed untried');
+    assert.equal(sink.batches.length, 1, 'nothing behind the failure reached the sink');
+    const after = track(writer.submit(6));
+    await settle();
+    assert.equal(sink.batches.length, 1, 'idle again: a new op waits for the window');
+    clock.advance(10);
+    await settle();
+    assert.deepEqual(sink.batches[1], [6]);
+    await sink.completeNext();
+    assert.equal(after.state, 'resolved', 'ops after the failure go normally');
+  });
+
+  it('acks only after the sink resolved (durable), never before', async () => {
+    const { clock, sink, writer } = setup({ adaptive: true, maxBatch: 10, maxDelayMs: 0 });
+    const a = track(writer.submit(1));
+    clock.advance(0);
+    await settle();
+    assert.equal(sink.batches.length, 1);
+    assert.equal(a.state, 'pending');
+    await sink.completeNext();
+    assert.equal(a.state, 'resolved');
+  });
+});
