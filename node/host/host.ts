@@ -15,7 +15,7 @@
 import path from 'node:path';
 import type { ChildSpecInput, Service } from '../../supervisor/index.js';
 import { ServiceRegistry, serviceChild, supervisorSpec, threadChild } from '../../supervisor/index.js';
-import { SqliteStore } from '../store/sqlite_store.js';
+import { SqliteWorkerStore } from '../store/sqlite_worker_store.js';
 import { openCassandraStore } from '../store/cassandra_store.js';
 import type { MessageStore } from '../store/store.js';
 import { WritePath } from '../store/write_path.js';
@@ -180,12 +180,25 @@ export class Host {
       start: serviceChild((): Service => {
         let wp: WritePath<FenceClaim> | null = null;
         return {
-          start: async () => {
+          start: async (ctx) => {
             const cfg = this.cfg;
+            // SQLite commits in its own thread (no fsync on this loop). If that thread dies,
+            // this child dies with it, after failing what was queued: the supervisor then
+            // restarts the store (and, rest_for_one, what depends on it).
+            const died = async (err: Error): Promise<void> => {
+              const dead = wp;
+              wp = null;
+              if (dead) {
+                this.services.withdraw('writePath', dead);
+                await dead.close().catch(() => undefined);
+                await this.push.closeStore().catch(() => undefined);
+              }
+              ctx.exit(err);
+            };
             const metered: MessageStore = meteredStore(
               cfg.store.kind === 'cassandra'
                 ? await openCassandraStore(cfg.store.cassandra, { migrate: cfg.store.cassandra.migrateOnStart })
-                : new SqliteStore(cfg.store.sqlite.file),
+                : await SqliteWorkerStore.open(cfg.store.sqlite.file, { onExit: (e) => void died(e) }),
               this.metrics.store,
             );
             // With push on, every commit first writes the pushes its messages owe (node/push/owing_store.ts).

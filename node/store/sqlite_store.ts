@@ -13,7 +13,7 @@
 import Database from 'better-sqlite3';
 import type { MessageStore } from './store.js';
 import type { Conversation, ConversationKind, DeviceCursor, LastSeen, Role, StoredMessage, WriteOp } from './types.js';
-import { migrate } from './sqlite_schema.js';
+import { migrate, SCHEMA_VERSION } from './sqlite_schema.js';
 import { InvalidWriteError, SeqTakenError, StoreUnavailableError } from './errors.js';
 
 export interface SqliteStoreOptions {
@@ -24,6 +24,13 @@ export interface SqliteStoreOptions {
    * client's send timeout.
    */
   busyTimeoutMs?: number;
+  /**
+   * A reader beside the store's writer (./sqlite_worker_store.ts keeps one in the host
+   * while the worker writes): opened read-only, so it can never write, and without the
+   * journal pragmas and the migration, which are the writer's (it must have opened the
+   * file first). Its commits fail.
+   */
+  readOnly?: boolean;
 }
 
 interface MessageRow {
@@ -65,14 +72,19 @@ export class SqliteStore implements MessageStore {
   /** `path` is a file chosen by the caller, or ':memory:' for tests. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
-    this.db = new Database(path);
+    this.db = new Database(path, { readonly: options.readOnly === true, fileMustExist: options.readOnly === true });
     try {
-      this.db.pragma('journal_mode = WAL');
-      // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss,
-      // and an acked message must survive that.
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
-      migrate(this.db);
+      if (options.readOnly === true) {
+        this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+        checkVersion(this.db);
+      } else {
+        this.db.pragma('journal_mode = WAL');
+        // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss,
+        // and an acked message must survive that.
+        this.db.pragma('synchronous = FULL');
+        this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+        migrate(this.db);
+      }
     } catch (err) {
       this.db.close();
       throw err;
@@ -330,6 +342,12 @@ export class SqliteStore implements MessageStore {
   private assertOpen(): void {
     if (this.closed) throw new StoreUnavailableError(`sqlite store ${this.path} is closed`);
   }
+}
+
+/** A reader opens a file its writer migrated: the same schema version, or it refuses. */
+function checkVersion(db: Database.Database): void {
+  const v = db.pragma('user_version', { simple: true }) as number;
+  if (v !== SCHEMA_VERSION) throw new Error(`sqlite reader: schema version ${v}, this build reads ${SCHEMA_VERSION}; open the writer first`);
 }
 
 function toMessage(row: MessageRow): StoredMessage {

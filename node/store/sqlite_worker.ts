@@ -1,0 +1,58 @@
+/**
+ * The SQLite store's own thread: it owns the write connection (./sqlite_store.ts) and
+ * runs every commit, so the fsync of a commit blocks this thread, never the host's
+ * event loop. The host's handle is ./sqlite_worker_store.ts; messages in
+ * ./sqlite_worker_messages.ts. Requests are served in arrival order, one at a time
+ * (better-sqlite3 is synchronous), so commits land in the order they were posted.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { SqliteStore } from './sqlite_store.js';
+import type { MessageStore } from './store.js';
+import type { WriteOp } from './types.js';
+import { toWire, type FromStoreWorker, type SqliteWorkerData, type ToStoreWorker } from './sqlite_worker_messages.js';
+
+const port = parentPort;
+if (!port) throw new Error('sqlite_worker.ts runs only as a worker thread (node/store/sqlite_worker_store.ts)');
+const data = workerData as SqliteWorkerData;
+const post = (m: FromStoreWorker): void => port.postMessage(m);
+
+let store: SqliteStore;
+try {
+  store = new SqliteStore(data.path, { busyTimeoutMs: data.busyTimeoutMs });
+  post({ t: 'ready' });
+} catch (err) {
+  post({ t: 'open_failed', error: toWire(err) });
+  process.exit(1);
+}
+
+port.on('message', (m: ToStoreWorker) => {
+  switch (m.t) {
+    case 'commit':
+      // SqliteStore.commit does its work synchronously; the promise only carries the outcome.
+      store.commit(JSON.parse(m.ops) as WriteOp[]).then(
+        () => post({ t: 'ok', id: m.id }),
+        (err: unknown) => post({ t: 'failed', id: m.id, error: toWire(err) }),
+      );
+      return;
+    case 'read': {
+      const fn = (store as MessageStore)[m.call] as (...a: unknown[]) => Promise<unknown>;
+      let p: Promise<unknown>;
+      try {
+        p = fn.apply(store, m.args);
+      } catch (err) {
+        p = Promise.reject(err);
+      }
+      p.then(
+        (value) => post({ t: 'ok', id: m.id, value }),
+        (err: unknown) => post({ t: 'failed', id: m.id, error: toWire(err) }),
+      );
+      return;
+    }
+    case 'close':
+      void store.close().then(() => {
+        post({ t: 'closed' });
+        port.close();
+      });
+      return;
+  }
+});
