@@ -9,6 +9,7 @@ import type { Caller, ConvState, SendInput, ServiceLimits, Writer } from './chat
 import { visibleUpTo, type ConversationCache } from './conversations.js';
 import { originOf, type FanoutPort } from './fanout_port.js';
 import { directConversationId, newMessageId } from './ids.js';
+import { DedupFilter, type Drainable } from './dedup_filter.js';
 import { enforce } from './enforce.js';
 import { clientMsgIdRule, peerRule, sendContentRule } from './op_rules.js';
 import { MEDIA_META_KEY, type ConversationSyncInfo, type HistoryPage, type SendAck, type SyncPage } from './ops.js';
@@ -20,6 +21,8 @@ import type { Conversation, StoredMessage } from '../store/types.js';
 export class Messaging {
   /** Sends in flight by (conversation, sender, client_msg_id): a resend joins the first. */
   private readonly inflight = new Map<string, Promise<SendAck>>();
+  /** Skips the dedup read of a certainly new client_msg_id (the argument: dedup_filter.ts). */
+  readonly dedup: DedupFilter;
 
   constructor(
     private readonly convs: ConversationCache,
@@ -30,7 +33,9 @@ export class Messaging {
     private readonly limits: ServiceLimits,
     private readonly now: () => number,
     private readonly media: MediaPort | null = null,
-  ) {}
+  ) {
+    this.dedup = new DedupFilter(store, drainable(writer), convs.clustered);
+  }
 
   // ------------------------------------------------------------------ conversations
 
@@ -86,7 +91,9 @@ export class Messaging {
   }
 
   private async doSend(caller: Caller, input: SendInput): Promise<SendAck> {
-    const prior = await this.store.findByClientMsgId(input.conversation, caller.user, input.clientMsgId);
+    const prior = this.dedup.certainlyNew(input.conversation, caller.user, input.clientMsgId)
+      ? null
+      : await this.store.findByClientMsgId(input.conversation, caller.user, input.clientMsgId);
     if (prior) return ackOf(prior, true);
     let meta = input.meta;
     if (input.mediaId) {
@@ -112,6 +119,8 @@ export class Messaging {
       meta,
       serverTs: this.now(),
     };
+    // Recorded before the submit, whatever its outcome: a resend must read the store.
+    this.dedup.record(message.conversation, message.sender, message.clientMsgId);
     try {
       await this.writer.submit({ kind: 'message', message }, epoch);
     } catch (e) {
@@ -252,6 +261,16 @@ export class Messaging {
     const oldest = messages.length ? messages[messages.length - 1].seq : before;
     return { conversation, messages, hasMore: oldest > st.firstSeq, firstSeq: st.firstSeq };
   }
+}
+
+/**
+ * The writer as the dedup filter's barrier, when it is the node's write path: it drains
+ * (`flush`) and reports failed batches (`onFailure`). A bare BatchWriter (the unit
+ * tests of the chat service, which hold dedup reads open on purpose) keeps every read.
+ */
+function drainable(writer: Writer): Drainable | null {
+  const w = writer as Writer & Partial<Drainable> & { onFailure?: unknown };
+  return typeof w.flush === 'function' && typeof w.onFailure === 'function' ? (w as Writer & Drainable) : null;
 }
 
 function ackOf(m: StoredMessage, duplicate: boolean): SendAck {
