@@ -12,7 +12,8 @@
 import { makeGenericClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { LinkBatchSchema, LinkFrameSchema, type LinkBatch, type LinkFrame } from '../../protocol/gen/cluster_pb.js';
-import { Writer, encoderFor } from './frame_encoder.js';
+import { encoderFor } from './frame_encoder.js';
+import { Writer } from './proto_writer.js';
 import { decoderFor } from './frame_decoder.js';
 
 /** An outbound batch: chunks of framed LinkFrames, in order (concatenated, a LinkBatch). */
