@@ -37,7 +37,7 @@ import { storeCallsPerMessage, storeSnapshot } from './lib/store_calls.js';
 import { startPrivateCassandra, testKeyspace, type PrivateCassandra } from '../node/store/cassandra_test_env.js';
 import { LOCAL_DATACENTER } from '../ops/cassandra/index.js';
 
-export const ONE_NODE_FLAGS = ['rate', 'duration', 'pairs', 'body-bytes', 'drain', 'shards', 'find-max', 'max-p99', 'start-rate', 'step-factor', 'step-duration', 'max-rate', 'smoke', 'out', 'cassandra', 'writer-concurrency', 'warmup', 'unguarded', 'profile', 'legacy-client', 'ceiling-seconds'];
+export const ONE_NODE_FLAGS = ['rate', 'duration', 'pairs', 'body-bytes', 'drain', 'shards', 'find-max', 'max-p99', 'start-rate', 'step-factor', 'step-duration', 'max-rate', 'smoke', 'out', 'cassandra', 'writer-concurrency', 'warmup', 'unguarded', 'profile', 'legacy-client', 'compare-clients', 'ceiling-seconds', 'rates'];
 
 export interface OneNodeConfig {
   rate: number;
@@ -64,6 +64,10 @@ export interface OneNodeConfig {
   profile: boolean;
   /** The old ws + protobuf-es client instead of the prepared-frame one (to compare their cost). */
   legacyClient: boolean;
+  /** Both clients on their own pairs, one step each at --rate, prepared-frame first: their costs compared in one run. */
+  compareClients: boolean;
+  /** --rates 1000,2000,4000: one --duration step at each rate, whatever the latency (CPU per message as a function of rate). */
+  rates: number[];
   /** Seconds of the raw SQLite ceiling run after the load (0: skip; always skipped on Cassandra). */
   ceilingSec: number;
 }
@@ -90,9 +94,14 @@ export function oneNodeConfig(flags: Flags): OneNodeConfig {
     unguarded: bool(flags, 'unguarded'),
     profile: bool(flags, 'profile'),
     legacyClient: bool(flags, 'legacy-client'),
+    compareClients: bool(flags, 'compare-clients'),
+    rates: str(flags, 'rates', '').split(',').filter(Boolean).map(Number),
     ceilingSec: num(flags, 'ceiling-seconds', smoke ? 1 : 5),
   };
   if (cfg.unguarded && !cfg.cassandra) throw new Error('--unguarded applies to --cassandra (SQLite refuses a taken seq in its transaction, at no extra round trip)');
+  if (cfg.compareClients && (cfg.findMax || cfg.legacyClient)) throw new Error('--compare-clients runs one step per client at --rate: not with --find-max or --legacy-client');
+  if (cfg.rates.some((r) => !(r > 0))) throw new Error('--rates: a comma-separated list of positive msg/s');
+  if (cfg.rates.length && (cfg.findMax || cfg.compareClients)) throw new Error('--rates is its own sweep: not with --find-max or --compare-clients');
   if (cfg.rate <= 0 || cfg.durationSec <= 0 || cfg.pairs < 1) throw new Error('--rate, --duration and --pairs must be positive');
   if (cfg.stepFactor <= 1) throw new Error('--step-factor must be > 1');
   // Every request loop is bounded: refuse runs longer than ten minutes of sending.
@@ -104,7 +113,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
   const cfg = oneNodeConfig(flags);
   const startedAt = new Date();
   const machine = machineInfo();
-  console.log(`one-node: ${cfg.pairs} pairs, ${cfg.findMax ? `find-max from ${cfg.startRate} msg/s x${cfg.stepFactor} (${cfg.stepDurationSec} s steps, p99 ack <= ${cfg.maxP99Ms} ms)` : `${cfg.rate} msg/s for ${cfg.durationSec} s`}`);
+  console.log(`one-node: ${cfg.pairs} pairs, ${cfg.findMax ? `find-max from ${cfg.startRate} msg/s x${cfg.stepFactor} (${cfg.stepDurationSec} s steps, p99 ack <= ${cfg.maxP99Ms} ms)` : cfg.rates.length ? `${cfg.rates.join(', ')} msg/s, ${cfg.durationSec} s each` : `${cfg.rate} msg/s for ${cfg.durationSec} s`}`);
   console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.totalMemGiB} GiB, node ${machine.node}, load ${machine.loadAvg1m} (other work on the box makes figures noisy)`);
 
   let cassandra: PrivateCassandra | null = null;
@@ -141,16 +150,21 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
   let stopReason = '';
   try {
     const t = performance.now();
-    let chat: { run(o: StepOptions): Promise<StepResult> };
-    if (cfg.legacyClient) {
-      const pairs = await openPairs({ url: node.url, pairs: cfg.pairs, tag, token: minter(node.secret) });
-      close = () => closePairs(pairs);
-      chat = new OpenLoopChat(pairs, tag, cfg.bodyBytes);
-    } else {
+    type Chat = { run(o: StepOptions): Promise<StepResult> };
+    const closers: Array<() => void> = [];
+    close = () => closers.forEach((c) => c());
+    const legacy = async (): Promise<Chat> => {
+      const pairs = await openPairs({ url: node.url, pairs: cfg.pairs, tag: `${tag}l`, token: minter(node.secret) });
+      closers.push(() => closePairs(pairs));
+      return new OpenLoopChat(pairs, `${tag}l`, cfg.bodyBytes);
+    };
+    const fast = async (): Promise<Chat> => {
       const pairs = await openFastPairs({ url: node.url, pairs: cfg.pairs, tag, token: minter(node.secret), bodyBytes: cfg.bodyBytes });
-      close = () => closeFastPairs(pairs);
-      chat = new FastOpenLoop(pairs);
-    }
+      closers.push(() => closeFastPairs(pairs));
+      return new FastOpenLoop(pairs);
+    };
+    let chat: Chat = cfg.legacyClient ? await legacy() : await fast();
+    const other: Chat | null = cfg.compareClients ? await legacy() : null;
     console.log(`connected ${cfg.pairs * 2} sockets (${cfg.legacyClient ? 'legacy ws + protobuf-es client' : 'prepared-frame client'}) in ${fmt(performance.now() - t)} ms; node RSS ${fmt((watcher.mark()?.rssBytes ?? 0) / 2 ** 20)} MiB`);
     const meter = new StepMeter(node.proc.pid!, node.httpUrl, probe, cfg.profile);
 
@@ -174,11 +188,11 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
           prev = p;
         },
       });
-      const cost: StepCost = await meter.end(r.acked);
+      const cost: StepCost = await meter.end(r.acked, r.sent);
       const storeCalls = storeCallsPerMessage(store0, await storeSnapshot(node.httpUrl), r.acked);
       if (storeCalls.length) console.log(`  store per durable message: ${storeCalls.map((c) => `${c.call} ${c.perMessage}${c.meanMs ? ` (${c.meanMs} ms)` : ''}`).join(', ')}`);
-      console.log(`  cpu per durable message: node ${fmt(cost.nodeUsPerMsg)} µs (${cost.threads.map((x) => `${x.role}${x.threads > 1 ? `x${x.threads}` : ''} ${fmt(x.usPerMsg)}`).join(', ')}), client ${fmt(cost.clientUsPerMsg)} µs; main loop delay p50 ${fmt(cost.loopDelay?.p50Ms ?? -1)} / p99 ${fmt(cost.loopDelay?.p99Ms ?? -1)} / max ${fmt(cost.loopDelay?.maxMs ?? -1)} ms; ${cost.msgsPerCommit ?? '?'} msgs per commit`);
-      steps.push({ ...r, server: watcher.since(mark), clientCpuPct: cost.clientCpuPct, storeCalls, cost });
+      console.log(`  cpu per durable message: node ${fmt(cost.nodeUsPerMsg)} µs (${cost.threads.map((x) => `${x.role}${x.threads > 1 ? `x${x.threads}` : ''} ${fmt(x.usPerMsg)}`).join(', ')}), client ${fmt(cost.clientUsPerMsg)} µs per sent message; main loop delay p50 ${fmt(cost.loopDelay?.p50Ms ?? -1)} / p99 ${fmt(cost.loopDelay?.p99Ms ?? -1)} / max ${fmt(cost.loopDelay?.maxMs ?? -1)} ms; ${cost.msgsPerCommit ?? '?'} msgs per commit`);
+      steps.push({ ...r, server: watcher.since(mark), clientCpuPct: cost.clientCpuPct, storeCalls, cost, client: cfg.legacyClient ? 'legacy' : 'prepared-frame' });
       return r;
     };
 
@@ -187,8 +201,22 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
       console.log(`warm-up: ${fmt(rate)} msg/s for ${cfg.warmupSec} s (not recorded)`);
       await chat.run({ rate, durationSec: cfg.warmupSec, drainMs: cfg.drainMs, onSecond: () => {} });
     }
-    if (!cfg.findMax) {
+    if (cfg.rates.length) {
+      for (const [i, rate] of cfg.rates.entries()) {
+        console.log(`step ${i + 1}/${cfg.rates.length}: ${fmt(rate)} msg/s for ${cfg.durationSec} s`);
+        await runStep(rate, cfg.durationSec);
+        await new Promise((r2) => setTimeout(r2, 1000)); // let the store settle between steps
+      }
+    } else if (!cfg.findMax) {
       await runStep(cfg.rate, cfg.durationSec);
+      if (other) {
+        steps[0].client = 'prepared-frame';
+        await new Promise((r2) => setTimeout(r2, 1000));
+        chat = other;
+        console.log(`the same step from the legacy ws + protobuf-es client (its own ${cfg.pairs} pairs)`);
+        await runStep(cfg.rate, cfg.durationSec);
+        steps[1].client = 'legacy';
+      }
     } else {
       let rate = cfg.startRate;
       let prevDurable = 0;
@@ -228,9 +256,9 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
   }
 
   // The raw ceiling at the rows per commit the node reached in the step that counts
-  // (the max sustainable one, else the last), measured with the node stopped.
+  // (the max sustainable one, else the one with the highest durable rate), measured with the node stopped.
   let ceiling: (CeilingResult & { nodeDurableRate: number; ratio: number }) | null = null;
-  const ref = steps.find((s) => maxSustainable && s.targetRate === maxSustainable.rate) ?? steps.at(-1);
+  const ref = steps.find((s) => maxSustainable && s.targetRate === maxSustainable.rate) ?? [...steps].sort((a, b) => b.durableRate - a.durableRate)[0];
   if (!cfg.cassandra && cfg.ceilingSec > 0 && ref?.cost.msgsPerCommit) {
     console.log(`raw SQLite ceiling: the node's store, closed loop, ${ref.cost.msgsPerCommit} rows per commit, ${cfg.ceilingSec} s...`);
     const c = await sqliteCeiling({ rowsPerCommit: ref.cost.msgsPerCommit, seconds: cfg.ceilingSec, conversations: cfg.pairs, bodyBytes: cfg.bodyBytes });

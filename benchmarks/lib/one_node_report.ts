@@ -11,7 +11,7 @@ import type { StepCost } from './step_meter.js';
 import type { CeilingResult } from './sqlite_ceiling.js';
 import { table, fmt } from './table.js';
 
-export type StepRow = StepResult & { server: { cpuPct: number; rssEndMiB: number; rssPeakMiB: number } | null; clientCpuPct: number; storeCalls: StoreCallRow[]; cost: StepCost };
+export type StepRow = StepResult & { server: { cpuPct: number; rssEndMiB: number; rssPeakMiB: number } | null; clientCpuPct: number; storeCalls: StoreCallRow[]; cost: StepCost; client: 'prepared-frame' | 'legacy' };
 type Table = { title: string; header: string[]; rows: Array<Array<string | number>> };
 
 const LATENCY_HEADER = ['target/s', 'sent', 'acked', 'durable/s', 'ack p50', 'p90', 'p99', 'p99.9', 'max', 'deliver p50', 'p90', 'p99', 'p99.9', 'max', 'errors', 'node cpu%', 'node rss MiB', 'client cpu%'];
@@ -36,10 +36,10 @@ function roles(steps: StepRow[]): string[] {
 function costTable(steps: StepRow[]): Table {
   const rs = roles(steps);
   return {
-    title: 'CPU per durable message (µs, all threads of the node from /proc; client = the load generator), main loop delay (ms), messages per store commit',
-    header: ['target/s', 'durable/s', 'node µs/msg', ...rs.map((r) => `${r} µs`), 'client µs/msg', 'of which kernel', 'loop p50', 'loop p99', 'loop max', 'msgs/commit'],
+    title: 'CPU per durable message (µs, all threads of the node from /proc; client = the load generator, per message it sent), main loop delay (ms), messages per store commit',
+    header: ['client', 'target/s', 'durable/s', 'node µs/msg', ...rs.map((r) => `${r} µs`), 'client µs/msg', 'of which kernel', 'loop p50', 'loop p99', 'loop max', 'msgs/commit'],
     rows: steps.map((s) => [
-      s.targetRate, s.durableRate, s.cost.nodeUsPerMsg,
+      s.client, s.targetRate, s.durableRate, s.cost.nodeUsPerMsg,
       ...rs.map((r) => s.cost.threads.find((t) => t.role === r)?.usPerMsg ?? 0),
       s.cost.clientUsPerMsg, s.cost.clientSysUsPerMsg, s.cost.loopDelay?.p50Ms ?? -1, s.cost.loopDelay?.p99Ms ?? -1, s.cost.loopDelay?.maxMs ?? -1, s.cost.msgsPerCommit ?? -1,
     ]),

@@ -25,6 +25,7 @@ export interface StepCost {
   nodeCpuPct: number;
   nodeUsPerMsg: number;
   clientCpuPct: number;
+  /** Client CPU per message it sent (its work is per sent message: one send, one ack, one delivery), µs. */
   clientUsPerMsg: number;
   /** The part of clientUsPerMsg spent in the kernel (on loopback the writer pays for the receiver's TCP processing too). */
   clientSysUsPerMsg: number;
@@ -70,7 +71,8 @@ export class StepMeter {
     this.w0 = performance.now();
   }
 
-  async end(messages: number): Promise<StepCost> {
+  /** `messages`: durable (acked) messages of the window; `sent`: messages the client sent in it. */
+  async end(messages: number, sent: number = messages): Promise<StepCost> {
     const wallSec = (performance.now() - this.w0) / 1000;
     const cu = process.cpuUsage(this.client0);
     const clientSec = (cu.user + cu.system) / 1e6 + (this.extraClientCpuSec() - this.extra0);
@@ -86,6 +88,7 @@ export class StepMeter {
       if (own) clientProfile = topFunctions([{ role: 'client', file: own }], messages, 15);
     }
     const per = Math.max(1, messages);
+    const perSent = Math.max(1, sent);
     const rows = threadCpuDelta(this.threads0, threads1);
     const nodeSec = rows.reduce((a, t) => a + t.cpuSec, 0);
     const batches = m1 && this.metrics0 ? m1.batchesCommitted - this.metrics0.batchesCommitted : 0;
@@ -97,8 +100,8 @@ export class StepMeter {
       nodeCpuPct: Math.round((nodeSec / wallSec) * 100),
       nodeUsPerMsg: r1((nodeSec * 1e6) / per),
       clientCpuPct: Math.round((clientSec / wallSec) * 100),
-      clientUsPerMsg: r1((clientSec * 1e6) / per),
-      clientSysUsPerMsg: r1((clientSysSec * 1e6) / per),
+      clientUsPerMsg: r1((clientSec * 1e6) / perSent),
+      clientSysUsPerMsg: r1((clientSysSec * 1e6) / perSent),
       threads: rows.map((t) => ({ role: t.role, threads: t.threads, cpuPct: Math.round((t.cpuSec / wallSec) * 100), usPerMsg: r1((t.cpuSec * 1e6) / per) })),
       loopDelay: m1?.loopDelay ?? null,
       msgsPerCommit: batches > 0 ? r1((ops.message ?? messages) / batches) : null,
