@@ -3,7 +3,8 @@
  * against the fake FCM (token + send endpoints, node/push/fakes/fcm_fake.ts) on
  * loopback: each pushed message is pushed by one node only (the owner of its
  * conversation's shard, as /metrics shows per node); a device connected to another
- * node counts as online (the owner reads the cell's routes); and after the owner is SIGKILLed
+ * node counts as online (the owner reads the cell's routes); an owner frozen past its
+ * lease does not send what its successor sent; and after the owner is SIGKILLed
  * with pushes owed its successor sends them, none twice for the same (device,
  * conversation, seq). FCM rather than APNs: every node signs its own provider token
  * and the fake APNs (like APNs on one connection) refuses a second token within 20 min.
@@ -127,12 +128,40 @@ describe('push notifications in a 3-node cell', () => {
     c.close();
   });
 
+  it('an owner frozen (SIGSTOP) past its lease with a push owed: its successor sends it, and the thawed owner does not send it again', async () => {
+    const candidates: Pair[] = [];
+    for (let k = 0; k < 12; k++) candidates.push(await pair(k % 3));
+    const owners = await Promise.all(candidates.map((p) => cell.ownerOf(p.conv)));
+    const victim = owners[0]!;
+    const p = candidates[0];
+    const vi = cell.indexOf(victim);
+    const other = (vi + 1) % 3;
+    await fcm.setDown(true);
+    const seq = await send(other, p.alice, p.conv);
+    await sleep(500); // the owner has planned it and is retrying against the dead provider
+    cell.pause(vi);
+    try {
+      await cell.waitOwnerChange(p.conv, victim, 30_000);
+      await fcm.setDown(false);
+      await waitUntil(() => sendsTo(p.token).some((r) => r.status === 200), 30_000, () => `the successor's push: ${show(sendsTo(p.token).map((r) => r.status))}`);
+    } finally {
+      cell.resume(vi);
+    }
+    await sleep(4_000); // the thawed owner's retry timers fire now
+    const ok = sendsTo(p.token).filter((r) => r.status === 200);
+    assert.equal(ok.length, 1, `${ok.length} accepted pushes`);
+    assert.equal(Number((ok[0].body as { message: { data: Record<string, string> } }).message.data.seq), seq);
+  });
+
   it('the owner SIGKILLed with pushes owed: its successor sends them, none twice', async () => {
     // Conversations owned by one node; one push goes out before the crash, three are owed.
     const candidates: Pair[] = [];
     for (let k = 0; k < 24; k++) candidates.push(await pair(k % 3));
     const owners = await Promise.all(candidates.map((p) => cell.ownerOf(p.conv)));
-    const victim = owners[0]!;
+    // The node owning the most of them (shards may have moved in the earlier cases).
+    const counts = new Map<string, number>();
+    for (const o of owners) if (o) counts.set(o, (counts.get(o) ?? 0) + 1);
+    const victim = [...counts].sort((a, b) => b[1] - a[1])[0][0];
     const mine = candidates.filter((_, k) => owners[k] === victim);
     assert.ok(mine.length >= 4, `${victim} owns ${mine.length} of 24 conversations`);
     const vi = cell.indexOf(victim);
