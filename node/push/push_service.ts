@@ -1,19 +1,20 @@
 /**
- * PushService: what the node holds of push notifications, behind one front door. It
- * opens the push store beside the message store (SQLite file on a single node, the
- * message keyspace on Cassandra), the providers (node/push/providers/), and the outbox,
- * and gives the host the calls it makes:
+ * PushService: push notifications over one push store (opened by openPushStore beside
+ * the message store: a SQLite file on a single node, the message keyspace on
+ * Cassandra), the providers and the outbox, with the calls the node makes
+ * (node/push/push_node.ts wires them):
  *
- *   register / unregister / mute        socket frames and HTTP API routes
- *   owe(ops)                            the writer's sink, before each store commit
- *   committed(message, members)         the fan-out, after each commit (owner only)
- *   acquire(shard) / release(shard)     shard ownership (single node: shard 0 at start)
+ *   register / unregister / list / mute  socket frames and HTTP API routes
+ *   committed(message, members)          the fan-out, after each commit (owner only)
+ *   acquire(shard) / release(shard)      shard ownership (single node: shard 0 at start)
+ *
+ * The owed rows themselves are written ahead of each commit by owing_store.ts.
  */
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import type { StoredMessage, WriteOp } from '../store/types.js';
+import type { StoredMessage } from '../store/types.js';
 import { createCassandraClient } from '../store/cassandra_store.js';
 import type { PushProvider } from './provider.js';
 import type { PushStore } from './push_store.js';
@@ -88,10 +89,6 @@ export class PushService {
     this.depthTimer.unref();
   }
 
-  static async open(deps: PushServiceDeps): Promise<PushService> {
-    return new PushService(await openPushStore(deps.cfg), deps);
-  }
-
   /** This device's registration as the socket's push_state reply shows it. */
   async stateOf(user: string, device: string): Promise<RegistrationView | null> {
     return (await this.list(user)).find((r) => r.device === device) ?? null;
@@ -121,13 +118,6 @@ export class PushService {
     const until = checkMute(conversation, mute, Date.now());
     await this.store.setMute(user, conversation, until);
     return until;
-  }
-
-  /** The writer's sink calls this before each commit: owed rows for its messages. */
-  owe(ops: readonly WriteOp[]): Promise<void> {
-    const messages: StoredMessage[] = [];
-    for (const op of ops) if (op.kind === 'message') messages.push(op.message);
-    return this.outbox.owe(messages);
   }
 
   committed(message: StoredMessage, members: readonly string[]): void {
