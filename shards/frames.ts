@@ -70,7 +70,7 @@ export function messageFrame(m: StoredMessage): Message {
 
 function mediaRef(meta: Record<string, string>): MediaRef | undefined {
   const r = mediaOfMeta(meta);
-  return r ? create(MediaRefSchema, { mediaId: r.mediaId, mime: r.mime, size: BigInt(r.size), sha256: r.sha256, width: r.width, height: r.height }) : undefined;
+  return r ? create(MediaRefSchema, { mediaId: r.mediaId, mime: r.mime, size: BigInt(r.size), sha256: r.sha256, width: r.width, height: r.height, blurhash: r.blurhash ?? '' }) : undefined;
 }
 
 export function receiptFrame(r: MemberReceipt): Receipt {

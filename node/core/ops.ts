@@ -149,6 +149,8 @@ export interface MediaRefInfo {
   sha256: string;
   width: number;
   height: number;
+  /** A blurhash for PNG images ('' when none; absent in references stored before it existed). */
+  blurhash?: string;
 }
 
 export interface MediaSlotInfo {

@@ -17,7 +17,9 @@ import path from 'node:path';
 import type { ServerFrame } from '../../protocol/gen/client_pb.js';
 import type { TestClient } from '../../protocol/client.js';
 import type { BlobStore } from '../media/blob_store.js';
-import { jpegBytes, listKeys, pngBytes, sha256hex, tusHead, tusPatch, tusPatchCut, tusUpload } from '../media/media_test_kit.js';
+import { isBlurhashValid } from 'blurhash';
+import { jpegBytes, listKeys, pngBytes, realPng, sha256hex, tusHead, tusPatch, tusPatchCut, tusUpload } from '../media/media_test_kit.js';
+import { blurhashOfPng } from '../media/blurhash.js';
 import { merge } from '../config.js';
 import { openDirect, show, sleep, syncAll, TestNode } from './harness.js';
 
@@ -81,7 +83,7 @@ export function runMediaE2e(o: MediaSuiteOptions): void {
       const m = pushed.kind.value as { media?: { mediaId: string; mime: string; size: bigint; sha256: string; width: number; height: number }; meta: Record<string, string> };
       assert.deepEqual(
         { ...m.media, size: Number(m.media?.size) },
-        { $typeName: 'switchboard.v1.MediaRef', mediaId: s.mediaId, mime: 'image/png', size: bytes.length, sha256: sha256hex(bytes), width: 1024, height: 768 },
+        { $typeName: 'switchboard.v1.MediaRef', mediaId: s.mediaId, mime: 'image/png', size: bytes.length, sha256: sha256hex(bytes), width: 1024, height: 768, blurhash: '' },
       );
       assert.ok(!('$media' in m.meta), 'the reserved meta key stays on the server');
       const u = await urlOf(bob, s.mediaId);
@@ -102,6 +104,20 @@ export function runMediaE2e(o: MediaSuiteOptions): void {
       // History (socket) carries the reference too.
       const h = await bob.call({ kind: { case: 'history', value: { conversation: conv, beforeSeq: 0n, limit: 10 } } });
       assert.ok(h.kind.case === 'historyPage' && h.kind.value.messages.some((x) => x.media?.mediaId === s.mediaId), show(h));
+    });
+
+    it('a real PNG is delivered with its dimensions and a blurhash computed in the pool', async () => {
+      const png = realPng(320, 200);
+      const s = await slotOk(alice, png, 'image/png');
+      assert.equal((await tusUpload(s.uploadUrl, png)).status, 204);
+      const from = bob.frames.length;
+      assert.equal((await alice.call({ kind: { case: 'send', value: { conversation: conv, clientMsgId: 'png-1', body: '', media: { mediaId: s.mediaId } } } })).kind.case, 'sendAck');
+      const f = await bob.waitFor((x) => x.kind.case === 'message' && x.kind.value.clientMsgId === 'png-1', 10_000, from);
+      const media = (f.kind.value as { media?: { width: number; height: number; blurhash: string } }).media;
+      assert.equal(media?.width, 320);
+      assert.equal(media?.height, 200);
+      assert.equal(media?.blurhash, blurhashOfPng(png));
+      assert.ok(isBlurhashValid(media.blurhash).result, media.blurhash);
     });
 
     it('a non-member is forbidden; a URL that expired or was tampered with gets 403', async () => {
@@ -213,7 +229,7 @@ export function runMediaE2e(o: MediaSuiteOptions): void {
       const sent = await node.api('POST', '/v1/messages', { sender: 'm-alice', conversation: conv, client_msg_id: 'api-photo', body: '', media_id: sl.body.media_id });
       assert.equal(sent.status, 201, JSON.stringify(sent.body));
       const hist = await node.api('GET', `/v1/conversations/${conv}/messages?limit=1`);
-      assert.deepEqual(hist.body.messages[0].media, { media_id: sl.body.media_id, mime: 'image/jpeg', size: bytes.length, sha256: sha256hex(bytes), width: 64, height: 48 });
+      assert.deepEqual(hist.body.messages[0].media, { media_id: sl.body.media_id, mime: 'image/jpeg', size: bytes.length, sha256: sha256hex(bytes), width: 64, height: 48, blurhash: '' });
       const u = await node.api('POST', '/v1/media/urls', { user: 'm-bob', conversation: conv, media_id: sl.body.media_id });
       assert.equal(u.status, 200, JSON.stringify(u.body));
       assert.deepEqual(Buffer.from(await (await fetch(u.body.url as string)).arrayBuffer()), bytes);

@@ -4,7 +4,7 @@
  * resources, and hashing must not queue behind (or ahead of) token verification.
  */
 import { Piscina } from 'piscina';
-import type { HashResult } from '../tasks/hash_task.js';
+import type { HashResult, HashTask } from '../tasks/hash_task.js';
 
 export class HashPool {
   private readonly pool: Piscina;
@@ -20,8 +20,10 @@ export class HashPool {
     });
   }
 
-  hash(file: string): Promise<HashResult> {
-    return this.pool.run(file) as Promise<HashResult>;
+  /** SHA-256 of the file (and, asked for, a PNG blurhash: the pool decodes the image too). */
+  hash(file: string, opts: { blurhash?: boolean } = {}): Promise<HashResult> {
+    const task: HashTask = opts.blurhash ? { file, blurhash: true } : file;
+    return this.pool.run(task) as Promise<HashResult>;
   }
 
   close(): Promise<void> {

@@ -38,7 +38,7 @@ export async function mediaRoute(req: HttpRequest, run: Run): Promise<HttpRespon
 
 /** A message's media reference as the HTTP API shows it. */
 export function mediaJson(r: MediaRefInfo | null): Record<string, unknown> | undefined {
-  return r ? { media_id: r.mediaId, mime: r.mime, size: r.size, sha256: r.sha256, width: r.width, height: r.height } : undefined;
+  return r ? { media_id: r.mediaId, mime: r.mime, size: r.size, sha256: r.sha256, width: r.width, height: r.height, blurhash: r.blurhash ?? '' } : undefined;
 }
 
 function ok<K extends CoreResult['r']>(res: CoreResult, r: K): Extract<CoreResult, { r: K }> {

@@ -50,7 +50,7 @@ before(async () => {
   blobs = await openBlobs(dir);
   server = new MediaServer(
     { host: '127.0.0.1', port: 0 },
-    { store, blobs, signer, metrics, now, log: quiet, stagingDir: staging, maxBytes: 20 << 20, hash: (f) => pool.hash(f), metricsText: () => metrics.registry.metrics() },
+    { store, blobs, signer, metrics, now, log: quiet, stagingDir: staging, maxBytes: 20 << 20, hash: (f, o) => pool.hash(f, o), metricsText: () => metrics.registry.metrics() },
   );
   port = await server.listen();
   svc = new MediaService(
@@ -88,7 +88,7 @@ describe(`media listener on ${name}`, () => {
     const bytes = pngBytes(700_000, 800, 600);
     const id = await uploaded('alice', 'c1', bytes, 'image/png');
     const ref = await svc.checkAttach('alice', id, 'c1');
-    assert.deepEqual(ref, { mediaId: id, mime: 'image/png', size: bytes.length, sha256: sha256hex(bytes), width: 800, height: 600 });
+    assert.deepEqual(ref, { mediaId: id, mime: 'image/png', size: bytes.length, sha256: sha256hex(bytes), width: 800, height: 600, blurhash: '' }, 'random bytes after a PNG header: no blurhash');
     await svc.markReferenced(id, 'c1', 5);
     const { url } = await svc.downloadUrl('bob', id, 'c1');
     const r = await fetch(url);

@@ -45,6 +45,11 @@ export const MEDIA_MIGRATIONS: ReadonlyArray<{ version: number; name: string; st
       ) WITH comment = 'media references by conversation (retention trimming)'`,
     ],
   },
+  {
+    version: 3,
+    name: 'media_blurhash',
+    statements: ['ALTER TABLE {ks}.media ADD IF NOT EXISTS blurhash text'],
+  },
 ];
 
 /** Apply the media migrations not yet recorded in the keyspace (which must exist). */

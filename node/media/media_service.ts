@@ -35,6 +35,7 @@ export interface MediaReference {
   sha256: string;
   width: number;
   height: number;
+  blurhash: string;
 }
 
 export interface MediaServiceDeps {
@@ -156,5 +157,5 @@ export class MediaService {
 }
 
 export function refOf(m: MediaRow): MediaReference {
-  return { mediaId: m.mediaId, mime: m.mime, size: m.size, sha256: m.sha256, width: m.width, height: m.height };
+  return { mediaId: m.mediaId, mime: m.mime, size: m.size, sha256: m.sha256, width: m.width, height: m.height, blurhash: m.blurhash };
 }

@@ -46,6 +46,8 @@ export interface MediaRow {
   sha256: string;
   width: number;
   height: number;
+  /** After completion: a blurhash for PNG images, '' otherwise. */
+  blurhash: string;
   completedAt: number;
   /** True once a message references it (markReferenced); GC never touches it then. */
   referenced: boolean;
@@ -58,6 +60,7 @@ export interface Completion {
   mime: string;
   width: number;
   height: number;
+  blurhash: string;
   completedAt: number;
 }
 

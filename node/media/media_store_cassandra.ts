@@ -35,6 +35,7 @@ const toMedia = (r: Row): MediaRow => ({
   sha256: (r.get('sha256') as string | null) ?? '',
   width: num(r.get('width')),
   height: num(r.get('height')),
+  blurhash: (r.get('blurhash') as string | null) ?? '',
   completedAt: num(r.get('completed_at')),
   referenced: r.get('referenced') === true,
 });
@@ -50,7 +51,7 @@ const toBlob = (r: Row): BlobRow => ({
 });
 
 const MEDIA_COLS =
-  'media_id, owner, conversation, size, declared_mime, declared_sha256, created_at, expires_at, state, upload_offset, node, mime, sha256, width, height, completed_at, referenced';
+  'media_id, owner, conversation, size, declared_mime, declared_sha256, created_at, expires_at, state, upload_offset, node, mime, sha256, width, height, blurhash, completed_at, referenced';
 const BLOB_COLS = 'sha256, blob_key, size, mime, state, created_at, linked_at';
 
 export class CassandraMediaStore implements MediaStore {
@@ -95,11 +96,12 @@ export class CassandraMediaStore implements MediaStore {
   }
 
   completeMedia(mediaId: string, c: Completion): Promise<boolean> {
-    return this.lwt(`UPDATE {ks}.media SET state = 'complete', sha256 = ?, mime = ?, width = ?, height = ?, completed_at = ? WHERE media_id = ? IF state = 'open'`, [
+    return this.lwt(`UPDATE {ks}.media SET state = 'complete', sha256 = ?, mime = ?, width = ?, height = ?, blurhash = ?, completed_at = ? WHERE media_id = ? IF state = 'open'`, [
       c.sha256,
       c.mime,
       c.width,
       c.height,
+      c.blurhash,
       c.completedAt,
       mediaId,
     ]);

@@ -30,7 +30,7 @@ function slot(over: Partial<NewSlot> = {}): NewSlot {
 }
 
 const DAY = '2026-06-01';
-const completion = (sha256: string) => ({ sha256, mime: 'image/png', width: 3, height: 2, completedAt: 1_700_000_100_000 });
+const completion = (sha256: string) => ({ sha256, mime: 'image/png', width: 3, height: 2, blurhash: 'LEHV6nWB2yk8pyo0adR*.7kCMdnj', completedAt: 1_700_000_100_000 });
 
 export function runMediaStoreConformance(name: string, open: () => Promise<MediaStore>): void {
   const withStore = async <T>(fn: (s: MediaStore) => Promise<T>): Promise<T> => {
@@ -52,7 +52,7 @@ export function runMediaStoreConformance(name: string, open: () => Promise<Media
         assert.ok(got);
         assert.deepEqual(
           { ...got, referenced: got.referenced },
-          { ...sl, state: 'open', offset: 0, mime: '', sha256: '', width: 0, height: 0, completedAt: 0, referenced: false },
+          { ...sl, state: 'open', offset: 0, mime: '', sha256: '', width: 0, height: 0, blurhash: '', completedAt: 0, referenced: false },
         );
         assert.equal(await s.setOffset(sl.mediaId, 500), true);
         assert.equal((await s.getMedia(sl.mediaId))!.offset, 500);
@@ -66,6 +66,7 @@ export function runMediaStoreConformance(name: string, open: () => Promise<Media
         assert.equal(done.width, 3);
         assert.equal(done.height, 2);
         assert.equal(done.mime, 'image/png');
+        assert.equal(done.blurhash, 'LEHV6nWB2yk8pyo0adR*.7kCMdnj');
         assert.equal(await s.dropSlot(sl.mediaId), false, 'a complete media is not an open slot');
         assert.equal(await s.getMedia(uid('nope')), null);
       }));

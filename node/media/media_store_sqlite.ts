@@ -66,6 +66,10 @@ const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX media_refs_by_conversation ON media_refs (conversation, seq);
   `,
+  // v3: blurhash placeholders (PNG).
+  `
+  ALTER TABLE media ADD COLUMN blurhash TEXT NOT NULL DEFAULT '';
+  `,
 ];
 
 interface Row {
@@ -84,6 +88,7 @@ interface Row {
   sha256: string;
   width: number;
   height: number;
+  blurhash: string;
   completed_at: number;
   referenced: number;
 }
@@ -114,6 +119,7 @@ const toMedia = (r: Row): MediaRow => ({
   sha256: r.sha256,
   width: r.width,
   height: r.height,
+  blurhash: r.blurhash,
   completedAt: r.completed_at,
   referenced: r.referenced === 1,
 });
@@ -181,8 +187,8 @@ export class SqliteMediaStore implements MediaStore {
     return this.tx(
       () =>
         this.db
-          .prepare(`UPDATE media SET state = 'complete', sha256 = ?, mime = ?, width = ?, height = ?, completed_at = ? WHERE media_id = ? AND state = 'open'`)
-          .run(c.sha256, c.mime, c.width, c.height, c.completedAt, mediaId).changes === 1,
+          .prepare(`UPDATE media SET state = 'complete', sha256 = ?, mime = ?, width = ?, height = ?, blurhash = ?, completed_at = ? WHERE media_id = ? AND state = 'open'`)
+          .run(c.sha256, c.mime, c.width, c.height, c.blurhash, c.completedAt, mediaId).changes === 1,
     );
   }
 

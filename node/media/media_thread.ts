@@ -52,7 +52,7 @@ const server = new MediaServer(
     log,
     stagingDir: staging,
     maxBytes: init.media.maxBytes,
-    hash: (file) => pool.hash(file),
+    hash: (file, opts) => pool.hash(file, opts),
     metricsText: () => metrics.registry.metrics(),
   },
 );

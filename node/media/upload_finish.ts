@@ -22,7 +22,8 @@ import type { HashResult } from '../tasks/hash_task.js';
 export interface FinishDeps {
   store: MediaStore;
   blobs: BlobStore;
-  hash: (file: string) => Promise<HashResult>;
+  /** SHA-256 in the pool; with `blurhash`, a PNG blurhash too (node/tasks/hash_task.ts). */
+  hash: (file: string, opts: { blurhash: boolean }) => Promise<HashResult>;
   metrics: MediaMetrics;
   now: () => number;
   log: (level: string, msg: string, fields?: Record<string, unknown>) => void;
@@ -44,17 +45,17 @@ export async function discardSlot(deps: Pick<FinishDeps, 'store'>, slot: MediaRo
 /** Finish a fully staged upload. Resolves with the completed row or throws a MediaError (slot discarded). */
 export async function finishUpload(deps: FinishDeps, slot: MediaRow, file: string): Promise<MediaRow> {
   try {
-    const t0 = performance.now();
-    const hashed = await deps.hash(file);
-    deps.metrics.hashSeconds.observe((performance.now() - t0) / 1000);
     const head = await readHead(file);
     const opaque = isOpaque(slot.declaredMime);
     const sniffed = opaque ? null : sniff(head);
+    const t0 = performance.now();
+    const hashed = await deps.hash(file, { blurhash: sniffed === 'image/png' });
+    deps.metrics.hashSeconds.observe((performance.now() - t0) / 1000);
     const verdict = judgeUpload(slot, { size: hashed.size, sha256: hashed.sha256, sniffed });
     if (!verdict.ok) throw new MediaError(verdict.code, verdict.message);
     const { width, height } = opaque ? { width: 0, height: 0 } : imageSize(verdict.mime, head);
     const dedup = await storeOnce(deps, slot.mediaId, file, hashed.sha256, hashed.size, verdict.mime);
-    const completed = await deps.store.completeMedia(slot.mediaId, { sha256: hashed.sha256, mime: verdict.mime, width, height, completedAt: deps.now() });
+    const completed = await deps.store.completeMedia(slot.mediaId, { sha256: hashed.sha256, mime: verdict.mime, width, height, blurhash: hashed.blurhash, completedAt: deps.now() });
     if (!completed) {
       // The slot expired (GC dropped it) while we hashed: let go of our link; GC removes the blob if nobody else holds it.
       await deps.store.unlinkBlob(hashed.sha256, slot.mediaId);
