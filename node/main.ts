@@ -97,6 +97,7 @@ const http = (req: HttpRequest): Promise<HttpResponse> =>
     metrics: () => host.metrics.render(),
     admin,
     web,
+    push: host.push.api(),
   });
 
 // The whole tree, in start order (rest_for_one: a child depends on the ones above it).
@@ -111,6 +112,8 @@ const root: Supervisor = new Supervisor({
     host.storeChild(),
     host.chatChild(),
     ...(cluster ? [cluster.ownershipChild(), cluster.linksChild()] : []),
+    // Push notifications (node/push/): the outbox follows the shards this node owns.
+    ...(host.push.enabled ? [host.push.child(() => host.services.get('writePath').store)] : []),
     host.tasksChild(cfg.tasks.threads > 0 ? cfg.tasks.threads : cpus().length),
     host.shardsChild(shardCount, http),
     // Last: a media restart never takes the socket shards down with it.
