@@ -85,8 +85,8 @@ export function defaultConfig(): Config {
         // node/store/CASSANDRA.md); false exists to measure that cost, not to run with.
         guardSeqs: true,
       },
-      // adaptive: ops that arrive during a commit go as soon as it ends (batch size follows
-      // the rate); maxDelayMs is then only the idle wait (node/store/batch_writer.ts).
+      // adaptive: maxDelayMs spaces commit starts, so ops per commit follow the rate and a
+      // lone send on an idle node commits at once (node/store/batch_writer.ts).
       batch: { maxBatch: 256, maxDelayMs: 2, maxQueue: 10_000, concurrency: 0, adaptive: true },
       retentionMessages: 0,
     },

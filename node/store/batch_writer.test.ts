@@ -335,31 +335,41 @@ describe('BatchWriter', () => {
 });
 
 describe('BatchWriter, adaptive window', () => {
-  it('an idle writer still waits maxDelayMs for company', async () => {
-    const { clock, sink, writer } = setup({ adaptive: true, maxBatch: 10, maxDelayMs: 10 });
+  it('an idle writer commits a lone op at once', async () => {
+    const { sink, writer } = setup({ adaptive: true, maxBatch: 10, maxDelayMs: 10 });
     writer.submit(1);
-    clock.advance(9);
     await settle();
-    assert.equal(sink.batches.length, 0, 'idle: the first op waits for the window');
-    clock.advance(1);
-    await settle();
-    assert.deepEqual(sink.batches, [[1]]);
+    assert.deepEqual(sink.batches, [[1]], 'no wait for company when nothing was committed lately');
   });
 
-  it('ops queued during a commit leave the moment it completes, all together', async () => {
+  it('spaces commit starts maxDelayMs apart: ops behind a fast commit wait out the rest, together', async () => {
     const { clock, sink, writer } = setup({ adaptive: true, maxBatch: 10, maxDelayMs: 10 });
     writer.submit(1);
-    clock.advance(10);
+    clock.advance(1);
+    const during = [2, 3].map((n) => track(writer.submit(n)));
+    await sink.completeNext(); // a 1 ms commit
+    clock.advance(4);
+    writer.submit(4);
     await settle();
-    const during = [2, 3, 4].map((n) => track(writer.submit(n)));
-    clock.advance(1); // far less than maxDelayMs after op 2
+    assert.equal(sink.batches.length, 1, 'not before 10 ms after the previous batch left');
+    clock.advance(5);
+    await settle();
+    assert.deepEqual(sink.batches[1], [2, 3, 4], 'everything queued, at once');
+    await sink.completeNext();
+    assert.ok(during.every((r) => r.state === 'resolved'));
+  });
+
+  it('behind a commit slower than maxDelayMs, what queued leaves the moment it completes', async () => {
+    const { clock, sink, writer } = setup({ adaptive: true, maxBatch: 10, maxDelayMs: 10 });
+    writer.submit(1);
+    clock.advance(15);
+    [2, 3, 4].forEach((n) => writer.submit(n));
+    clock.advance(5); // the commit takes 20 ms
     await settle();
     assert.equal(sink.batches.length, 1, 'nothing leaves while the commit is in flight');
     await sink.completeNext();
-    assert.deepEqual(sink.batches[1], [2, 3, 4], 'no wait for the window: the next commit starts at once');
+    assert.deepEqual(sink.batches[1], [2, 3, 4]);
     assert.equal(clock.pending(), 0, 'and no timer is left for them');
-    await sink.completeNext();
-    assert.ok(during.every((r) => r.state === 'resolved'));
   });
 
   it('grows the batch with the rate: more ops per commit when more arrive during one', async () => {
@@ -377,8 +387,7 @@ describe('BatchWriter, adaptive window', () => {
       }
       return sink.batches[sink.batches.length - 1].length;
     };
-    writer.submit(n++);
-    clock.advance(2);
+    writer.submit(n++); // idle: leaves at once
     await settle();
     assert.equal(await run(1, 3), 4, '1 op/ms: 4 per commit');
     assert.equal(await run(10, 3), 40, '10 op/ms: 40 per commit');
@@ -387,23 +396,23 @@ describe('BatchWriter, adaptive window', () => {
   });
 
   it('keeps FIFO and fails everything queued behind a failed batch', async () => {
-    const { clock, sink, writer } = setup({ adaptive: true, maxBatch: 2 });
-    const first = [writer.submit(1), writer.submit(2)].map(track);
-    const behind = [writer.submit(3), writer.submit(4), writer.submit(5)].map(track);
+    const { clock, sink, writer } = setup({ adaptive: true, maxBatch: 4 });
+    const first = track(writer.submit(1)); // idle: leaves alone, at once
+    const behind = [writer.submit(2), writer.submit(3), writer.submit(4)].map(track);
     await settle();
-    assert.deepEqual(sink.batches, [[1, 2]]);
+    assert.deepEqual(sink.batches, [[1]]);
     await sink.failNext(new Error('disk gone'));
-    assert.ok(first.every((r) => r.state === 'rejected' && r.error instanceof StoreUnavailableError));
+    assert.ok(first.state === 'rejected' && first.error instanceof StoreUnavailableError);
     assert.ok(behind.every((r) => r.state === 'rejected' && r.error instanceof StoreUnavailableError), 'queued behind: failed untried');
     assert.equal(sink.batches.length, 1, 'nothing behind the failure reached the sink');
-    const after = track(writer.submit(6));
+    const after = [writer.submit(5), writer.submit(6)].map(track);
     await settle();
-    assert.equal(sink.batches.length, 1, 'idle again: a new op waits for the window');
+    assert.equal(sink.batches.length, 1, 'new ops wait out the spacing since the failed batch left');
     clock.advance(10);
     await settle();
-    assert.deepEqual(sink.batches[1], [6]);
+    assert.deepEqual(sink.batches[1], [5, 6], 'then go normally, in order');
     await sink.completeNext();
-    assert.equal(after.state, 'resolved', 'ops after the failure go normally');
+    assert.ok(after.every((r) => r.state === 'resolved'));
   });
 
   it('acks only after the sink resolved (durable), never before', async () => {
