@@ -21,7 +21,7 @@ export class PushMetrics {
     this.sent = new Counter({ name: 'switchboard_push_sent_total', help: 'Pushes a provider accepted, by provider', labelNames: ['provider'], registers });
     this.failed = new Counter({
       name: 'switchboard_push_failed_total',
-      help: 'Provider calls that failed and will be retried (429, 5xx, network, store), by provider and reason',
+      help: 'Provider calls that failed and will be retried, by provider and reason (the HTTP status such as 429 or 503, network, store)',
       labelNames: ['provider', 'reason'],
       registers,
     });

@@ -327,7 +327,9 @@ export class PushOutbox {
         this.deps.metrics?.latency.observe({ provider }, Math.max(0, this.now() - message.serverTs) / 1000);
         return this.done(s, true);
       case 'retry':
-        this.deps.metrics?.failed.inc({ provider, reason: o.reason || `status_${o.status}` });
+        // The label is the HTTP status, or `network` (status 0: refused, reset, timed out):
+        // o.reason is free text (addresses, provider messages) and would grow series without bound.
+        this.deps.metrics?.failed.inc({ provider, reason: o.status > 0 ? String(o.status) : 'network' });
         if (o.afterMs !== null) this.caps.pause(endpointKey(reg), this.now() + o.afterMs);
         return this.retry(s, key.seq, o.afterMs, reg);
       case 'unregistered': {
