@@ -7,6 +7,7 @@
  *
  * The host never sees upload or download bytes; the listener never runs chat ops.
  */
+import { PendingCalls } from '../../supervisor/pending_calls.js';
 import type { Worker } from 'node:worker_threads';
 import type { ChildSpecInput, Service } from '../../supervisor/index.js';
 import { serviceChild, threadChild } from '../../supervisor/index.js';
@@ -43,8 +44,8 @@ export class MediaHost {
   private store: MediaStore | null = null;
   private blobs: BlobStore | null = null;
   private worker: Worker | null = null;
-  private nextCall = 1;
-  private readonly calls = new Map<number, (json: unknown) => void>();
+  /** Metrics requests to the listener thread; no answer within the call's timeout = null. */
+  private readonly calls = new PendingCalls<unknown>({ noReply: () => null });
   readonly metrics: { quotaRefusals: Counter };
 
   constructor(private readonly o: MediaHostOptions) {
@@ -74,18 +75,10 @@ export class MediaHost {
   metricsJson(): Promise<unknown> {
     const w = this.worker;
     if (!w) return Promise.resolve(null);
-    const id = this.nextCall++;
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.calls.delete(id);
-        resolve(null);
-      }, 1_000);
-      this.calls.set(id, (json) => {
-        clearTimeout(t);
-        resolve(json);
-      });
-      w.postMessage({ t: 'media_metrics', id });
-    });
+    // Why 1 s: a scrape must not hang on a busy or restarting thread; its metrics are skipped once.
+    const { id, reply } = this.calls.call({ timeoutMs: 1_000 });
+    w.postMessage({ t: 'media_metrics', id });
+    return reply;
   }
 
   /** The core's view (node/core/media_port.ts), valid across restarts of the media service. */
@@ -141,13 +134,13 @@ export class MediaHost {
             this.worker = worker;
             worker.once('exit', () => {
               if (this.worker === worker) this.worker = null;
+              this.calls.close('media listener exited');
             });
           },
           onMessage: (m) => {
             const r = m as { t?: unknown; id?: unknown; json?: unknown };
             if (r?.t !== 'media_metrics' || typeof r.id !== 'number') return;
-            this.calls.get(r.id)?.(r.json);
-            this.calls.delete(r.id);
+            this.calls.settle(r.id, r.json);
           },
         }),
       },
