@@ -16,6 +16,10 @@ if (!port) throw new Error('sqlite_worker.ts runs only as a worker thread (node/
 const data = workerData as SqliteWorkerData;
 const post = (m: FromStoreWorker): void => port.postMessage(m);
 
+// Test-only, inert unless set (node/e2e/store_worker.test.ts): the thread ends right after
+// the commit holding this client_msg_id is durable, before it is answered, as a crash would.
+const exitAfter = /^exit_after_commit:(.+)$/.exec(process.env.SWITCHBOARD_TEST_STORE_WORKER_FAULT ?? '')?.[1];
+
 let store: SqliteStore;
 try {
   store = new SqliteStore(data.path, { busyTimeoutMs: data.busyTimeoutMs });
@@ -27,13 +31,18 @@ try {
 
 port.on('message', (m: ToStoreWorker) => {
   switch (m.t) {
-    case 'commit':
+    case 'commit': {
       // SqliteStore.commit does its work synchronously; the promise only carries the outcome.
-      store.commit(JSON.parse(m.ops) as WriteOp[]).then(
-        () => post({ t: 'ok', id: m.id }),
+      const ops = JSON.parse(m.ops) as WriteOp[];
+      store.commit(ops).then(
+        () => {
+          if (exitAfter && ops.some((o) => o.kind === 'message' && o.message.clientMsgId === exitAfter)) process.exit(1);
+          post({ t: 'ok', id: m.id });
+        },
         (err: unknown) => post({ t: 'failed', id: m.id, error: toWire(err) }),
       );
       return;
+    }
     case 'read': {
       const fn = (store as MessageStore)[m.call] as (...a: unknown[]) => Promise<unknown>;
       let p: Promise<unknown>;
