@@ -3,7 +3,9 @@
  * runs every commit, so the fsync of a commit blocks this thread, never the host's
  * event loop. The host's handle is ./sqlite_worker_store.ts; messages in
  * ./sqlite_worker_messages.ts. Requests are served in arrival order, one at a time
- * (better-sqlite3 is synchronous), so commits land in the order they were posted.
+ * (better-sqlite3 is synchronous), so commits land in the order they were posted, and
+ * after a failed commit those posted behind it are refused until the host says `resume`:
+ * the host may pipeline commits (store.batch.concurrency) without losing fail-queued.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteStore } from './sqlite_store.js';
@@ -29,9 +31,19 @@ try {
   process.exit(1);
 }
 
+/** A commit failed and the host has not answered with `resume` yet: refuse commits. */
+let refusing: string | null = null;
+
 port.on('message', (m: ToStoreWorker) => {
   switch (m.t) {
+    case 'resume':
+      refusing = null;
+      return;
     case 'commit': {
+      if (refusing !== null) {
+        post({ t: 'failed', id: m.id, refused: true, error: { name: 'StoreUnavailableError', message: `not attempted: an earlier store batch failed (${refusing})` } });
+        return;
+      }
       // SqliteStore.commit does its work synchronously; the promise only carries the outcome.
       const ops = JSON.parse(m.ops) as WriteOp[];
       store.commit(ops).then(
@@ -39,7 +51,10 @@ port.on('message', (m: ToStoreWorker) => {
           if (exitAfter && ops.some((o) => o.kind === 'message' && o.message.clientMsgId === exitAfter)) process.exit(1);
           post({ t: 'ok', id: m.id });
         },
-        (err: unknown) => post({ t: 'failed', id: m.id, error: toWire(err) }),
+        (err: unknown) => {
+          refusing = err instanceof Error ? err.message : String(err);
+          post({ t: 'failed', id: m.id, error: toWire(err) });
+        },
       );
       return;
     }

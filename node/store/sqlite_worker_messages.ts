@@ -30,6 +30,13 @@ export type ToStoreWorker =
   /** One batch: `ops` is the JSON of a WriteOp[]; one transaction, one fsync. */
   | { t: 'commit'; id: number; ops: string }
   | { t: 'read'; id: number; call: ReadCall; args: unknown[] }
+  /**
+   * The host has seen a failed commit: commit again. After a failed commit the worker
+   * refuses every commit posted before this (they were pipelined behind the failure,
+   * and committing them over its hole would make the hole permanent; see
+   * BatchWriterOptions.onBatchFailure).
+   */
+  | { t: 'resume' }
   /** Close the database and exit (after everything posted before it). */
   | { t: 'close' };
 
@@ -39,7 +46,8 @@ export type FromStoreWorker =
   /** The worker could not open the store. */
   | { t: 'open_failed'; error: WireError }
   | { t: 'ok'; id: number; value?: unknown }
-  | { t: 'failed'; id: number; error: WireError }
+  /** `refused`: a commit not attempted, posted behind a failed one (no `resume` owed for it). */
+  | { t: 'failed'; id: number; error: WireError; refused?: true }
   | { t: 'closed' };
 
 /** A store error as plain data. */

@@ -102,3 +102,56 @@ describe('SqliteWorkerStore specifics', () => {
     }
   });
 });
+
+describe('SqliteWorkerStore, pipelined commits', () => {
+  it('refuses the commits posted behind a failed one, then takes new ones', async () => {
+    const store = await SqliteWorkerStore.open(join(dir, 'pipelined.db'));
+    try {
+      await store.commit([msg('c', 1)]);
+      // Posted together, before any answer: 2 fails (seq 1 holds another message), 3 and 4 were behind it.
+      const results = await Promise.allSettled([
+        store.commit([msg('c', 2)]),
+        store.commit([msg('c', 1, { messageId: 'other' })]),
+        store.commit([msg('c', 3)]),
+        store.commit([msg('c', 4)]),
+      ]);
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'rejected', 'rejected']);
+      assert.ok((results[1] as PromiseRejectedResult).reason instanceof SeqTakenError);
+      for (const r of results.slice(2)) {
+        const e = (r as PromiseRejectedResult).reason as Error;
+        assert.ok(e instanceof StoreUnavailableError);
+        assert.match(e.message, /not attempted/);
+      }
+      assert.equal(await store.lastSeq('c'), 2, 'nothing behind the failure was committed');
+      await store.commit([msg('c', 3)]);
+      assert.equal(await store.lastSeq('c'), 3, 'commits posted after the failure was seen are tried');
+      // A second failure right after the first: still fail-stop.
+      const again = await Promise.allSettled([store.commit([msg('c', 0)]), store.commit([msg('c', 4)])]);
+      assert.deepEqual(again.map((r) => r.status), ['rejected', 'rejected']);
+      assert.equal(await store.lastSeq('c'), 3);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('under a batch writer with concurrency 4, FIFO and fail-queued hold', async () => {
+    const store = await SqliteWorkerStore.open(join(dir, 'pipelined-writer.db'));
+    const writer = new BatchWriter(async (ops: ReturnType<typeof msg>[]) => store.commit(ops), { maxBatch: 3, maxDelayMs: 0, concurrency: 4, adaptive: true });
+    try {
+      const ok = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => writer.submit(msg('c', i + 1))));
+      assert.ok(ok.every((r) => r.status === 'fulfilled'));
+      const outcomes = await Promise.allSettled([
+        ...Array.from({ length: 5 }, (_, i) => writer.submit(msg('c', 31 + i))),
+        writer.submit(msg('c', 5, { messageId: 'other' })), // fails its batch
+        ...Array.from({ length: 10 }, (_, i) => writer.submit(msg('c', 36 + i))),
+      ]);
+      const stored = (await store.readAfter('c', 0, 100)).map((m) => m.seq);
+      assert.deepEqual(stored, Array.from({ length: stored.length }, (_, i) => i + 1), 'a gapless prefix: nothing committed over the hole');
+      const firstFailed = outcomes.findIndex((r) => r.status === 'rejected');
+      assert.ok(outcomes.slice(firstFailed).every((r) => r.status === 'rejected'), 'everything behind the failure failed');
+    } finally {
+      await writer.close();
+      await store.close();
+    }
+  });
+});

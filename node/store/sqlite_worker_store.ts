@@ -13,6 +13,11 @@
  * (read-your-writes holds). `reads: 'worker'` sends reads to the worker too (':memory:'
  * has no second connection, so it always does).
  *
+ * Commits may be pipelined (several posted before the first is answered): the worker
+ * applies them in the order posted, and after a failed one refuses those posted behind
+ * it until this handle has seen the failure and posted `resume`, so a pipelined batch
+ * never commits over a failed one's hole (the batch writer's fail-queued, kept).
+ *
  * Failure: if the worker exits unexpectedly, every commit not yet answered rejects
  * with StoreUnavailableError (durability unknown: ops are idempotent and the client
  * resends), later calls reject the same way, and `onExit` runs: the host's store
@@ -37,6 +42,7 @@ export interface SqliteWorkerStoreOptions {
 interface Pending {
   resolve(value: unknown): void;
   reject(err: Error): void;
+  commit: boolean;
 }
 
 // TypeScript entries start through the boot that registers tsx in the thread (as
@@ -154,7 +160,7 @@ export class SqliteWorkerStore implements MessageStore {
     if (this.dead) return Promise.reject(this.dead);
     m.id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(m.id, { resolve, reject });
+      this.pending.set(m.id, { resolve, reject, commit: m.t === 'commit' });
       this.post(m);
     });
   }
@@ -173,8 +179,16 @@ export class SqliteWorkerStore implements MessageStore {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
-      if (m.t === 'ok') p.resolve(m.value);
-      else p.reject(fromWire(m.error));
+      if (m.t === 'ok') {
+        p.resolve(m.value);
+        return;
+      }
+      // Posted before the reject settles anything: every commit already posted is refused
+      // (it was pipelined behind this one), every commit posted from now on is tried. A
+      // refusal owes no resume: one sent for it could cancel the refusing that a later,
+      // real failure started before this handle saw it.
+      if (p.commit && !m.refused) this.post({ t: 'resume' });
+      p.reject(fromWire(m.error));
     });
     let lastError: Error | undefined;
     this.worker.on('error', (err) => (lastError = err));
