@@ -58,14 +58,27 @@ const MAX_SEQ_BIG = BigInt(MAX_SEQ);
 const UINT32_MAX = 0xffff_ffff;
 const UINT32_MAX_BIG = BigInt(UINT32_MAX);
 
-/** Decode one client frame. `isBinary` is the WebSocket opcode, which must match the encoding. */
-export function decodeClientFrame(data: ArrayBuffer | Uint8Array, isBinary: boolean, enc: Encoding): ClientFrame {
+/**
+ * Protobuf bytes -> ClientFrame. Must give fromBinary's frame, or throw where it throws
+ * (a socket shard passes the compiled decoder, compiled/client_frames.ts, which hands
+ * anything unusual to fromBinary itself).
+ */
+export type ClientFrameBinaryDecoder = (bytes: Uint8Array) => ClientFrame;
+
+const protobufEsClientFrame: ClientFrameBinaryDecoder = (bytes) => fromBinary(ClientFrameSchema, bytes);
+
+/**
+ * Decode one client frame. `isBinary` is the WebSocket opcode, which must match the
+ * encoding. `binary`: the protobuf decoder (protobuf-es by default, so the browser SDK
+ * needs nothing Node-only); every check after it is the same whichever decodes.
+ */
+export function decodeClientFrame(data: ArrayBuffer | Uint8Array, isBinary: boolean, enc: Encoding, binary: ClientFrameBinaryDecoder = protobufEsClientFrame): ClientFrame {
   const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
   let frame: ClientFrame;
   if (enc === 'proto') {
     if (!isBinary) throw new CatalogError('bad_frame', 'this connection speaks switchboard.v1.proto: send binary frames');
     try {
-      frame = fromBinary(ClientFrameSchema, bytes);
+      frame = binary(bytes);
     } catch (e) {
       throw new CatalogError('bad_frame', `not a ClientFrame protobuf: ${(e as Error).message}`);
     }
@@ -334,9 +347,12 @@ function firstOutOfRange(desc: DescMessage, obj: JsonObject): OutOfRange | null 
   return null;
 }
 
-export function encodeServerFrame(frame: ServerFrame, enc: Encoding): Uint8Array | string {
-  return enc === 'proto' ? toBinary(ServerFrameSchema, frame) : serverFrameToJson(frame);
+/** `binary`: the protobuf encoder (protobuf-es by default; a shard passes the compiled one, same bytes). */
+export function encodeServerFrame(frame: ServerFrame, enc: Encoding, binary: (frame: ServerFrame) => Uint8Array = protobufEsServerFrame): Uint8Array | string {
+  return enc === 'proto' ? binary(frame) : serverFrameToJson(frame);
 }
+
+const protobufEsServerFrame = (frame: ServerFrame): Uint8Array => toBinary(ServerFrameSchema, frame);
 
 export function serverFrameToJson(frame: ServerFrame): string {
   return toJsonString(ServerFrameSchema, frame, { useProtoFieldName: true });

@@ -20,6 +20,7 @@
 import fc from 'fast-check';
 import type { ClientFrame, ServerFrame } from '../protocol/gen/client_pb.js';
 import { decodeClientFrame, type Encoding } from '../protocol/codec.js';
+import { clientFrameFromBytes } from '../protocol/compiled/client_frames.js';
 import { CatalogError } from '../protocol/errors.js';
 import { ERROR_CODES, type ErrorCode } from '../protocol/codes.js';
 import { anyInput, carriedSeq, checkReply, CONVERSATIONS, describeInput, fail, jsonish, validInput, type FuzzInput } from '../protocol/fuzz_frames.js';
@@ -77,7 +78,7 @@ function frameSeqs(f: ClientFrame): bigint[] {
 export function feed(s: Session, limits: Limits, input: FuzzInput, now: number): Fed {
   let frame: ClientFrame;
   try {
-    frame = decodeClientFrame(input.bytes, input.isBinary, s.encoding);
+    frame = decodeClientFrame(input.bytes, input.isBinary, s.encoding, clientFrameFromBytes);
   } catch (e) {
     if (!(e instanceof CatalogError)) fail(`the decoder threw ${(e as Error)?.stack ?? String(e)}`, input);
     const reply = errorFrame(e.reqId, e.code, e.message);

@@ -9,6 +9,7 @@ import uWS from 'uWebSockets.js';
 import { create } from '@bufbuild/protobuf';
 import { ServerFrameSchema } from '../protocol/gen/client_pb.js';
 import { decodeClientFrame, negotiate } from '../protocol/codec.js';
+import { clientFrameFromBytes } from '../protocol/compiled/client_frames.js';
 import { CatalogError } from '../protocol/errors.js';
 import { CLOSE_CODES, type CloseReason } from '../protocol/codes.js';
 import { errorFrame } from './frames.js';
@@ -53,6 +54,11 @@ const MAX_BAD_FRAMES = 20;
 const CLOSE_GRACE_MS = 50;
 /** Frames a client may send before its welcome; more are dropped. */
 const MAX_EARLY_FRAMES = 16;
+/**
+ * The early-frame list of every socket that has none (nearly all): replaced by its own
+ * array at the first early frame, so an idle socket carries no empty array of its own.
+ */
+const NO_EARLY: UserData['early'] = [];
 
 export class Listener {
   private app: uWS.TemplatedApp;
@@ -193,7 +199,7 @@ export class Listener {
       res.writeStatus('400 Bad Request').end('Sec-WebSocket-Protocol: offer switchboard.v1.proto or switchboard.v1.json');
       return;
     }
-    const ud: UserData = { session: null, encoding: neg.encoding, authorization, ticket, early: [], closed: false };
+    const ud: UserData = { session: null, encoding: neg.encoding, authorization, ticket, early: NO_EARLY, closed: false };
     res.upgrade(ud, key, neg.subprotocol, ext, context);
   }
 
@@ -252,7 +258,7 @@ export class Listener {
         }),
       );
       const early = ud.early;
-      ud.early = [];
+      ud.early = NO_EARLY;
       for (const f of early) this.message(ws, f.data, f.isBinary);
     });
   }
@@ -262,7 +268,10 @@ export class Listener {
     const s = ud.session;
     if (!s) {
       // Not authenticated yet: keep a few frames (copied: uWS reuses the buffer).
-      if (ud.early.length < MAX_EARLY_FRAMES && data.byteLength <= this.init.limits.maxFrameBytes) ud.early.push({ data: data.slice(0), isBinary });
+      if (ud.early.length < MAX_EARLY_FRAMES && data.byteLength <= this.init.limits.maxFrameBytes) {
+        if (ud.early === NO_EARLY) ud.early = [];
+        ud.early.push({ data: data.slice(0), isBinary });
+      }
       return;
     }
     this.metrics.framesIn.inc();
@@ -278,7 +287,7 @@ export class Listener {
     }
     let frame;
     try {
-      frame = decodeClientFrame(data, isBinary, s.encoding);
+      frame = decodeClientFrame(data, isBinary, s.encoding, clientFrameFromBytes);
     } catch (e) {
       touch(s, now);
       if (!(e instanceof CatalogError)) throw e;

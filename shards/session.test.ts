@@ -521,3 +521,27 @@ describe('session: expiry', () => {
     assert.equal(expiry(session(l, T0, 0), l, T0 + 1_000), null);
   });
 });
+
+describe('session: compact layout', () => {
+  it('holds no map until the first request or push, and reads as empty before', () => {
+    const s = session();
+    assert.equal(s.pending.size, 0);
+    assert.equal(s.sentUpTo.size, 0);
+    assert.equal(Object.getOwnPropertyDescriptor(s, 'asked')?.value, null);
+    assert.equal(Object.getOwnPropertyDescriptor(s, 'sent')?.value, null);
+    const eff = onClientFrame(s, ack('c1', 1), limits(), T0);
+    assert.equal(eff.kind, 'forward');
+    assert.equal(s.pending.size, 1);
+    assert.ok(Object.getOwnPropertyDescriptor(s, 'asked')?.value instanceof Map);
+    if (eff.kind === 'forward') onResult(s, eff.id, { r: 'ok' } as CoreResult);
+    assert.equal(s.pending.size, 0);
+    assert.equal(Object.getOwnPropertyDescriptor(s, 'asked')?.value, null, 'an emptied map is let go');
+  });
+
+  it('the inline buckets read back as bucket values', () => {
+    const l = limits();
+    const s = session(l);
+    assert.deepEqual(s.sendBucket, { tokens: l.sendBurst, at: T0 });
+    assert.deepEqual(s.frameBucket, { tokens: l.frameBurst, at: T0 });
+  });
+});

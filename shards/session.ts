@@ -18,56 +18,140 @@ import { ServerFrameSchema, type ClientFrame, type Send, type ServerFrame } from
 import type { Encoding } from '../protocol/codec.js';
 import type { ShardLimits } from './shard_config.js';
 import { errorFrame, resultFrame } from './frames.js';
-import { newBucket, take, type Bucket } from './rate_limit.js';
+import { take, type Bucket } from './rate_limit.js';
 import type { CoreOp, CoreResult } from '../node/core/ops.js';
 import { checkOp, sendOpRule } from '../node/core/op_rules.js';
 
-export interface Session {
-  conn: number;
-  user: string;
-  device: string;
-  encoding: Encoding;
-  /** Token expiry (ms since epoch). */
-  expMs: number;
-  lastSeen: number;
-  sendBucket: Bucket;
-  frameBucket: Bucket;
-  /** Sync requests sent to the host and not answered yet. */
-  syncing: number;
-  /** The last sync page said has_more: the client is mid-way through a sync. */
-  chainOpen: boolean;
-  /** True once a sync has completed; live pushes flow only after that. */
-  synced: boolean;
-  sentUpTo: Map<string, number>;
-  /** Internal request id -> what the client asked. */
-  pending: Map<number, { reqId: number; op: CoreOp['op']; conversation: string; clientMsgId: string }>;
-  nextId: number;
-  inflightSends: number;
-  /** When this connection's last typing notice was forwarded (-Infinity: never). */
-  lastTypingAt: number;
+/** What the client asked for with one request forwarded to the host. */
+export interface Pending {
+  reqId: number;
+  op: CoreOp['op'];
+  conversation: string;
+  clientMsgId: string;
 }
+
+/** Shared by every session that has none: read-only, never written (see Session). */
+const NO_SENT: ReadonlyMap<string, number> = new Map();
+const NO_PENDING: ReadonlyMap<number, Pending> = new Map();
+
+/**
+ * One connection's state, laid out for the idle connection (issue 14): a class, so
+ * every session shares one hidden class with its fields in place; the two rate
+ * buckets inline as four numbers instead of two objects (56 B each); the two Maps
+ * created on first use (an empty Map is 184 B, and an idle connection that never
+ * sent or synced needs neither). Readers see `sentUpTo` and `pending` as read-only
+ * maps (an empty shared one until the first write).
+ */
+export class Session {
+  lastSeen: number;
+  /** Token bucket of sends (rate_limit.ts take): tokens left, and when last refilled. */
+  sendTokens: number;
+  sendAt: number;
+  /** Token bucket of frames. */
+  frameTokens: number;
+  frameAt: number;
+  /** Sync requests sent to the host and not answered yet. */
+  syncing = 0;
+  /** The last sync page said has_more: the client is mid-way through a sync. */
+  chainOpen = false;
+  /** True once a sync has completed; live pushes flow only after that. */
+  synced = false;
+  nextId = 1;
+  inflightSends = 0;
+  /** When this connection's last typing notice was forwarded (-Infinity: never). */
+  lastTypingAt = -Infinity;
+  /** Per conversation: the highest seq this connection has been sent (null: none yet). */
+  private sent: Map<string, number> | null = null;
+  /** Internal request id -> what the client asked (null: none yet). */
+  private asked: Map<number, Pending> | null = null;
+
+  constructor(
+    readonly conn: number,
+    readonly user: string,
+    readonly device: string,
+    readonly encoding: Encoding,
+    /** Token expiry (ms since epoch). */
+    readonly expMs: number,
+    limits: Limits,
+    now: number,
+  ) {
+    this.lastSeen = now;
+    this.sendTokens = limits.sendBurst;
+    this.sendAt = now;
+    this.frameTokens = limits.frameBurst;
+    this.frameAt = now;
+  }
+
+  get sentUpTo(): ReadonlyMap<string, number> {
+    return this.sent ?? NO_SENT;
+  }
+
+  get pending(): ReadonlyMap<number, Pending> {
+    return this.asked ?? NO_PENDING;
+  }
+
+  /** The send bucket as a value (a copy: the session keeps its fields inline). */
+  get sendBucket(): Bucket {
+    return { tokens: this.sendTokens, at: this.sendAt };
+  }
+
+  get frameBucket(): Bucket {
+    return { tokens: this.frameTokens, at: this.frameAt };
+  }
+
+  setSent(conversation: string, seq: number): void {
+    (this.sent ??= new Map()).set(conversation, seq);
+  }
+
+  ask(id: number, p: Pending): void {
+    (this.asked ??= new Map()).set(id, p);
+  }
+
+  /**
+   * The pending request `id`, removed; undefined if there is none. The map goes when
+   * it empties: an idle connection has nothing pending (its sync was answered), and a
+   * new Map per burst of requests costs far less than one kept per idle socket.
+   */
+  answered(id: number): Pending | undefined {
+    const m = this.asked;
+    if (m === null) return undefined;
+    const p = m.get(id);
+    if (p !== undefined) {
+      m.delete(id);
+      if (m.size === 0) this.asked = null;
+    }
+    return p;
+  }
+
+  /** Take a send token: 0 when allowed, else the ms to wait (rate_limit.ts take). */
+  takeSend(limits: Limits, now: number): number {
+    const b = SCRATCH;
+    b.tokens = this.sendTokens;
+    b.at = this.sendAt;
+    const w = take(b, limits.sendRatePerSec, limits.sendBurst, now);
+    this.sendTokens = b.tokens;
+    this.sendAt = b.at;
+    return w;
+  }
+
+  takeFrame(limits: Limits, now: number): number {
+    const b = SCRATCH;
+    b.tokens = this.frameTokens;
+    b.at = this.frameAt;
+    const w = take(b, limits.frameRatePerSec, limits.frameBurst, now);
+    this.frameTokens = b.tokens;
+    this.frameAt = b.at;
+    return w;
+  }
+}
+
+/** One bucket reused by every take (the thread runs one take at a time). */
+const SCRATCH: Bucket = { tokens: 0, at: 0 };
 
 export type Limits = ShardLimits;
 
 export function newSession(conn: number, user: string, device: string, encoding: Encoding, expMs: number, limits: Limits, now: number): Session {
-  return {
-    conn,
-    user,
-    device,
-    encoding,
-    expMs,
-    lastSeen: now,
-    sendBucket: newBucket(limits.sendBurst, now),
-    frameBucket: newBucket(limits.frameBurst, now),
-    syncing: 0,
-    chainOpen: false,
-    synced: false,
-    sentUpTo: new Map(),
-    pending: new Map(),
-    nextId: 1,
-    inflightSends: 0,
-    lastTypingAt: -Infinity,
-  };
+  return new Session(conn, user, device, encoding, expMs, limits, now);
 }
 
 /** What the shell must do after a client frame. */
@@ -83,7 +167,7 @@ export function onClientFrame(s: Session, frame: ClientFrame, limits: Limits, no
   if (k.case === 'ping') {
     return { kind: 'reply', frame: create(ServerFrameSchema, { reqId, kind: { case: 'pong', value: { ts: k.value.ts, serverTs: BigInt(now) } } }) };
   }
-  const wait = take(s.frameBucket, limits.frameRatePerSec, limits.frameBurst, now);
+  const wait = s.takeFrame(limits, now);
   if (wait > 0) return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', 'too many frames on this connection', { retryAfterMs: wait }) };
 
   if (k.case === 'send') return onSend(s, reqId, k.value, limits, now);
@@ -112,7 +196,7 @@ function onSend(s: Session, reqId: number, v: Send, limits: Limits, now: number)
   const clientMsgId = v.clientMsgId;
   const refused = sendOpRule(conversation, clientMsgId);
   if (refused) return { kind: 'reply', frame: errorFrame(reqId, refused.code, refused.message, { conversation, clientMsgId }) };
-  const w = take(s.sendBucket, limits.sendRatePerSec, limits.sendBurst, now);
+  const w = s.takeSend(limits, now);
   if (w > 0) return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', 'send rate limit exceeded', { retryAfterMs: w, conversation, clientMsgId }) };
   if (s.inflightSends >= limits.maxInflightSends) {
     return { kind: 'reply', frame: errorFrame(reqId, 'rate_limited', `more than ${limits.maxInflightSends} sends awaiting their ack`, { retryAfterMs: 50, conversation, clientMsgId }) };
@@ -124,7 +208,7 @@ function onSend(s: Session, reqId: number, v: Send, limits: Limits, now: number)
 
 function forward(s: Session, reqId: number, op: CoreOp, conversation: string, clientMsgId: string): FrameEffect {
   const id = s.nextId++;
-  s.pending.set(id, { reqId, op: op.op, conversation, clientMsgId });
+  s.ask(id, { reqId, op: op.op, conversation, clientMsgId });
   return { kind: 'forward', id, op };
 }
 
@@ -184,16 +268,15 @@ function opOf(k: ClientFrame['kind']): CoreOp | null {
 
 /** The host answered request `id`; returns the frame to send, if any. */
 export function onResult(s: Session, id: number, res: CoreResult): ServerFrame | null {
-  const p = s.pending.get(id);
+  const p = s.answered(id);
   if (!p) return null;
-  s.pending.delete(id);
   if (p.op === 'send') s.inflightSends = Math.max(0, s.inflightSends - 1);
   if (p.op === 'sync') {
     if (res.r === 'sync_page') {
       for (const c of res.page.conversations) {
         const prev = s.sentUpTo.get(c.conversation) ?? 0;
         // A resync restarts the conversation: what was sent before no longer counts.
-        s.sentUpTo.set(c.conversation, c.resyncRequired ? c.nextCursor : Math.max(prev, c.nextCursor));
+        s.setSent(c.conversation, c.resyncRequired ? c.nextCursor : Math.max(prev, c.nextCursor));
       }
       s.chainOpen = res.page.hasMore;
       if (!res.page.hasMore) s.synced = true;
@@ -202,7 +285,7 @@ export function onResult(s: Session, id: number, res: CoreResult): ServerFrame |
   }
   if (p.op === 'send' && res.r === 'send_ack') {
     const prev = s.sentUpTo.get(res.ack.conversation);
-    if (prev !== undefined && res.ack.seq === prev + 1) s.sentUpTo.set(res.ack.conversation, res.ack.seq);
+    if (prev !== undefined && res.ack.seq === prev + 1) s.setSent(res.ack.conversation, res.ack.seq);
   }
   return resultFrame(p.reqId, res, { conversation: p.conversation, clientMsgId: p.clientMsgId });
 }
@@ -214,7 +297,7 @@ export function onDeliver(s: Session, m: { conversation: string; seq: number }):
   if (!s.synced || s.syncing > 0 || s.chainOpen) return false;
   const sent = s.sentUpTo.get(m.conversation);
   if (sent !== undefined && m.seq <= sent) return false;
-  s.sentUpTo.set(m.conversation, m.seq);
+  s.setSent(m.conversation, m.seq);
   return true;
 }
 

@@ -8,6 +8,7 @@
 import type uWS from 'uWebSockets.js';
 import type { ServerFrame } from '../protocol/gen/client_pb.js';
 import { decodeServerFrame, encodeServerFrame, serverFrameToJson, type Encoding } from '../protocol/codec.js';
+import { serverFrameBytes } from '../protocol/compiled/client_frames.js';
 import { CLOSE_CODES } from '../protocol/codes.js';
 import type { PushItem } from './messages.js';
 import type { ShardMetrics } from './metrics.js';
@@ -89,7 +90,7 @@ export class SocketOutput {
 
   sendFrame(ws: WS, enc: Encoding, frame: ServerFrame): void {
     if (frame.kind.case === 'error') this.metrics.errors.inc({ code: frame.kind.value.code });
-    this.write(ws, encodeServerFrame(frame, enc), enc);
+    this.write(ws, encodeServerFrame(frame, enc, serverFrameBytes), enc);
   }
 
   private write(ws: WS, bytes: Uint8Array | string, enc: Encoding): void {

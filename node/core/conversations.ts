@@ -38,6 +38,16 @@ const NOT_OWNED = -1;
  */
 const MAX_REMOTE_SEEN = 100_000;
 
+/**
+ * Bound of the user -> conversations index (one node), least recently used out first.
+ * An entry is a list of ids (~100 B plus ~40 B an id), read once per connection
+ * (sync, presence) and per list: it is worth keeping for the users online now, not
+ * for every user seen since start (it was never evicted: one entry per user ever
+ * connected, issue 14). 20,000 covers the users a node serves at once on this box's
+ * figures (~18,000 sockets per process); a miss costs one indexed store read.
+ */
+export const MAX_USER_CONVS = 20_000;
+
 export class ConversationCache {
   private readonly convs = new Map<string, ConvState>();
   private readonly loading = new Map<string, { epoch: number; p: Promise<ConvState | null> }>();
@@ -208,13 +218,20 @@ export class ConversationCache {
     // In a cell the owners of this user's conversations are elsewhere and change
     // them without telling this node: read the index every time.
     if (this.clustered) return this.store.listUserConversations(user);
-    let p = this.userConvs.get(user);
-    if (!p) {
-      p = this.store.listUserConversations(user);
+    const p = this.userConvs.get(user);
+    if (p) {
+      // Most recently used last: Map keeps insertion order, so the first key is the oldest.
+      this.userConvs.delete(user);
       this.userConvs.set(user, p);
-      p.catch(() => this.userConvs.delete(user));
+      return p;
     }
-    return p;
+    if (this.userConvs.size >= MAX_USER_CONVS) this.userConvs.delete(this.userConvs.keys().next().value as string);
+    const loaded = this.store.listUserConversations(user);
+    this.userConvs.set(user, loaded);
+    loaded.catch(() => {
+      if (this.userConvs.get(user) === loaded) this.userConvs.delete(user);
+    });
+    return loaded;
   }
 
   // ------------------------------------------------------------------ cell hand-over

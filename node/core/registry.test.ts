@@ -87,4 +87,19 @@ describe('ConnectionRegistry', () => {
       }),
     );
   });
+
+  it('a caller iterating connectionsOf sees the set as it was while connections come and go', () => {
+    const r = new ConnectionRegistry();
+    r.add(ref('alice', 0, 1));
+    r.add(ref('alice', 0, 2));
+    const seen: number[] = [];
+    for (const c of r.connectionsOf('alice')) {
+      seen.push(c.conn);
+      r.remove('alice', 0, 2);
+      r.add(ref('alice', 1, 3));
+    }
+    assert.deepEqual(seen, [1, 2]);
+    assert.deepEqual(sorted(r.connectionsOf('alice')).map((c) => c.conn), [1, 3]);
+    assert.equal(r.size, 2);
+  });
 });

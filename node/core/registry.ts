@@ -12,8 +12,15 @@ export interface ConnRef {
 /** Told about every connection that opens or closes (presence listens here). */
 export type RegistryObserver = (event: 'open' | 'close', ref: ConnRef) => void;
 
+/**
+ * Flat on purpose (issue 14): user -> a small array of refs, not a Map per user (an
+ * inner Map costs ~210 B; a one-element array ~30 B, and most users are online on one
+ * or two devices, where a scan beats a hash). The arrays are copied on write, never
+ * changed in place, so a caller iterating connectionsOf() while an observer adds or
+ * removes a connection sees the set as it was.
+ */
 export class ConnectionRegistry {
-  private readonly byUser = new Map<string, Map<string, ConnRef>>();
+  private readonly byUser = new Map<string, readonly ConnRef[]>();
   private count = 0;
   private observer: RegistryObserver | null = null;
   /** Further observers that live as long as the host (the cluster route table). */
@@ -28,7 +35,7 @@ export class ConnectionRegistry {
   /** Every open connection. */
   all(): ConnRef[] {
     const out: ConnRef[] = [];
-    for (const m of this.byUser.values()) out.push(...m.values());
+    for (const refs of this.byUser.values()) out.push(...refs);
     return out;
   }
 
@@ -43,61 +50,57 @@ export class ConnectionRegistry {
    */
   observe(o: RegistryObserver | null): ConnRef[] {
     this.observer = o;
-    const all: ConnRef[] = [];
-    for (const m of this.byUser.values()) all.push(...m.values());
-    return all;
-  }
-
-  private static key(shard: number, conn: number): string {
-    return `${shard}:${conn}`;
+    return this.all();
   }
 
   add(ref: ConnRef): void {
-    let m = this.byUser.get(ref.user);
-    if (!m) this.byUser.set(ref.user, (m = new Map()));
-    const k = ConnectionRegistry.key(ref.shard, ref.conn);
-    // Re-adding the same connection replaces its ref; it is not a second connection.
-    const isNew = !m.has(k);
-    m.set(k, ref);
-    if (!isNew) return;
+    const refs = this.byUser.get(ref.user);
+    if (refs === undefined) {
+      this.byUser.set(ref.user, [ref]);
+    } else {
+      const i = indexOf(refs, ref.shard, ref.conn);
+      // Re-adding the same connection replaces its ref; it is not a second connection.
+      if (i >= 0) {
+        const next = refs.slice();
+        next[i] = ref;
+        this.byUser.set(ref.user, next);
+        return;
+      }
+      this.byUser.set(ref.user, [...refs, ref]);
+    }
     this.count++;
     this.emit('open', ref);
   }
 
   remove(user: string, shard: number, conn: number): void {
-    const m = this.byUser.get(user);
-    if (!m) return;
-    const k = ConnectionRegistry.key(shard, conn);
-    const ref = m.get(k);
-    if (ref) {
-      m.delete(k);
-      this.count--;
-    }
-    if (m.size === 0) this.byUser.delete(user);
-    if (ref) this.emit('close', ref);
+    const refs = this.byUser.get(user);
+    if (refs === undefined) return;
+    const i = indexOf(refs, shard, conn);
+    if (i < 0) return;
+    const ref = refs[i];
+    if (refs.length === 1) this.byUser.delete(user);
+    else this.byUser.set(user, refs.filter((_, j) => j !== i));
+    this.count--;
+    this.emit('close', ref);
   }
 
   /** Drop every connection of a shard (it crashed or restarted). */
   removeShard(shard: number): number {
-    let n = 0;
     const gone: ConnRef[] = [];
-    for (const [user, m] of this.byUser) {
-      for (const [k, ref] of m) {
-        if (ref.shard === shard) {
-          m.delete(k);
-          n++;
-          gone.push(ref);
-        }
-      }
-      if (m.size === 0) this.byUser.delete(user);
+    for (const [user, refs] of this.byUser) {
+      if (!refs.some((r) => r.shard === shard)) continue;
+      const kept = refs.filter((r) => r.shard !== shard);
+      for (const r of refs) if (r.shard === shard) gone.push(r);
+      if (kept.length === 0) this.byUser.delete(user);
+      else this.byUser.set(user, kept);
     }
-    this.count -= n;
+    this.count -= gone.length;
     for (const ref of gone) this.emit('close', ref);
-    return n;
+    return gone.length;
   }
 
   connectionsOf(user: string): Iterable<ConnRef> {
-    return this.byUser.get(user)?.values() ?? [];
+    return this.byUser.get(user) ?? NONE;
   }
 
   isOnline(user: string): boolean {
@@ -107,4 +110,11 @@ export class ConnectionRegistry {
   get size(): number {
     return this.count;
   }
+}
+
+const NONE: readonly ConnRef[] = [];
+
+function indexOf(refs: readonly ConnRef[], shard: number, conn: number): number {
+  for (let i = 0; i < refs.length; i++) if (refs[i].shard === shard && refs[i].conn === conn) return i;
+  return -1;
 }

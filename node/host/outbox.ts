@@ -4,8 +4,9 @@
  * and batches everything bound for one shard into a single postMessage per tick.
  * Delivery between shards of one host never touches the network.
  */
-import { toBinary, create } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { ServerFrameSchema } from '../../protocol/gen/client_pb.js';
+import { serverFrameBytes } from '../../protocol/compiled/client_frames.js';
 import { messageFrame, pushFrame } from '../../shards/frames.js';
 import type { Push } from '../core/pushes.js';
 import type { HostToShard, PushItem } from '../../shards/messages.js';
@@ -26,20 +27,28 @@ export class BatchingOutbox implements Outbox {
   constructor(private readonly shard: (i: number) => ShardPort | undefined) {}
 
   deliver(to: ConnRef[], message: import('../store/types.js').StoredMessage, t0 = 0): void {
-    // One encoding of the frame; each shard gets its own copy of the bytes because a
-    // transferred buffer moves to exactly one thread.
-    const bytes = toBinary(ServerFrameSchema, create(ServerFrameSchema, { kind: { case: 'message', value: messageFrame(message) } }));
+    // One encoding of the frame (compiled codec: the bytes of toBinary, in a buffer of
+    // their own that the first shard takes); every further shard gets its own copy
+    // because a transferred buffer moves to exactly one thread.
+    const bytes = serverFrameBytes(create(ServerFrameSchema, { kind: { case: 'message', value: messageFrame(message) } }));
     const trace = isDebug() ? traceId(message.sender, message.senderDevice, message.conversation, message.clientMsgId) : undefined;
-    this.deliverEncoded(to, { conversation: message.conversation, seq: message.seq, trace }, bytes, t0);
+    this.deliverBytes(to, { conversation: message.conversation, seq: message.seq, trace }, bytes, t0, true);
   }
 
   /** A message frame already encoded as a ServerFrame (one forwarded by another node). */
   deliverEncoded(to: ConnRef[], message: { conversation: string; seq: number; trace?: string }, bytes: Uint8Array, t0 = 0): void {
+    this.deliverBytes(to, message, bytes, t0, false);
+  }
+
+  /** `owned`: `bytes` is exactly its own ArrayBuffer and nobody else holds it (serverFrameBytes). */
+  private deliverBytes(to: ConnRef[], message: { conversation: string; seq: number; trace?: string }, bytes: Uint8Array, t0: number, owned: boolean): void {
     if (isDebug()) {
       logger().debug({ evt: 'deliver.queued', trace: message.trace, conversation: message.conversation, seq: message.seq, conns: to.length }, 'message queued for local sockets');
     }
+    let first = owned;
     for (const [shard, conns] of byShard(to)) {
-      const frame = ownCopy(bytes);
+      const frame = first ? (bytes.buffer as ArrayBuffer) : ownCopy(bytes);
+      first = false;
       const item: PushItem = { k: 'deliver', conns, conversation: message.conversation, seq: message.seq, t0, frame };
       if (message.trace) item.trace = message.trace;
       this.add(shard, item, frame);
@@ -52,14 +61,20 @@ export class BatchingOutbox implements Outbox {
   }
 
   push(to: ConnRef[], push: Push): void {
-    // Encoded once, like a message; each shard gets its own copy of the bytes.
-    this.pushEncoded(to, toBinary(ServerFrameSchema, pushFrame(push)));
+    // Encoded once, like a message; the first shard takes the bytes, the others copies.
+    this.pushBytes(to, serverFrameBytes(pushFrame(push)), true);
   }
 
   /** Any ServerFrame already encoded (a push forwarded by another node). */
   pushEncoded(to: ConnRef[], bytes: Uint8Array): void {
+    this.pushBytes(to, bytes, false);
+  }
+
+  private pushBytes(to: ConnRef[], bytes: Uint8Array, owned: boolean): void {
+    let first = owned;
     for (const [shard, conns] of byShard(to)) {
-      const frame = ownCopy(bytes);
+      const frame = first ? (bytes.buffer as ArrayBuffer) : ownCopy(bytes);
+      first = false;
       this.add(shard, { k: 'frame', conns, frame }, frame);
     }
   }

@@ -4,10 +4,10 @@ import { ScalarType, create, createFileRegistry, fromBinary, toBinary, type Desc
 import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { LinkBatchSchema, LinkFrameSchema, file_cluster, type LinkFrame } from '../../protocol/gen/cluster_pb.js';
 import { file_client } from '../../protocol/gen/client_pb.js';
-import { encoderFor, encoderHandles } from './frame_encoder.js';
-import { Writer } from './proto_writer.js';
+import { encoderFor, encoderHandles } from '../../protocol/compiled/frame_encoder.js';
+import { Writer } from '../../protocol/compiled/proto_writer.js';
 import { FrameQueue } from './frame_queue.js';
-import { decoderFor, decoderHandles } from './frame_decoder.js';
+import { decoderFor, decoderHandles } from '../../protocol/compiled/frame_decoder.js';
 import { decodeBatch, encodeBatch, encodeLinkFrame } from './wire.js';
 
 // Deterministic PRNG so a failure reproduces.

@@ -16,7 +16,7 @@
  * one that does not fit moves, half-written, to a fresh slab (SlabWriter.grow).
  * The queue counts framed bytes (what the frames cost inside a batch).
  */
-import { Writer } from './proto_writer.js';
+import { Writer } from '../../protocol/compiled/proto_writer.js';
 
 export const SLAB_BYTES = 128 * 1024;
 

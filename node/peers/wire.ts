@@ -12,9 +12,9 @@
 import { makeGenericClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { LinkBatchSchema, LinkFrameSchema, type LinkBatch, type LinkFrame } from '../../protocol/gen/cluster_pb.js';
-import { encoderFor } from './frame_encoder.js';
-import { Writer } from './proto_writer.js';
-import { decoderFor } from './frame_decoder.js';
+import { encoderFor } from '../../protocol/compiled/frame_encoder.js';
+import { Writer } from '../../protocol/compiled/proto_writer.js';
+import { decoderFor } from '../../protocol/compiled/frame_decoder.js';
 
 /** An outbound batch: chunks of framed LinkFrames, in order (concatenated, a LinkBatch). */
 export type OutBatch = Uint8Array[];

@@ -1,5 +1,5 @@
 /**
- * A protobuf binary decoder for the inbound side of a link, compiled from the same
+ * A protobuf binary decoder for the inbound side of a link (and of a socket shard: client_frames.ts), compiled from the same
  * descriptors as protobuf-es and producing the same message objects as fromBinary
  * (each message starts as `create(desc)`; fields are set as fromBinary sets them).
  *
@@ -12,7 +12,8 @@
  * does not match the schema, a singular message field repeated (a merge), invalid
  * UTF-8, truncation) is decoded by fromBinary from its own bytes, so the result (or
  * the error) is always fromBinary's. A child type it does not handle is decoded by
- * fromBinary alone, inside a fast parent. frame_codec.test.ts compares the two.
+ * fromBinary alone, inside a fast parent. node/peers/frame_codec.test.ts and
+ * protocol/compiled/client_frames.test.ts compare the two.
  */
 import { isUtf8 } from 'node:buffer';
 import { isDeepStrictEqual } from 'node:util';

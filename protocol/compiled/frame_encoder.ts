@@ -6,11 +6,12 @@
  * ArrayBuffer allocations, which was most of a link's CPU. This encoder is compiled
  * from the same descriptors (so frame kinds added to cluster.proto are picked up
  * without code here) and produces the same bytes as toBinary (field order, implicit /
- * explicit presence, packed lists, maps, unknown fields); frame_codec.test.ts checks
+ * explicit presence, packed lists, maps, unknown fields); node/peers/frame_codec.test.ts checks
  * that byte for byte. Messages using a feature it does not handle (group/delimited
  * encoding, unboxed wrapper or Struct fields, proto2 `required`) are encoded with
  * toBinary instead (only that type: its parents stay fast), so it is never wrong,
- * only sometimes not faster. frame_codec.test.ts checks both.
+ * only sometimes not faster. node/peers/frame_codec.test.ts checks both, and
+ * protocol/compiled/client_frames.test.ts the client frames on random instances.
  *
  * The byte writer the encoders write through is proto_writer.ts.
  */

@@ -3,7 +3,7 @@
  * numbers, strings and length-delimited fields (their length patched in place), grown
  * on demand. frame_encoder.ts compiles message encoders that write through it;
  * `Writer.grow` is the hook the outbound queue uses to move a half-written frame to a
- * new slab (frame_queue.ts).
+ * new slab (node/peers/frame_queue.ts).
  */
 export class Writer {
   buf: Buffer;
