@@ -26,12 +26,13 @@ export class NodeProbe {
   }
 
   /** tid -> role ('main', 'shard-0', the entry file of another worker thread) as the probe wrote them. */
-  roles(): Map<number, string> {
+  roles(o: { answering?: boolean } = {}): Map<number, string> {
     const out = new Map<number, string>();
     for (const f of readdirSync(this.dir)) {
       if (!f.startsWith('thread-')) continue;
       try {
-        const t = JSON.parse(readFileSync(path.join(this.dir, f), 'utf8')) as { tid: number; role: string };
+        const t = JSON.parse(readFileSync(path.join(this.dir, f), 'utf8')) as { tid: number; role: string; answers?: boolean };
+        if (o.answering && t.answers === false) continue;
         out.set(t.tid, t.role);
       } catch {
         /* being written */
@@ -70,7 +71,7 @@ export class NodeProbe {
     for (const f of readdirSync(this.dir)) if (f.startsWith(`done-${cmd}-`)) rmSync(path.join(this.dir, f));
     writeFileSync(path.join(this.dir, 'command'), cmd);
     process.kill(pid, 'SIGUSR2');
-    const live = (): number[] => [...this.roles().keys()].filter((tid) => this.alive(pid, tid));
+    const live = (): number[] => [...this.roles({ answering: true }).keys()].filter((tid) => this.alive(pid, tid));
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const answered = readdirSync(this.dir).filter((f) => f.startsWith(`done-${cmd}-`)).map((f) => Number(f.split('-').pop()));

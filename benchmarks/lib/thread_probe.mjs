@@ -32,7 +32,12 @@ if (dir) {
           : keys.length === 1 && keys[0] === 'auth'
             ? 'task-pool' // node/tasks/task_pool.ts (piscina)
             : keys.length ? `worker(${keys.join(',')})` : 'worker';
-  writeFileSync(path.join(dir, `thread-${tid}.json`), JSON.stringify({ tid, role }));
+  // Only threads with an event loop of their own answer commands: the main thread and
+  // the supervised ones (an __entry). tsx's hooks thread and piscina's pool threads
+  // sleep in Atomics.wait between requests and would never see one, so they only name
+  // themselves and the bench does not wait for them (and does not GC them).
+  const answers = isMainThread || entry !== null;
+  writeFileSync(path.join(dir, `thread-${tid}.json`), JSON.stringify({ tid, role, answers }));
   const done = (cmd) => writeFileSync(path.join(dir, `done-${cmd}-${tid}`), '');
   let session = null;
   const handle = (cmd) => {
@@ -54,10 +59,12 @@ if (dir) {
       });
     }
   };
-  const bc = new BroadcastChannel('sb-bench-probe');
-  bc.onmessage = (e) => handle(e.data);
-  bc.unref();
-  if (isMainThread) {
+  const bc = answers ? new BroadcastChannel('sb-bench-probe') : null;
+  if (bc) {
+    bc.onmessage = (e) => handle(e.data);
+    bc.unref();
+  }
+  if (isMainThread && bc) {
     process.on('SIGUSR2', () => {
       const cmd = readFileSync(path.join(dir, 'command'), 'utf8').trim();
       bc.postMessage(cmd);
