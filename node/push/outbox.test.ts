@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { SqliteStore } from '../store/sqlite_store.js';
 import type { StoredMessage } from '../store/types.js';
 import { SqlitePushStore } from './sqlite_push_store.js';
-import { PushOutbox, collapseIdOf, type OutboxOptions } from './outbox.js';
+import { PushOutbox, collapseIdOf } from './outbox.js';
+import type { OutboxOptions } from './outbox_deps.js';
 import type { PushOutcome, PushProvider, PushRequest } from './provider.js';
 import type { PushRegistration } from './types.js';
 

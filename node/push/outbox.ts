@@ -13,71 +13,15 @@
  * sent within the provider's and the endpoint's caps, and then marked sent. An owed
  * row is settled (deleted) once every device push covering it is done.
  */
-import type { StoredMessage, Conversation, DeviceCursor } from '../store/types.js';
-import type { PushProvider, PushOutcome, PushRequest } from './provider.js';
-import type { PushStore } from './push_store.js';
-import type { OwedPush, PushPlatform, PushRegistration, SendKey } from './types.js';
+import type { StoredMessage } from '../store/types.js';
+import type { PushOutcome, PushRequest } from './provider.js';
+import type { OwedPush, PushRegistration, SendKey } from './types.js';
 import { previewOf, pushTargets, unreadCount, type PushTarget } from './rules.js';
 import { emptySlot, offer, retryDelay, type SlotState } from './collapse.js';
 import { Caps, type CapLimit } from './caps.js';
-import type { PushMetrics } from './metrics.js';
 import { redactToken } from './tokens.js';
 import { createHash } from 'node:crypto';
-
-/** The reads the outbox needs from the message store. */
-export interface MessageSource {
-  readAfter(conversation: string, afterSeq: number, limit: number): Promise<StoredMessage[]>;
-  getConversation(id: string): Promise<Conversation | null>;
-  getCursors(conversation: string): Promise<DeviceCursor[]>;
-}
-
-/** Which node sends: the owner of the conversation's shard, under its epoch. */
-export interface PushOwnership {
-  shardOf(conversation: string): number;
-  /** This node's ownership epoch of the conversation's shard now; null: owned elsewhere or moving. */
-  epochOf(conversation: string): number | null;
-}
-
-export interface OutboxOptions {
-  ackWaitMs: number;
-  collapseWindowMs: number;
-  ttlMs: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  maxAttempts: number;
-  providerConcurrency: number;
-  providerRatePerSec: number;
-  endpointConcurrency: number;
-  endpointRatePerSec: number;
-  rescanMs: number;
-  /**
-   * Owed messages tracked in memory; past it new ones stay only in the store and the
-   * rescan picks them up. 100,000 owed messages are ~30 MB.
-   */
-  maxTracked?: number;
-  /**
-   * An owed row whose message is not (or not that message) in the store this long after
-   * it was written belongs to a commit that failed: it is settled. 60 s is far longer
-   * than any commit (the writer's store calls time out within seconds).
-   */
-  orphanGraceMs?: number;
-}
-
-export type Log = (level: string, msg: string, fields?: Record<string, unknown>) => void;
-
-export interface OutboxDeps {
-  store: PushStore;
-  messages: MessageSource;
-  providers: (platform: PushPlatform) => PushProvider | null;
-  online: (user: string, device: string) => boolean;
-  ownership: PushOwnership;
-  /** Names this process in send claims: node id and a per-start id. */
-  claimer: string;
-  metrics?: PushMetrics;
-  log?: Log;
-  now?: () => number;
-  random?: () => number;
-}
+import type { Log, OutboxDeps, OutboxOptions } from './outbox_deps.js';
 
 interface OwedTrack {
   entry: OwedPush;

@@ -30,7 +30,7 @@ import { PushFanout } from './push_fanout.js';
 import { PushMetrics } from './metrics.js';
 import { createProviders, pushEnabled } from './provider_set.js';
 import type { PushApi } from './push_http.js';
-import type { Log } from './outbox.js';
+import type { Log } from './outbox_deps.js';
 
 /** What a cell tells push about shards and where devices are connected; null on one node. */
 export interface PushCell {
