@@ -3,8 +3,11 @@
  * real: promtool checks the files and runs the alert unit tests; then a real
  * Prometheus (Debian's `prometheus`, on loopback, temp dir, free port, 1s scrapes)
  * scrapes a real node (2 socket shards, one of which crashes and restarts once) while
- * a few clients chat, and every recording rule and every dashboard query must return
- * at least one finite sample over Prometheus's HTTP API.
+ * a few clients chat, pushes go to offline devices through a fake webhook receiver
+ * (one answered 410, one always 503) and a client uploads, re-uploads (dedup),
+ * downloads and has uploads refused (size, quota) while media GC runs every second;
+ * every recording rule and every dashboard query must return at least one finite
+ * sample over Prometheus's HTTP API.
  *
  * Needs `prometheus` and `promtool` on PATH: `bash ops/etcd/ensure-deps.sh` installs them
  * (.ci/run does). Nothing is skipped when they are missing: the test fails and says so.
@@ -16,13 +19,22 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../etcd/etcd.js';
-import { TestNode, openDirect, sleep, syncAll } from '../../node/e2e/harness.js';
+import { TestNode, openDirect, show, sleep, syncAll } from '../../node/e2e/harness.js';
+import { FakeWebhook } from '../../node/push/fakes/webhook_fake.js';
+import { webhookSecret } from '../../node/push/fakes/keys.js';
+import { pngBytes, tusPatch, tusUpload } from '../../node/media/media_test_kit.js';
 import type { TestClient } from '../../protocol/client.js';
+import type { ServerFrame } from '../../protocol/gen/client_pb.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const GRAFANA = path.join(HERE, '..', 'grafana', 'switchboard.json');
 const RULE_FILES = ['switchboard.rules.yml', 'switchboard.alerts.yml'];
 const CRASH_BODY = 'CRASH-FOR-METRICS';
+const MiB = 1024 * 1024;
+/** Short push timings so pushes, retries and drops happen within seconds. */
+const PUSH = { ackWaitMs: 300, collapseWindowMs: 500, retryBaseMs: 100, retryMaxMs: 400, maxAttempts: 4, rescanMs: 1_000 };
+/** GC every second with a 3s grace (an upload nobody sends is collected seconds later); an 8 MiB daily quota. */
+const MEDIA = { gcIntervalMs: 1_000, gcGraceMs: 3_000, slotTtlMs: 5_000, quotaBytesPerDay: 8 * MiB };
 const FAST = { limits: { sendRatePerSec: 10_000, sendBurst: 10_000, userSendRatePerSec: 10_000, userSendBurst: 10_000, conversationSendRatePerSec: 10_000, conversationSendBurst: 10_000, conversationSenderRatePerSec: 10_000, conversationSenderBurst: 10_000 } };
 
 function requireBinaries(): void {
@@ -141,16 +153,23 @@ describe('Grafana dashboard', () => {
 
 describe('Prometheus against a real node under traffic', () => {
   let node: TestNode;
+  let webhook: FakeWebhook;
   let prom: ChildProcess | null = null;
   let promLog = '';
   let dir = '';
   const clients: TestClient[] = [];
   let stopTraffic = false;
   let traffic: Promise<unknown> = Promise.resolve();
+  /** The first error of a traffic loop: fails the wait for data at once instead of timing out. */
+  let loopError: Error | null = null;
 
   before(async () => {
     requireBinaries();
-    node = await TestNode.start({ config: { shards: { count: 2 }, ...FAST }, env: { SWITCHBOARD_TEST_FAULT: `crash_shard_on_body:${CRASH_BODY}` } });
+    // The webhook provider against a fake app backend on loopback (node/push/fakes/).
+    const secret = webhookSecret();
+    webhook = await FakeWebhook.start({ secret });
+    const push = { ...PUSH, webhook: { enabled: true, secret, allowHttp: true, allowedOrigins: [new URL(webhook.url).origin] } };
+    node = await TestNode.start({ config: { shards: { count: 2 }, ...FAST, push, media: MEDIA }, env: { SWITCHBOARD_TEST_FAULT: `crash_shard_on_body:${CRASH_BODY}` } });
     dir = mkdtempSync(path.join(tmpdir(), 'sb-prometheus-'));
   });
 
@@ -168,6 +187,7 @@ describe('Prometheus against a real node under traffic', () => {
     }
     await node?.stop();
     node?.cleanup();
+    await webhook?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -217,20 +237,99 @@ describe('Prometheus against a real node under traffic', () => {
       pairs.push({ a, b, conv });
     }
     let sent = 0;
-    traffic = Promise.all(
-      pairs.map(async ({ a, b, conv }, i) => {
-        for (let n = 0; !stopTraffic; n++) {
-          const f = await a.call({ kind: { case: 'send', value: { conversation: conv, clientMsgId: `p${i}-${n}`, body: `hello ${n}` } } });
-          if (f.kind.case === 'sendAck') {
-            sent++;
-            b.send({ kind: { case: 'ack', value: { conversation: conv, seq: f.kind.value.seq } } });
-          }
-          await sleep(50);
+    const loops: Array<Promise<void>> = pairs.map(async ({ a, b, conv }, i) => {
+      for (let n = 0; !stopTraffic; n++) {
+        const f = await a.call({ kind: { case: 'send', value: { conversation: conv, clientMsgId: `p${i}-${n}`, body: `hello ${n}` } } });
+        if (f.kind.case === 'sendAck') {
+          sent++;
+          b.send({ kind: { case: 'ack', value: { conversation: conv, seq: f.kind.value.seq } } });
         }
-      }),
+        await sleep(50);
+      }
+    });
+
+    // 3. Pushes through the fake webhook receiver. pb0 is online and acks within
+    //    push.ackWaitMs: its pushes are skipped (acked). off0 is offline: pushed, its
+    //    first push answered 500 (retried, then sent). gone0's one push is answered 410
+    //    (dropped, unregistered: the registration is removed). flaky0's receiver always
+    //    answers 503: retried until push.maxAttempts, then dropped (attempts).
+    const hook = (user: string): string => `${webhook.url}/hooks/${user}`;
+    for (const user of ['pb0', 'off0', 'gone0', 'flaky0']) {
+      const r = await node.api('PUT', `/v1/users/${user}/devices/phone/push`, { platform: 'webhook', token: hook(user) });
+      assert.equal(r.status, 200, show(r.body));
+    }
+    webhook.script('/hooks/off0', { status: 500, times: 1 });
+    webhook.script('/hooks/gone0', { status: 410, times: 1 });
+    webhook.script('/hooks/flaky0', { status: 503 });
+    const pusher = await node.connect('pusher', 'phone');
+    clients.push(pusher);
+    const [toOff, toGone, toFlaky] = [await openDirect(pusher, 'off0'), await openDirect(pusher, 'gone0'), await openDirect(pusher, 'flaky0')];
+    const sendOk = async (c: TestClient, conversation: string, body: string): Promise<void> => {
+      const f = await c.call({ kind: { case: 'send', value: { conversation, clientMsgId: `${body}-${Math.random()}`, body } } });
+      assert.equal(f.kind.case, 'sendAck', show(f));
+    };
+    await sendOk(pusher, toGone, 'to a dead token');
+    loops.push(
+      (async () => {
+        for (let n = 0; !stopTraffic; n++) {
+          await sendOk(pusher, toOff, `wake ${n}`);
+          if (n % 3 === 0) await sendOk(pusher, toFlaky, `flaky ${n}`);
+          await sleep(300);
+        }
+      })(),
     );
 
-    // 3. Prometheus with the committed config and rules, scraping the node every 1s.
+    // 4. Media, about once a second: upload a file twice (the second is a dedup hit),
+    //    download it, have an upload refused for size (more bytes than declared), and a
+    //    slot refused by the daily quota (hog takes 6 MiB of the 8, then asks for 6 more;
+    //    its unused slot expires and GC gives the quota back). Nothing is sent with the
+    //    media, so GC collects it after media.gcGraceMs.
+    const uploader = await node.connect('uploader', 'phone');
+    const hog = await node.connect('hog', 'phone');
+    clients.push(uploader, hog);
+    const [upConv, hogConv] = [await openDirect(uploader, 'viewer'), await openDirect(hog, 'viewer')];
+    const slot = async (c: TestClient, conversation: string, size: number): Promise<ServerFrame> =>
+      c.call({ kind: { case: 'mediaSlot', value: { conversation, size: BigInt(size), mime: 'image/png', sha256: '' } } });
+    const slotOk = async (c: TestClient, conversation: string, size: number): Promise<{ mediaId: string; uploadUrl: string }> => {
+      const f = await slot(c, conversation, size);
+      assert.equal(f.kind.case, 'mediaSlot', show(f));
+      return f.kind.value as { mediaId: string; uploadUrl: string };
+    };
+    let downloaded = 0;
+    loops.push(
+      (async () => {
+        for (let n = 0; !stopTraffic; n++) {
+          const bytes = pngBytes(20_000 + n);
+          const first = await slotOk(uploader, upConv, bytes.length);
+          assert.equal((await tusUpload(first.uploadUrl, bytes)).status, 204, 'upload stored');
+          const again = await slotOk(uploader, upConv, bytes.length);
+          assert.equal((await tusUpload(again.uploadUrl, bytes)).status, 204, 'the same bytes again: stored once, linked');
+          const u = await uploader.call({ kind: { case: 'mediaUrl', value: { conversation: upConv, mediaId: first.mediaId } } });
+          assert.equal(u.kind.case, 'mediaUrl', show(u));
+          const got = Buffer.from(await (await fetch((u.kind.value as { url: string }).url)).arrayBuffer());
+          assert.deepEqual(got, bytes, 'the download is the upload');
+          downloaded += got.length;
+          const small = await slotOk(uploader, upConv, 5_000);
+          const over = await tusPatch(small.uploadUrl, 0, pngBytes(5_010));
+          assert.equal(over.status, 413, over.body);
+          await slot(hog, hogConv, 6 * MiB); // granted when the quota is free, else refused too
+          const refused = await slot(hog, hogConv, 6 * MiB);
+          assert.ok(refused.kind.case === 'error' && refused.kind.value.code === 'quota_exceeded', show(refused));
+          await sleep(1_000);
+        }
+      })(),
+    );
+    traffic = Promise.all(
+      loops.map((l) =>
+        l.catch((e: Error) => {
+          loopError ??= e;
+          throw e;
+        }),
+      ),
+    );
+    traffic.catch(() => undefined);
+
+    // 5. Prometheus with the committed config and rules, scraping the node every 1s.
     const port = await freePort();
     promAddr = `127.0.0.1:${port}`;
     for (const f of RULE_FILES) copyFileSync(path.join(HERE, f), path.join(dir, f));
@@ -248,7 +347,7 @@ describe('Prometheus against a real node under traffic', () => {
       return t.data.activeTargets.length === 1 && t.data.activeTargets[0].health === 'up';
     }, 30_000);
 
-    // 4. Every recording rule (by its recorded name, as Prometheus loaded them) and
+    // 6. Every recording rule (by its recorded name, as Prometheus loaded them) and
     //    every dashboard target returns at least one finite sample.
     const rules = (await (await fetch(`http://${promAddr}/api/v1/rules`)).json()) as {
       data: { groups: Array<{ rules: Array<{ type: string; name: string; query: string; health: string; lastError?: string }> }> };
@@ -256,8 +355,8 @@ describe('Prometheus against a real node under traffic', () => {
     const all = rules.data.groups.flatMap((g) => g.rules);
     const recording = all.filter((r) => r.type === 'recording');
     const alerting = all.filter((r) => r.type === 'alerting');
-    assert.equal(recording.length, 17, 'all recording rules loaded');
-    assert.equal(alerting.length, 10, 'all alert rules loaded');
+    assert.equal(recording.length, 21, 'all recording rules loaded');
+    assert.equal(alerting.length, 14, 'all alert rules loaded');
     const checks: Array<{ what: string; q: string }> = [
       ...recording.map((r) => ({ what: `rule ${r.name}`, q: r.name })),
       ...dashboard().panels.flatMap((p) => (p.targets ?? []).map((t) => ({ what: `panel "${p.title}" ${t.refId}`, q: grafanaToPromQL(t.expr) }))),
@@ -265,6 +364,7 @@ describe('Prometheus against a real node under traffic', () => {
     const results = new Map<string, Sample[]>();
     const finite = (s: Sample[]) => s.filter((x) => Number.isFinite(Number(x.value[1])));
     await until('every query to return a finite sample', async () => {
+      if (loopError) throw loopError;
       for (const c of checks) if (!results.has(c.what) || finite(results.get(c.what)!).length === 0) results.set(c.what, await query(c.q));
       return checks.every((c) => finite(results.get(c.what)!).length > 0);
     }, 90_000).catch((e: Error) => {
@@ -280,6 +380,37 @@ describe('Prometheus against a real node under traffic', () => {
     // The one restart shows up in the restart rule, not as 0.
     const restarts = await query('sum(switchboard:child_restarts:last10m)');
     assert.equal(Number(restarts[0]?.value[1]), 1, 'the shard restart counted once');
+
+    // What the push and media panels show is what happened, as Prometheus sees it.
+    const value = async (q: string): Promise<number> => Number((await query(q))[0]?.value[1] ?? NaN);
+    const facts: Array<{ what: string; q: string; ok: (v: number) => boolean }> = [
+      { what: 'pushes the receiver accepted', q: 'sum(switchboard_push_sent_total{provider="webhook"})', ok: (v) => v >= 2 },
+      { what: "off0's first push, answered 500, counted as retried", q: 'sum(switchboard_push_failed_total{provider="webhook", reason="500"})', ok: (v) => v === 1 },
+      { what: "flaky0's 503s counted as retried", q: 'sum(switchboard_push_failed_total{provider="webhook", reason="503"})', ok: (v) => v >= 3 },
+      { what: "flaky0's pushes dropped after push.maxAttempts", q: 'sum(switchboard_push_dropped_total{provider="webhook", reason="attempts"})', ok: (v) => v >= 1 },
+      { what: "gone0's dead token dropped exactly once", q: 'sum(switchboard_push_dropped_total{provider="webhook", reason="unregistered"})', ok: (v) => v === 1 },
+      { what: "pb0's pushes skipped: it acked in time", q: 'sum(switchboard_push_skipped_total{reason="acked"})', ok: (v) => v >= 1 },
+      { what: 'the failure ratio counts the 5xx and not the dead token', q: 'switchboard:push_failures:ratio_rate5m{provider="webhook"}', ok: (v) => v > 0 && v < 1 },
+      { what: 'message -> push latency observed per push sent', q: 'sum(switchboard_push_message_to_push_seconds_count{provider="webhook"})', ok: (v) => v >= 2 },
+      { what: 'uploads completed', q: 'sum(switchboard_media_uploads_completed_total)', ok: (v) => v >= 2 },
+      { what: 'second uploads of the same bytes were dedup hits', q: 'sum(switchboard_media_dedup_hits_total)', ok: (v) => v >= 1 },
+      { what: 'uploads refused for size', q: 'sum(switchboard_media_uploads_refused_total{code="media_size_mismatch"})', ok: (v) => v >= 1 },
+      { what: 'slots refused by the quota', q: 'sum(switchboard_media_quota_refusals_total)', ok: (v) => v >= 1 },
+      { what: 'download bytes served', q: 'sum(switchboard_media_bytes_out_total)', ok: (v) => v >= 20_000 },
+      { what: 'GC passes, all ok', q: 'sum(switchboard:media_gc_passes:last1h{outcome="ok"}) unless sum(switchboard:media_gc_passes:last1h{outcome="error"}) > 0', ok: (v) => v >= 2 },
+      { what: 'GC collected the unreferenced uploads', q: 'sum(switchboard_media_gc_deletions_total{kind="media"})', ok: (v) => v >= 1 },
+    ];
+    const seen = new Map<string, number>();
+    await until('the push and media facts', async () => {
+      if (loopError) throw loopError;
+      for (const f of facts) seen.set(f.what, await value(f.q));
+      return facts.every((f) => f.ok(seen.get(f.what)!));
+    }, 30_000).catch((e: Error) => {
+      throw new Error(`${e.message.split('\n')[0]}:\n${facts.map((f) => `  ${f.ok(seen.get(f.what)!) ? 'ok ' : 'BAD'} ${f.what}: ${f.q} = ${seen.get(f.what)}`).join('\n')}`);
+    });
+    assert.ok(webhook.delivered.some((r) => r.path === '/hooks/off0'), 'a push reached the offline device');
+    assert.equal(webhook.records.filter((r) => r.path === '/hooks/gone0').length, 1, 'the dead token got one request, never a second');
+    assert.ok(downloaded >= 20_000);
     // Every rule evaluates without error; nothing pages on a healthy node.
     const rulesAfter = (await (await fetch(`http://${promAddr}/api/v1/rules`)).json()) as typeof rules;
     for (const r of rulesAfter.data.groups.flatMap((g) => g.rules)) assert.equal(r.health, 'ok', `${r.name}: ${r.lastError ?? ''}`);
