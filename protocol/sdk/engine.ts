@@ -9,86 +9,25 @@
  * terminal closes, keeps cursors, held messages, watermarks and the outbox in an
  * SdkStorage, holds each message once (by (conversation, seq)), fills seq gaps with a
  * sync and realigns when the server is behind the device.
+ *
+ * One object at run time, three files by role: this one is the connection's life
+ * (connect, welcome, heartbeat, close codes, backoff) and the inbound dispatch;
+ * sync_engine.ts the data half (pages, held messages, acks, gaps); engine_state.ts
+ * the state and the calls both use.
  */
-import type { ServerFrame, Message } from '../gen/client_pb.js';
+import type { ServerFrame } from '../gen/client_pb.js';
 import { ReceiptKind } from '../gen/client_pb.js';
-import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { backoffDelay } from './backoff.js';
 import { closeAction } from './close_policy.js';
 import { credentials, type Auth } from './credentials.js';
-import { DEFAULTS, type ClientOptions } from './options.js';
-import { realClock } from './clock.js';
-import { Connection, RequestError, type FrameInit, type WebSocketCtor } from './connection.js';
-import { Emitter } from './events.js';
-import { Outbox } from './outbox.js';
+import { type ClientOptions } from './options.js';
+import { Connection, RequestError, type WebSocketCtor } from './connection.js';
 import { Conversation } from './state.js';
-import { MemoryStorage } from './storage.js';
-import type { ConnectionStatus, ConversationInfo, PersistedState, PresenceState, SdkEvents, StoredMessage } from './types.js';
+import { SyncEngine } from './sync_engine.js';
 
 export type { Auth, ClientOptions };
 
-export class Engine extends Emitter<SdkEvents> {
-  /** Set from the welcome (or the token's owner once seen). */
-  user = '';
-  device = '';
-  status: ConnectionStatus = 'offline';
-  protected readonly o: Required<Omit<ClientOptions, 'WebSocket' | 'fetch' | 'tokenVia' | 'user'>> & Pick<ClientOptions, 'WebSocket' | 'fetch' | 'tokenVia'>;
-  protected readonly convs = new Map<string, Conversation>();
-  protected readonly outbox: Outbox;
-  protected readonly presenceState = new Map<string, PresenceState>();
-  protected readonly typingState = new Map<string, Map<string, number>>();
-  protected presenceWatch: string[] = [];
-  protected conn: Connection | null = null;
-  protected live = false;
-  protected stopped = true;
-  protected attempt = 0;
-  protected authFailures = 0;
-  protected goawayMs: number | null = null;
-  protected reconnectTimer: unknown = null;
-  protected welcomeTimer: unknown = null;
-  protected heartbeatTimer: unknown = null;
-  protected ackTimer: unknown = null;
-  protected listTimer: unknown = null;
-  protected gapTimers = new Map<string, unknown>();
-  protected ackDirty = new Set<string>();
-  protected readSent = new Map<string, number>();
-  protected lastTyping = new Map<string, number>();
-  protected syncing = false;
-  protected syncAgain = false;
-  protected skewMs = 0;
-  protected heartbeatMs = 20_000;
-  protected typingIntervalMs = 1_000;
-  protected saveQueued: Promise<void> | null = null;
-  protected saveChain: Promise<void> = Promise.resolve();
-  protected loaded: Promise<void> | null = null;
-
-  constructor(opts: ClientOptions) {
-    super();
-    this.user = opts.user ?? '';
-    this.o = {
-      storage: new MemoryStorage(),
-      encoding: 'json',
-      backoff: DEFAULT_BACKOFF,
-      clock: realClock,
-      random: Math.random,
-      sendTimeoutMs: DEFAULTS.sendTimeoutMs,
-      requestTimeoutMs: DEFAULTS.requestTimeoutMs,
-      welcomeTimeoutMs: DEFAULTS.welcomeTimeoutMs,
-      syncLimit: 0,
-      ...opts,
-    };
-    this.outbox = new Outbox({
-      clock: this.o.clock,
-      random: this.o.random,
-      backoff: this.o.backoff,
-      sendTimeoutMs: this.o.sendTimeoutMs,
-      transmit: (e) =>
-        this.conn?.open
-          ? this.conn.send({ kind: { case: 'send', value: { conversation: e.conversation, clientMsgId: e.clientMsgId, body: e.body, meta: e.meta, ...(e.media ? { media: { mediaId: e.media.mediaId } } : {}) } } })
-          : null,
-      changed: (conversation) => this.emit('outbox', { conversation }),
-    });
-  }
-
+export class Engine extends SyncEngine {
   // ------------------------------------------------------------------ lifecycle
 
   /** Load the stored state and connect (reconnecting until close() or a terminal close). */
@@ -193,11 +132,6 @@ export class Engine extends Emitter<SdkEvents> {
     this.gapTimers.clear();
   }
 
-  protected setStatus(status: ConnectionStatus, extra: Omit<SdkEvents['status'], 'status'> = {}): void {
-    this.status = status;
-    this.emit('status', { status, ...extra });
-  }
-
   // ------------------------------------------------------------------ inbound
 
   protected onFrame(conn: Connection, f: ServerFrame): void {
@@ -267,117 +201,6 @@ export class Engine extends Emitter<SdkEvents> {
     }
   }
 
-  protected onSendAck(a: { conversation: string; clientMsgId: string; messageId: string; seq: bigint; serverTs: bigint }): void {
-    const entry = this.outbox.acked(a.conversation, a.clientMsgId);
-    if (!entry) return; // a late duplicate of an ack already handled
-    const c = this.conv(a.conversation);
-    const m: StoredMessage = {
-      conversation: a.conversation,
-      seq: Number(a.seq),
-      messageId: a.messageId,
-      sender: this.user,
-      senderDevice: this.device,
-      clientMsgId: a.clientMsgId,
-      body: entry.body,
-      meta: entry.meta,
-      serverTs: Number(a.serverTs),
-      ...(entry.media ? { media: entry.media } : {}),
-    };
-    if (c.add(m)) this.emit('message', m);
-    this.afterNewMessages([a.conversation]);
-  }
-
-  /** Store a message from a push, a page or history; true if it was new. Matches our own to the outbox. */
-  protected ingest(p: Message): boolean {
-    const m: StoredMessage = {
-      conversation: p.conversation,
-      seq: Number(p.seq),
-      messageId: p.messageId,
-      sender: p.sender,
-      senderDevice: p.senderDevice,
-      clientMsgId: p.clientMsgId,
-      body: p.body,
-      meta: { ...p.meta },
-      serverTs: Number(p.serverTs),
-      ...(p.media ? { media: { mediaId: p.media.mediaId, mime: p.media.mime, size: Number(p.media.size), sha256: p.media.sha256, width: p.media.width, height: p.media.height } } : {}),
-    };
-    if (m.sender === this.user) this.outbox.acked(m.conversation, m.clientMsgId);
-    const c = this.conv(m.conversation);
-    // A message from someone ends their typing indicator there, as it does in every chat app.
-    this.typingState.get(m.conversation)?.delete(m.sender);
-    if (m.meta.system) c.fromSystemMessage(m);
-    if (c.kind === '') this.learnConversations();
-    const fresh = c.add(m);
-    if (fresh) this.emit('message', m);
-    return fresh;
-  }
-
-  /**
-   * A message for a conversation this device knows nothing about (a peer opened it, or
-   * added us to a group): ask for the list, which has its kind and members. Debounced,
-   * so a sync page full of new conversations costs one request.
-   */
-  protected learnConversations(): void {
-    if (this.listTimer !== null) return;
-    this.listTimer = this.o.clock.setTimeout(() => {
-      this.listTimer = null;
-      if (this.live) void this.refreshConversations().catch(() => undefined);
-    }, DEFAULTS.listDelayMs);
-  }
-
-  /** Persist, then ack (§6.2: ack only what is durably stored); look for gaps. */
-  protected afterNewMessages(conversations: string[]): void {
-    for (const id of conversations) {
-      this.ackDirty.add(id);
-      this.checkGap(id);
-    }
-    void this.persist();
-    if (this.ackTimer === null) {
-      this.ackTimer = this.o.clock.setTimeout(() => {
-        this.ackTimer = null;
-        void this.flushAcks();
-      }, DEFAULTS.ackDelayMs);
-    }
-  }
-
-  protected async flushAcks(onlyLive = true): Promise<void> {
-    await this.persist();
-    const conn = this.conn;
-    if (!conn?.open || (onlyLive && !this.live)) return;
-    for (const id of this.ackDirty) {
-      const c = this.conv(id);
-      if (c.cursor > c.acked) {
-        conn.send({ kind: { case: 'ack', value: { conversation: id, seq: BigInt(c.cursor) } } });
-        c.acked = c.cursor;
-      }
-    }
-    this.ackDirty.clear();
-    void this.persist();
-  }
-
-  /** A held seq above cursor + 1 that is not our own in-flight send: sync (§6.2 "Gap"). */
-  protected checkGap(id: string): void {
-    const c = this.conv(id);
-    if (!c.hasGap() || this.gapTimers.has(id)) return;
-    this.gapTimers.set(
-      id,
-      this.o.clock.setTimeout(() => {
-        this.gapTimers.delete(id);
-        if (this.live && this.conv(id).hasGap()) void this.sync();
-      }, DEFAULTS.gapWaitMs),
-    );
-  }
-
-  protected onPresence(users: Array<{ user: string; online: boolean; lastSeenMs: bigint; lastSeenHidden: boolean }>): void {
-    const list = users.map((u) => ({ user: u.user, online: u.online, lastSeenMs: Number(u.lastSeenMs), lastSeenHidden: u.lastSeenHidden }));
-    for (const u of list) {
-      this.presenceState.set(u.user, u);
-      // Nobody types while offline: drop their indicators at once rather than at until_ms.
-      if (!u.online) for (const m of this.typingState.values()) m.delete(u.user);
-    }
-    this.emit('presence', { users: list });
-  }
-
   protected scheduleHeartbeat(conn: Connection): void {
     // Browsers answer the node's WebSocket pings without telling the page, so a dead
     // network shows only as silence: after a heartbeat with no frame, ping, and drop the
@@ -390,167 +213,5 @@ export class Engine extends Emitter<SdkEvents> {
         () => conn.close(1006, 'no pong'),
       );
     }, this.heartbeatMs);
-  }
-
-  // ------------------------------------------------------------------ sync (§6.1)
-
-  /** Sync until has_more is false; run again if asked while running. Safe at any time. */
-  async sync(): Promise<void> {
-    if (this.syncing) {
-      this.syncAgain = true;
-      return;
-    }
-    this.syncing = true;
-    let used: Connection | null = null;
-    try {
-      do {
-        this.syncAgain = false;
-        const conn = (used = this.conn);
-        if (!conn?.open) return;
-        try {
-          await this.syncPages(conn);
-        } catch (e) {
-          // §5.5: a cursor above the server's last seq refuses the whole sync. It means
-          // the server lost messages this device holds (a restored backup): align with
-          // list_conversations' last seqs and sync again; anything else is a real failure.
-          if (!(e instanceof RequestError && e.code === 'invalid_argument' && (await this.alignAhead()))) throw e;
-          this.syncAgain = true;
-          continue;
-        }
-        if (conn !== this.conn) return;
-        if (!this.live) {
-          this.live = true;
-          this.setStatus('online');
-          for (const c of this.convs.values()) if (c.myRead > (this.readSent.get(c.id) ?? 0)) this.sendRead(c.id);
-          if (this.presenceWatch.length) void this.watchPresence(this.presenceWatch).catch(() => undefined);
-          void this.refreshConversations().catch(() => undefined);
-          this.outbox.resume();
-        }
-      } while (this.syncAgain);
-    } catch (e) {
-      // A sync that fails (timeout, refused) leaves the socket in an unknown state: drop
-      // it and start over with backoff rather than show a half-synced view as live.
-      if (used === this.conn) used?.close(1006, `sync failed: ${(e as Error).message}`);
-    } finally {
-      this.syncing = false;
-      // A newer socket asked for a sync while this one was finishing: run it now.
-      if (this.conn?.open && (this.syncAgain || this.conn !== used)) void this.sync();
-    }
-  }
-
-
-  protected async syncPages(conn: Connection): Promise<void> {
-    const touched = new Set<string>();
-    for (;;) {
-      const cursors = [...this.convs.values()].map((c) => ({ conversation: c.id, seq: BigInt(c.cursor) }));
-      const f = await conn.request({ kind: { case: 'sync', value: { cursors, limit: this.o.syncLimit } } }, this.o.requestTimeoutMs);
-      if (f.kind.case !== 'syncPage') throw new Error(`sync answered with ${f.kind.case}`);
-      const page = f.kind.value;
-      for (const cs of page.conversations) {
-        const c = this.conv(cs.conversation);
-        if (cs.resyncRequired) {
-          c.reset(Number(cs.firstSeq));
-          this.emit('resync', { conversation: c.id });
-        }
-      }
-      for (const m of page.messages) if (this.ingest(m)) touched.add(m.conversation);
-      for (const cs of page.conversations) {
-        const c = this.conv(cs.conversation);
-        c.lastSeq = Math.max(c.lastSeq, Number(cs.lastSeq));
-        c.firstSeq = Number(cs.firstSeq);
-        c.advance();
-      }
-      if (!page.hasMore) {
-        for (const r of page.receipts) {
-          const c = this.conv(r.conversation);
-          if (c.raise(r.kind === ReceiptKind.READ ? 'read' : 'delivered', r.user, Number(r.seq))) this.emit('receipts', { conversation: c.id });
-        }
-        break;
-      }
-    }
-    if (touched.size) this.emit('conversations', {});
-    for (const c of this.convs.values()) if (c.cursor > c.acked) this.ackDirty.add(c.id);
-    if (conn === this.conn) await this.flushAcks(false);
-  }
-
-  /** Drop what this device holds above each conversation's last seq on the server; true if anything moved. */
-  protected async alignAhead(): Promise<boolean> {
-    const f = await this.request({ kind: { case: 'listConversations', value: {} } });
-    if (f.kind.case !== 'conversations') return false;
-    let moved = false;
-    for (const s of f.kind.value.conversations) {
-      const c = this.convs.get(s.conversation);
-      if (c && c.cursor > Number(s.lastSeq)) {
-        c.dropAbove(Number(s.lastSeq));
-        this.emit('resync', { conversation: c.id });
-        moved = true;
-      }
-    }
-    return moved;
-  }
-
-  // ------------------------------------------------------------------ protocol requests the engine makes itself
-
-  protected sendRead(id: string): void {
-    const c = this.conv(id);
-    if (!this.conn?.open || !this.live || c.myRead <= 0) return;
-    this.conn.send({ kind: { case: 'read', value: { conversation: id, seq: BigInt(c.myRead) } } });
-    this.readSent.set(id, c.myRead);
-  }
-
-  async watchPresence(users: string[]): Promise<PresenceState[]> {
-    this.presenceWatch = [...new Set(users)];
-    const f = await this.request({ kind: { case: 'presenceSubscribe', value: { users: this.presenceWatch } } });
-    if (f.kind.case !== 'presence') throw new Error(`presence_subscribe answered with ${f.kind.case}`);
-    this.onPresence(f.kind.value.users);
-    return this.presenceWatch.map((u) => this.presenceState.get(u)!).filter(Boolean);
-  }
-
-  /** Every conversation of the user with its kind, members and last seq (list_conversations). */
-  async refreshConversations(): Promise<ConversationInfo[]> {
-    const f = await this.request({ kind: { case: 'listConversations', value: {} } });
-    if (f.kind.case !== 'conversations') throw new Error(`list_conversations answered with ${f.kind.case}`);
-    for (const s of f.kind.value.conversations) {
-      const c = this.conv(s.conversation);
-      c.kind = s.kind === 'group' ? 'group' : 'direct';
-      c.members = s.members;
-      c.lastSeq = Math.max(c.lastSeq, Number(s.lastSeq));
-    }
-    void this.persist();
-    this.emit('conversations', {});
-    return [...this.convs.values()];
-  }
-
-  /** Send a frame and wait for its reply (an `error` reply rejects with RequestError). */
-  request(init: FrameInit): Promise<ServerFrame> {
-    if (!this.conn?.open) return Promise.reject(new RequestError('unavailable', 'offline', true));
-    return this.conn.request(init, this.o.requestTimeoutMs);
-  }
-
-  protected conv(id: string): Conversation {
-    let c = this.convs.get(id);
-    if (!c) this.convs.set(id, (c = new Conversation(id)));
-    return c;
-  }
-
-  // ------------------------------------------------------------------ storage
-
-  /** Save a snapshot; calls made while one is queued share it. Resolves once durable. */
-  persist(): Promise<void> {
-    if (this.saveQueued) return this.saveQueued;
-    const p = this.saveChain.then(async () => {
-      this.saveQueued = null;
-      const ids = this.outbox.entries.map((e) => e.clientMsgId);
-      const snap: PersistedState = { version: 1, conversations: [...this.convs.values()].map((c) => c.snapshot()), outbox: this.outbox.entries.map((e) => ({ ...e })) };
-      try {
-        await this.o.storage.save(snap);
-        for (const id of ids) this.outbox.durable.add(id);
-      } catch (e) {
-        this.emit('error', { code: 'storage', message: `could not save state: ${(e as Error).message}` });
-      }
-    });
-    this.saveQueued = p;
-    this.saveChain = p;
-    return p;
   }
 }
