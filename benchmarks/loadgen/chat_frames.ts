@@ -58,7 +58,8 @@ export function peek(buf: Buffer, start: number, end: number): typeof peeked {
   peeked.id = -1;
   let i = start;
   while (i < end) {
-    const tag = buf[i++]; // field numbers here are < 16: one-byte tags
+    let tag = buf[i++];
+    if (tag & 0x80) tag = (tag & 0x7f) | (buf[i++] << 7); // field numbers >= 16 (error = 17) take two bytes
     const field = tag >> 3;
     const wt = tag & 7;
     if (wt === 0) {
