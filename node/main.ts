@@ -117,7 +117,7 @@ const root: Supervisor = new Supervisor({
     host.tasksChild(cfg.tasks.threads > 0 ? cfg.tasks.threads : cpus().length),
     host.shardsChild(shardCount, http),
     // Last: a media restart never takes the socket shards down with it.
-    ...(media?.children() ?? []),
+    ...(media ? [media.serviceChild(), media.listenerChild()] : []),
   ],
 });
 root.onReport((r) => host.metrics.onReport(r));

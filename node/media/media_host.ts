@@ -97,7 +97,8 @@ export class MediaHost {
     };
   }
 
-  children(): ChildSpecInput[] {
+  /** The media service in the host: slots, attach checks, references, URLs (the core's MediaPort). */
+  serviceChild(): ChildSpecInput {
     const svc: Service = {
       start: async () => {
         this.store = await openMediaStore(this.o.store);
@@ -115,10 +116,13 @@ export class MediaHost {
         this.store = null;
       },
     };
+    return { id: 'media', start: serviceChild(() => svc) };
+  }
+
+  /** The media listener thread: tus uploads, signed downloads, GC (media_thread.ts). */
+  listenerChild(): ChildSpecInput {
     const init: MediaThreadInit = { nodeId: this.o.nodeId, host: this.o.host, port: this.o.port, media: this.o.media, store: this.o.store, logLevel: this.o.logLevel };
-    return [
-      { id: 'media', start: serviceChild(() => svc) },
-      {
+    return {
         id: 'media-listener',
         // Long enough for an in-flight PATCH chunk to land; the client resumes the rest.
         shutdown: 5_000,
@@ -143,9 +147,9 @@ export class MediaHost {
             this.calls.settle(r.id, r.json);
           },
         }),
-      },
-    ];
+      };
   }
+
 }
 
 /** The media host for a node config (node/main.ts): the settings sections it needs, the resolved listener port. */
