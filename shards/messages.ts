@@ -1,6 +1,8 @@
 /**
  * Every message between the host (main thread) and a socket shard (worker thread)
- * is one of these two unions. Values are plain data (structured clone).
+ * is one of these two unions. Values are plain data (structured clone), but for the
+ * hot ops and their results, which travel packed, one buffer per tick
+ * (channel_codec.ts: `ops` and `replies`, the records of `req` and `reply`).
  *
  * The host owns conversations, sequencing and the store; a shard owns sockets,
  * decoding, auth and per-connection session state. A shard never touches the store.
@@ -36,6 +38,8 @@ export type ShardToHost =
   | { t: 'close'; conn: number; user: string; device: string }
   /** t0: when the frame arrived at the shard (ms since epoch), for send->deliver timing. */
   | { t: 'req'; conn: number; reqId: number; user: string; device: string; op: CoreOp; t0: number }
+  /** `req`s of send, ack and read packed (channel_codec.ts readOps), transferred. */
+  | { t: 'ops'; buf: ArrayBuffer }
   | { t: 'http'; id: number; req: HttpRequest }
   | { t: 'redeem'; id: number; ticket: string }
   /** Verify an asymmetric-key token in the host's task pool. */
@@ -59,6 +63,8 @@ export type PushItem =
 
 export type HostToShard =
   | { t: 'reply'; conn: number; reqId: number; result: CoreResult }
+  /** `reply`s of send_ack, ok and error packed (channel_codec.ts readReplies), transferred. */
+  | { t: 'replies'; buf: ArrayBuffer }
   | { t: 'push'; items: PushItem[] }
   | { t: 'metrics'; id: number }
   | { t: 'http_reply'; id: number; res: HttpResponse }

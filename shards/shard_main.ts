@@ -18,10 +18,17 @@ import { PendingCalls } from '../supervisor/pending_calls.js';
 import { Listener, type AuthOutcome } from './listener.js';
 import { ShardMetrics } from './metrics.js';
 import type { HostToShard, HttpResponse, ShardInit, ShardToHost } from './messages.js';
+import { ChannelBatch } from './channel_batch.js';
+import { isHotOp, readReplies } from './channel_codec.js';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
-const post = (m: ShardToHost): void => port.postMessage(m);
+/** send, ack and read to the host, packed per tick (channel_codec.ts); flushed before any other message, so the host sees everything in order. */
+const ops = new ChannelBatch((buf) => port.postMessage({ t: 'ops', buf } satisfies ShardToHost, [buf]));
+const post = (m: ShardToHost): void => {
+  ops.flush();
+  port.postMessage(m);
+};
 // Before any uWS object exists, so the thread may simply die.
 if (init.fault === 'crash_shard_at_start') throw new Error('test fault: shard crashes at start');
 
@@ -89,7 +96,10 @@ const listener = new Listener(
       if (op.op === 'send' && isDebug()) {
         logger().debug({ evt: 'send.received', trace: traceId(s.user, s.device, op.conversation, op.clientMsgId), conn: s.conn, conversation: op.conversation }, 'send received');
       }
-      post({ t: 'req', conn: s.conn, reqId: id, user: s.user, device: s.device, op, t0 });
+      if (isHotOp(op)) {
+        ops.writer.op(s.conn, id, s.user, s.device, t0, op);
+        ops.written();
+      } else post({ t: 'req', conn: s.conn, reqId: id, user: s.user, device: s.device, op, t0 });
     },
     http: (req) => {
       const { id, reply } = httpCalls.call();
@@ -117,6 +127,9 @@ port.on('message', (m: HostToShard | { type?: string }) => {
   switch (msg.t) {
     case 'reply':
       listener.reply(msg.conn, msg.reqId, msg.result);
+      break;
+    case 'replies':
+      readReplies(msg.buf, (conn, reqId, result) => listener.reply(conn, reqId, result));
       break;
     case 'push':
       listener.push(msg.items);

@@ -10,6 +10,8 @@ import { toErrorResult } from '../core/run_op.js';
 import type { ConnectionRegistry } from '../core/registry.js';
 import type { CoreOp, CoreResult } from '../core/ops.js';
 import { PendingCalls } from '../../supervisor/pending_calls.js';
+import { ChannelBatch } from '../../shards/channel_batch.js';
+import { isHotResult, readOps } from '../../shards/channel_codec.js';
 
 export interface LinkDeps {
   /** Runs a client's op: here, or at the owner of its conversation (node/cluster/forwarder.ts). */
@@ -31,18 +33,23 @@ export class ShardLink {
   readonly openedAt = new Map<number, number>();
   /** Client ops from this shard waiting for their result (chat service, store, owner node): a queue depth. */
   inFlight = 0;
+  /** send_ack, ok and error replies, packed per tick (shards/channel_codec.ts); flushed before any other message. */
+  private readonly replies: ChannelBatch;
 
   constructor(
     readonly shard: number,
     private readonly worker: Worker,
     private readonly deps: LinkDeps,
   ) {
+    this.replies = new ChannelBatch((buf) => this.worker.postMessage({ t: 'replies', buf } satisfies HostToShard, [buf]));
     worker.on('message', (m: ShardToHost | { type: string }) => {
       if ('t' in m) this.onMessage(m);
     });
   }
 
+  /** Every message to the shard goes through here: packed replies written before it go first. */
   post(m: HostToShard, transfer: ArrayBuffer[] = []): void {
+    this.replies.flush();
     this.worker.postMessage(m, transfer);
   }
 
@@ -71,6 +78,26 @@ export class ShardLink {
     return reply;
   }
 
+  /** One client op: run it, then answer (packed if the result is a hot one). */
+  private run(conn: number, reqId: number, user: string, device: string, op: CoreOp, t0: number): void {
+    const caller: Caller = { user, device, conn: { shard: this.shard, conn, user, device }, t0 };
+    this.inFlight++;
+    Promise.resolve()
+      .then(() => this.deps.run(caller, op))
+      .finally(() => this.inFlight--)
+      .then(
+        (result) => this.reply(conn, reqId, result),
+        (e) => this.reply(conn, reqId, toErrorResult(e, this.deps.log)),
+      );
+  }
+
+  private reply(conn: number, reqId: number, result: CoreResult): void {
+    if (isHotResult(result)) {
+      this.replies.writer.reply(conn, reqId, result);
+      this.replies.written();
+    } else this.post({ t: 'reply', conn, reqId, result });
+  }
+
   private onMessage(m: ShardToHost): void {
     switch (m.t) {
       case 'listening':
@@ -87,18 +114,12 @@ export class ShardLink {
         }
         break;
       }
-      case 'req': {
-        const caller: Caller = { user: m.user, device: m.device, conn: { shard: this.shard, conn: m.conn, user: m.user, device: m.device }, t0: m.t0 };
-        this.inFlight++;
-        Promise.resolve()
-          .then(() => this.deps.run(caller, m.op))
-          .finally(() => this.inFlight--)
-          .then(
-            (result) => this.post({ t: 'reply', conn: m.conn, reqId: m.reqId, result }),
-            (e) => this.post({ t: 'reply', conn: m.conn, reqId: m.reqId, result: toErrorResult(e, this.deps.log) }),
-          );
+      case 'req':
+        this.run(m.conn, m.reqId, m.user, m.device, m.op, m.t0);
         break;
-      }
+      case 'ops':
+        readOps(m.buf, (conn, reqId, user, device, t0, op) => this.run(conn, reqId, user, device, op, t0));
+        break;
       case 'http':
         this.deps.http(m.req).then((res) => this.post({ t: 'http_reply', id: m.id, res }));
         break;
