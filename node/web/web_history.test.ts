@@ -10,6 +10,10 @@ import { chromium } from 'playwright-core';
 import { TestNode } from '../e2e/harness.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Runs in the page (a function, not a string: the page's CSP forbids eval): are `n` messages shown? */
+const shown = (n: number): boolean =>
+  (globalThis as unknown as { document: { querySelectorAll(sel: string): { length: number } } }).document.querySelectorAll('#messages li').length === n;
+
 const SHOTS = new URL('../../results/web-chat/', import.meta.url).pathname;
 const N = 520;
 const FAST = 100_000; // the per-conversation send buckets are not what this test is about
@@ -36,7 +40,7 @@ test('web chat pages older messages in with "Load older messages"', { timeout: 1
     await page.getByRole('button', { name: /Chat with bob/ }).click();
     const bodies = (): Promise<string[]> => page.locator('#messages li .body').allTextContents();
     // This run synced all of them; the device stores the newest 500.
-    await page.waitForFunction((n) => document.querySelectorAll('#messages li').length === n, N, { timeout: 30_000 });
+    await page.waitForFunction(shown, N, { timeout: 30_000 });
     await page.reload();
     await page.getByRole('button', { name: /Chat with bob/ }).click();
     const older = page.getByRole('button', { name: 'Load older messages' });
@@ -45,7 +49,7 @@ test('web chat pages older messages in with "Load older messages"', { timeout: 1
     assert.equal(before.length, 500, 'the newest 500 are kept');
     assert.equal(before[0], `message ${N - 499}`);
     await older.click();
-    await page.waitForFunction((n) => document.querySelectorAll('#messages li').length === n, N);
+    await page.waitForFunction(shown, N);
     assert.deepEqual(await bodies(), Array.from({ length: N }, (_, i) => `message ${i + 1}`), 'all of them, in order, once');
     await older.waitFor({ state: 'hidden' });
     await page.locator('#messages').evaluate((el) => (el.scrollTop = 0));
