@@ -37,7 +37,7 @@ import { storeCallsPerMessage, storeSnapshot } from './lib/store_calls.js';
 import { startPrivateCassandra, testKeyspace, type PrivateCassandra } from '../node/store/cassandra_test_env.js';
 import { LOCAL_DATACENTER } from '../ops/cassandra/index.js';
 
-export const ONE_NODE_FLAGS = ['rate', 'duration', 'pairs', 'body-bytes', 'drain', 'shards', 'find-max', 'max-p99', 'start-rate', 'step-factor', 'step-duration', 'max-rate', 'smoke', 'out', 'cassandra', 'writer-concurrency', 'warmup', 'unguarded', 'profile', 'legacy-client', 'compare-clients', 'ceiling-seconds', 'rates'];
+export const ONE_NODE_FLAGS = ['rate', 'duration', 'pairs', 'body-bytes', 'drain', 'shards', 'find-max', 'max-p99', 'start-rate', 'step-factor', 'step-duration', 'max-rate', 'smoke', 'out', 'cassandra', 'writer-concurrency', 'warmup', 'unguarded', 'profile', 'legacy-client', 'compare-clients', 'rounds', 'ceiling-seconds', 'rates'];
 
 export interface OneNodeConfig {
   rate: number;
@@ -66,6 +66,8 @@ export interface OneNodeConfig {
   legacyClient: boolean;
   /** Both clients on their own pairs, one step each at --rate, prepared-frame first: their costs compared in one run. */
   compareClients: boolean;
+  /** --compare-clients: alternating rounds (one step per client each). */
+  rounds: number;
   /** --rates 1000,2000,4000: one --duration step at each rate, whatever the latency (CPU per message as a function of rate). */
   rates: number[];
   /** Seconds of the raw SQLite ceiling run after the load (0: skip; always skipped on Cassandra). */
@@ -95,6 +97,7 @@ export function oneNodeConfig(flags: Flags): OneNodeConfig {
     profile: bool(flags, 'profile'),
     legacyClient: bool(flags, 'legacy-client'),
     compareClients: bool(flags, 'compare-clients'),
+    rounds: num(flags, 'rounds', smoke ? 1 : 3),
     rates: str(flags, 'rates', '').split(',').filter(Boolean).map(Number),
     ceilingSec: num(flags, 'ceiling-seconds', smoke ? 1 : 5),
   };
@@ -148,6 +151,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
   const perSecond: Array<{ step: number; tSec: number; sent: number; acked: number; delivered: number; errors: number; inflight: number; rssMiB: number; cpuPct: number }> = [];
   let maxSustainable: { rate: number; durableRate: number; ackP99Ms: number; deliverP99Ms: number } | null = null;
   let stopReason = '';
+  const compare: Partial<Record<'prepared-frame' | 'legacy', number>> = {};
   try {
     const t = performance.now();
     type Chat = { run(o: StepOptions): Promise<StepResult> };
@@ -210,12 +214,24 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
     } else if (!cfg.findMax) {
       await runStep(cfg.rate, cfg.durationSec);
       if (other) {
+        // Alternate the two clients for --rounds rounds: the box's load drifts within a
+        // minute, and a stalled node makes any client cheaper per message (more per tick).
+        const fastChat = chat;
         steps[0].client = 'prepared-frame';
-        await new Promise((r2) => setTimeout(r2, 1000));
-        chat = other;
-        console.log(`the same step from the legacy ws + protobuf-es client (its own ${cfg.pairs} pairs)`);
-        await runStep(cfg.rate, cfg.durationSec);
-        steps[1].client = 'legacy';
+        for (let round = 1; round <= cfg.rounds; round++) {
+          for (const [which, c] of [['legacy', other], ['prepared-frame', fastChat]] as const) {
+            if (round === 1 && which === 'prepared-frame') continue; // ran above
+            await new Promise((r2) => setTimeout(r2, 1000));
+            chat = c;
+            console.log(`round ${round}/${cfg.rounds}: ${which === 'legacy' ? 'the legacy ws + protobuf-es client' : 'the prepared-frame client'} (its own ${cfg.pairs} pairs)`);
+            await runStep(cfg.rate, cfg.durationSec);
+            steps[steps.length - 1].client = which;
+          }
+        }
+        for (const which of ['prepared-frame', 'legacy'] as const) {
+          const xs = steps.filter((x) => x.client === which).map((x) => x.cost.clientUsPerMsg).sort((a, b) => a - b);
+          compare[which] = xs[Math.floor(xs.length / 2)];
+        }
       }
     } else {
       let rate = cfg.startRate;
@@ -266,6 +282,8 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
   }
 
   printSteps(steps, cfg, maxSustainable, stopReason, ceiling);
+  const clientRatio = compare['prepared-frame'] && compare.legacy ? Math.round((compare['prepared-frame'] / compare.legacy) * 100) / 100 : null;
+  if (cfg.compareClients) console.log(`load generator CPU per message, median of ${cfg.rounds} alternating rounds: prepared-frame ${fmt(compare['prepared-frame'] ?? -1)} µs, legacy ${fmt(compare.legacy ?? -1)} µs (${clientRatio ?? '?'}x)`);
   const dir = resultDir(cfg.findMax ? 'one-node-find-max' : 'one-node', startedAt, flags.has('out') ? path.resolve(str(flags, 'out', '')) : undefined);
   const envelope = {
     scenario: cfg.findMax ? 'one-node --find-max' : 'one-node',
@@ -274,7 +292,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
     command: argv.join(' '),
     machine,
     config: { ...cfg, encoding: 'proto', store: cfg.cassandra ? `cassandra (private local node, CL ONE, commitlog batch, guardSeqs ${!cfg.unguarded})` : 'sqlite (embedded)', writerConcurrency: cfg.writerConcurrency || 'node default', connections: cfg.pairs * 2, clientProcesses: 1 },
-    figures: { steps, maxSustainable, stopReason: stopReason || null, ceiling, perSecond, serverTimeline: watcher.timeline },
+    figures: { steps, maxSustainable, stopReason: stopReason || null, ceiling, clientCompare: cfg.compareClients ? { medianUsPerMsg: compare, ratio: clientRatio } : null, perSecond, serverTimeline: watcher.timeline },
   };
   writeJson(path.join(dir, 'result.json'), envelope);
   writeReport(path.join(dir, 'report.html'), {
