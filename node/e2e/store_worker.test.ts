@@ -21,6 +21,26 @@ async function connectAgain(node: TestNode, user: string): Promise<Awaited<Retur
   }
 }
 
+type Client = Awaited<ReturnType<TestNode['connect']>>;
+type SendValue = { conversation: string; clientMsgId: string; body: string };
+
+/**
+ * Send as a client does while the store restarts: a retryable error (the old chat
+ * service answering from the dead store, or a socket closed by the restart) is resent
+ * with the same client_msg_id, on a new connection if needed.
+ */
+async function sendUntilAcked(node: TestNode, user: string, c: Client, value: SendValue): Promise<{ client: Client; frame: Awaited<ReturnType<Client['call']>> }> {
+  let client = c;
+  for (let i = 0; ; i++) {
+    if (client.closeCode !== null) client = await connectAgain(node, user);
+    const frame = await client.call({ kind: { case: 'send', value } }, 10_000).catch(() => null);
+    if (frame?.kind.case === 'sendAck') return { client, frame };
+    const retryable = frame === null || (frame.kind.case === 'error' && frame.kind.value.retryable);
+    if (!retryable || i > 50) throw new Error(`send ${value.clientMsgId} not acked: ${frame ? show(frame) : 'no reply'}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 describe('store worker crash', () => {
   it('is restarted by its supervisor; the unanswered send is stored once when resent; nothing acked is lost', async () => {
     const node = await TestNode.start({ env: { SWITCHBOARD_TEST_STORE_WORKER_FAULT: 'exit_after_commit:doomed-1' } });
@@ -36,14 +56,15 @@ describe('store worker crash', () => {
       const reply = await doomed;
       assert.notEqual(reply?.kind.case, 'sendAck', 'the send whose commit was never answered is not acked');
 
-      const again = await connectAgain(node, 'alice');
-      const ack = await again.call({ kind: { case: 'send', value: { conversation: conv, clientMsgId: 'doomed-1', body: 'in flight' } } });
+      const resent = await sendUntilAcked(node, 'alice', await connectAgain(node, 'alice'), { conversation: conv, clientMsgId: 'doomed-1', body: 'in flight' });
+      const again = resent.client;
+      const ack = resent.frame;
       assert.equal(ack.kind.case, 'sendAck', show(ack));
       if (ack.kind.case === 'sendAck') {
         assert.equal(ack.kind.value.duplicate, true, 'the resend is recognised');
         assert.equal(Number(ack.kind.value.seq), 21);
       }
-      const next = await again.call({ kind: { case: 'send', value: { conversation: conv, clientMsgId: 'after-1', body: 'after' } } });
+      const next = (await sendUntilAcked(node, 'alice', again, { conversation: conv, clientMsgId: 'after-1', body: 'after' })).frame;
       assert.equal(next.kind.case === 'sendAck' && Number(next.kind.value.seq), 22, 'the seq continues without a gap or reuse');
       const bob = await connectAgain(node, 'bob');
       await syncAll(bob);
