@@ -5,7 +5,7 @@
  *  1. upload MB/s for 100 KB and 10 MB files: slot over the socket, then one tus PATCH
  *     per file until its 204 (the server has hashed, sniffed and stored it), `--concurrency`
  *     uploads in flight; then download MB/s of the same files through signed URLs;
- *  2. hash cost per MB in the task pool (node/tasks/hash_task.ts through HashPool): wall
+ *  2. hash cost per MB in the task pool (node/media/hash_task.ts through HashPool): wall
  *     ms per MB and thread CPU ms per MB over a 64 MB file, and the node's own
  *     switchboard_media_hash_seconds for the uploads above;
  *  3. p99 of a small message send (send -> ack) at a fixed rate, alone and while 10 MB
@@ -215,7 +215,7 @@ export async function runMedia(flags: Flags, argv: string[]): Promise<void> {
           rows: rows.map((r) => [r.case, r.files, r.mb, r.uploadMbPerSec, r.uploadP50Ms, r.uploadP99Ms, r.downloadMbPerSec, r.downloadP50Ms, r.downloadP99Ms]),
         },
         {
-          title: 'SHA-256 in the hash pool (piscina, node/tasks/hash_task.ts)',
+          title: 'SHA-256 in the hash pool (piscina, node/media/hash_task.ts)',
           header: ['wall ms/MB', 'thread CPU ms/MB', 'node: hashes', 'node: ms/MB (queue wait included)'],
           rows: [[hash.wallMsPerMb, hash.cpuMsPerMb, hash.nodeHashes, hash.nodeMsPerMb]],
         },

@@ -2,7 +2,7 @@
  * A blurhash (https://blurha.sh: a ~30-character placeholder a client paints before
  * the download) for PNG images, computed without native code: our own small PNG decoder
  * (png_pixels.ts) and the reference encoder (npm `blurhash`). Runs in the hash pool,
- * beside the SHA-256 (node/tasks/hash_task.ts). JPEG and other formats get none.
+ * beside the SHA-256 (node/media/hash_task.ts). JPEG and other formats get none.
  */
 import { encode } from 'blurhash';
 import { decodePng, type Pixels } from './png_pixels.js';

@@ -4,7 +4,7 @@
  * resources, and hashing must not queue behind (or ahead of) token verification.
  */
 import { Piscina } from 'piscina';
-import type { HashResult, HashTask } from '../tasks/hash_task.js';
+import type { HashResult, HashTask } from './hash_task.js';
 
 export class HashPool {
   private readonly pool: Piscina;

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { blurhashOfPng } from '../media/blurhash.js';
+import { blurhashOfPng } from './blurhash.js';
 
 export interface HashResult {
   sha256: string;

@@ -17,12 +17,12 @@ import type { MediaRow, MediaStore } from './media_store.js';
 import { isOpaque, judgeUpload, MediaError, utcDay } from './media_rules.js';
 import { imageSize, sniff, SNIFF_BYTES } from './sniff.js';
 import type { MediaMetrics } from './media_metrics.js';
-import type { HashResult } from '../tasks/hash_task.js';
+import type { HashResult } from './hash_task.js';
 
 export interface FinishDeps {
   store: MediaStore;
   blobs: BlobStore;
-  /** SHA-256 in the pool; with `blurhash`, a PNG blurhash too (node/tasks/hash_task.ts). */
+  /** SHA-256 in the pool; with `blurhash`, a PNG blurhash too (node/media/hash_task.ts). */
   hash: (file: string, opts: { blurhash: boolean }) => Promise<HashResult>;
   metrics: MediaMetrics;
   now: () => number;
