@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { Latency } from '../lib/latency.js';
 import type { Progress, StepOptions, StepResult } from './open_loop.js';
 import type { FastPair } from './fast_pairs.js';
-import { peek, writeId, errorCode, KIND_SEND_ACK, KIND_MESSAGE, KIND_ERROR, STEP_SPAN } from '../loadgen/chat_frames.js';
+import { peek, writeId, errorCode, KIND_SEND_ACK, KIND_MESSAGE, KIND_ERROR, STEP_SPAN } from './chat_frames.js';
 
 const ACKED = 1;
 const DELIVERED = 2;

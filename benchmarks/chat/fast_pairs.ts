@@ -8,8 +8,8 @@
 import { create, toBinary, fromBinary } from '@bufbuild/protobuf';
 import { ClientFrameSchema, ServerFrameSchema, type ServerFrame } from '../../protocol/gen/client_pb.js';
 import type { FrameInit } from '../../protocol/client.js';
-import { FastWs } from '../loadgen/fast_ws.js';
-import { sendTemplate, type SendTemplate } from '../loadgen/chat_frames.js';
+import { FastWs } from './fast_ws.js';
+import { sendTemplate, type SendTemplate } from './chat_frames.js';
 
 export interface FastPair {
   sender: FastWs;

@@ -9,8 +9,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ServerFrame } from '../../protocol/gen/client_pb.js';
-import { Latency, type LatencySummary, type PercentileCurve } from '../lib/latency.js';
+import { Latency } from '../lib/latency.js';
 import type { Pair } from './pairs.js';
+import type { StepResult } from '../lib/step_result.js';
+
+export type { StepResult } from '../lib/step_result.js';
 
 export interface Progress {
   tSec: number;
@@ -21,26 +24,6 @@ export interface Progress {
   inflight: number;
 }
 
-export interface StepResult {
-  targetRate: number;
-  durationSec: number;
-  sent: number;
-  acked: number;
-  delivered: number;
-  /** Acked (durable) messages per second from the first scheduled send to the last ack. */
-  durableRate: number;
-  deliveredRate: number;
-  unacked: number;
-  undelivered: number;
-  errors: Record<string, number>;
-  ack: LatencySummary;
-  deliver: LatencySummary;
-  scheduleLag: LatencySummary;
-  ackCurve: PercentileCurve;
-  deliverCurve: PercentileCurve;
-  /** Replies that arrived for a previous step's messages (after its drain deadline). */
-  stale: number;
-}
 
 interface Pending {
   intended: number;

@@ -4,7 +4,7 @@
  * messages per commit), the profile's top functions, the SQLite ceiling line, and the
  * report's charts (CPU per message against rate, loop delay against rate).
  */
-import type { StepResult } from '../chat/open_loop.js';
+import type { StepResult } from './step_result.js';
 import type { Chart } from '../../ops/report/svg.js';
 import type { StoreCallRow } from './store_calls.js';
 import type { StepCost } from './step_meter.js';
