@@ -65,7 +65,8 @@ export type HostToShard =
   | { t: 'reply'; conn: number; reqId: number; result: CoreResult }
   /** `reply`s of send_ack, ok and error packed (channel_codec.ts readReplies), transferred. */
   | { t: 'replies'; buf: ArrayBuffer }
-  | { t: 'push'; items: PushItem[] }
+  /** `replies`: packed replies written before this batch (channel_codec.ts), carried along instead of a message of their own. */
+  | { t: 'push'; items: PushItem[]; replies?: ArrayBuffer }
   | { t: 'metrics'; id: number }
   | { t: 'http_reply'; id: number; res: HttpResponse }
   | { t: 'redeemed'; id: number; identity: { user: string; device: string; exp: number } | null }

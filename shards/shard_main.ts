@@ -132,6 +132,8 @@ port.on('message', (m: HostToShard | { type?: string }) => {
       readReplies(msg.buf, (conn, reqId, result) => listener.reply(conn, reqId, result));
       break;
     case 'push':
+      // Replies packed before this push were written first: answered first.
+      if (msg.replies) readReplies(msg.replies, (conn, reqId, result) => listener.reply(conn, reqId, result));
       listener.push(msg.items);
       if (isDebug()) {
         for (const it of msg.items) {

@@ -54,33 +54,43 @@ export class SocketOutput {
     }
   }
 
+  /**
+   * One message to many sockets: the bytes as the host encoded them once, written to
+   * each recipient (JSON ones get one re-encoding per item); the per-item work (clock,
+   * send->deliver latency, the frames counter) is done once per item, not per socket.
+   */
   private deliver(it: Extract<PushItem, { k: 'deliver' }>): void {
-    // The frame arrives encoded once (protobuf); JSON clients get it re-encoded once.
     const bytes = new Uint8Array(it.frame);
     let json: string | null = null;
-    const now = Date.now();
+    const latency = it.t0 > 0 ? Math.max(0, Date.now() - it.t0) / 1000 : -1;
+    let written = 0;
     for (const c of it.conns) {
       const ws = this.sockets.get(c);
       if (!ws) continue;
       const s = ws.getUserData().session!;
       if (!onDeliver(s, it)) continue;
       if (s.encoding === 'json') json ??= serverFrameToJson(decodeServerFrame(bytes, 'proto'));
-      this.write(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
-      if (it.t0 > 0) this.metrics.sendDeliver.observe(Math.max(0, now - it.t0) / 1000);
+      this.send(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
+      written++;
+      if (latency >= 0) this.metrics.sendDeliver.observe(latency);
     }
+    if (written > 0) this.metrics.framesOut.inc(written);
   }
 
   /** A push encoded once in the host; JSON clients get it re-encoded once. */
   private frame(conns: number[], frame: ArrayBuffer): void {
     const bytes = new Uint8Array(frame);
     let json: string | null = null;
+    let written = 0;
     for (const c of conns) {
       const ws = this.sockets.get(c);
       if (!ws) continue;
       const s = ws.getUserData().session!;
       if (s.encoding === 'json') json ??= serverFrameToJson(decodeServerFrame(bytes, 'proto'));
-      this.write(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
+      this.send(ws, s.encoding === 'json' ? json! : bytes, s.encoding);
+      written++;
     }
+    if (written > 0) this.metrics.framesOut.inc(written);
   }
 
   end(ws: WS, code: number, reason: string): void {
@@ -95,6 +105,11 @@ export class SocketOutput {
 
   private write(ws: WS, bytes: Uint8Array | string, enc: Encoding): void {
     this.metrics.framesOut.inc();
+    this.send(ws, bytes, enc);
+  }
+
+  /** One frame onto one socket, closing it past max_backpressure_bytes (counted by the caller). */
+  private send(ws: WS, bytes: Uint8Array | string, enc: Encoding): void {
     ws.send(bytes, enc === 'proto', false);
     if (ws.getBufferedAmount() > this.limits.maxBackpressureBytes) {
       this.log('warn', 'slow consumer closed', { conn: ws.getUserData().session?.conn });
