@@ -16,6 +16,7 @@ import { getTestCassandra, type TestCassandra } from '../../node/store/cassandra
 import { createCassandraClient } from '../../node/store/cassandra_client.js';
 import { defaultConfig } from '../../node/config.js';
 import { latestVersion } from '../../node/store/cassandra_schema/migrate.js';
+import { MEDIA_MIGRATIONS } from '../../node/media/media_schema_cassandra.js';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -65,7 +66,7 @@ describe('switchboardctl migrate', () => {
   it('applies the schema once, then has nothing to do; --status and --json report the version', async () => {
     const before = await ctl(['--config', 'node.json', '--json', 'migrate', '--status']);
     assert.equal(before.code, 0, show(before));
-    assert.deepEqual(JSON.parse(before.stdout), { keyspace, applied: [], version: 0, latest: latestVersion() });
+    assert.deepEqual(JSON.parse(before.stdout), { keyspace, applied: [], version: 0, latest: latestVersion(), media: { applied: [], version: 0, latest: MEDIA_MIGRATIONS.length } });
 
     const first = await ctl(['--config', 'node.json', 'migrate']);
     assert.equal(first.code, 0, show(first));
@@ -73,7 +74,7 @@ describe('switchboardctl migrate', () => {
 
     const again = await ctl(['--config', 'node.json', '--json', 'migrate']);
     assert.equal(again.code, 0, show(again));
-    assert.deepEqual(JSON.parse(again.stdout), { keyspace, applied: [], version: latestVersion() });
+    assert.deepEqual(JSON.parse(again.stdout), { keyspace, applied: [], version: latestVersion(), media: { applied: [] } });
   });
 
   it('a Cassandra that is not there: exit 1 naming the failure; a bad flag: exit 2', async () => {

@@ -22,16 +22,24 @@ export interface MigrateResult {
   applied: string[];
   /** With --status: the version this build ships. */
   latest?: number;
+  /** The media tables, versioned on their own (node/media/media_schema_cassandra.ts). */
+  media?: { applied: string[]; version?: number; latest?: number };
 }
 
-/** The summary line ops/migrate.ts prints last, as data. */
+/** The summary lines ops/migrate.ts prints (the message schema's, then the media tables'), as data. */
 export function parseMigrateOutput(out: string): MigrateResult | null {
-  const last = out.trim().split('\n').at(-1) ?? '';
-  let m: RegExpExecArray | null;
-  if ((m = /^(\S+): applied (.+); now at version (\d+)$/.exec(last))) return { keyspace: m[1], applied: m[2].split(', '), version: Number(m[3]) };
-  if ((m = /^(\S+): already at version (\d+), nothing to do$/.exec(last))) return { keyspace: m[1], applied: [], version: Number(m[2]) };
-  if ((m = /^(\S+): schema version (\d+), this build ships (\d+)$/.exec(last))) return { keyspace: m[1], applied: [], version: Number(m[2]), latest: Number(m[3]) };
-  return null;
+  let res: MigrateResult | null = null;
+  let media: MigrateResult['media'];
+  for (const line of out.trim().split('\n')) {
+    let m: RegExpExecArray | null;
+    if ((m = /^(\S+): applied media (.+)$/.exec(line))) media = { applied: m[2].split(', ') };
+    else if (/^\S+: media schema up to date$/.test(line)) media = { applied: [] };
+    else if ((m = /^\S+: media schema version (\d+), this build ships (\d+)$/.exec(line))) media = { applied: [], version: Number(m[1]), latest: Number(m[2]) };
+    else if ((m = /^(\S+): applied (.+); now at version (\d+)$/.exec(line))) res = { keyspace: m[1], applied: m[2].split(', '), version: Number(m[3]) };
+    else if ((m = /^(\S+): already at version (\d+), nothing to do$/.exec(line))) res = { keyspace: m[1], applied: [], version: Number(m[2]) };
+    else if ((m = /^(\S+): schema version (\d+), this build ships (\d+)$/.exec(line))) res = { keyspace: m[1], applied: [], version: Number(m[2]), latest: Number(m[3]) };
+  }
+  return res && media ? { ...res, media } : res;
 }
 
 export const migrate: Command = {
