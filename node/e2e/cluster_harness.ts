@@ -189,13 +189,25 @@ export class ClusterCell {
   private async startNode(i: number): Promise<TestNode> {
     const dataDir = path.join(this.dir, this.nodeId(i));
     mkdirSync(dataDir, { recursive: true });
-    appendFileSync(this.logFile(i), `\n===== ${new Date().toISOString()} start ${this.nodeId(i)} on :${this.ports[i]} (peer :${this.peerPorts[i]}) =====\n`);
-    let n: TestNode;
-    try {
-      n = await TestNode.start({ config: this.nodeConfig(i), dataDir, secret: this.secret, apiKey: this.apiKey, gid: this.opts.nodeGids?.[i] });
-    } catch (e) {
-      appendFileSync(this.logFile(i), `start failed: ${(e as Error).message}\n`);
-      throw new Error(`${this.nodeId(i)} did not start: ${(e as Error).message}`);
+    let n: TestNode | null = null;
+    for (let attempt = 1; n === null; attempt++) {
+      appendFileSync(this.logFile(i), `\n===== ${new Date().toISOString()} start ${this.nodeId(i)} on :${this.ports[i]} (peer :${this.peerPorts[i]}) =====\n`);
+      try {
+        n = await TestNode.start({ config: this.nodeConfig(i), dataDir, secret: this.secret, apiKey: this.apiKey, gid: this.opts.nodeGids?.[i] });
+      } catch (e) {
+        const msg = (e as Error).message;
+        appendFileSync(this.logFile(i), `start failed: ${msg}\n`);
+        // Ports were picked free before the cell started; meanwhile another process (an
+        // outgoing connection's ephemeral port, a sibling's listener) may have taken one.
+        // Before haproxy knows the ports, a node may move to fresh ones.
+        if (/EADDRINUSE/.test(msg) && !this.haproxy && attempt < 4) {
+          const taken = [...this.ports, ...this.peerPorts, this.etcd.clientPort, this.etcd.peerPort];
+          this.ports[i] = await freePort('127.0.0.1', taken);
+          this.peerPorts[i] = await freePort('127.0.0.1', [...taken, this.ports[i]]);
+          continue;
+        }
+        throw new Error(`${this.nodeId(i)} did not start: ${msg}`);
+      }
     }
     // Everything so far, then everything after, into the node's log file.
     appendFileSync(this.logFile(i), n.stdout + n.stderr);
