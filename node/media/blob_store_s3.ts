@@ -32,21 +32,13 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { MediaS3Config } from '../config.js';
 import type { BlobInfo, BlobRange, BlobRead, BlobStore } from './blob_store.js';
 import { BlobArgumentError, BlobRangeError, BlobUploadError, BlobUploadNotFoundError } from './blob_store_errors.js';
 import { checkBlobKey, checkBlobPrefix, checkContentType, checkPartNo, checkPartsComplete, checkSize, clampRange } from './blob_store_keys.js';
 
-export interface S3BlobStoreConfig {
-  /** e.g. `http://127.0.0.1:8333`; empty = AWS's endpoint for the region. */
-  endpoint: string;
-  region: string;
-  bucket: string;
-  /** Both empty = the SDK's default credential chain. */
-  accessKeyId: string;
-  secretAccessKey: string;
-  /** `<endpoint>/<bucket>/key` instead of `<bucket>.<endpoint>/key`. */
-  forcePathStyle: boolean;
-}
+/** The S3 store's settings: the media.s3 section of the node's config (node/config/types.ts). */
+export type S3BlobStoreConfig = MediaS3Config;
 
 export interface S3BlobStoreOptions {
   /** S3's minimum part size (5 MiB); a server may allow less, AWS does not. */

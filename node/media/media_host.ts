@@ -16,21 +16,15 @@ import { Counter } from 'prom-client';
 import { MediaService } from './media_service.js';
 import { MediaError } from './media_rules.js';
 import type { MediaStore } from './media_store.js';
-import { openBlobs, openMediaStore, type MediaSettings, type MediaStoreSettings } from './media_open.js';
+import { openBlobs, openMediaStore } from './media_open.js';
 import type { MediaThreadInit } from './media_thread.js';
 import { loadUrlSecret, UrlSigner } from './url_signer.js';
 import type { Registry } from 'prom-client';
 import type { MediaPort } from '../core/media_port.js';
 import type { Config } from '../config.js';
 
-export interface MediaHostOptions {
-  nodeId: string;
-  host: string;
-  /** The media listener's port, resolved before start (a restart keeps it). */
-  port: number;
-  media: MediaSettings;
-  store: MediaStoreSettings;
-  logLevel: string;
+/** The media thread's settings (MediaThreadInit) plus what only the host side needs. */
+export interface MediaHostOptions extends MediaThreadInit {
   isMember: (user: string, conversation: string) => Promise<boolean>;
   /**
    * The host's registry: quota refusals at slot creation are counted there; the media

@@ -12,6 +12,7 @@ import type { MediaRow, MediaStore } from './media_store.js';
 import { MediaError, quotaRefusal, utcDay, validateSlot, type MediaLimits, type SlotRequest } from './media_rules.js';
 import { dispositionFor } from './sniff.js';
 import type { UrlSigner } from './url_signer.js';
+import type { MediaRefInfo } from '../core/ops.js';
 
 export interface MediaServiceOptions extends MediaLimits {
   /** Lifetime of a download URL. */
@@ -27,16 +28,8 @@ export interface Slot {
   expiresAt: number;
 }
 
-/** What a message carries about its media (the send path copies it into the delivered message). */
-export interface MediaReference {
-  mediaId: string;
-  mime: string;
-  size: number;
-  sha256: string;
-  width: number;
-  height: number;
-  blurhash: string;
-}
+/** What a message carries about its media: the contract's MediaRefInfo (node/core/ops.ts), blurhash always set here. */
+export type MediaReference = MediaRefInfo & { blurhash: string };
 
 export interface MediaServiceDeps {
   store: MediaStore;

@@ -8,6 +8,7 @@ import type { PushProvider } from './provider.js';
 import type { PushStore } from './push_store.js';
 import type { PushPlatform } from './types.js';
 import type { PushMetrics } from './metrics.js';
+import type { PushConfig } from '../config.js';
 
 /** The reads the outbox needs from the message store. */
 export interface MessageSource {
@@ -23,18 +24,12 @@ export interface PushOwnership {
   epochOf(conversation: string): number | null;
 }
 
-export interface OutboxOptions {
-  ackWaitMs: number;
-  collapseWindowMs: number;
-  ttlMs: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  maxAttempts: number;
-  providerConcurrency: number;
-  providerRatePerSec: number;
-  endpointConcurrency: number;
-  endpointRatePerSec: number;
-  rescanMs: number;
+/** The push.* settings the outbox reads (node/config/types.ts PushConfig), and two of its own. */
+export interface OutboxOptions
+  extends Pick<
+    PushConfig,
+    'ackWaitMs' | 'collapseWindowMs' | 'ttlMs' | 'retryBaseMs' | 'retryMaxMs' | 'maxAttempts' | 'providerConcurrency' | 'providerRatePerSec' | 'endpointConcurrency' | 'endpointRatePerSec' | 'rescanMs'
+  > {
   /**
    * Owed messages tracked in memory; past it new ones stay only in the store and the
    * rescan picks them up. 100,000 owed messages are ~30 MB.

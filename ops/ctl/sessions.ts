@@ -4,15 +4,10 @@
  * A node of the cell that did not answer is listed on stderr and makes the exit 1:
  * the list may be incomplete.
  */
+import type { Session } from '../../node/admin/admin_service.js';
 import { call, CtlError, EXIT, table, usageError, type Command, type Ctx } from './common.js';
 
-export interface Session {
-  node: string;
-  shard: number;
-  conn: number;
-  device: string;
-  since: string | null;
-}
+export type { Session } from '../../node/admin/admin_service.js';
 
 export interface PeerError {
   node: string;
