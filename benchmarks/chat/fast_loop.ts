@@ -13,6 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { Latency } from '../lib/latency.js';
 import type { Progress, StepOptions, StepResult } from './open_loop.js';
+import { stepResult } from '../lib/step_result.js';
 import type { FastPair } from './fast_pairs.js';
 import { peek, writeId, errorCode, KIND_SEND_ACK, KIND_MESSAGE, KIND_ERROR, STEP_SPAN } from './chat_frames.js';
 
@@ -136,30 +137,15 @@ export class FastOpenLoop {
       if (!(st & ACKED)) unacked++;
       if (!(st & DELIVERED)) undelivered++;
     }
-    if (unacked) this.errors.no_ack_in_time = unacked;
-    if (undelivered) this.errors.not_delivered_in_time = undelivered;
-    const span = (t: number): number => Math.max(0.001, (t - this.t0) / 1000);
+    const t0 = this.t0;
+    const sent = total;
     // Replies after this point belong to a finished step: counted stale by the next one.
     this.sent = 0;
-    const sent = total;
-    return {
-      targetRate: o.rate,
-      durationSec: o.durationSec,
-      sent,
-      acked: this.acked,
-      delivered: this.delivered,
-      durableRate: this.acked / span(this.lastAckAt),
-      deliveredRate: this.delivered / span(this.lastDeliverAt),
-      unacked,
-      undelivered,
-      errors: { ...this.errors },
-      ack: this.ack.summary(),
-      deliver: this.deliver.summary(),
-      scheduleLag: this.lag.summary(),
-      ackCurve: this.ack.curve(),
-      deliverCurve: this.deliver.curve(),
-      stale: this.stale,
-    };
+    return stepResult({
+      targetRate: o.rate, durationSec: o.durationSec, t0, lastAckAt: this.lastAckAt, lastDeliverAt: this.lastDeliverAt,
+      sent, acked: this.acked, delivered: this.delivered, unacked, undelivered, errors: this.errors,
+      ack: this.ack, deliver: this.deliver, lag: this.lag, stale: this.stale,
+    });
   }
 
   /** Each timer tick: send every message now due, one write per sender, then sleep until the next is due. */

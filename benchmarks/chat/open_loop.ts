@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import type { ServerFrame } from '../../protocol/gen/client_pb.js';
 import { Latency } from '../lib/latency.js';
 import type { Pair } from './pairs.js';
-import type { StepResult } from '../lib/step_result.js';
+import { stepResult, type StepResult } from '../lib/step_result.js';
 
 export type { StepResult } from '../lib/step_result.js';
 
@@ -152,28 +152,12 @@ export class OpenLoopChat {
       if (!p.acked) unacked++;
       if (!p.delivered) undelivered++;
     }
-    if (unacked) this.errors.no_ack_in_time = unacked;
-    if (undelivered) this.errors.not_delivered_in_time = undelivered;
     this.pending.clear();
-    const span = (t: number): number => Math.max(0.001, (t - t0) / 1000);
-    return {
-      targetRate: o.rate,
-      durationSec: o.durationSec,
-      sent: this.sent,
-      acked: this.acked,
-      delivered: this.delivered,
-      durableRate: this.acked / span(this.lastAckAt),
-      deliveredRate: this.delivered / span(this.lastDeliverAt),
-      unacked,
-      undelivered,
-      errors: { ...this.errors },
-      ack: this.ack.summary(),
-      deliver: this.deliver.summary(),
-      scheduleLag: this.lag.summary(),
-      ackCurve: this.ack.curve(),
-      deliverCurve: this.deliver.curve(),
-      stale: this.stale,
-    };
+    return stepResult({
+      targetRate: o.rate, durationSec: o.durationSec, t0, lastAckAt: this.lastAckAt, lastDeliverAt: this.lastDeliverAt,
+      sent: this.sent, acked: this.acked, delivered: this.delivered, unacked, undelivered, errors: this.errors,
+      ack: this.ack, deliver: this.deliver, lag: this.lag, stale: this.stale,
+    });
   }
 
   /** Send every message whose intended time has come, then sleep until the next one is due. */

@@ -16,7 +16,7 @@
 import http2 from 'node:http2';
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader } from 'jose';
-import { flatHeaders, Listening, Scripts, type FakeRecord, type ScriptedAnswer } from './fake_server.js';
+import { FakeProviderServer, flatHeaders, type FakeRecord } from './fake_server.js';
 
 export interface FakeApnsOptions {
   cert: string;
@@ -35,10 +35,7 @@ const MAX_PAYLOAD = 4096;
 const TOKEN_MAX_AGE_S = 3600;
 const MIN_TOKEN_UPDATE_S = 20 * 60;
 
-export class FakeApns {
-  readonly records: FakeRecord[] = [];
-  readonly scripts = new Scripts();
-  private readonly life: Listening;
+export class FakeApns extends FakeProviderServer {
   private readonly now: () => number;
   /** The last provider token seen and its iat (seconds), for the update-rate rule. */
   private lastToken: { jwt: string; iat: number } | null = null;
@@ -49,6 +46,7 @@ export class FakeApns {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
   private constructor(private readonly opts: FakeApnsOptions) {
+    super();
     this.now = opts.now ?? Date.now;
     const server = http2.createSecureServer({ cert: opts.cert, key: opts.key });
     server.on('stream', (stream, headers) => this.onStream(stream, headers));
@@ -58,7 +56,7 @@ export class FakeApns {
     });
     // A client that vanishes mid-stream is not the fake's problem.
     server.on('sessionError', () => undefined);
-    this.life = new Listening(server);
+    this.serve(server, 'https');
   }
 
   static async start(opts: FakeApnsOptions): Promise<FakeApns> {
@@ -67,30 +65,14 @@ export class FakeApns {
     return f;
   }
 
-  get url(): string {
-    return `https://127.0.0.1:${this.life.port}`;
-  }
-
   /** Successful pushes (status 200), in arrival order. */
   get delivered(): FakeRecord[] {
     return this.records.filter((r) => r.status === 200);
   }
 
-  script(deviceToken: string, a: ScriptedAnswer): void {
-    this.scripts.set(deviceToken, a);
-  }
-
   /** Send GOAWAY on every open session (as APNs does before it closes a connection). */
   goawayAll(): void {
     for (const s of this.sessions) if (!s.closed) s.goaway(http2.constants.NGHTTP2_NO_ERROR);
-  }
-
-  setDown(down: boolean): Promise<void> {
-    return this.life.setDown(down);
-  }
-
-  close(): Promise<void> {
-    return this.life.close();
   }
 
   private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {

@@ -108,6 +108,40 @@ export class Listening {
   }
 }
 
+/**
+ * The part every fake provider has in common: what it received (records), the answers
+ * scripted by key, its listener and the calls to take it down, bring it back and close
+ * it. A fake builds its server after super() and hands it to serve().
+ */
+export abstract class FakeProviderServer {
+  readonly records: FakeRecord[] = [];
+  readonly scripts = new Scripts();
+  protected life!: Listening;
+  private scheme: 'http' | 'https' = 'http';
+
+  protected serve(server: Server, scheme: 'http' | 'https'): void {
+    this.life = new Listening(server);
+    this.scheme = scheme;
+  }
+
+  get url(): string {
+    return `${this.scheme}://127.0.0.1:${this.life.port}`;
+  }
+
+  /** Answer the next push for `key` (device token, subscription id, URL path) with `a`. */
+  script(key: string, a: ScriptedAnswer): void {
+    this.scripts.set(key, a);
+  }
+
+  setDown(down: boolean): Promise<void> {
+    return this.life.setDown(down);
+  }
+
+  close(): Promise<void> {
+    return this.life.close();
+  }
+}
+
 /** Header map with single string values (what the records keep). */
 export function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};

@@ -16,7 +16,7 @@
 import http from 'node:http';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { compactVerify } from 'jose';
-import { flatHeaders, Listening, Scripts, type FakeRecord, type ScriptedAnswer } from './fake_server.js';
+import { FakeProviderServer, flatHeaders, type FakeRecord } from './fake_server.js';
 
 export interface FakeFcmOptions {
   projectId: string;
@@ -39,16 +39,14 @@ interface Answer {
   reason: string;
 }
 
-export class FakeFcm {
-  readonly records: FakeRecord[] = [];
-  readonly scripts = new Scripts();
-  private readonly life: Listening;
+export class FakeFcm extends FakeProviderServer {
   private readonly now: () => number;
   private readonly issued = new Map<string, number>();
   /** Access tokens issued, in order. */
   readonly accessTokens: string[] = [];
 
   private constructor(private readonly opts: FakeFcmOptions) {
+    super();
     this.now = opts.now ?? Date.now;
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -72,17 +70,13 @@ export class FakeFcm {
         });
       });
     });
-    this.life = new Listening(server);
+    this.serve(server, 'http');
   }
 
   static async start(opts: FakeFcmOptions): Promise<FakeFcm> {
     const f = new FakeFcm(opts);
     await f.life.listen(opts.port ?? 0);
     return f;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.life.port}`;
   }
 
   get tokenUri(): string {
@@ -98,21 +92,9 @@ export class FakeFcm {
     return this.records.filter((r) => r.path === '/token');
   }
 
-  script(registrationToken: string, a: ScriptedAnswer): void {
-    this.scripts.set(registrationToken, a);
-  }
-
   /** Forget every access token issued (as if they were revoked): the next send gets 401. */
   revokeAll(): void {
     this.issued.clear();
-  }
-
-  setDown(down: boolean): Promise<void> {
-    return this.life.setDown(down);
-  }
-
-  close(): Promise<void> {
-    return this.life.close();
   }
 
   private async handle(req: http.IncomingMessage, raw: Buffer): Promise<Answer> {

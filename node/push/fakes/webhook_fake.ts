@@ -10,7 +10,7 @@
  */
 import http from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { flatHeaders, Listening, Scripts, type FakeRecord, type ScriptedAnswer } from './fake_server.js';
+import { FakeProviderServer, flatHeaders, type FakeRecord } from './fake_server.js';
 
 export interface FakeWebhookOptions {
   secret: string;
@@ -19,14 +19,12 @@ export interface FakeWebhookOptions {
   port?: number;
 }
 
-export class FakeWebhook {
-  readonly records: FakeRecord[] = [];
-  readonly scripts = new Scripts();
-  private readonly life: Listening;
+export class FakeWebhook extends FakeProviderServer {
   private readonly now: () => number;
   private readonly seen = new Set<string>();
 
   private constructor(private readonly opts: FakeWebhookOptions) {
+    super();
     this.now = opts.now ?? Date.now;
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -45,7 +43,7 @@ export class FakeWebhook {
         res.end(a.reason);
       });
     });
-    this.life = new Listening(server);
+    this.serve(server, 'http');
   }
 
   static async start(opts: FakeWebhookOptions): Promise<FakeWebhook> {
@@ -54,26 +52,11 @@ export class FakeWebhook {
     return f;
   }
 
-  get url(): string {
-    return `http://127.0.0.1:${this.life.port}`;
-  }
-
   get delivered(): FakeRecord[] {
     return this.records.filter((r) => r.status === 200);
   }
 
   /** Script the answer for pushes to this URL path (e.g. '/hooks/bob'). */
-  script(path: string, a: ScriptedAnswer): void {
-    this.scripts.set(path, a);
-  }
-
-  setDown(down: boolean): Promise<void> {
-    return this.life.setDown(down);
-  }
-
-  close(): Promise<void> {
-    return this.life.close();
-  }
 
   private handle(req: http.IncomingMessage, raw: Buffer): { status: number; reason: string; retryAfter?: string } {
     if (req.method !== 'POST') return { status: 405, reason: 'POST only' };

@@ -15,7 +15,7 @@
 import http from 'node:http';
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { compactVerify } from 'jose';
-import { flatHeaders, Listening, Scripts, type FakeRecord, type ScriptedAnswer } from './fake_server.js';
+import { FakeProviderServer, flatHeaders, type FakeRecord } from './fake_server.js';
 import { decryptWebPush } from './webpush_decrypt.js';
 import { browserSubscriptionKeys } from './keys.js';
 
@@ -33,14 +33,12 @@ interface Sub {
   gone: boolean;
 }
 
-export class FakeWebPush {
-  readonly records: FakeRecord[] = [];
-  readonly scripts = new Scripts();
-  private readonly life: Listening;
+export class FakeWebPush extends FakeProviderServer {
   private readonly now: () => number;
   private readonly subs = new Map<string, Sub>();
 
   private constructor(private readonly opts: FakeWebPushOptions) {
+    super();
     this.now = opts.now ?? Date.now;
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -60,17 +58,13 @@ export class FakeWebPush {
         });
       });
     });
-    this.life = new Listening(server);
+    this.serve(server, 'http');
   }
 
   static async start(opts: FakeWebPushOptions): Promise<FakeWebPush> {
     const f = new FakeWebPush(opts);
     await f.life.listen(opts.port ?? 0);
     return f;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.life.port}`;
   }
 
   /** A new subscription, as PushSubscription.toJSON() gives it: the text to register as the device token. */
@@ -96,18 +90,6 @@ export class FakeWebPush {
   /** Accepted pushes (201), with body = the decrypted JSON. */
   get delivered(): FakeRecord[] {
     return this.records.filter((r) => r.status === 201);
-  }
-
-  script(subscriptionId: string, a: ScriptedAnswer): void {
-    this.scripts.set(subscriptionId, a);
-  }
-
-  setDown(down: boolean): Promise<void> {
-    return this.life.setDown(down);
-  }
-
-  close(): Promise<void> {
-    return this.life.close();
   }
 
   private async handle(req: http.IncomingMessage, raw: Buffer): Promise<{ status: number; reason: string; retryAfter?: string; body: unknown; extra: Record<string, unknown> }> {
