@@ -21,6 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { checkKnown, num, bool, str, type Flags, seconds } from '../ops/lib/args.js';
 import { startBenchNode, minter } from './lib/bench_node.js';
+import { merge } from '../node/config.js';
 import { openPairs, closePairs } from './chat/pairs.js';
 import { OpenLoopChat, type StepResult, type StepOptions } from './chat/open_loop.js';
 import { openFastPairs, closeFastPairs } from './chat/fast_pairs.js';
@@ -37,7 +38,7 @@ import { storeCallsPerMessage, storeSnapshot } from './lib/store_calls.js';
 import { startPrivateCassandra, testKeyspace, type PrivateCassandra } from '../node/store/cassandra_test_env.js';
 import { LOCAL_DATACENTER } from '../ops/cassandra/index.js';
 
-export const ONE_NODE_FLAGS = ['rate', 'duration', 'pairs', 'body-bytes', 'drain', 'shards', 'find-max', 'max-p99', 'start-rate', 'step-factor', 'step-duration', 'max-rate', 'smoke', 'out', 'cassandra', 'writer-concurrency', 'warmup', 'unguarded', 'profile', 'legacy-client', 'compare-clients', 'rounds', 'ceiling-seconds', 'rates'];
+export const ONE_NODE_FLAGS = ['rate', 'duration', 'pairs', 'body-bytes', 'drain', 'shards', 'find-max', 'max-p99', 'start-rate', 'step-factor', 'step-duration', 'max-rate', 'smoke', 'out', 'cassandra', 'writer-concurrency', 'warmup', 'unguarded', 'profile', 'legacy-client', 'compare-clients', 'rounds', 'ceiling-seconds', 'rates', 'node-config'];
 
 export interface OneNodeConfig {
   rate: number;
@@ -72,6 +73,19 @@ export interface OneNodeConfig {
   rates: number[];
   /** Seconds of the raw SQLite ceiling run after the load (0: skip; always skipped on Cassandra). */
   ceilingSec: number;
+  /** --node-config '{"store":{"batch":{"maxDelayMs":5}}}': JSON deep-merged over the bench's node config (to compare settings in one session). */
+  nodeConfig: Record<string, unknown>;
+}
+
+function parseNodeConfig(text: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`--node-config: not JSON (${(err as Error).message})`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('--node-config: a JSON object of config keys, e.g. {"store":{"batch":{"maxDelayMs":5}}}');
+  return v as Record<string, unknown>;
 }
 
 export function oneNodeConfig(flags: Flags): OneNodeConfig {
@@ -100,6 +114,7 @@ export function oneNodeConfig(flags: Flags): OneNodeConfig {
     rounds: num(flags, 'rounds', smoke ? 1 : 3),
     rates: str(flags, 'rates', '').split(',').filter(Boolean).map(Number),
     ceilingSec: num(flags, 'ceiling-seconds', smoke ? 1 : 5),
+    nodeConfig: parseNodeConfig(str(flags, 'node-config', '{}')),
   };
   if (cfg.unguarded && !cfg.cassandra) throw new Error('--unguarded applies to --cassandra (SQLite refuses a taken seq in its transaction, at no extra round trip)');
   if (cfg.compareClients && (cfg.findMax || cfg.legacyClient)) throw new Error('--compare-clients runs one step per client at --rate: not with --find-max or --legacy-client');
@@ -115,6 +130,8 @@ export function oneNodeConfig(flags: Flags): OneNodeConfig {
 export async function runOneNode(flags: Flags, argv: string[]): Promise<string> {
   const cfg = oneNodeConfig(flags);
   const startedAt = new Date();
+  /** The result directory (created on first use; --profile keeps its .cpuprofile files there). */
+  const outDir = (): string => resultDir(cfg.findMax ? 'one-node-find-max' : 'one-node', startedAt, flags.has('out') ? path.resolve(str(flags, 'out', '')) : undefined);
   const machine = machineInfo();
   console.log(`one-node: ${cfg.pairs} pairs, ${cfg.findMax ? `find-max from ${cfg.startRate} msg/s x${cfg.stepFactor} (${cfg.stepDurationSec} s steps, p99 ack <= ${cfg.maxP99Ms} ms)` : cfg.rates.length ? `${cfg.rates.join(', ')} msg/s, ${cfg.durationSec} s each` : `${cfg.rate} msg/s for ${cfg.durationSec} s`}`);
   console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.totalMemGiB} GiB, node ${machine.node}, load ${machine.loadAvg1m} (other work on the box makes figures noisy)`);
@@ -141,7 +158,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
   const probe = new NodeProbe();
   const node = await startBenchNode({
     shards: cfg.shards ?? undefined,
-    config: { store: { ...store, ...(cfg.writerConcurrency > 0 ? { batch: { concurrency: cfg.writerConcurrency } } : {}) } },
+    config: merge({ store: { ...store, ...(cfg.writerConcurrency > 0 ? { batch: { concurrency: cfg.writerConcurrency } } : {}) } }, cfg.nodeConfig) as Record<string, unknown>,
     env: probe.env(),
   });
   const watcher = new ProcWatcher(node.proc.pid!).start();
@@ -170,7 +187,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
     let chat: Chat = cfg.legacyClient ? await legacy() : await fast();
     const other: Chat | null = cfg.compareClients ? await legacy() : null;
     console.log(`connected ${cfg.pairs * 2} sockets (${cfg.legacyClient ? 'legacy ws + protobuf-es client' : 'prepared-frame client'}) in ${fmt(performance.now() - t)} ms; node RSS ${fmt((watcher.mark()?.rssBytes ?? 0) / 2 ** 20)} MiB`);
-    const meter = new StepMeter(node.proc.pid!, node.httpUrl, probe, cfg.profile);
+    const meter = new StepMeter(node.proc.pid!, node.httpUrl, probe, cfg.profile, undefined, cfg.profile ? outDir() : null);
 
     const runStep = async (rate: number, durationSec: number): Promise<StepResult> => {
       const stepNo = steps.length + 1;
@@ -284,7 +301,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
   printSteps(steps, cfg, maxSustainable, stopReason, ceiling);
   const clientRatio = compare['prepared-frame'] && compare.legacy ? Math.round((compare['prepared-frame'] / compare.legacy) * 100) / 100 : null;
   if (cfg.compareClients) console.log(`load generator CPU per message, median of ${cfg.rounds} alternating rounds: prepared-frame ${fmt(compare['prepared-frame'] ?? -1)} µs, legacy ${fmt(compare.legacy ?? -1)} µs (${clientRatio ?? '?'}x)`);
-  const dir = resultDir(cfg.findMax ? 'one-node-find-max' : 'one-node', startedAt, flags.has('out') ? path.resolve(str(flags, 'out', '')) : undefined);
+  const dir = outDir();
   const envelope = {
     scenario: cfg.findMax ? 'one-node --find-max' : 'one-node',
     startedAt: startedAt.toISOString(),

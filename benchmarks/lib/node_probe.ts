@@ -80,6 +80,23 @@ export class NodeProbe {
     }
   }
 
+  /** JS heap (heapUsed + external) by role, as each thread wrote it after the last `gc` command. */
+  heaps(): Map<string, number> {
+    const roles = this.roles();
+    const out = new Map<string, number>();
+    for (const f of readdirSync(this.dir)) {
+      if (!f.startsWith('heap-')) continue;
+      try {
+        const h = JSON.parse(readFileSync(path.join(this.dir, f), 'utf8')) as { heapUsed: number; external: number };
+        const role = roles.get(Number(f.slice(5, -'.json'.length))) ?? 'other';
+        out.set(role, (out.get(role) ?? 0) + h.heapUsed + h.external);
+      } catch {
+        /* being written */
+      }
+    }
+    return out;
+  }
+
   /** The .cpuprofile files the last profile-stop wrote, by role. */
   profiles(): Array<{ tid: number; role: string; file: string }> {
     const roles = this.roles();

@@ -4,6 +4,8 @@
  * the host main loop's delay histogram (/metrics), messages per store commit, and
  * with `profile` the node's top self-time functions over the same window.
  */
+import { copyFileSync } from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { NodeProbe, ThreadCpu } from './node_probe.js';
 import { threadCpuDelta } from './node_probe.js';
@@ -54,7 +56,11 @@ export class StepMeter {
     private readonly profile: boolean,
     /** CPU seconds of client processes other than this one (worker clients), or none. */
     private readonly extraClientCpuSec: () => number = () => 0,
+    /** With `profile`: where each step's .cpuprofile files are kept (step<N>-<role>-<tid>.cpuprofile, for DevTools), or nowhere. */
+    private readonly keepProfilesIn: string | null = null,
   ) {}
+
+  private stepNo = 0;
 
   private extra0 = 0;
   private readonly self = new SelfProfiler();
@@ -84,7 +90,10 @@ export class StepMeter {
     if (this.profile) {
       const own = await this.self.stop();
       await this.probe.command(this.pid, 'profile-stop');
-      profile = topFunctions(this.probe.profiles(), messages);
+      const files = this.probe.profiles();
+      profile = topFunctions(files, messages);
+      this.stepNo++;
+      if (this.keepProfilesIn) for (const f of files) copyFileSync(f.file, path.join(this.keepProfilesIn, `step${this.stepNo}-${f.role}-${f.tid}.cpuprofile`));
       if (own) clientProfile = topFunctions([{ role: 'client', file: own }], messages, 15);
     }
     const per = Math.max(1, messages);

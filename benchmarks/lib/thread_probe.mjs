@@ -8,7 +8,8 @@
 // Commands: the bench writes one word to $SB_PROBE_DIR/command and sends SIGUSR2;
 // the main thread relays it to every thread over a BroadcastChannel and each thread
 // answers with a file done-<command>-<tid>:
-//   gc              a full collection in every thread (needs --expose-gc)
+//   gc              a full collection in every thread (needs --expose-gc); each thread
+//                   then writes heap-<tid>.json (its heapUsed and external bytes)
 //   profile-start   start the V8 sampling profiler in every thread (inspector Session)
 //   profile-stop    stop it and write prof-<tid>.cpuprofile
 import { readlinkSync, writeFileSync, readFileSync } from 'node:fs';
@@ -43,6 +44,10 @@ if (dir) {
   const handle = (cmd) => {
     if (cmd === 'gc') {
       globalThis.gc?.();
+      // This thread's own heap after the collection (heapUsed is per isolate; external
+      // and arrayBuffers are what V8 was told of): the bench splits memory per thread.
+      const m = process.memoryUsage();
+      writeFileSync(path.join(dir, `heap-${tid}.json`), JSON.stringify({ heapUsed: m.heapUsed, external: m.external }));
       done(cmd);
     } else if (cmd === 'profile-start' && !session) {
       session = new Session();

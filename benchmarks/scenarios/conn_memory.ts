@@ -40,6 +40,8 @@ interface PhaseFigures {
   firstBytesPerConn: number;
   /** (RSS2 - RSS1) / (N2 - N1): the headline. */
   bytesPerConn: number;
+  /** JS heap (heapUsed + external) per connection N1 -> N2, by thread role: where in the server the bytes are. */
+  heapBytesPerConn: Record<string, number>;
   failed: number;
 }
 
@@ -92,11 +94,13 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
         }
         const pools: WorkerPool[] = [];
         try {
+          let heaps = new Map<string, number>();
           const rssAfterGc = async (connections: number): Promise<number> => {
             await sleep(cfg.settleSec * 1000);
             // Twice: the second collects what the first one's finalizers and weak refs let go.
             await probe.command(pid, 'gc');
             await probe.command(pid, 'gc');
+            heaps = probe.heaps();
             const rss = await steadyRss(pid, cfg.steadySec);
             timeline.push({ server: label, tSec: Math.round((Date.now() - t0) / 100) / 10, rssMiB: Math.round((rss / MiB) * 10) / 10, connections });
             console.log(`  ${label}: ${fmt(connections)} connections, RSS after forced GC ${fmt(rss / MiB)} MiB`);
@@ -105,6 +109,7 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
           const rss0 = await rssAfterGc(0);
           pools.push(await openIdle(label, url, secret, cfg.n1, 0, server === 'uws', cert?.ca, 0));
           const rss1 = await rssAfterGc(cfg.n1);
+          const heaps1 = heaps;
           pools.push(await openIdle(label, url, secret, cfg.n2 - cfg.n1, cfg.n1, server === 'uws', cert?.ca, pools[0].size));
           const rss2 = await rssAfterGc(cfg.n2);
           const failed = pools.reduce((a, p) => a + p.total().failed, 0);
@@ -113,6 +118,7 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
             rss0MiB: Math.round(rss0 / MiB), rss1MiB: Math.round(rss1 / MiB), rss2MiB: Math.round(rss2 / MiB),
             firstBytesPerConn: Math.round((rss1 - rss0) / cfg.n1),
             bytesPerConn: Math.round((rss2 - rss1) / (cfg.n2 - cfg.n1)),
+            heapBytesPerConn: Object.fromEntries([...heaps].map(([role, b]) => [role, Math.round((b - (heaps1.get(role) ?? 0)) / (cfg.n2 - cfg.n1))])),
             failed,
           });
         } finally {
@@ -134,6 +140,7 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
     const u = rows.find((r) => r.server === 'uws' && r.transport === t);
     return sb && u && u.bytesPerConn > 0 ? Math.round((sb.bytesPerConn / u.bytesPerConn) * 100) / 100 : null;
   };
+  const heapRoles = [...new Set(rows.flatMap((r) => Object.keys(r.heapBytesPerConn)))].sort();
   return finishRun({
     scenario: 'conn-memory',
     startedAt,
@@ -146,6 +153,10 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
       title: `Memory per idle connection: (RSS2 - RSS1) / (N2 - N1), each RSS read after a forced GC in every thread of the server`,
       header: ['server', 'transport', 'N1', 'N2', 'RSS0 MiB', 'RSS1 MiB', 'RSS2 MiB', 'KiB/conn first N1', 'KiB/conn N1->N2', 'x bare uWS', 'failed'],
       rows: rows.map((r) => [r.server, r.transport, r.n1, r.n2, r.rss0MiB, r.rss1MiB, r.rss2MiB, kib(r.firstBytesPerConn), kib(r.bytesPerConn), r.server === 'switchboard' ? (ratio(r.transport) ?? 'n/a') : 1, r.failed]),
+    }, {
+      title: 'JS heap per idle connection N1 -> N2 by thread (heapUsed + external after the forced GC, bytes; the rest of RSS is native: uWS, OpenSSL, malloc)',
+      header: ['server', 'transport', ...heapRoles],
+      rows: rows.map((r) => [r.server, r.transport, ...heapRoles.map((role) => r.heapBytesPerConn[role] ?? '')]),
     }],
     charts: [{
       title: 'Server RSS after forced GC against open connections',

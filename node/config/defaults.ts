@@ -72,7 +72,8 @@ export function defaultConfig(): Config {
     },
     store: {
       kind: 'sqlite',
-      sqlite: { file: '' },
+      // 10,000 WAL pages between checkpoints: why in node/store/sqlite_store.ts (WAL_AUTOCHECKPOINT_PAGES).
+      sqlite: { file: '', walAutocheckpointPages: 10_000 },
       cassandra: {
         contactPoints: ['127.0.0.1:9042'],
         localDataCenter: 'datacenter1',

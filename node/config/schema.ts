@@ -74,7 +74,7 @@ const schema: Schema = {
   },
   store: {
     kind: str({ oneOf: ['sqlite', 'cassandra'] }),
-    sqlite: { file: str() },
+    sqlite: { file: str(), walAutocheckpointPages: int(0, 10_000_000) },
     cassandra: {
       contactPoints: strList,
       localDataCenter: str({ nonEmpty: true }),

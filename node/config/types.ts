@@ -49,7 +49,7 @@ export interface Config {
   };
   store: {
     kind: 'sqlite' | 'cassandra';
-    sqlite: { file: string };
+    sqlite: { file: string; walAutocheckpointPages: number };
     /**
      * migrateOnStart: apply missing schema migrations at start (dev, tests); production runs `npm run migrate`.
      * guardSeqs: message rows are conditional inserts (IF NOT EXISTS), so a stored seq never

@@ -198,7 +198,7 @@ export class Host {
             const metered: MessageStore = meteredStore(
               cfg.store.kind === 'cassandra'
                 ? await openCassandraStore(cfg.store.cassandra, { migrate: cfg.store.cassandra.migrateOnStart })
-                : await SqliteWorkerStore.open(cfg.store.sqlite.file, { onExit: (e) => void died(e) }),
+                : await SqliteWorkerStore.open(cfg.store.sqlite.file, { walAutocheckpointPages: cfg.store.sqlite.walAutocheckpointPages, onExit: (e) => void died(e) }),
               this.metrics.store,
             );
             // With push on, every commit first writes the pushes its messages owe (node/push/owing_store.ts).

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { SqliteStore } from './sqlite_store.js';
+import { SqliteStore, WAL_AUTOCHECKPOINT_PAGES } from './sqlite_store.js';
 import { SCHEMA_VERSION } from './sqlite_schema.js';
 import { runStoreConformance } from './conformance.js';
 import { runMembershipConformance } from './conformance_membership.js';
@@ -38,6 +38,17 @@ describe('SqliteStore specifics', () => {
       assert.equal(store.pragma('synchronous'), 2, 'synchronous must be FULL (2)');
       assert.equal(store.pragma('busy_timeout'), 1234);
       assert.equal(store.pragma('user_version'), SCHEMA_VERSION);
+      assert.equal(store.pragma('wal_autocheckpoint'), WAL_AUTOCHECKPOINT_PAGES, 'checkpoints every 10,000 WAL pages, not SQLite\'s 1,000');
+      assert.equal(store.pragma('journal_size_limit'), 64 * 1024 * 1024, 'the WAL file is trimmed back after a checkpoint');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('takes the checkpoint interval from its options (store.sqlite.walAutocheckpointPages)', async () => {
+    const store = new SqliteStore(freshFile(), { walAutocheckpointPages: 250 });
+    try {
+      assert.equal(store.pragma('wal_autocheckpoint'), 250);
     } finally {
       await store.close();
     }

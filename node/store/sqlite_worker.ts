@@ -24,7 +24,7 @@ const exitAfter = /^exit_after_commit:(.+)$/.exec(process.env.SWITCHBOARD_TEST_S
 
 let store: SqliteStore;
 try {
-  store = new SqliteStore(data.path, { busyTimeoutMs: data.busyTimeoutMs });
+  store = new SqliteStore(data.path, { busyTimeoutMs: data.busyTimeoutMs, walAutocheckpointPages: data.walAutocheckpointPages });
   post({ t: 'ready' });
 } catch (err) {
   post({ t: 'open_failed', error: toWire(err) });

@@ -12,6 +12,7 @@ import { InvalidWriteError, SeqTakenError, StoreUnavailableError } from './error
 export interface SqliteWorkerData {
   path: string;
   busyTimeoutMs?: number;
+  walAutocheckpointPages?: number;
 }
 
 /** The reads a worker answers (used when the host keeps no reader of its own, e.g. ':memory:'). */

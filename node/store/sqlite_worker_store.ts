@@ -33,6 +33,8 @@ import { fromWire, type FromStoreWorker, type ReadCall, type SqliteWorkerData, t
 export interface SqliteWorkerStoreOptions {
   /** See SqliteStoreOptions.busyTimeoutMs (the write connection's, in the worker). */
   busyTimeoutMs?: number;
+  /** See SqliteStoreOptions.walAutocheckpointPages (the writer's, in the worker). */
+  walAutocheckpointPages?: number;
   /** Where reads run; see the module doc. Default 'main' (forced to 'worker' for ':memory:'). */
   reads?: 'main' | 'worker';
   /** The worker died without being closed (not called after `close()`). */
@@ -67,7 +69,7 @@ export class SqliteWorkerStore implements MessageStore {
 
   /** Start the worker, wait until it opened (and migrated) the store, then open the reader. */
   static async open(path: string, options: SqliteWorkerStoreOptions = {}): Promise<SqliteWorkerStore> {
-    const data: SqliteWorkerData = { path, busyTimeoutMs: options.busyTimeoutMs };
+    const data: SqliteWorkerData = { path, busyTimeoutMs: options.busyTimeoutMs, walAutocheckpointPages: options.walAutocheckpointPages };
     const worker = new Worker(IS_TS ? BOOT_URL : ENTRY_URL, {
       name: 'sqlite-store',
       workerData: IS_TS ? { ...data, __entry: ENTRY_URL.href } : data,
