@@ -16,7 +16,7 @@ import { errorFrame } from './frames.js';
 import type { HttpRequest, HttpResponse, PushItem, ShardInit } from './messages.js';
 import type { ShardMetrics } from './metrics.js';
 import { expiry, newSession, onClientFrame, onResult, touch, type Session } from './session.js';
-import { SocketOutput, type UserData, type WS } from './socket_output.js';
+import { SocketOutput, type PreAuth, type UserData, type WS } from './socket_output.js';
 import { httpRoute } from './http_route.js';
 import type { CoreOp, CoreResult } from '../node/core/ops.js';
 
@@ -58,7 +58,7 @@ const MAX_EARLY_FRAMES = 16;
  * The early-frame list of every socket that has none (nearly all): replaced by its own
  * array at the first early frame, so an idle socket carries no empty array of its own.
  */
-const NO_EARLY: UserData['early'] = [];
+const NO_EARLY: PreAuth['early'] = [];
 
 export class Listener {
   private app: uWS.TemplatedApp;
@@ -199,15 +199,16 @@ export class Listener {
       res.writeStatus('400 Bad Request').end('Sec-WebSocket-Protocol: offer switchboard.v1.proto or switchboard.v1.json');
       return;
     }
-    const ud: UserData = { session: null, encoding: neg.encoding, authorization, ticket, early: NO_EARLY, closed: false };
+    const ud: UserData = { session: null, pre: { encoding: neg.encoding, authorization, ticket, early: NO_EARLY }, closed: false };
     res.upgrade(ud, key, neg.subprotocol, ext, context);
   }
 
   private open(ws: WS): void {
     const ud = ws.getUserData();
-    const { authorization, ticket } = ud;
-    ud.authorization = '';
-    ud.ticket = '';
+    const pre = ud.pre!;
+    const { authorization, ticket } = pre;
+    pre.authorization = '';
+    pre.ticket = '';
     this.ports.authenticate(authorization, ticket).then(
       (outcome) => this.authenticated(ws, ud, outcome),
       (e) => {
@@ -224,14 +225,16 @@ export class Listener {
    */
   private authenticated(ws: WS, ud: UserData, outcome: AuthOutcome): void {
     if (ud.closed) return;
+    const pre = ud.pre!;
     if (!outcome.ok) {
-      this.out.sendFrame(ws, ud.encoding, errorFrame(0, outcome.code, outcome.message));
+      this.out.sendFrame(ws, pre.encoding, errorFrame(0, outcome.code, outcome.message));
       this.out.end(ws, CLOSE_CODES[outcome.code].code, outcome.code);
       return;
     }
     const now = Date.now();
-    const s = newSession(this.nextConn++, outcome.identity.user, outcome.identity.device, ud.encoding, (outcome.identity.exp + this.init.auth.clockToleranceSec) * 1000, this.init.limits, now);
+    const s = newSession(this.nextConn++, outcome.identity.user, outcome.identity.device, pre.encoding, (outcome.identity.exp + this.init.auth.clockToleranceSec) * 1000, this.init.limits, now);
     ud.session = s;
+    ud.pre = null;
     this.sockets.set(s.conn, ws);
     this.metrics.connections.set(this.sockets.size);
     this.ports.opened(s);
@@ -257,8 +260,8 @@ export class Listener {
           },
         }),
       );
-      const early = ud.early;
-      ud.early = NO_EARLY;
+      const early = pre.early;
+      pre.early = NO_EARLY;
       for (const f of early) this.message(ws, f.data, f.isBinary);
     });
   }
@@ -268,9 +271,10 @@ export class Listener {
     const s = ud.session;
     if (!s) {
       // Not authenticated yet: keep a few frames (copied: uWS reuses the buffer).
-      if (ud.early.length < MAX_EARLY_FRAMES && data.byteLength <= this.init.limits.maxFrameBytes) {
-        if (ud.early === NO_EARLY) ud.early = [];
-        ud.early.push({ data: data.slice(0), isBinary });
+      const pre = ud.pre;
+      if (pre && pre.early.length < MAX_EARLY_FRAMES && data.byteLength <= this.init.limits.maxFrameBytes) {
+        if (pre.early === NO_EARLY) pre.early = [];
+        pre.early.push({ data: data.slice(0), isBinary });
       }
       return;
     }

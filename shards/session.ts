@@ -35,6 +35,18 @@ const NO_SENT: ReadonlyMap<string, number> = new Map();
 const NO_PENDING: ReadonlyMap<number, Pending> = new Map();
 
 /**
+ * The session's times are kept as milliseconds since this module loaded, not since the
+ * epoch: a number of the epoch's size (~1.8e12) is a double, and V8 boxes a double
+ * field in a heap number of its own (16 B per field per session); a small integer
+ * stays in the object. Past ~24 days of uptime (2^31 ms) they become doubles again:
+ * the same values, boxed, so only the memory changes. Read and written as epoch ms
+ * through the accessors below, so callers never see the offset.
+ */
+const EPOCH = Date.now();
+/** Stored for "never" (a typing notice) or "no expiry" (a token without exp). */
+const NEVER = -(2 ** 30);
+
+/**
  * One connection's state, laid out for the idle connection (issue 14): a class, so
  * every session shares one hidden class with its fields in place; the two rate
  * buckets inline as four numbers instead of two objects (56 B each); the two Maps
@@ -43,13 +55,16 @@ const NO_PENDING: ReadonlyMap<number, Pending> = new Map();
  * maps (an empty shared one until the first write).
  */
 export class Session {
-  lastSeen: number;
-  /** Token bucket of sends (rate_limit.ts take): tokens left, and when last refilled. */
+  /** Times since EPOCH (see there): last inbound frame, the two buckets' refills, token expiry, last typing notice. */
+  private seenRel: number;
+  private sendAtRel: number;
+  private frameAtRel: number;
+  private readonly expRel: number;
+  private typingRel = NEVER;
+  /** Token bucket of sends (rate_limit.ts take): tokens left; refilled at sendAt. */
   sendTokens: number;
-  sendAt: number;
   /** Token bucket of frames. */
   frameTokens: number;
-  frameAt: number;
   /** Sync requests sent to the host and not answered yet. */
   syncing = 0;
   /** The last sync page said has_more: the client is mid-way through a sync. */
@@ -58,8 +73,6 @@ export class Session {
   synced = false;
   nextId = 1;
   inflightSends = 0;
-  /** When this connection's last typing notice was forwarded (-Infinity: never). */
-  lastTypingAt = -Infinity;
   /** Per conversation: the highest seq this connection has been sent (null: none yet). */
   private sent: Map<string, number> | null = null;
   /** Internal request id -> what the client asked (null: none yet). */
@@ -70,16 +83,49 @@ export class Session {
     readonly user: string,
     readonly device: string,
     readonly encoding: Encoding,
-    /** Token expiry (ms since epoch). */
-    readonly expMs: number,
+    /** Token expiry (ms since epoch; 0 or less: none). */
+    expMs: number,
     limits: Limits,
     now: number,
   ) {
-    this.lastSeen = now;
+    this.seenRel = now - EPOCH;
     this.sendTokens = limits.sendBurst;
-    this.sendAt = now;
+    this.sendAtRel = now - EPOCH;
     this.frameTokens = limits.frameBurst;
-    this.frameAt = now;
+    this.frameAtRel = now - EPOCH;
+    this.expRel = expMs > 0 ? expMs - EPOCH : NEVER;
+  }
+
+  /** Last inbound frame (ms since epoch). */
+  get lastSeen(): number {
+    return this.seenRel + EPOCH;
+  }
+  set lastSeen(ms: number) {
+    this.seenRel = ms - EPOCH;
+  }
+  /** When the send bucket was last refilled (ms since epoch). */
+  get sendAt(): number {
+    return this.sendAtRel + EPOCH;
+  }
+  set sendAt(ms: number) {
+    this.sendAtRel = ms - EPOCH;
+  }
+  get frameAt(): number {
+    return this.frameAtRel + EPOCH;
+  }
+  set frameAt(ms: number) {
+    this.frameAtRel = ms - EPOCH;
+  }
+  /** Token expiry (ms since epoch), 0 for none. */
+  get expMs(): number {
+    return this.expRel === NEVER ? 0 : this.expRel + EPOCH;
+  }
+  /** When this connection's last typing notice was forwarded (-Infinity: never). */
+  get lastTypingAt(): number {
+    return this.typingRel === NEVER ? -Infinity : this.typingRel + EPOCH;
+  }
+  set lastTypingAt(ms: number) {
+    this.typingRel = ms === -Infinity ? NEVER : ms - EPOCH;
   }
 
   get sentUpTo(): ReadonlyMap<string, number> {

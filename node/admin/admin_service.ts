@@ -92,8 +92,7 @@ export class AdminService implements AdminApi {
     const out: Session[] = [];
     for (const r of h.registry.connectionsOf(user)) {
       if (device !== null && r.device !== device) continue;
-      const at = h.links[r.shard]?.openedAt.get(r.conn);
-      out.push({ node: this.self, shard: r.shard, conn: r.conn, device: r.device, since: at ? new Date(at).toISOString() : null });
+      out.push({ node: this.self, shard: r.shard, conn: r.conn, device: r.device, since: r.openedSec !== undefined ? new Date(r.openedSec * 1000).toISOString() : null });
     }
     return out.sort((a, b) => a.device.localeCompare(b.device) || a.shard - b.shard || a.conn - b.conn);
   }

@@ -48,11 +48,17 @@ const MAX_REMOTE_SEEN = 100_000;
  */
 export const MAX_USER_CONVS = 20_000;
 
+const NO_CONVERSATIONS: readonly string[] = Object.freeze([]);
+
 export class ConversationCache {
   private readonly convs = new Map<string, ConvState>();
   private readonly loading = new Map<string, { epoch: number; p: Promise<ConvState | null> }>();
-  /** One node only: user -> the ids of their conversations (a cell reads the index every time). */
-  private readonly userConvs = new Map<string, Promise<string[]>>();
+  /**
+   * One node only: user -> the ids of their conversations (a cell reads the index every
+   * time). A list once read, not its promise (a settled Promise is 48 B more per online
+   * user), and one shared empty list for users in no conversation yet (issue 14).
+   */
+  private readonly userConvs = new Map<string, readonly string[] | Promise<readonly string[]>>();
   private readonly remoteSeen = new Map<string, number>();
 
   constructor(
@@ -214,7 +220,7 @@ export class ConversationCache {
     for (const u of users) this.userConvs.delete(u);
   }
 
-  conversationsOf(user: string): Promise<string[]> {
+  conversationsOf(user: string): Promise<readonly string[]> {
     // In a cell the owners of this user's conversations are elsewhere and change
     // them without telling this node: read the index every time.
     if (this.clustered) return this.store.listUserConversations(user);
@@ -223,14 +229,20 @@ export class ConversationCache {
       // Most recently used last: Map keeps insertion order, so the first key is the oldest.
       this.userConvs.delete(user);
       this.userConvs.set(user, p);
-      return p;
+      return p instanceof Promise ? p : Promise.resolve(p);
     }
     if (this.userConvs.size >= MAX_USER_CONVS) this.userConvs.delete(this.userConvs.keys().next().value as string);
     const loaded = this.store.listUserConversations(user);
     this.userConvs.set(user, loaded);
-    loaded.catch(() => {
-      if (this.userConvs.get(user) === loaded) this.userConvs.delete(user);
-    });
+    loaded.then(
+      (ids) => {
+        // Still this read's entry (not dropped by usersChanged or evicted meanwhile): keep the list.
+        if (this.userConvs.get(user) === loaded) this.userConvs.set(user, ids.length === 0 ? NO_CONVERSATIONS : ids);
+      },
+      () => {
+        if (this.userConvs.get(user) === loaded) this.userConvs.delete(user);
+      },
+    );
     return loaded;
   }
 

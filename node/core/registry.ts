@@ -7,6 +7,12 @@ export interface ConnRef {
   conn: number;
   user: string;
   device: string;
+  /**
+   * When the connection opened, in whole seconds since the epoch (the admin API's
+   * `since`): a small integer V8 keeps in the object, where milliseconds would be a
+   * boxed double, and a field, where a Map conn -> time cost ~45 B per connection.
+   */
+  openedSec?: number;
 }
 
 /** Told about every connection that opens or closes (presence listens here). */

@@ -29,8 +29,6 @@ export class ShardLink {
   private drainedWaiters: Array<() => void> = [];
   /** Keyed by the certificate generation, which the shard echoes. */
   private readonly tlsCalls = new PendingCalls<string | null>();
-  /** When each open connection of this shard opened (ms since epoch), for `sessions`. */
-  readonly openedAt = new Map<number, number>();
   /** Client ops from this shard waiting for their result (chat service, store, owner node): a queue depth. */
   inFlight = 0;
   /** send_ack, ok and error replies, packed per tick (shards/channel_codec.ts); flushed before any other message. */
@@ -114,13 +112,8 @@ export class ShardLink {
       case 'open':
       case 'close': {
         // The registry belongs to the host, so it outlives a restart of the chat child.
-        if (m.t === 'open') {
-          this.openedAt.set(m.conn, Date.now());
-          this.deps.registry.add({ shard: this.shard, conn: m.conn, user: m.user, device: m.device });
-        } else {
-          this.openedAt.delete(m.conn);
-          this.deps.registry.remove(m.user, this.shard, m.conn);
-        }
+        if (m.t === 'open') this.deps.registry.add({ shard: this.shard, conn: m.conn, user: m.user, device: m.device, openedSec: Math.floor(Date.now() / 1000) });
+        else this.deps.registry.remove(m.user, this.shard, m.conn);
         break;
       }
       case 'req':
