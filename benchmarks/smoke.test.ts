@@ -95,4 +95,23 @@ test('cross-node --smoke', () => {
   for (const p of f.placements) assert.ok(p.acked > 0 && p.delivered > 0, `${p.placement}: acked ${p.acked}, delivered ${p.delivered}`);
 });
 
+test('group_fanout.ts --smoke', () => {
+  // Not a cli.ts scenario: run the script itself (64 members, 1 s at 20 msg/s, open loop).
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'benchmarks/group_fanout.ts', '--smoke', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `group_fanout.ts --smoke exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+  // The printed summary table: its header, a dashes line, then one row per step.
+  const lines = r.stdout.split('\n');
+  const h = lines.findIndex((l) => l.startsWith('msg/s') && l.includes('deliv/s'));
+  assert.ok(h >= 0, `no summary table in\n${r.stdout}`);
+  const header = lines[h].trim().split(/\s{2,}/);
+  const row = lines[h + 2].trim().split(/\s{2,}/);
+  const cell = (name: string): number => Number(row[header.indexOf(name)].replace(/,/g, ''));
+  assert.ok(cell('deliv/s') > 0, `deliveries/s in ${lines[h + 2]}`);
+  assert.equal(cell('lost'), 0, `lost messages in ${lines[h + 2]}`);
+  const dir = readdirSync(out).filter((d) => d.endsWith('-group-fanout')).sort().at(-1);
+  assert.ok(dir && existsSync(path.join(out, dir, 'report.html')), 'result.json and report.html written');
+  const res = JSON.parse(readFileSync(path.join(out, dir, 'result.json'), 'utf8'));
+  assert.ok(res.machine.loadAvg1m >= 0 && res.figures.steps[0].deliveries > 0);
+});
+
 test.after(() => rmSync(out, { recursive: true, force: true }));
