@@ -35,6 +35,7 @@ import { StepMeter, type StepCost } from './lib/step_meter.js';
 import { Latency, type LatencySummary } from './lib/latency.js';
 import { fmt, table } from './lib/table.js';
 import { FanReceivers, openMembers } from './chat/fan_receivers.js';
+import { fanStepFigures } from './chat/fan_arrivals.js';
 import { setupConn, syncAll } from './chat/setup_conn.js';
 import { peek, sendTemplate, writeId, errorCode, KIND_SEND_ACK, KIND_ERROR, STEP_SPAN } from './chat/chat_frames.js';
 
@@ -203,21 +204,7 @@ try {
     const wallSec = (endAt - t0) / 1000;
     return {
       mode: rate === null ? 'closed' : 'open',
-      targetRate: rate,
-      sent,
-      acked: ackCount,
-      complete: members.complete,
-      lost,
-      fewestMembers: lost ? fewestMembers : null,
-      deliveries,
-      deliveriesPerSec: Math.round(deliveries / wallSec),
-      wallSec: Math.round(wallSec * 100) / 100,
-      last: members.last.summary(),
-      first: members.first.summary(),
-      ack: ack.summary(),
-      scheduleLag: lag.summary(),
-      errors: { ...members.errors },
-      stale: members.stale,
+      ...fanStepFigures(members, { rate, sent, acked: ackCount, lost, fewestMembers, deliveries, wallSec, ack, lag }),
       cost,
       nodeUsPerMessage: Math.round((cost.nodeUsPerMsg * deliveries) / Math.max(1, sent)),
       loadAvg1m: load1(),

@@ -44,6 +44,7 @@ import { parseFlags, checkKnown, num, str, seconds } from '../../ops/lib/args.js
 import { machineInfo, resultDir, writeJson } from '../../ops/lib/results.js';
 import { writeReport } from '../../ops/report/html.js';
 import { Latency, type LatencySummary } from '../lib/latency.js';
+import { fanStepFigures } from '../chat/fan_arrivals.js';
 import { processCpuUs } from '../lib/proc_cpu.js';
 import { fmt, table } from '../lib/table.js';
 import { startCentrifugo, NAMESPACE } from './centrifugo.js';
@@ -182,21 +183,7 @@ try {
     if (ackCount < sent) members.count('unacked', sent - ackCount);
     const wallSec = (endAt - t0) / 1000;
     return {
-      targetRate: rate,
-      sent,
-      acked: ackCount,
-      complete: members.complete,
-      lost,
-      fewestMembers: lost ? fewestMembers : null,
-      deliveries,
-      deliveriesPerSec: Math.round(deliveries / wallSec),
-      wallSec: Math.round(wallSec * 100) / 100,
-      last: members.last.summary(),
-      first: members.first.summary(),
-      ack: ack.summary(),
-      scheduleLag: lag.summary(),
-      errors: { ...members.errors },
-      stale: members.stale,
+      ...fanStepFigures(members, { rate, sent, acked: ackCount, lost, fewestMembers, deliveries, wallSec, ack, lag }),
       serverUsPerDelivery: r1(serverUs / Math.max(1, deliveries)),
       serverCpuPct: Math.round(serverUs / 1e4 / cpuWallSec),
       clientUsPerDelivery: r1(clientUs / Math.max(1, deliveries)),
