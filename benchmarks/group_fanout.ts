@@ -32,10 +32,10 @@ import { writeReport } from '../ops/report/html.js';
 import { startBenchNode, minter } from './lib/bench_node.js';
 import { NodeProbe } from './lib/node_probe.js';
 import { StepMeter, type StepCost } from './lib/step_meter.js';
-import { Latency, type LatencySummary } from './lib/latency.js';
+import { Latency } from './lib/latency.js';
 import { fmt, table } from './lib/table.js';
 import { FanReceivers, openMembers } from './chat/fan_receivers.js';
-import { fanStepFigures } from './chat/fan_arrivals.js';
+import { driveFanStep, fanStepFigures, type FanStepFigures } from './chat/fan_arrivals.js';
 import { setupConn, syncAll } from './chat/setup_conn.js';
 import { peek, sendTemplate, writeId, errorCode, KIND_SEND_ACK, KIND_ERROR, STEP_SPAN } from './chat/chat_frames.js';
 
@@ -63,23 +63,8 @@ if (cfg.rates.some((r) => !(r > 0)) || cfg.members < 2 || cfg.durationSec <= 0 |
 if (cfg.durationSec > 600) throw new Error('--duration is capped at 600 s');
 const closedLoop = cfg.rates.length === 0;
 
-interface StepRow {
+interface StepRow extends FanStepFigures<number | null> {
   mode: 'closed' | 'open';
-  targetRate: number | null;
-  sent: number;
-  acked: number;
-  complete: number;
-  lost: number;
-  fewestMembers: number | null;
-  deliveries: number;
-  deliveriesPerSec: number;
-  wallSec: number;
-  last: LatencySummary;
-  first: LatencySummary;
-  ack: LatencySummary;
-  scheduleLag: LatencySummary;
-  errors: Record<string, number>;
-  stale: number;
   cost: StepCost;
   nodeUsPerMessage: number;
   loadAvg1m: number;
@@ -157,44 +142,9 @@ try {
     ack.reset();
     lag.reset();
     await meter.begin();
-    let sent = 0;
     const t0 = performance.now() + 5;
     lastAckAt = members.lastCompleteAt = t0;
-    let prev = 0;
-    const progress = setInterval(() => {
-      const d = members.deliveries;
-      console.log(`  [${stepNo}] t=${String(Math.round((performance.now() - t0) / 1000)).padStart(3)}s  sent ${fmt(sent)}  acked ${fmt(ackCount)}  at every member ${fmt(members.complete)}  deliveries ${fmt(d)} (+${fmt(d - prev)})  errors ${Object.values(members.errors).reduce((a, b) => a + b, 0)}`);
-      prev = d;
-    }, 1000);
-    try {
-      if (rate === null) {
-        // Closed loop: the next message when every member has this one (or after the drain: lost).
-        for (let i = 0; i < total; i++) {
-          const all = new Promise<void>((r) => (members.onComplete = (k) => k === i && r()));
-          const now = performance.now();
-          members.due[i] = now;
-          send(i, i + 1, now);
-          sent = i + 1;
-          await Promise.race([all, sleep(cfg.drainMs)]);
-        }
-        members.onComplete = () => {};
-      } else {
-        // Open loop: each timer tick writes every message now due, in one write.
-        const interval = 1000 / rate;
-        for (let i = 0; i < total; i++) members.due[i] = t0 + i * interval;
-        while (sent < total) {
-          const now = performance.now();
-          const due = Math.min(total, Math.floor((now - t0) / interval) + 1);
-          if (due > sent) send(sent, due, now);
-          sent = Math.max(sent, due);
-          if (sent < total) await sleep(Math.max(0, t0 + sent * interval - performance.now()));
-        }
-      }
-      const deadline = performance.now() + cfg.drainMs;
-      while ((members.complete < sent || ackCount < sent) && performance.now() < deadline) await sleep(10);
-    } finally {
-      clearInterval(progress);
-    }
+    const sent = await driveFanStep(members, { stepNo, rate, total, t0, drainMs: cfg.drainMs, acked: () => ackCount, send });
     const done = members.complete === sent && ackCount === sent;
     const endAt = done ? Math.max(members.lastCompleteAt, lastAckAt) : performance.now();
     const deliveries = members.deliveries;

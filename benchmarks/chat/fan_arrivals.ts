@@ -130,3 +130,56 @@ export function fanStepFigures<R extends number | null>(
     stale: members.stale,
   };
 }
+
+/** What fanStepFigures returns (each bench's step row adds its own fields to it). */
+export type FanStepFigures<R extends number | null> = ReturnType<typeof fanStepFigures<R>>;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Drive one step's sends and wait for the members: open loop (`rate`), each timer tick
+ * sends every message now due, in one call; closed loop (`rate` null), the next message
+ * once every member has this one (or after `drainMs`: lost). Then up to `drainMs` for
+ * every member and every ack. Progress once a second. Returns how many were sent.
+ */
+export async function driveFanStep(
+  members: FanArrivals,
+  o: { stepNo: number; rate: number | null; total: number; t0: number; drainMs: number; acked: () => number; send: (from: number, to: number, now: number) => void },
+): Promise<number> {
+  const { total, t0 } = o;
+  let sent = 0;
+  let prev = 0;
+  const progress = setInterval(() => {
+    const d = members.deliveries;
+    console.log(`  [${o.stepNo}] t=${String(Math.round((performance.now() - t0) / 1000)).padStart(3)}s  sent ${sent.toLocaleString('en-US')}  acked ${o.acked().toLocaleString('en-US')}  at every member ${members.complete.toLocaleString('en-US')}  deliveries ${d.toLocaleString('en-US')} (+${(d - prev).toLocaleString('en-US')})  errors ${Object.values(members.errors).reduce((a, b) => a + b, 0)}`);
+    prev = d;
+  }, 1000);
+  try {
+    if (o.rate === null) {
+      for (let i = 0; i < total; i++) {
+        const all = new Promise<void>((r) => (members.onComplete = (k) => k === i && r()));
+        const now = performance.now();
+        members.due[i] = now;
+        o.send(i, i + 1, now);
+        sent = i + 1;
+        await Promise.race([all, sleep(o.drainMs)]);
+      }
+      members.onComplete = () => {};
+    } else {
+      const interval = 1000 / o.rate;
+      for (let i = 0; i < total; i++) members.due[i] = t0 + i * interval;
+      while (sent < total) {
+        const now = performance.now();
+        const due = Math.min(total, Math.floor((now - t0) / interval) + 1);
+        if (due > sent) o.send(sent, due, now);
+        sent = Math.max(sent, due);
+        if (sent < total) await sleep(Math.max(0, t0 + sent * interval - performance.now()));
+      }
+    }
+    const deadline = performance.now() + o.drainMs;
+    while ((members.complete < sent || o.acked() < sent) && performance.now() < deadline) await sleep(10);
+  } finally {
+    clearInterval(progress);
+  }
+  return sent;
+}

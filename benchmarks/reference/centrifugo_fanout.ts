@@ -43,8 +43,8 @@ import { randomBytes } from 'node:crypto';
 import { parseFlags, checkKnown, num, str, seconds } from '../../ops/lib/args.js';
 import { machineInfo, resultDir, writeJson } from '../../ops/lib/results.js';
 import { writeReport } from '../../ops/report/html.js';
-import { Latency, type LatencySummary } from '../lib/latency.js';
-import { fanStepFigures } from '../chat/fan_arrivals.js';
+import { Latency } from '../lib/latency.js';
+import { driveFanStep, fanStepFigures, type FanStepFigures } from '../chat/fan_arrivals.js';
 import { processCpuUs } from '../lib/proc_cpu.js';
 import { fmt, table } from '../lib/table.js';
 import { startCentrifugo, NAMESPACE } from './centrifugo.js';
@@ -69,22 +69,7 @@ if (cfg.rates.some((r) => !(r > 0)) || cfg.members < 2 || cfg.durationSec <= 0) 
 if (cfg.durationSec > 600) throw new Error('--duration is capped at 600 s');
 if (cfg.publish !== 'client' && cfg.publish !== 'http') throw new Error('--publish is client or http');
 
-interface StepRow {
-  targetRate: number;
-  sent: number;
-  acked: number;
-  complete: number;
-  lost: number;
-  fewestMembers: number | null;
-  deliveries: number;
-  deliveriesPerSec: number;
-  wallSec: number;
-  last: LatencySummary;
-  first: LatencySummary;
-  ack: LatencySummary;
-  scheduleLag: LatencySummary;
-  errors: Record<string, number>;
-  stale: number;
+interface StepRow extends FanStepFigures<number> {
   serverUsPerDelivery: number;
   serverCpuPct: number;
   clientUsPerDelivery: number;
@@ -144,34 +129,13 @@ try {
     const server0 = processCpuUs(cf.pid) ?? 0;
     const client0 = process.cpuUsage();
     const wall0 = performance.now();
-    let sent = 0;
     const t0 = performance.now() + 5;
     lastAckAt = members.lastCompleteAt = t0;
-    let prev = 0;
-    const progress = setInterval(() => {
-      const d = members.deliveries;
-      console.log(`  [${stepNo}] t=${String(Math.round((performance.now() - t0) / 1000)).padStart(3)}s  sent ${fmt(sent)}  acked ${fmt(ackCount)}  at every member ${fmt(members.complete)}  deliveries ${fmt(d)} (+${fmt(d - prev)})  errors ${Object.values(members.errors).reduce((a, b) => a + b, 0)}`);
-      prev = d;
-    }, 1000);
-    try {
-      // Open loop: each timer tick publishes every message now due.
-      const interval = 1000 / rate;
-      for (let i = 0; i < total; i++) members.due[i] = t0 + i * interval;
-      while (sent < total) {
-        const now = performance.now();
-        const due = Math.min(total, Math.floor((now - t0) / interval) + 1);
-        if (due > sent) {
-          for (let i = sent; i < due; i++) lag.recordMs(now - members.due[i]);
-          publisher.publish(base + sent, base + due);
-        }
-        sent = Math.max(sent, due);
-        if (sent < total) await sleep(Math.max(0, t0 + sent * interval - performance.now()));
-      }
-      const deadline = performance.now() + cfg.drainMs;
-      while ((members.complete < sent || ackCount < sent) && performance.now() < deadline) await sleep(10);
-    } finally {
-      clearInterval(progress);
-    }
+    const send = (from: number, to: number, now: number): void => {
+      for (let i = from; i < to; i++) lag.recordMs(now - members.due[i]);
+      publisher.publish(base + from, base + to);
+    };
+    const sent = await driveFanStep(members, { stepNo, rate, total, t0, drainMs: cfg.drainMs, acked: () => ackCount, send });
     const done = members.complete === sent && ackCount === sent;
     const endAt = done ? Math.max(members.lastCompleteAt, lastAckAt) : performance.now();
     const deliveries = members.deliveries;
