@@ -7,8 +7,18 @@
  *
  *   phase 1: open N1 connections (authenticated, synced, idle), forced GC in every
  *            thread of the server, RSS1;
- *   phase 2: open N2 - N1 more, forced GC again, RSS2;
- *   per connection = (RSS2 - RSS1) / (N2 - N1).
+ *   phase 2: open N2 - N1 more in `--steps` equal parts, forced GC and an RSS
+ *            reading after each (RSS2 the last);
+ *   per connection = the least-squares slope of RSS against connections over the
+ *            phase-2 readings (N1 included), with its standard error; the two-point
+ *            (RSS2 - RSS1) / (N2 - N1) beside it.
+ *
+ * Why a fit: RSS moves by tens of MiB on its own while V8 hands freed pages back (seen
+ * between two readings 10,000 connections apart: -77 MiB), against ~10-20 MiB that
+ * 10,000 idle connections cost; one difference of two readings carries all of that
+ * drift, a slope over several readings averages it, and its standard error says how
+ * far to trust it. The JS heap per connection (heapUsed after the GC, by thread) is
+ * exact and printed too.
  *
  * The forced GC is the thread probe's (node_probe.ts; the server runs with
  * --expose-gc only in this bench). The same two phases run against a bare uWS server
@@ -26,7 +36,7 @@ import { startRun, finishRun } from '../lib/run_output.js';
 import { selfSignedCert, type BenchCert } from '../lib/tls.js';
 import { MAX_SOCKETS_PER_NODE } from '../lib/nodes.js';
 
-const FLAGS = ['n1', 'n2', 'transports', 'settle', 'smoke', 'out'];
+const FLAGS = ['n1', 'n2', 'steps', 'transports', 'settle', 'smoke', 'out'];
 
 interface PhaseFigures {
   server: string;
@@ -38,8 +48,11 @@ interface PhaseFigures {
   rss2MiB: number;
   /** (RSS1 - RSS0) / N1: the first connections, one-time costs included. */
   firstBytesPerConn: number;
-  /** (RSS2 - RSS1) / (N2 - N1): the headline. */
+  /** (RSS2 - RSS1) / (N2 - N1). */
   bytesPerConn: number;
+  /** Least-squares slope of RSS over the phase-2 readings (the headline), and its standard error. */
+  fitBytesPerConn: number;
+  fitStderrBytes: number;
   /** JS heap (heapUsed + external) per connection N1 -> N2, by thread role: where in the server the bytes are. */
   heapBytesPerConn: Record<string, number>;
   failed: number;
@@ -51,6 +64,9 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
   const cfg = {
     n1: num(flags, 'n1', smoke ? 50 : 5_000),
     n2: num(flags, 'n2', smoke ? 150 : 15_000),
+    // RSS readings after N1 in phase 2: 4 (five points for the fit) keeps a ws+wss run
+    // under ~10 minutes here; more narrows the error bar.
+    steps: num(flags, 'steps', smoke ? 2 : 4),
     // --smoke: ws only, to stay well inside the smoke test's time limit on a loaded box.
     transports: str(flags, 'transports', smoke ? 'ws' : 'ws,wss').split(',').filter(Boolean),
     // Seconds to let a server settle after start and after each phase before its GC.
@@ -97,11 +113,22 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
           let heaps = new Map<string, number>();
           const rssAfterGc = async (connections: number): Promise<number> => {
             await sleep(cfg.settleSec * 1000);
-            // Twice: the second collects what the first one's finalizers and weak refs let go.
-            await probe.command(pid, 'gc');
-            await probe.command(pid, 'gc');
-            heaps = probe.heaps();
-            const rss = await steadyRss(pid, cfg.steadySec);
+            // Rounds of (full GC twice, RSS once steady) until two rounds agree within
+            // 256 KiB: V8 keeps returning pages (new space shrinking, pooled pages let
+            // go) for tens of seconds after a burst, and one steady reading taken in a
+            // lull was seen 77 MiB above the next phase's. At most GC_ROUNDS rounds.
+            let rss = -1;
+            for (let round = 0; round < GC_ROUNDS; round++) {
+              // Twice: the second collects what the first one's finalizers and weak refs let go.
+              await probe.command(pid, 'gc');
+              await probe.command(pid, 'gc');
+              heaps = probe.heaps();
+              const r = await steadyRss(pid, cfg.steadySec);
+              const settled = Math.abs(r - rss) < 256 * 1024;
+              rss = r;
+              if (settled) break;
+              await sleep(2000);
+            }
             timeline.push({ server: label, tSec: Math.round((Date.now() - t0) / 100) / 10, rssMiB: Math.round((rss / MiB) * 10) / 10, connections });
             console.log(`  ${label}: ${fmt(connections)} connections, RSS after forced GC ${fmt(rss / MiB)} MiB`);
             return rss;
@@ -110,14 +137,24 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
           pools.push(await openIdle(label, url, secret, cfg.n1, 0, server === 'uws', cert?.ca, 0));
           const rss1 = await rssAfterGc(cfg.n1);
           const heaps1 = heaps;
-          pools.push(await openIdle(label, url, secret, cfg.n2 - cfg.n1, cfg.n1, server === 'uws', cert?.ca, pools[0].size));
-          const rss2 = await rssAfterGc(cfg.n2);
+          const points: Array<[number, number]> = [[cfg.n1, rss1]];
+          let open = cfg.n1;
+          for (let k = 1; k <= cfg.steps; k++) {
+            const target = cfg.n1 + Math.round(((cfg.n2 - cfg.n1) * k) / cfg.steps);
+            pools.push(await openIdle(label, url, secret, target - open, open, server === 'uws', cert?.ca, pools.reduce((a, p) => a + p.size, 0)));
+            open = target;
+            points.push([open, await rssAfterGc(open)]);
+          }
+          const rss2 = points[points.length - 1][1];
+          const fit = slope(points);
           const failed = pools.reduce((a, p) => a + p.total().failed, 0);
           rows.push({
             server, transport, n1: cfg.n1, n2: cfg.n2,
             rss0MiB: Math.round(rss0 / MiB), rss1MiB: Math.round(rss1 / MiB), rss2MiB: Math.round(rss2 / MiB),
             firstBytesPerConn: Math.round((rss1 - rss0) / cfg.n1),
             bytesPerConn: Math.round((rss2 - rss1) / (cfg.n2 - cfg.n1)),
+            fitBytesPerConn: Math.round(fit.slope),
+            fitStderrBytes: Math.round(fit.stderr),
             heapBytesPerConn: Object.fromEntries([...heaps].map(([role, b]) => [role, Math.round((b - (heaps1.get(role) ?? 0)) / (cfg.n2 - cfg.n1))])),
             failed,
           });
@@ -138,7 +175,7 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
   const ratio = (t: string): number | null => {
     const sb = rows.find((r) => r.server === 'switchboard' && r.transport === t);
     const u = rows.find((r) => r.server === 'uws' && r.transport === t);
-    return sb && u && u.bytesPerConn > 0 ? Math.round((sb.bytesPerConn / u.bytesPerConn) * 100) / 100 : null;
+    return sb && u && u.fitBytesPerConn > 0 ? Math.round((sb.fitBytesPerConn / u.fitBytesPerConn) * 100) / 100 : null;
   };
   const heapRoles = [...new Set(rows.flatMap((r) => Object.keys(r.heapBytesPerConn)))].sort();
   return finishRun({
@@ -150,9 +187,9 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
     config: cfg,
     figures: { rows, ratios: Object.fromEntries(cfg.transports.map((t) => [t, ratio(t)])), timeline },
     tables: [{
-      title: `Memory per idle connection: (RSS2 - RSS1) / (N2 - N1), each RSS read after a forced GC in every thread of the server`,
-      header: ['server', 'transport', 'N1', 'N2', 'RSS0 MiB', 'RSS1 MiB', 'RSS2 MiB', 'KiB/conn first N1', 'KiB/conn N1->N2', 'x bare uWS', 'failed'],
-      rows: rows.map((r) => [r.server, r.transport, r.n1, r.n2, r.rss0MiB, r.rss1MiB, r.rss2MiB, kib(r.firstBytesPerConn), kib(r.bytesPerConn), r.server === 'switchboard' ? (ratio(r.transport) ?? 'n/a') : 1, r.failed]),
+      title: `Memory per idle connection: the slope of RSS over the readings from N1 to N2 (and the two-point difference), each RSS read after forced GCs in every thread of the server`,
+      header: ['server', 'transport', 'N1', 'N2', 'RSS0 MiB', 'RSS1 MiB', 'RSS2 MiB', 'KiB/conn first N1', 'KiB/conn N1->N2', 'KiB/conn fit', '± stderr', 'x bare uWS (fit)', 'failed'],
+      rows: rows.map((r) => [r.server, r.transport, r.n1, r.n2, r.rss0MiB, r.rss1MiB, r.rss2MiB, kib(r.firstBytesPerConn), kib(r.bytesPerConn), kib(r.fitBytesPerConn), kib(r.fitStderrBytes), r.server === 'switchboard' ? (ratio(r.transport) ?? 'n/a') : 1, r.failed]),
     }, {
       title: 'JS heap per idle connection N1 -> N2 by thread (heapUsed + external after the forced GC, bytes; the rest of RSS is native: uWS, OpenSSL, malloc)',
       header: ['server', 'transport', ...heapRoles],
@@ -165,11 +202,31 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
       series: [...new Set(timeline.map((p) => p.server))].map((s) => ({ label: s, points: timeline.filter((p) => p.server === s).map((p) => [p.connections, p.rssMiB] as [number, number]) })),
     }],
     notes: [
-      'KiB/conn N1->N2 is the headline: both readings are taken with the first connections already open and after a forced full GC in every JS thread, so neither start-up garbage nor one-time costs of the first connections enter it. "first N1" keeps those costs, for comparison.',
+      'KiB/conn fit is the headline: the slope of RSS over the readings from N1 to N2 (each after a forced full GC in every JS thread, with the first connections already open, so neither start-up garbage nor one-time costs enter it), ± its standard error; N1->N2 is the two-point difference, "first N1" keeps the one-time costs, for comparison.',
       'Kernel socket memory is not in RSS (see bench soak for it).',
     ],
   });
 }
+
+/** Least-squares slope of y on x, and its standard error (0 with two points). */
+function slope(points: Array<[number, number]>): { slope: number; stderr: number } {
+  const n = points.length;
+  const mx = points.reduce((a, p) => a + p[0], 0) / n;
+  const my = points.reduce((a, p) => a + p[1], 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  for (const [x, y] of points) {
+    sxx += (x - mx) ** 2;
+    sxy += (x - mx) * (y - my);
+  }
+  const b = sxx > 0 ? sxy / sxx : 0;
+  if (n < 3 || sxx === 0) return { slope: b, stderr: 0 };
+  const sse = points.reduce((a, [x, y]) => a + (y - my - b * (x - mx)) ** 2, 0);
+  return { slope: b, stderr: Math.sqrt(sse / (n - 2) / sxx) };
+}
+
+/** Rounds of GC + steady RSS per reading (see rssAfterGc): enough for the drift seen here to end, bounded so a leaking server still finishes. */
+const GC_ROUNDS = 8;
 
 /** Open `count` idle connections over worker processes (they stay open until release). */
 async function openIdle(label: string, url: string, secret: string, count: number, offset: number, raw: boolean, ca: string | undefined, firstWorker: number): Promise<WorkerPool> {

@@ -88,7 +88,7 @@ export function defaultConfig(): Config {
       },
       // adaptive: maxDelayMs spaces commit starts, so ops per commit follow the rate and a
       // lone send on an idle node commits at once (node/store/batch_writer.ts). 5 ms, not
-      // 2: measured on one SQLite node in alternating pairs (docs/CAPACITY.md §8), node CPU
+      // 2: measured on one SQLite node in alternating pairs (docs/CAPACITY.md §7), node CPU
       // per message 10-15 % lower at 2,000 and 12,000 msg/s for ~2.5 ms more ack p50 and
       // no worse p99; 10 ms saved little more and added another 5 ms.
       batch: { maxBatch: 256, maxDelayMs: 5, maxQueue: 10_000, concurrency: 0, adaptive: true },

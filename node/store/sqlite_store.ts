@@ -36,8 +36,9 @@ export interface SqliteStoreOptions {
    * (~40 MB of 4 KiB pages), not SQLite's 1,000: a checkpoint copies every page the WAL
    * holds once, so the longer the WAL, the more rewrites of one hot page (a
    * conversation's last leaf, its dedup leaf) it folds into one copy. Measured with the
-   * node's rows on this box (benchmarks/sqlite_knobs.ts): 23 rows per commit 28.9 ->
-   * 22.7 µs CPU per message, 64 rows 21.8 -> 18.3. The cost: the WAL file grows to ~40
+   * node's rows on this box (benchmarks/sqlite_knobs.ts, with positional binding, which
+   * is most of the rest): 23 rows per commit 25.9 -> 23.6 µs CPU per message, 64 rows
+   * 20.7 -> 18.4 (docs/CAPACITY.md §7). The cost: the WAL file grows to ~40
    * MB (trimmed back to 64 MB at most after a checkpoint, journal_size_limit) and a
    * crash replays at most that much on the next open.
    */
