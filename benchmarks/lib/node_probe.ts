@@ -97,6 +97,21 @@ export class NodeProbe {
     return out;
   }
 
+  /** V8's free heap that is in RSS (physical - used, summed over every thread), as written after the last `gc` command. */
+  heapSlack(): number {
+    let slack = 0;
+    for (const f of readdirSync(this.dir)) {
+      if (!f.startsWith('heap-')) continue;
+      try {
+        const h = JSON.parse(readFileSync(path.join(this.dir, f), 'utf8')) as { physical?: number; used?: number };
+        if (h.physical !== undefined && h.used !== undefined) slack += Math.max(0, h.physical - h.used);
+      } catch {
+        /* being written */
+      }
+    }
+    return slack;
+  }
+
   /** The .cpuprofile files the last profile-stop wrote, by role. */
   profiles(): Array<{ tid: number; role: string; file: string }> {
     const roles = this.roles();

@@ -15,6 +15,7 @@
 import { readlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { isMainThread, workerData, BroadcastChannel } from 'node:worker_threads';
 import { Session } from 'node:inspector';
+import { getHeapStatistics } from 'node:v8';
 import path from 'node:path';
 
 const dir = process.env.SB_PROBE_DIR;
@@ -47,7 +48,10 @@ if (dir) {
       // This thread's own heap after the collection (heapUsed is per isolate; external
       // and arrayBuffers are what V8 was told of): the bench splits memory per thread.
       const m = process.memoryUsage();
-      writeFileSync(path.join(dir, `heap-${tid}.json`), JSON.stringify({ heapUsed: m.heapUsed, external: m.external }));
+      // physical: the heap's pages backed by memory (in RSS); physical - used is V8's free
+      // heap in RSS, which the bench subtracts (it moves with GC, not with connections).
+      const h = getHeapStatistics();
+      writeFileSync(path.join(dir, `heap-${tid}.json`), JSON.stringify({ heapUsed: m.heapUsed, external: m.external, physical: h.total_physical_size, used: h.used_heap_size }));
       done(cmd);
     } else if (cmd === 'profile-start' && !session) {
       session = new Session();

@@ -13,11 +13,15 @@
  *            phase-2 readings (N1 included), with its standard error; the two-point
  *            (RSS2 - RSS1) / (N2 - N1) beside it.
  *
- * Why a fit: RSS moves by tens of MiB on its own while V8 hands freed pages back (seen
+ * Why a fit, and net of V8's free heap: RSS moves by tens of MiB on its own while V8
+ * keeps or hands back free heap pages (seen
  * between two readings 10,000 connections apart: -77 MiB), against ~10-20 MiB that
  * 10,000 idle connections cost; one difference of two readings carries all of that
  * drift, a slope over several readings averages it, and its standard error says how
- * far to trust it. The JS heap per connection (heapUsed after the GC, by thread) is
+ * far to trust it. Subtracting each thread's free heap in RSS (physical - used, from
+ * v8.getHeapStatistics after the GC) takes out the pages V8 holds without using them:
+ * new connections first fill those, so raw RSS under-reads them (a fit once read less
+ * than the heap the connections added). The JS heap per connection (heapUsed after the GC, by thread) is
  * exact and printed too.
  *
  * The forced GC is the thread probe's (node_probe.ts; the server runs with
@@ -53,6 +57,9 @@ interface PhaseFigures {
   /** Least-squares slope of RSS over the phase-2 readings (the headline), and its standard error. */
   fitBytesPerConn: number;
   fitStderrBytes: number;
+  /** The same fit on RSS minus V8's free heap in RSS (every thread's physical - used heap after the GC). */
+  netFitBytesPerConn: number;
+  netFitStderrBytes: number;
   /** JS heap (heapUsed + external) per connection N1 -> N2, by thread role: where in the server the bytes are. */
   heapBytesPerConn: Record<string, number>;
   failed: number;
@@ -111,6 +118,8 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
         const pools: WorkerPool[] = [];
         try {
           let heaps = new Map<string, number>();
+          /** V8's free heap in RSS at the last reading (see NodeProbe.heapSlack). */
+          let slack = 0;
           const rssAfterGc = async (connections: number): Promise<number> => {
             await sleep(cfg.settleSec * 1000);
             // Rounds of (full GC twice, RSS once steady) until two rounds agree within
@@ -123,6 +132,7 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
               await probe.command(pid, 'gc');
               await probe.command(pid, 'gc');
               heaps = probe.heaps();
+              slack = probe.heapSlack();
               const r = await steadyRss(pid, cfg.steadySec);
               const settled = Math.abs(r - rss) < 256 * 1024;
               rss = r;
@@ -138,15 +148,18 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
           const rss1 = await rssAfterGc(cfg.n1);
           const heaps1 = heaps;
           const points: Array<[number, number]> = [[cfg.n1, rss1]];
+          const net: Array<[number, number]> = [[cfg.n1, rss1 - slack]];
           let open = cfg.n1;
           for (let k = 1; k <= cfg.steps; k++) {
             const target = cfg.n1 + Math.round(((cfg.n2 - cfg.n1) * k) / cfg.steps);
             pools.push(await openIdle(label, url, secret, target - open, open, server === 'uws', cert?.ca, pools.reduce((a, p) => a + p.size, 0)));
             open = target;
             points.push([open, await rssAfterGc(open)]);
+            net.push([open, points[points.length - 1][1] - slack]);
           }
           const rss2 = points[points.length - 1][1];
           const fit = slope(points);
+          const netFit = slope(net);
           const failed = pools.reduce((a, p) => a + p.total().failed, 0);
           rows.push({
             server, transport, n1: cfg.n1, n2: cfg.n2,
@@ -155,6 +168,8 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
             bytesPerConn: Math.round((rss2 - rss1) / (cfg.n2 - cfg.n1)),
             fitBytesPerConn: Math.round(fit.slope),
             fitStderrBytes: Math.round(fit.stderr),
+            netFitBytesPerConn: Math.round(netFit.slope),
+            netFitStderrBytes: Math.round(netFit.stderr),
             heapBytesPerConn: Object.fromEntries([...heaps].map(([role, b]) => [role, Math.round((b - (heaps1.get(role) ?? 0)) / (cfg.n2 - cfg.n1))])),
             failed,
           });
@@ -175,7 +190,7 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
   const ratio = (t: string): number | null => {
     const sb = rows.find((r) => r.server === 'switchboard' && r.transport === t);
     const u = rows.find((r) => r.server === 'uws' && r.transport === t);
-    return sb && u && u.fitBytesPerConn > 0 ? Math.round((sb.fitBytesPerConn / u.fitBytesPerConn) * 100) / 100 : null;
+    return sb && u && u.netFitBytesPerConn > 0 ? Math.round((sb.netFitBytesPerConn / u.netFitBytesPerConn) * 100) / 100 : null;
   };
   const heapRoles = [...new Set(rows.flatMap((r) => Object.keys(r.heapBytesPerConn)))].sort();
   return finishRun({
@@ -188,8 +203,8 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
     figures: { rows, ratios: Object.fromEntries(cfg.transports.map((t) => [t, ratio(t)])), timeline },
     tables: [{
       title: `Memory per idle connection: the slope of RSS over the readings from N1 to N2 (and the two-point difference), each RSS read after forced GCs in every thread of the server`,
-      header: ['server', 'transport', 'N1', 'N2', 'RSS0 MiB', 'RSS1 MiB', 'RSS2 MiB', 'KiB/conn first N1', 'KiB/conn N1->N2', 'KiB/conn fit', '± stderr', 'x bare uWS (fit)', 'failed'],
-      rows: rows.map((r) => [r.server, r.transport, r.n1, r.n2, r.rss0MiB, r.rss1MiB, r.rss2MiB, kib(r.firstBytesPerConn), kib(r.bytesPerConn), kib(r.fitBytesPerConn), kib(r.fitStderrBytes), r.server === 'switchboard' ? (ratio(r.transport) ?? 'n/a') : 1, r.failed]),
+      header: ['server', 'transport', 'N1', 'N2', 'RSS0 MiB', 'RSS1 MiB', 'RSS2 MiB', 'KiB/conn first N1', 'KiB/conn N1->N2', 'KiB/conn fit', '± stderr', 'KiB/conn fit net of V8 free heap', '± stderr ', 'x bare uWS (net fit)', 'failed'],
+      rows: rows.map((r) => [r.server, r.transport, r.n1, r.n2, r.rss0MiB, r.rss1MiB, r.rss2MiB, kib(r.firstBytesPerConn), kib(r.bytesPerConn), kib(r.fitBytesPerConn), kib(r.fitStderrBytes), kib(r.netFitBytesPerConn), kib(r.netFitStderrBytes), r.server === 'switchboard' ? (ratio(r.transport) ?? 'n/a') : 1, r.failed]),
     }, {
       title: 'JS heap per idle connection N1 -> N2 by thread (heapUsed + external after the forced GC, bytes; the rest of RSS is native: uWS, OpenSSL, malloc)',
       header: ['server', 'transport', ...heapRoles],
@@ -202,7 +217,7 @@ export async function runConnMemory(flags: Flags, argv: string[]): Promise<strin
       series: [...new Set(timeline.map((p) => p.server))].map((s) => ({ label: s, points: timeline.filter((p) => p.server === s).map((p) => [p.connections, p.rssMiB] as [number, number]) })),
     }],
     notes: [
-      'KiB/conn fit is the headline: the slope of RSS over the readings from N1 to N2 (each after a forced full GC in every JS thread, with the first connections already open, so neither start-up garbage nor one-time costs enter it), ± its standard error; N1->N2 is the two-point difference, "first N1" keeps the one-time costs, for comparison.',
+      'KiB/conn fit net of V8 free heap is the headline: the slope, over the readings from N1 to N2, of RSS minus the free heap V8 holds in RSS (each thread\'s physical - used heap after the GC), ± its standard error. Each reading follows forced full GCs in every JS thread with the first connections already open, so neither start-up garbage nor one-time costs enter it, and subtracting V8\'s free heap takes out the pages a GC keeps or lets go, which otherwise move RSS by tens of MiB. "fit" is the same slope of raw RSS, N1->N2 the two-point difference, "first N1" keeps the one-time costs.',
       'Kernel socket memory is not in RSS (see bench soak for it).',
     ],
   });
