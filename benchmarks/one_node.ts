@@ -212,7 +212,7 @@ export async function runOneNode(flags: Flags, argv: string[]): Promise<string> 
       const cost: StepCost = await meter.end(r.acked, r.sent);
       const storeCalls = storeCallsPerMessage(store0, await storeSnapshot(node.httpUrl), r.acked);
       if (storeCalls.length) console.log(`  store per durable message: ${storeCalls.map((c) => `${c.call} ${c.perMessage}${c.meanMs ? ` (${c.meanMs} ms)` : ''}`).join(', ')}`);
-      console.log(`  cpu per durable message: node ${fmt(cost.nodeUsPerMsg)} µs (${cost.threads.map((x) => `${x.role}${x.threads > 1 ? `x${x.threads}` : ''} ${fmt(x.usPerMsg)}`).join(', ')}), client ${fmt(cost.clientUsPerMsg)} µs per sent message; main loop delay p50 ${fmt(cost.loopDelay?.p50Ms ?? -1)} / p99 ${fmt(cost.loopDelay?.p99Ms ?? -1)} / max ${fmt(cost.loopDelay?.maxMs ?? -1)} ms; ${cost.msgsPerCommit ?? '?'} msgs per commit`);
+      console.log(`  cpu per durable message: node ${fmt(cost.nodeUsPerMsg)} µs (${cost.threads.map((x) => `${x.role}${x.threads > 1 ? `x${x.threads}` : ''} ${fmt(x.usPerMsg)}`).join(', ')}), client ${fmt(cost.clientUsPerMsg)} µs per sent message; main loop delay p50 ${fmt(cost.loopDelay?.p50Ms ?? -1)} / p99 ${fmt(cost.loopDelay?.p99Ms ?? -1)} / max ${fmt(cost.loopDelay?.maxMs ?? -1)} ms (main waited ${fmt(cost.threads.find((x) => x.role === 'main')?.waitMsPerSec ?? -1)} ms/s for a core); ${cost.msgsPerCommit ?? '?'} msgs per commit`);
       steps.push({ ...r, server: watcher.since(mark), clientCpuPct: cost.clientCpuPct, storeCalls, cost, client: cfg.legacyClient ? 'legacy' : 'prepared-frame' });
       return r;
     };

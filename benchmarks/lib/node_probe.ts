@@ -14,7 +14,8 @@ const PROBE = fileURLToPath(new URL('./thread_probe.mjs', import.meta.url));
 /** Clock ticks per second of /proc times (getconf CLK_TCK; 100 on Linux). */
 const CLK_TCK = 100;
 
-export type ThreadCpu = Map<number, { role: string; cpuSec: number }>;
+/** cpuSec from /proc/.../stat; waitSec: time runnable but waiting for a core (schedstat run_delay), 0 where the kernel does not say. */
+export type ThreadCpu = Map<number, { role: string; cpuSec: number; waitSec: number }>;
 
 export class NodeProbe {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'sb-probe-'));
@@ -55,7 +56,7 @@ export class NodeProbe {
       try {
         const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
         const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        out.set(Number(t), { role: roles.get(Number(t)) ?? 'other', cpuSec: (Number(f[11]) + Number(f[12])) / CLK_TCK });
+        out.set(Number(t), { role: roles.get(Number(t)) ?? 'other', cpuSec: (Number(f[11]) + Number(f[12])) / CLK_TCK, waitSec: runDelaySec(pid, t) });
       } catch {
         /* the thread ended */
       }
@@ -137,15 +138,25 @@ export class NodeProbe {
   }
 }
 
+/** Seconds the thread spent runnable, waiting for a core (2nd field of /proc/<pid>/task/<tid>/schedstat, ns). */
+function runDelaySec(pid: number, tid: string): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e9 || 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** CPU per thread role between two snapshots (threads that started or ended in between count from 0 / are dropped). */
-export function threadCpuDelta(a: ThreadCpu, b: ThreadCpu): Array<{ role: string; threads: number; cpuSec: number }> {
-  const by = new Map<string, { threads: number; cpuSec: number }>();
+export function threadCpuDelta(a: ThreadCpu, b: ThreadCpu): Array<{ role: string; threads: number; cpuSec: number; waitSec: number }> {
+  const by = new Map<string, { threads: number; cpuSec: number; waitSec: number }>();
   for (const [tid, t] of b) {
     const d = t.cpuSec - (a.get(tid)?.cpuSec ?? 0);
     const role = t.role;
-    const cur = by.get(role) ?? { threads: 0, cpuSec: 0 };
+    const cur = by.get(role) ?? { threads: 0, cpuSec: 0, waitSec: 0 };
     cur.threads++;
     cur.cpuSec += d;
+    cur.waitSec += t.waitSec - (a.get(tid)?.waitSec ?? 0);
     by.set(role, cur);
   }
   const order = (r: string): string => (r === 'main' ? '0' : r.startsWith('shard-') ? `1${r}` : r === 'other' ? '9' : `5${r}`);

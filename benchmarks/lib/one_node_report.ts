@@ -36,12 +36,12 @@ function roles(steps: StepRow[]): string[] {
 function costTable(steps: StepRow[]): Table {
   const rs = roles(steps);
   return {
-    title: 'CPU per durable message (µs, all threads of the node from /proc; client = the load generator, per message it sent), main loop delay (ms), messages per store commit',
-    header: ['client', 'target/s', 'durable/s', 'node µs/msg', ...rs.map((r) => `${r} µs`), 'client µs/msg', 'of which kernel', 'loop p50', 'loop p99', 'loop max', 'msgs/commit'],
+    title: 'CPU per durable message (µs, all threads of the node from /proc; client = the load generator, per message it sent), main loop delay (ms), how long the main thread waited for a core (ms per s, schedstat: loop delay that is the box\'s, not a block), messages per store commit',
+    header: ['client', 'target/s', 'durable/s', 'node µs/msg', ...rs.map((r) => `${r} µs`), 'client µs/msg', 'of which kernel', 'loop p50', 'loop p99', 'loop max', 'main runq wait ms/s', 'msgs/commit'],
     rows: steps.map((s) => [
       s.client, s.targetRate, s.durableRate, s.cost.nodeUsPerMsg,
       ...rs.map((r) => s.cost.threads.find((t) => t.role === r)?.usPerMsg ?? 0),
-      s.cost.clientUsPerMsg, s.cost.clientSysUsPerMsg, s.cost.loopDelay?.p50Ms ?? -1, s.cost.loopDelay?.p99Ms ?? -1, s.cost.loopDelay?.maxMs ?? -1, s.cost.msgsPerCommit ?? -1,
+      s.cost.clientUsPerMsg, s.cost.clientSysUsPerMsg, s.cost.loopDelay?.p50Ms ?? -1, s.cost.loopDelay?.p99Ms ?? -1, s.cost.loopDelay?.maxMs ?? -1, s.cost.threads.find((t) => t.role === 'main')?.waitMsPerSec ?? -1, s.cost.msgsPerCommit ?? -1,
     ]),
   };
 }

@@ -19,6 +19,8 @@ export interface ThreadCost {
   /** % of one core over the window. */
   cpuPct: number;
   usPerMsg: number;
+  /** ms per second of the window the role's threads were runnable but waiting for a core (scheduler run-queue delay). */
+  waitMsPerSec: number;
 }
 
 export interface StepCost {
@@ -111,7 +113,7 @@ export class StepMeter {
       clientCpuPct: Math.round((clientSec / wallSec) * 100),
       clientUsPerMsg: r1((clientSec * 1e6) / perSent),
       clientSysUsPerMsg: r1((clientSysSec * 1e6) / perSent),
-      threads: rows.map((t) => ({ role: t.role, threads: t.threads, cpuPct: Math.round((t.cpuSec / wallSec) * 100), usPerMsg: r1((t.cpuSec * 1e6) / per) })),
+      threads: rows.map((t) => ({ role: t.role, threads: t.threads, cpuPct: Math.round((t.cpuSec / wallSec) * 100), usPerMsg: r1((t.cpuSec * 1e6) / per), waitMsPerSec: r1((t.waitSec * 1000) / wallSec) })),
       loopDelay: m1?.loopDelay ?? null,
       msgsPerCommit: batches > 0 ? r1((ops.message ?? messages) / batches) : null,
       opsCommitted: ops,
