@@ -22,20 +22,18 @@
  * per delivery is reported so it can be compared with the node's. Results go to
  * results/<time>-group-fanout/ (result.json, report.html), or under --out.
  */
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { parseFlags, checkKnown, num, bool, str, seconds } from '../ops/lib/args.js';
-import { machineInfo, resultDir, writeJson } from '../ops/lib/results.js';
-import { writeReport } from '../ops/report/html.js';
+import { machineInfo } from '../ops/lib/results.js';
 import { startBenchNode, minter } from './lib/bench_node.js';
 import { NodeProbe } from './lib/node_probe.js';
 import { StepMeter, type StepCost } from './lib/step_meter.js';
-import { Latency } from './lib/latency.js';
 import { fmt, table } from './lib/table.js';
 import { FanReceivers, openMembers } from './chat/fan_receivers.js';
-import { driveFanStep, fanStepFigures, type FanStepFigures } from './chat/fan_arrivals.js';
+import { driveFanStep, fanStepFigures, load1, FanSender, type FanStepFigures } from './chat/fan_arrivals.js';
+import { FAN_HEADER_HEAD, FAN_HEADER_TAIL, fanRowHead, fanRowTail, writeFanResult } from './chat/fan_report.js';
 import { setupConn, syncAll } from './chat/setup_conn.js';
 import { peek, sendTemplate, writeId, errorCode, KIND_SEND_ACK, KIND_ERROR, STEP_SPAN } from './chat/chat_frames.js';
 
@@ -67,13 +65,10 @@ interface StepRow extends FanStepFigures<number | null> {
   mode: 'closed' | 'open';
   cost: StepCost;
   nodeUsPerMessage: number;
-  loadAvg1m: number;
-  lastCurve: Array<[number, number]>;
 }
 
 const startedAt = new Date();
 const machine = machineInfo();
-const load1 = (): number => Math.round(os.loadavg()[0] * 100) / 100;
 console.log(`group fan-out: ${cfg.members} members (${cfg.members - 1} receiving), ${closedLoop ? `closed loop, ${cfg.messages} messages` : `open loop, ${cfg.rates.join(', ')} msg/s for ${cfg.durationSec} s each`}`);
 console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, node ${machine.node}, load ${machine.loadAvg1m} (other work on the box makes figures noisy)`);
 
@@ -103,31 +98,20 @@ try {
   console.log(`${cfg.members} members connected, synced and in the group in ${fmt((performance.now() - tSetup) / 1000)} s`);
 
   // The sender's side: send_acks peeked, errors decoded (rare).
-  const ack = new Latency();
-  const lag = new Latency();
-  let acked = new Uint8Array(0);
-  let ackCount = 0;
-  let lastAckAt = 0;
-  let base = 0;
+  const acks = new FanSender(members);
   admin.ws.onMessage = (buf, s, e) => {
     const f = peek(buf, s, e);
     if (f.kind === KIND_ERROR) return members.count(errorCode(buf, s, e));
-    if (f.kind !== KIND_SEND_ACK) return; // its own message echoed, receipts
-    const i = f.id - base;
-    if (f.id < 0 || i < 0 || i >= acked.length || acked[i]) return;
-    acked[i] = 1;
-    ackCount++;
-    lastAckAt = performance.now();
-    ack.recordMs(lastAckAt - members.due[i]);
+    if (f.kind === KIND_SEND_ACK) acks.acknowledged(f.id); // not its own message echoed, receipts
   };
   const send = (from: number, to: number, now: number): void => {
     const len = tpl.frame.length;
     const out = Buffer.allocUnsafe(len * (to - from));
     for (let i = from; i < to; i++) {
       tpl.frame.copy(out, (i - from) * len);
-      writeId(out, (i - from) * len + tpl.idAt, base + i);
-      lag.recordMs(now - members.due[i]);
+      writeId(out, (i - from) * len + tpl.idAt, acks.base + i);
     }
+    acks.sending(from, to, now);
     if (admin.ws.open) admin.ws.writeRaw(out);
     else members.count('sender_not_open', to - from);
   };
@@ -136,29 +120,18 @@ try {
   const runStep = async (stepNo: number, rate: number | null): Promise<StepRow> => {
     const total = rate === null ? cfg.messages : Math.max(1, Math.round(rate * cfg.durationSec));
     members.begin(stepNo, total);
-    acked = new Uint8Array(total);
-    ackCount = 0;
-    base = stepNo * STEP_SPAN;
-    ack.reset();
-    lag.reset();
     await meter.begin();
     const t0 = performance.now() + 5;
-    lastAckAt = members.lastCompleteAt = t0;
-    const sent = await driveFanStep(members, { stepNo, rate, total, t0, drainMs: cfg.drainMs, acked: () => ackCount, send });
-    const done = members.complete === sent && ackCount === sent;
-    const endAt = done ? Math.max(members.lastCompleteAt, lastAckAt) : performance.now();
-    const deliveries = members.deliveries;
-    const { lost, fewestMembers } = members.end(sent);
+    acks.begin(stepNo * STEP_SPAN, total, t0);
+    members.lastCompleteAt = t0;
+    const sent = await driveFanStep(members, { stepNo, rate, total, t0, drainMs: cfg.drainMs, acked: () => acks.count, send });
+    const { deliveries, lost, fewestMembers, wallSec } = acks.end(sent, t0);
     const cost = await meter.end(deliveries, deliveries); // per delivery: node and client alike
-    if (ackCount < sent) members.count('unacked', sent - ackCount);
-    const wallSec = (endAt - t0) / 1000;
     return {
       mode: rate === null ? 'closed' : 'open',
-      ...fanStepFigures(members, { rate, sent, acked: ackCount, lost, fewestMembers, deliveries, wallSec, ack, lag }),
+      ...fanStepFigures(members, { rate, sent, acked: acks.count, lost, fewestMembers, deliveries, wallSec, ack: acks.ack, lag: acks.lag }),
       cost,
       nodeUsPerMessage: Math.round((cost.nodeUsPerMsg * deliveries) / Math.max(1, sent)),
-      loadAvg1m: load1(),
-      lastCurve: members.last.curve(),
     };
   };
 
@@ -180,12 +153,8 @@ try {
   probe.cleanup();
 }
 
-const header = ['msg/s', 'sent', 'lost', 'deliv/s', 'last p50', 'p90', 'p99', 'max ms', 'ack p99', 'node µs/deliv', 'client µs/deliv', 'loop p99', 'loop max', 'load1m', 'errors'];
-const rows = steps.map((s) => [
-  s.targetRate === null ? 'closed' : s.targetRate, s.sent, s.lost, s.deliveriesPerSec, s.last.p50Ms, s.last.p90Ms, s.last.p99Ms, s.last.maxMs, s.ack.p99Ms,
-  s.cost.nodeUsPerMsg, s.cost.clientUsPerMsg, s.cost.loopDelay?.p99Ms ?? -1, s.cost.loopDelay?.maxMs ?? -1, s.loadAvg1m,
-  Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(' ') || '-',
-]);
+const header = [...FAN_HEADER_HEAD, 'node µs/deliv', 'client µs/deliv', 'loop p99', 'loop max', ...FAN_HEADER_TAIL];
+const rows = steps.map((s) => [...fanRowHead(s), s.cost.nodeUsPerMsg, s.cost.clientUsPerMsg, s.cost.loopDelay?.p99Ms ?? -1, s.cost.loopDelay?.maxMs ?? -1, ...fanRowTail(s)]);
 // Roles that cost nothing in every step (idle pools) are left out of the table (result.json has them).
 const roles = [...new Set(steps.flatMap((s) => s.cost.threads.filter((t) => t.usPerMsg > 0).map((t) => t.role)))];
 const roleRows = steps.map((s) => [s.targetRate === null ? 'closed' : s.targetRate, ...roles.map((r) => s.cost.threads.find((t) => t.role === r)?.usPerMsg ?? 0), s.cost.nodeUsPerMsg, s.nodeUsPerMessage]);
@@ -194,33 +163,20 @@ console.log(`\ngroup fan-out, ${cfg.members} members (${cfg.members - 1} receivi
 console.log(table(header, rows));
 console.log(`\nnode CPU per delivery by thread role (µs; last column: per message sent)`);
 console.log(table(roleHeader, roleRows));
-
-const dir = resultDir('group-fanout', startedAt, flags.has('out') ? path.resolve(str(flags, 'out', '')) : undefined);
-const envelope = {
+writeFanResult({
   scenario: 'group-fanout',
-  startedAt: startedAt.toISOString(),
-  finishedAt: new Date().toISOString(),
-  command: process.argv.slice(1).join(' '),
+  startedAt,
+  outBase: flags.has('out') ? path.resolve(str(flags, 'out', '')) : undefined,
   machine,
-  config: { ...cfg, mode: closedLoop ? 'closed' : 'open', encoding: 'proto', store: 'sqlite (embedded)', clientProcesses: 1, loadAvgAtEnd: load1() },
-  figures: { steps },
-};
-writeJson(path.join(dir, 'result.json'), envelope);
-const label = (s: StepRow): string => (s.targetRate === null ? 'closed loop' : `${fmt(s.targetRate)} msg/s`);
-writeReport(path.join(dir, 'report.html'), {
+  config: { ...cfg, mode: closedLoop ? 'closed' : 'open', encoding: 'proto', store: 'sqlite (embedded)' },
+  steps,
   title: `Switchboard group fan-out (${cfg.members} members)`,
-  envelope,
-  meta: [envelope.command, `${machine.cpus} x ${machine.cpuModel}, load ${machine.loadAvg1m} at start, ${load1()} at end`],
+  meta: '',
   tables: [
     { title: 'steps', header, rows },
     { title: 'node CPU per delivery by thread role (µs)', header: roleHeader, rows: roleRows },
   ],
-  charts: [
-    { title: 'deliveries/s by target rate', xLabel: 'msg/s', yLabel: 'deliveries/s', series: [{ label: 'achieved', points: steps.filter((s) => s.targetRate !== null).map((s) => [s.targetRate!, s.deliveriesPerSec]) }] },
-    { title: 'time to the last member by percentile', xLabel: 'percentile', yLabel: 'ms', xKind: 'nines', logY: true, series: steps.map((s) => ({ label: label(s), points: s.lastCurve })) },
-  ],
 });
-console.log(`\nresult: ${path.relative(process.cwd(), dir)}/result.json  (report.html beside it)`);
 process.exit(0);
 
 function sleep(ms: number): Promise<void> {

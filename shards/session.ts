@@ -171,24 +171,25 @@ export class Session {
 
   /** Take a send token: 0 when allowed, else the ms to wait (rate_limit.ts take). */
   takeSend(limits: Limits, now: number): number {
-    const b = SCRATCH;
-    b.tokens = this.sendTokens;
-    b.at = this.sendAt;
-    const w = take(b, limits.sendRatePerSec, limits.sendBurst, now);
-    this.sendTokens = b.tokens;
-    this.sendAt = b.at;
+    const w = takeScratch(this.sendTokens, this.sendAt, limits.sendRatePerSec, limits.sendBurst, now);
+    this.sendTokens = SCRATCH.tokens;
+    this.sendAt = SCRATCH.at;
     return w;
   }
 
   takeFrame(limits: Limits, now: number): number {
-    const b = SCRATCH;
-    b.tokens = this.frameTokens;
-    b.at = this.frameAt;
-    const w = take(b, limits.frameRatePerSec, limits.frameBurst, now);
-    this.frameTokens = b.tokens;
-    this.frameAt = b.at;
+    const w = takeScratch(this.frameTokens, this.frameAt, limits.frameRatePerSec, limits.frameBurst, now);
+    this.frameTokens = SCRATCH.tokens;
+    this.frameAt = SCRATCH.at;
     return w;
   }
+}
+
+/** take() on a bucket held inline as two numbers: the bucket after it is left in SCRATCH. */
+function takeScratch(tokens: number, at: number, ratePerSec: number, burst: number, now: number): number {
+  SCRATCH.tokens = tokens;
+  SCRATCH.at = at;
+  return take(SCRATCH, ratePerSec, burst, now);
 }
 
 /** One bucket reused by every take (the thread runs one take at a time). */

@@ -7,6 +7,7 @@
  * previous step's). A subclass parses its server's frames and calls arrived(id) with the
  * integer id the sender put in each message.
  */
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Latency } from '../lib/latency.js';
 import type { FastWs } from './fast_ws.js';
@@ -128,11 +129,16 @@ export function fanStepFigures<R extends number | null>(
     scheduleLag: o.lag.summary(),
     errors: { ...members.errors },
     stale: members.stale,
+    loadAvg1m: load1(),
+    lastCurve: members.last.curve(),
   };
 }
 
 /** What fanStepFigures returns (each bench's step row adds its own fields to it). */
 export type FanStepFigures<R extends number | null> = ReturnType<typeof fanStepFigures<R>>;
+
+/** The 1-minute load average, two decimals (printed and stored with every step). */
+export const load1 = (): number => Math.round(os.loadavg()[0] * 100) / 100;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -182,4 +188,61 @@ export async function driveFanStep(
     clearInterval(progress);
   }
   return sent;
+}
+
+/** The sender's side of a fan-out step: which messages are acked, send->ack and how late each send left (schedule lag). */
+export class FanSender {
+  readonly ack = new Latency();
+  readonly lag = new Latency();
+  private acked = new Uint8Array(0);
+  count = 0;
+  lastAckAt = 0;
+  /** The id of message 0 of the step. */
+  base = 0;
+
+  constructor(private readonly members: FanArrivals) {}
+
+  begin(base: number, total: number, t0: number): void {
+    this.acked = new Uint8Array(total);
+    this.count = 0;
+    this.base = base;
+    this.ack.reset();
+    this.lag.reset();
+    this.lastAckAt = t0;
+  }
+
+  /** The message with this id belongs to the step and has no ack yet. */
+  waiting(id: number): boolean {
+    const i = id - this.base;
+    return id >= 0 && i >= 0 && i < this.acked.length && !this.acked[i];
+  }
+
+  /** Its ack arrived (ignored unless waiting). */
+  acknowledged(id: number): void {
+    if (!this.waiting(id)) return;
+    const i = id - this.base;
+    this.acked[i] = 1;
+    this.count++;
+    this.lastAckAt = performance.now();
+    this.ack.recordMs(this.lastAckAt - this.members.due[i]);
+  }
+
+  /** Messages [from, to) of the step left at `now`. */
+  sending(from: number, to: number, now: number): void {
+    for (let i = from; i < to; i++) this.lag.recordMs(now - this.members.due[i]);
+  }
+
+  /**
+   * After driveFanStep: deliveries, lost messages and the step's wall time (to the last
+   * ack or completion when everything arrived, else to now); unacked sends are counted.
+   */
+  end(sent: number, t0: number): { deliveries: number; lost: number; fewestMembers: number; wallSec: number } {
+    const m = this.members;
+    const done = m.complete === sent && this.count === sent;
+    const endAt = done ? Math.max(m.lastCompleteAt, this.lastAckAt) : performance.now();
+    const deliveries = m.deliveries;
+    const { lost, fewestMembers } = m.end(sent);
+    if (this.count < sent) m.count('unacked', sent - this.count);
+    return { deliveries, lost, fewestMembers, wallSec: (endAt - t0) / 1000 };
+  }
 }

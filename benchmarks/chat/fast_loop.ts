@@ -11,9 +11,8 @@
  * one timer tick go out in one write, and histograms are HDR (a few array ops per value).
  */
 import { performance } from 'node:perf_hooks';
-import { Latency } from '../lib/latency.js';
 import type { Progress, StepOptions, StepResult } from './open_loop.js';
-import { stepResult } from '../lib/step_result.js';
+import { StepCounters } from '../lib/step_result.js';
 import type { FastPair } from './fast_pairs.js';
 import { peek, writeId, errorCode, KIND_SEND_ACK, KIND_MESSAGE, KIND_ERROR, STEP_SPAN } from './chat_frames.js';
 
@@ -21,39 +20,20 @@ const ACKED = 1;
 const DELIVERED = 2;
 const FAILED = 4;
 
-export class FastOpenLoop {
-  private readonly ack = new Latency();
-  private readonly deliver = new Latency();
-  private readonly lag = new Latency();
+export class FastOpenLoop extends StepCounters {
   private state = new Uint8Array(0);
-  private errors: Record<string, number> = {};
-  private sent = 0;
-  private acked = 0;
-  private delivered = 0;
   /** Messages with nothing more to wait for (acked and delivered, or failed). */
   private finished = 0;
-  private stale = 0;
-  private lastAckAt = 0;
-  private lastDeliverAt = 0;
-  private step = 0;
   private t0 = 0;
   private interval = 1;
-  private running = false;
 
   constructor(private readonly pairs: FastPair[]) {
+    super();
     for (const p of pairs) {
       p.sender.onMessage = (buf, s, e) => this.onFrame(buf, s, e);
       p.recipient.onMessage = (buf, s, e) => this.onFrame(buf, s, e);
-      const closed = (code: number): void => {
-        if (this.running) this.count(`closed_${code}`);
-      };
-      p.sender.onClose = closed;
-      p.recipient.onClose = closed;
+      this.watchCloses([p.sender, p.recipient]);
     }
-  }
-
-  private count(code: string): void {
-    this.errors[code] = (this.errors[code] ?? 0) + 1;
   }
 
   private onFrame(buf: Buffer, s: number, e: number): void {
@@ -91,25 +71,14 @@ export class FastOpenLoop {
     }
   }
 
-  /** The last step's histograms, encoded for merging across client processes. */
-  encoded(): Record<string, string> {
-    return { ack: this.ack.encode(), deliver: this.deliver.encode(), lag: this.lag.encode() };
-  }
-
   async run(o: StepOptions): Promise<StepResult> {
-    this.step++;
-    this.ack.reset();
-    this.deliver.reset();
-    this.lag.reset();
-    this.errors = {};
-    this.sent = this.acked = this.delivered = this.finished = this.stale = 0;
+    this.finished = 0;
     const total = Math.max(1, Math.round(o.rate * o.durationSec));
     if (total >= STEP_SPAN) throw new Error('too many messages in one step');
     this.state = new Uint8Array(total);
     this.interval = 1000 / o.rate;
     this.t0 = performance.now() + 5;
-    this.lastAckAt = this.lastDeliverAt = this.t0;
-    this.running = true;
+    this.beginStep(this.t0);
     const progress = setInterval(() => {
       const p: Progress = {
         tSec: Math.round((performance.now() - this.t0) / 1000),
@@ -141,11 +110,7 @@ export class FastOpenLoop {
     const sent = total;
     // Replies after this point belong to a finished step: counted stale by the next one.
     this.sent = 0;
-    return stepResult({
-      targetRate: o.rate, durationSec: o.durationSec, t0, lastAckAt: this.lastAckAt, lastDeliverAt: this.lastDeliverAt,
-      sent, acked: this.acked, delivered: this.delivered, unacked, undelivered, errors: this.errors,
-      ack: this.ack, deliver: this.deliver, lag: this.lag, stale: this.stale,
-    });
+    return this.result(o, t0, sent, unacked, undelivered);
   }
 
   /** Each timer tick: send every message now due, one write per sender, then sleep until the next is due. */

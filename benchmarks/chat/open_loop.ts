@@ -9,9 +9,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ServerFrame } from '../../protocol/gen/client_pb.js';
-import { Latency } from '../lib/latency.js';
 import type { Pair } from './pairs.js';
-import { stepResult, type StepResult } from '../lib/step_result.js';
+import { StepCounters, type StepResult } from '../lib/step_result.js';
 
 export type { StepResult } from '../lib/step_result.js';
 
@@ -39,20 +38,8 @@ export interface StepOptions {
   onSecond?: (p: Progress) => void;
 }
 
-export class OpenLoopChat {
-  private readonly ack = new Latency();
-  private readonly deliver = new Latency();
-  private readonly lag = new Latency();
+export class OpenLoopChat extends StepCounters {
   private pending = new Map<string, Pending>();
-  private errors: Record<string, number> = {};
-  private sent = 0;
-  private acked = 0;
-  private delivered = 0;
-  private stale = 0;
-  private lastAckAt = 0;
-  private lastDeliverAt = 0;
-  private step = 0;
-  private running = false;
   private readonly body: string;
 
   constructor(
@@ -60,20 +47,13 @@ export class OpenLoopChat {
     private readonly tag: string,
     bodyBytes = 100,
   ) {
+    super();
     this.body = 'x'.repeat(bodyBytes);
     for (const p of pairs) {
       p.sender.onFrame = (f) => this.onSenderFrame(f);
       p.recipient.onFrame = (f) => this.onRecipientFrame(f);
-      const closed = (code: number): void => {
-        if (this.running) this.count(`closed_${code}`);
-      };
-      p.sender.onClose = closed;
-      p.recipient.onClose = closed;
+      this.watchCloses([p.sender, p.recipient]);
     }
-  }
-
-  private count(code: string): void {
-    this.errors[code] = (this.errors[code] ?? 0) + 1;
   }
 
   private onSenderFrame(f: ServerFrame): void {
@@ -109,25 +89,13 @@ export class OpenLoopChat {
     if (p.acked) this.pending.delete(id);
   }
 
-  /** The last step's histograms, encoded for merging across worker processes. */
-  encoded(): Record<string, string> {
-    return { ack: this.ack.encode(), deliver: this.deliver.encode(), lag: this.lag.encode() };
-  }
-
   /** Run one step at a fixed rate; histograms and counters start fresh for each step. */
   async run(o: StepOptions): Promise<StepResult> {
-    this.step++;
-    this.ack.reset();
-    this.deliver.reset();
-    this.lag.reset();
     this.pending.clear();
-    this.errors = {};
-    this.sent = this.acked = this.delivered = this.stale = 0;
-    this.running = true;
     const total = Math.max(1, Math.round(o.rate * o.durationSec));
     const interval = 1000 / o.rate;
     const t0 = performance.now() + 5;
-    this.lastAckAt = this.lastDeliverAt = t0;
+    this.beginStep(t0);
     const progress = setInterval(() => {
       o.onSecond?.({
         tSec: Math.round((performance.now() - t0) / 1000),
@@ -153,11 +121,7 @@ export class OpenLoopChat {
       if (!p.delivered) undelivered++;
     }
     this.pending.clear();
-    return stepResult({
-      targetRate: o.rate, durationSec: o.durationSec, t0, lastAckAt: this.lastAckAt, lastDeliverAt: this.lastDeliverAt,
-      sent: this.sent, acked: this.acked, delivered: this.delivered, unacked, undelivered, errors: this.errors,
-      ack: this.ack, deliver: this.deliver, lag: this.lag, stale: this.stale,
-    });
+    return this.result(o, t0, this.sent, unacked, undelivered);
   }
 
   /** Send every message whose intended time has come, then sleep until the next one is due. */

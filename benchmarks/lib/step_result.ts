@@ -3,7 +3,7 @@
  * fast_loop.ts produce it; the one-node report and the load generator's messages
  * carry it).
  */
-import type { Latency, LatencySummary, PercentileCurve } from './latency.js';
+import { Latency, type LatencySummary, type PercentileCurve } from './latency.js';
 
 export interface StepResult {
   targetRate: number;
@@ -71,4 +71,63 @@ export function stepResult(c: StepCounts): StepResult {
     deliverCurve: c.deliver.curve(),
     stale: c.stale,
   };
+}
+
+/**
+ * The counters and histograms both chat load loops keep per step (open_loop.ts,
+ * fast_loop.ts extend it): error frames by code, closes while a step runs, and the
+ * step's result built from them.
+ */
+export class StepCounters {
+  protected readonly ack = new Latency();
+  protected readonly deliver = new Latency();
+  protected readonly lag = new Latency();
+  protected errors: Record<string, number> = {};
+  protected sent = 0;
+  protected acked = 0;
+  protected delivered = 0;
+  /** Replies for a finished step's messages. */
+  protected stale = 0;
+  protected lastAckAt = 0;
+  protected lastDeliverAt = 0;
+  protected step = 0;
+  protected running = false;
+
+  /** Count closes of these connections while a step runs, as `closed_<code>`. */
+  protected watchCloses(conns: Array<{ onClose: (code: number) => void }>): void {
+    const closed = (code: number): void => {
+      if (this.running) this.count(`closed_${code}`);
+    };
+    for (const c of conns) c.onClose = closed;
+  }
+
+  protected count(code: string): void {
+    this.errors[code] = (this.errors[code] ?? 0) + 1;
+  }
+
+  /** The next step: histograms, errors and counters start fresh; `t0` is its first scheduled send. */
+  protected beginStep(t0: number): void {
+    this.step++;
+    this.ack.reset();
+    this.deliver.reset();
+    this.lag.reset();
+    this.errors = {};
+    this.sent = this.acked = this.delivered = this.stale = 0;
+    this.lastAckAt = this.lastDeliverAt = t0;
+    this.running = true;
+  }
+
+  /** Messages without an ack or a delivery by the drain deadline, counted by the loop. */
+  protected result(o: { rate: number; durationSec: number }, t0: number, sent: number, unacked: number, undelivered: number): StepResult {
+    return stepResult({
+      targetRate: o.rate, durationSec: o.durationSec, t0, lastAckAt: this.lastAckAt, lastDeliverAt: this.lastDeliverAt,
+      sent, acked: this.acked, delivered: this.delivered, unacked, undelivered, errors: this.errors,
+      ack: this.ack, deliver: this.deliver, lag: this.lag, stale: this.stale,
+    });
+  }
+
+  /** The last step's histograms, encoded for merging across client processes. */
+  encoded(): Record<string, string> {
+    return { ack: this.ack.encode(), deliver: this.deliver.encode(), lag: this.lag.encode() };
+  }
 }

@@ -36,15 +36,13 @@
  *                      process, the same shape as Switchboard's sender) or `http` (/api/publish).
  *   --out DIR          results dir base; default results/ (results/<time>-centrifugo-fanout/).
  */
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { parseFlags, checkKnown, num, str, seconds } from '../../ops/lib/args.js';
-import { machineInfo, resultDir, writeJson } from '../../ops/lib/results.js';
-import { writeReport } from '../../ops/report/html.js';
-import { Latency } from '../lib/latency.js';
-import { driveFanStep, fanStepFigures, type FanStepFigures } from '../chat/fan_arrivals.js';
+import { machineInfo } from '../../ops/lib/results.js';
+import { driveFanStep, fanStepFigures, load1, FanSender, type FanStepFigures } from '../chat/fan_arrivals.js';
+import { FAN_HEADER_HEAD, FAN_HEADER_TAIL, fanRowHead, fanRowTail, writeFanResult } from '../chat/fan_report.js';
 import { processCpuUs } from '../lib/proc_cpu.js';
 import { fmt, table } from '../lib/table.js';
 import { startCentrifugo, NAMESPACE } from './centrifugo.js';
@@ -74,13 +72,10 @@ interface StepRow extends FanStepFigures<number> {
   serverCpuPct: number;
   clientUsPerDelivery: number;
   clientCpuPct: number;
-  loadAvg1m: number;
-  lastCurve: Array<[number, number]>;
 }
 
 const startedAt = new Date();
 const machine = machineInfo();
-const load1 = (): number => Math.round(os.loadavg()[0] * 100) / 100;
 const r1 = (x: number): number => Math.round(x * 10) / 10;
 console.log(`centrifugo group fan-out: ${cfg.members} members (${cfg.members - 1} subscribers), open loop, ${cfg.rates.join(', ')} msg/s for ${cfg.durationSec} s each, publish via ${cfg.publish}`);
 console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, node ${machine.node}, load ${machine.loadAvg1m} (other work on the box makes figures noisy)`);
@@ -101,59 +96,39 @@ try {
   pub = publisher;
   console.log(`${cfg.members - 1} subscribers connected and subscribed to ${channel} in ${fmt((performance.now() - tSetup) / 1000)} s`);
 
-  const ack = new Latency();
-  const lag = new Latency();
-  let acked = new Uint8Array(0);
-  let ackCount = 0;
-  let lastAckAt = 0;
-  let base = 0;
+  const acks = new FanSender(members);
   publisher.onAck = (index, error) => {
-    const i = index - base;
-    if (i < 0 || i >= acked.length || acked[i]) return;
+    if (!acks.waiting(index)) return;
     if (error) return members.count(error);
-    acked[i] = 1;
-    ackCount++;
-    lastAckAt = performance.now();
-    ack.recordMs(lastAckAt - members.due[i]);
+    acks.acknowledged(index);
   };
 
   const runStep = async (stepNo: number, rate: number): Promise<StepRow> => {
     const total = Math.max(1, Math.round(rate * cfg.durationSec));
     if (total >= INDEX_SPAN) throw new Error(`${total} messages in one step: at most ${INDEX_SPAN - 1}`);
     members.begin(stepNo, total);
-    acked = new Uint8Array(total);
-    ackCount = 0;
-    base = stepNo * INDEX_SPAN;
-    ack.reset();
-    lag.reset();
     const server0 = processCpuUs(cf.pid) ?? 0;
     const client0 = process.cpuUsage();
     const wall0 = performance.now();
     const t0 = performance.now() + 5;
-    lastAckAt = members.lastCompleteAt = t0;
+    acks.begin(stepNo * INDEX_SPAN, total, t0);
+    members.lastCompleteAt = t0;
     const send = (from: number, to: number, now: number): void => {
-      for (let i = from; i < to; i++) lag.recordMs(now - members.due[i]);
-      publisher.publish(base + from, base + to);
+      acks.sending(from, to, now);
+      publisher.publish(acks.base + from, acks.base + to);
     };
-    const sent = await driveFanStep(members, { stepNo, rate, total, t0, drainMs: cfg.drainMs, acked: () => ackCount, send });
-    const done = members.complete === sent && ackCount === sent;
-    const endAt = done ? Math.max(members.lastCompleteAt, lastAckAt) : performance.now();
-    const deliveries = members.deliveries;
-    const { lost, fewestMembers } = members.end(sent);
+    const sent = await driveFanStep(members, { stepNo, rate, total, t0, drainMs: cfg.drainMs, acked: () => acks.count, send });
+    const { deliveries, lost, fewestMembers, wallSec } = acks.end(sent, t0);
     const cpuWallSec = (performance.now() - wall0) / 1000;
     const serverUs = (processCpuUs(cf.pid) ?? 0) - server0;
     const cu = process.cpuUsage(client0);
     const clientUs = cu.user + cu.system;
-    if (ackCount < sent) members.count('unacked', sent - ackCount);
-    const wallSec = (endAt - t0) / 1000;
     return {
-      ...fanStepFigures(members, { rate, sent, acked: ackCount, lost, fewestMembers, deliveries, wallSec, ack, lag }),
+      ...fanStepFigures(members, { rate, sent, acked: acks.count, lost, fewestMembers, deliveries, wallSec, ack: acks.ack, lag: acks.lag }),
       serverUsPerDelivery: r1(serverUs / Math.max(1, deliveries)),
       serverCpuPct: Math.round(serverUs / 1e4 / cpuWallSec),
       clientUsPerDelivery: r1(clientUs / Math.max(1, deliveries)),
       clientCpuPct: Math.round(clientUs / 1e4 / cpuWallSec),
-      loadAvg1m: load1(),
-      lastCurve: members.last.curve(),
     };
   };
 
@@ -171,42 +146,26 @@ try {
   await cf.stop();
 }
 
-const header = ['msg/s', 'sent', 'lost', 'deliv/s', 'last p50', 'p90', 'p99', 'max ms', 'ack p99', 'server µs/deliv', 'client µs/deliv', 'server cpu%', 'client cpu%', 'load1m', 'errors'];
-const rows = steps.map((s) => [
-  s.targetRate, s.sent, s.lost, s.deliveriesPerSec, s.last.p50Ms, s.last.p90Ms, s.last.p99Ms, s.last.maxMs, s.ack.p99Ms,
-  s.serverUsPerDelivery, s.clientUsPerDelivery, s.serverCpuPct, s.clientCpuPct, s.loadAvg1m,
-  Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(' ') || '-',
-]);
+const header = [...FAN_HEADER_HEAD, 'server µs/deliv', 'client µs/deliv', 'server cpu%', 'client cpu%', ...FAN_HEADER_TAIL];
+const rows = steps.map((s) => [...fanRowHead(s), s.serverUsPerDelivery, s.clientUsPerDelivery, s.serverCpuPct, s.clientCpuPct, ...fanRowTail(s)]);
 console.log(`\ncentrifugo group fan-out, ${cfg.members} members (${cfg.members - 1} subscribers), publish via ${cfg.publish}; latencies in ms from the intended send time; load average now ${load1()} (at start ${machine.loadAvg1m})`);
 console.log(table(header, rows));
-
-const dir = resultDir('centrifugo-fanout', startedAt, flags.has('out') ? path.resolve(str(flags, 'out', '')) : undefined);
-const envelope = {
+writeFanResult({
   scenario: 'centrifugo-fanout',
-  startedAt: startedAt.toISOString(),
-  finishedAt: new Date().toISOString(),
-  command: process.argv.slice(1).join(' '),
+  startedAt,
+  outBase: flags.has('out') ? path.resolve(str(flags, 'out', '')) : undefined,
   machine,
-  config: { ...cfg, mode: 'open', server: cf.version, engine: 'memory', history: 'memory (history_size 10000, history_ttl 1h)', encoding: 'centrifuge protobuf', clientProcesses: 1, loadAvgAtEnd: load1() },
-  figures: { steps },
-};
-writeJson(path.join(dir, 'result.json'), envelope);
-writeReport(path.join(dir, 'report.html'), {
+  config: { ...cfg, mode: 'open', server: cf.version, engine: 'memory', history: 'memory (history_size 10000, history_ttl 1h)', encoding: 'centrifuge protobuf' },
+  steps,
   title: `Centrifugo group fan-out (${cfg.members} members)`,
-  envelope,
-  meta: [envelope.command, `${cf.version}, ${machine.cpus} x ${machine.cpuModel}, load ${machine.loadAvg1m} at start, ${load1()} at end`],
+  meta: `${cf.version}, `,
   tables: [{ title: 'steps', header, rows }],
   notes: [
     'Reference for benchmarks/group_fanout.ts: same method (open loop, latencies from the intended send time, 5 s drain), same client (FastWs, frames scanned not decoded).',
     "Centrifugo's history is in memory; Switchboard persists every message to a durable store on disk.",
     'server µs/deliv: CPU of the Centrifugo process (utime + stime) over the step, including the drain, divided by deliveries.',
   ],
-  charts: [
-    { title: 'deliveries/s by target rate', xLabel: 'msg/s', yLabel: 'deliveries/s', series: [{ label: 'achieved', points: steps.map((s) => [s.targetRate, s.deliveriesPerSec]) }] },
-    { title: 'time to the last member by percentile', xLabel: 'percentile', yLabel: 'ms', xKind: 'nines', logY: true, series: steps.map((s) => ({ label: `${fmt(s.targetRate)} msg/s`, points: s.lastCurve })) },
-  ],
 });
-console.log(`\nresult: ${path.relative(process.cwd(), dir)}/result.json  (report.html beside it)`);
 process.exit(0);
 
 function sleep(ms: number): Promise<void> {

@@ -141,17 +141,9 @@ export interface PresenceView {
 
 // ---------------------------------------------------------------- media (PROTOCOL.md §13)
 
-/** A media reference as a message carries it (PROTOCOL.md §13, MediaRef). */
-export interface MediaRefInfo {
-  mediaId: string;
-  mime: string;
-  size: number;
-  sha256: string;
-  width: number;
-  height: number;
-  /** A blurhash for PNG images ('' when none; absent in references stored before it existed). */
-  blurhash?: string;
-}
+/** A media reference as a message carries it (PROTOCOL.md §13, MediaRef): protocol/media_ref.ts. */
+import type { MediaRefInfo } from '../../protocol/media_ref.js';
+export type { MediaRefInfo };
 
 export interface MediaSlotInfo {
   mediaId: string;

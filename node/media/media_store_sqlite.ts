@@ -6,7 +6,8 @@
  * read concurrently, and every conditional write is one IMMEDIATE transaction, which
  * is what makes the dedup and GC races of media_store.ts exact here.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { applyMigrations, openDurableSqlite } from '../store/sqlite_file.js';
 import type { BlobRow, Completion, MediaRef, MediaRow, MediaStore, NewSlot } from './media_store.js';
 
 const MIGRATIONS: readonly string[] = [
@@ -132,25 +133,10 @@ export class SqliteMediaStore implements MediaStore {
   private closed = false;
 
   constructor(readonly path: string) {
-    this.db = new Database(path);
-    try {
-      this.db.pragma('journal_mode = WAL');
-      // FULL like the message store: a completed upload's row must survive power loss
-      // as surely as the message that references it.
-      this.db.pragma('synchronous = FULL');
-      // Two connections (host and media thread) contend only for short transactions.
-      this.db.pragma('busy_timeout = 5000');
-      const version = this.db.pragma('user_version', { simple: true }) as number;
-      for (let v = version; v < MIGRATIONS.length; v++) {
-        this.db.transaction(() => {
-          this.db.exec(MIGRATIONS[v]);
-          this.db.pragma(`user_version = ${v + 1}`);
-        }).immediate();
-      }
-    } catch (e) {
-      this.db.close();
-      throw e;
-    }
+    // FULL like the message store: a completed upload's row must survive power loss as
+    // surely as the message that references it. Two connections (host and media
+    // thread) contend only for short transactions.
+    this.db = openDurableSqlite(path, (db) => applyMigrations(db, MIGRATIONS, 'media store'));
   }
 
   private tx<T>(fn: () => T): T {

@@ -1,20 +1,13 @@
 /** The small PNG decoder (every filter type, palette, gray) and the PNG blurhash. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { decode as decodeBlurhash, isBlurhashValid } from 'blurhash';
 import { decodePng } from './png_pixels.js';
 import { blurhashOfPng } from './blurhash.js';
-import { pngBytes, realPng } from './media_test_kit.js';
+import { pngBytes, pngChunk, realPng } from './media_test_kit.js';
 
-function chunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td) >>> 0);
-  return Buffer.concat([len, td, crc]);
-}
+const chunk = pngChunk;
 
 /** A PNG of `rows` (channel bytes), row y filtered with filter type y % 5, as an encoder would. */
 function filteredPng(w: number, rows: Buffer[], colorType: number, ch: number, plte?: Buffer): Buffer {

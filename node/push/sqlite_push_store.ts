@@ -18,6 +18,7 @@
  * committed, and the outbox reads only what it has awaited.
  */
 import Database from 'better-sqlite3';
+import { openDurableSqlite } from '../store/sqlite_file.js';
 import type { PushStore } from './push_store.js';
 import type { ClaimResult, OwedPush, PushRegistration, RegisterResult, SendKey } from './types.js';
 import { tokenHash } from './tokens.js';
@@ -106,17 +107,8 @@ export class SqlitePushStore implements PushStore {
   private prunedAt = 0;
 
   constructor(readonly path: string) {
-    this.db = new Database(path);
-    try {
-      this.db.pragma('journal_mode = WAL');
-      // FULL: an owed push must be on disk before the message commit it precedes.
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 5000');
-      this.db.exec(SCHEMA);
-    } catch (e) {
-      this.db.close();
-      throw e;
-    }
+    // FULL: an owed push must be on disk before the message commit it precedes.
+    this.db = openDurableSqlite(path, (db) => db.exec(SCHEMA));
     this.fast = new Database(path);
     this.fast.pragma('synchronous = NORMAL');
     this.fast.pragma('busy_timeout = 5000');

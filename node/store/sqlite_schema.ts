@@ -12,6 +12,7 @@
  * brings the database from version i to version i + 1.
  */
 import type Database from 'better-sqlite3';
+import { applyMigrations } from './sqlite_file.js';
 
 export const MIGRATIONS: readonly string[] = [
   // v1: the initial model.
@@ -92,18 +93,5 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * version bump, so a crash mid-migration leaves the previous version intact.
  */
 export function migrate(db: Database.Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > SCHEMA_VERSION) {
-    throw new Error(
-      `sqlite schema version ${current} is newer than this build understands (${SCHEMA_VERSION}); ` +
-        'refusing to open the store with older code',
-    );
-  }
-  for (let version = current; version < SCHEMA_VERSION; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version]);
-      // PRAGMA takes no bound parameters; version is a loop integer, not input.
-      db.pragma(`user_version = ${version + 1}`);
-    }).immediate();
-  }
+  applyMigrations(db, MIGRATIONS, 'sqlite');
 }

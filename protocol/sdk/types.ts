@@ -2,6 +2,7 @@
  * The SDK's public data types: what it stores per device, what it shows the app, and
  * the events it emits. Plain data (numbers, not bigints), so it persists as JSON.
  */
+import type { MediaRefInfo } from '../media_ref.js';
 
 /** A message the device holds, with its server-assigned seq. */
 export interface StoredMessage {
@@ -18,14 +19,8 @@ export interface StoredMessage {
   media?: MediaRef;
 }
 
-export interface MediaRef {
-  mediaId: string;
-  mime: string;
-  size: number;
-  sha256: string;
-  width: number;
-  height: number;
-}
+/** A message's attachment (PROTOCOL.md §13): the protocol's one shape (../media_ref.ts). */
+export type MediaRef = MediaRefInfo;
 
 /** A send the user made that has no send_ack yet (or failed for good). */
 export interface OutboxEntry {
