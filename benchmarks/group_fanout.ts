@@ -37,7 +37,7 @@ import { FAN_HEADER_HEAD, FAN_HEADER_TAIL, fanRowHead, fanRowTail, writeFanResul
 import { setupConn, syncAll } from './chat/setup_conn.js';
 import { peek, sendTemplate, writeId, errorCode, KIND_SEND_ACK, KIND_ERROR, STEP_SPAN } from './chat/chat_frames.js';
 
-const FLAGS = ['members', 'messages', 'rate', 'rates', 'duration', 'drain', 'body-bytes', 'smoke', 'out'];
+const FLAGS = ['members', 'messages', 'rate', 'rates', 'duration', 'drain', 'body-bytes', 'shards', 'smoke', 'out'];
 const flags = parseFlags(process.argv.slice(2));
 checkKnown(flags, FLAGS);
 const smoke = bool(flags, 'smoke');
@@ -53,6 +53,8 @@ const cfg = {
   drainMs: num(flags, 'drain', smoke ? 2 : 5) * 1000,
   // 100 bytes: a typical chat text.
   bodyBytes: num(flags, 'body-bytes', 100),
+  // Socket shards of the node; unset: the node's default (shards.count 0).
+  shards: flags.has('shards') ? num(flags, 'shards', 1) : undefined,
 };
 if (!cfg.rates.length && flags.has('rate')) cfg.rates = [num(flags, 'rate', 0)];
 if (!cfg.rates.length && smoke) cfg.rates = [20];
@@ -74,7 +76,7 @@ console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, node ${machine.node
 
 const probe = new NodeProbe();
 // The node's send limits are lifted (BENCH_LIMITS) so they refuse none of the load.
-const node = await startBenchNode({ env: probe.env() });
+const node = await startBenchNode({ env: probe.env(), shards: cfg.shards });
 const steps: StepRow[] = [];
 let rx: FanReceivers | null = null;
 let adminWs: { close(): void } | null = null;

@@ -114,4 +114,19 @@ test('group_fanout.ts --smoke', () => {
   assert.ok(res.machine.loadAvg1m >= 0 && res.figures.steps[0].deliveries > 0);
 });
 
+test('durable_floor.ts --smoke', () => {
+  // The node beside the durable floor (baselines/durable_chat.ts): one short step against each.
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'benchmarks/durable_floor.ts', '--smoke', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `durable_floor.ts --smoke exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+  const dir = readdirSync(out).filter((d) => d.endsWith('-durable-floor')).sort().at(-1);
+  assert.ok(dir && existsSync(path.join(out, dir, 'report.html')), 'result.json and report.html written');
+  const res = JSON.parse(readFileSync(path.join(out, dir, 'result.json'), 'utf8'));
+  for (const target of ['floor', 'node']) {
+    const row = res.figures.rows.find((x: { target: string }) => x.target === target);
+    assert.ok(row, `a step against the ${target}`);
+    assert.ok(row.durable > 0 && row.serverUsPerMsg > 0, `${target}: ${JSON.stringify(row)}`);
+    assert.equal(row.lost, 0, `${target} lost messages`);
+  }
+});
+
 test.after(() => rmSync(out, { recursive: true, force: true }));

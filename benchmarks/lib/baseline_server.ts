@@ -1,11 +1,14 @@
 /**
- * Spawns a baseline echo server (benchmarks/baselines/*.ts) as its own process, so its
+ * Spawns a baseline server (benchmarks/baselines/*.ts: the echo servers, the durable chat floor) as its own process, so its
  * RSS is measured alone, exactly like the node's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ROOT } from '../../ops/lib/results.js';
 
-export type BaselineKind = 'uws' | 'ws';
+export type BaselineKind = 'uws' | 'ws' | 'durable';
+
+/** Each kind's script in benchmarks/baselines/. */
+const SCRIPTS: Record<BaselineKind, string> = { uws: 'uws_echo.ts', ws: 'ws_echo.ts', durable: 'durable_chat.ts' };
 
 export interface BaselineServer {
   kind: BaselineKind;
@@ -18,7 +21,7 @@ export interface BaselineServer {
 /** `extraEnv`: e.g. the thread probe's (node_probe.ts), for a forced GC on command. */
 export function startBaseline(kind: BaselineKind, tls?: { certFile: string; keyFile: string }, extraEnv: Record<string, string> = {}): Promise<BaselineServer> {
   const env = { ...process.env, ...(tls ? { SB_TLS_CERT: tls.certFile, SB_TLS_KEY: tls.keyFile } : {}), ...extraEnv };
-  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', `benchmarks/baselines/${kind}_echo.ts`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', `benchmarks/baselines/${SCRIPTS[kind]}`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   return new Promise((resolve, reject) => {
     let out = '';

@@ -1,0 +1,144 @@
+/**
+ * The node beside the floor (issue 14): the same open-loop 1:1 load (the prepared-frame
+ * client, chat/fast_loop.ts) against the node and against the least a durable chat
+ * server does per message (baselines/durable_chat.ts: one uWS thread, the node's
+ * SQLite store thread, ack after the commit), alternating the two in rounds so the
+ * box's drifting load hits both alike. CPU is each server process's whole /proc time
+ * (every thread), per acked message; the client's is its own process.cpuUsage().
+ *
+ *   node --import tsx benchmarks/durable_floor.ts [--rates 2000,8000] [--duration 8] [--warmup 15] [--rounds 2] [--pairs 50]
+ *
+ * What it answers: how much of the node's CPU per message is the product (its layers,
+ * limits, threads) and how much any server keeping the same promise pays on this box.
+ * The ratio node / floor per rate is the figure to compare across runs and boxes.
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { bool, checkKnown, num, parseFlags, seconds, str } from '../ops/lib/args.js';
+import { processCpuUs } from './lib/proc_cpu.js';
+import { startBaseline } from './lib/baseline_server.js';
+import { startBenchNode, minter } from './lib/bench_node.js';
+import { openFastPairs, closeFastPairs } from './chat/fast_pairs.js';
+import { FastOpenLoop } from './chat/fast_loop.js';
+import { finishRun, startRun } from './lib/run_output.js';
+import { fmt } from './lib/table.js';
+
+const FLAGS = ['rates', 'duration', 'warmup', 'rounds', 'pairs', 'smoke', 'out'];
+const argv = process.argv.slice(2);
+const flags = parseFlags(argv);
+checkKnown(flags, FLAGS);
+const smoke = bool(flags, 'smoke');
+const cfg = {
+  rates: str(flags, 'rates', smoke ? '200' : '2000,8000').split(',').filter(Boolean).map(Number),
+  durationSec: seconds(flags, 'duration', smoke ? 1 : 8),
+  // 15 s, as one-node: V8 compiles the hot code of each isolate for 10-20 s.
+  warmupSec: seconds(flags, 'warmup', smoke ? 0 : 15),
+  // 2 rounds: each target twice, alternating, for a first look at the spread.
+  rounds: num(flags, 'rounds', smoke ? 1 : 2),
+  // 50 pairs, as one-node: 100 sockets, a few dozen messages per socket per second.
+  pairs: num(flags, 'pairs', smoke ? 5 : 50),
+};
+if (cfg.rates.some((r) => !(r > 0)) || cfg.durationSec <= 0 || cfg.rounds < 1 || cfg.pairs < 1) throw new Error('--rates, --duration, --rounds and --pairs must be positive');
+
+type Target = 'floor' | 'node';
+interface Row {
+  round: number;
+  target: Target;
+  rate: number;
+  durable: number;
+  serverUsPerMsg: number;
+  clientUsPerMsg: number;
+  ackP50Ms: number;
+  ackP99Ms: number;
+  lost: number;
+  load1m: number;
+}
+
+const { startedAt, machine } = startRun();
+console.log(`durable floor: ${cfg.pairs} pairs, ${cfg.rates.join(', ')} msg/s for ${cfg.durationSec} s each, ${cfg.rounds} round(s) of floor then node, ${cfg.warmupSec} s warm-up each`);
+const rows: Row[] = [];
+const DRAIN_MS = 10_000;
+
+async function measure(target: Target, round: number): Promise<void> {
+  const secret = randomBytes(32).toString('base64url');
+  const server =
+    target === 'floor'
+      ? await startBaseline('durable')
+      : await startBenchNode({ secret }).then((n) => ({ url: n.url, proc: n.proc, stop: () => n.stop() }));
+  const pid = server.proc.pid!;
+  const tag = `f${randomBytes(3).toString('hex')}`;
+  const pairs = await openFastPairs({ url: server.url, pairs: cfg.pairs, tag, token: minter(secret), bodyBytes: 100 });
+  try {
+    const chat = new FastOpenLoop(pairs);
+    if (cfg.warmupSec > 0) await chat.run({ rate: cfg.rates[0], durationSec: cfg.warmupSec, drainMs: DRAIN_MS });
+    for (const rate of cfg.rates) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const s0 = processCpuUs(pid) ?? 0;
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const r = await chat.run({ rate, durationSec: cfg.durationSec, drainMs: DRAIN_MS });
+      const c = process.cpuUsage(c0);
+      const serverUs = (processCpuUs(pid) ?? 0) - s0;
+      const row: Row = {
+        round,
+        target,
+        rate,
+        durable: Math.round(r.durableRate),
+        serverUsPerMsg: r.acked ? serverUs / r.acked : 0,
+        clientUsPerMsg: r.sent ? (c.user + c.system) / r.sent : 0,
+        ackP50Ms: r.ack.p50Ms,
+        ackP99Ms: r.ack.p99Ms,
+        lost: r.unacked + r.undelivered,
+        load1m: Number((await import('node:os')).loadavg()[0].toFixed(2)),
+      };
+      rows.push(row);
+      console.log(`  round ${round} ${target.padEnd(5)} ${fmt(rate)} msg/s: server ${fmt(row.serverUsPerMsg)} µs/msg, client ${fmt(row.clientUsPerMsg)} µs/msg, ack p50 ${fmt(row.ackP50Ms)} / p99 ${fmt(row.ackP99Ms)} ms, ${row.lost} lost (${fmt(performance.now() - t0)} ms, load ${row.load1m})`);
+    }
+  } finally {
+    closeFastPairs(pairs);
+    await server.stop();
+  }
+}
+
+for (let round = 1; round <= cfg.rounds; round++) {
+  for (const target of ['floor', 'node'] as const) await measure(target, round);
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const summary = cfg.rates.map((rate) => {
+  const of = (t: Target): Row[] => rows.filter((r) => r.rate === rate && r.target === t);
+  const floor = median(of('floor').map((r) => r.serverUsPerMsg));
+  const node = median(of('node').map((r) => r.serverUsPerMsg));
+  return { rate, floorUsPerMsg: floor, nodeUsPerMsg: node, ratio: floor ? node / floor : 0, lost: [...of('floor'), ...of('node')].reduce((a, r) => a + r.lost, 0) };
+});
+const failed = rows.some((r) => r.lost > 0);
+
+finishRun({
+  scenario: 'durable-floor',
+  startedAt,
+  machine,
+  argv: ['node', 'benchmarks/durable_floor.ts', ...argv],
+  flags,
+  config: cfg,
+  figures: { rows, summary },
+  tables: [
+    {
+      title: 'Server CPU per durable message (µs, whole process from /proc), median of the rounds',
+      header: ['msg/s', 'floor µs/msg', 'node µs/msg', 'node / floor', 'lost'],
+      rows: summary.map((s) => [fmt(s.rate), fmt(s.floorUsPerMsg), fmt(s.nodeUsPerMsg), s.ratio.toFixed(2), s.lost]),
+    },
+    {
+      title: 'Every step',
+      header: ['round', 'target', 'msg/s', 'durable/s', 'server µs/msg', 'client µs/msg', 'ack p50 ms', 'ack p99 ms', 'lost', 'load1m'],
+      rows: rows.map((r) => [r.round, r.target, fmt(r.rate), fmt(r.durable), fmt(r.serverUsPerMsg), fmt(r.clientUsPerMsg), fmt(r.ackP50Ms), fmt(r.ackP99Ms), r.lost, r.load1m]),
+    },
+  ],
+  charts: [],
+  notes: [
+    'floor = benchmarks/baselines/durable_chat.ts: one uWS thread and the node\'s SQLite store thread, same rows, synchronous=FULL, a 5 ms group commit, ack after the commit; no auth check, limits, dedup, receipts, presence, metrics or host/shard split.',
+  ],
+});
+if (failed) process.exitCode = 1;
