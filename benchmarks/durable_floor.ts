@@ -7,6 +7,11 @@
  * (every thread), per acked message; the client's is its own process.cpuUsage().
  *
  *   node --import tsx benchmarks/durable_floor.ts [--rates 2000,8000] [--duration 8] [--warmup 15] [--rounds 2] [--pairs 50]
+ *       [--node-config JSON] [--compare-config JSON]
+ *
+ * --node-config: config deep-merged over the bench node's. --compare-config: a third
+ * target, the node with this config merged over that, in the same rounds (an A/B of a
+ * setting, each side read against the same floor).
  *
  * What it answers: how much of the node's CPU per message is the product (its layers,
  * limits, threads) and how much any server keeping the same promise pays on this box.
@@ -22,8 +27,9 @@ import { openFastPairs, closeFastPairs } from './chat/fast_pairs.js';
 import { FastOpenLoop } from './chat/fast_loop.js';
 import { finishRun, startRun } from './lib/run_output.js';
 import { fmt } from './lib/table.js';
+import { merge } from '../node/config.js';
 
-const FLAGS = ['rates', 'duration', 'warmup', 'rounds', 'pairs', 'smoke', 'out'];
+const FLAGS = ['rates', 'duration', 'warmup', 'rounds', 'pairs', 'node-config', 'compare-config', 'smoke', 'out'];
 const argv = process.argv.slice(2);
 const flags = parseFlags(argv);
 checkKnown(flags, FLAGS);
@@ -37,10 +43,13 @@ const cfg = {
   rounds: num(flags, 'rounds', smoke ? 1 : 2),
   // 50 pairs, as one-node: 100 sockets, a few dozen messages per socket per second.
   pairs: num(flags, 'pairs', smoke ? 5 : 50),
+  nodeConfig: JSON.parse(str(flags, 'node-config', '{}')) as Record<string, unknown>,
+  compareConfig: flags.has('compare-config') ? (JSON.parse(str(flags, 'compare-config', '{}')) as Record<string, unknown>) : null,
 };
 if (cfg.rates.some((r) => !(r > 0)) || cfg.durationSec <= 0 || cfg.rounds < 1 || cfg.pairs < 1) throw new Error('--rates, --duration, --rounds and --pairs must be positive');
 
-type Target = 'floor' | 'node';
+type Target = 'floor' | 'node' | 'node+';
+const TARGETS: Target[] = cfg.compareConfig ? ['floor', 'node', 'node+'] : ['floor', 'node'];
 interface Row {
   round: number;
   target: Target;
@@ -55,7 +64,7 @@ interface Row {
 }
 
 const { startedAt, machine } = startRun();
-console.log(`durable floor: ${cfg.pairs} pairs, ${cfg.rates.join(', ')} msg/s for ${cfg.durationSec} s each, ${cfg.rounds} round(s) of floor then node, ${cfg.warmupSec} s warm-up each`);
+console.log(`durable floor: ${cfg.pairs} pairs, ${cfg.rates.join(', ')} msg/s for ${cfg.durationSec} s each, ${cfg.rounds} round(s) of ${TARGETS.join(', ')}, ${cfg.warmupSec} s warm-up each`);
 const rows: Row[] = [];
 const DRAIN_MS = 10_000;
 
@@ -64,7 +73,7 @@ async function measure(target: Target, round: number): Promise<void> {
   const server =
     target === 'floor'
       ? await startBaseline('durable')
-      : await startBenchNode({ secret }).then((n) => ({ url: n.url, proc: n.proc, stop: () => n.stop() }));
+      : await startBenchNode({ secret, config: target === 'node+' ? merge(cfg.nodeConfig, cfg.compareConfig!) as Record<string, unknown> : cfg.nodeConfig }).then((n) => ({ url: n.url, proc: n.proc, stop: () => n.stop() }));
   const pid = server.proc.pid!;
   const tag = `f${randomBytes(3).toString('hex')}`;
   const pairs = await openFastPairs({ url: server.url, pairs: cfg.pairs, tag, token: minter(secret), bodyBytes: 100 });
@@ -101,7 +110,7 @@ async function measure(target: Target, round: number): Promise<void> {
 }
 
 for (let round = 1; round <= cfg.rounds; round++) {
-  for (const target of ['floor', 'node'] as const) await measure(target, round);
+  for (const target of TARGETS) await measure(target, round);
 }
 
 const median = (xs: number[]): number => {
@@ -112,7 +121,17 @@ const summary = cfg.rates.map((rate) => {
   const of = (t: Target): Row[] => rows.filter((r) => r.rate === rate && r.target === t);
   const floor = median(of('floor').map((r) => r.serverUsPerMsg));
   const node = median(of('node').map((r) => r.serverUsPerMsg));
-  return { rate, floorUsPerMsg: floor, nodeUsPerMsg: node, ratio: floor ? node / floor : 0, lost: [...of('floor'), ...of('node')].reduce((a, r) => a + r.lost, 0) };
+  const plus = cfg.compareConfig ? median(of('node+').map((r) => r.serverUsPerMsg)) : null;
+  // Per round, each node step over the floor step next to it: the box's drift cancels.
+  const ratios = (t: Target): number[] => of(t).map((r) => r.serverUsPerMsg / (of('floor').find((f) => f.round === r.round)?.serverUsPerMsg ?? NaN));
+  return {
+    rate,
+    floorUsPerMsg: floor,
+    nodeUsPerMsg: node,
+    ratio: median(ratios('node')),
+    ...(plus !== null ? { comparedUsPerMsg: plus, comparedRatio: median(ratios('node+')) } : {}),
+    lost: rows.filter((r) => r.rate === rate).reduce((a, r) => a + r.lost, 0),
+  };
 });
 const failed = rows.some((r) => r.lost > 0);
 
@@ -126,9 +145,9 @@ finishRun({
   figures: { rows, summary },
   tables: [
     {
-      title: 'Server CPU per durable message (µs, whole process from /proc), median of the rounds',
-      header: ['msg/s', 'floor µs/msg', 'node µs/msg', 'node / floor', 'lost'],
-      rows: summary.map((s) => [fmt(s.rate), fmt(s.floorUsPerMsg), fmt(s.nodeUsPerMsg), s.ratio.toFixed(2), s.lost]),
+      title: `Server CPU per durable message (µs, whole process from /proc), median of the rounds; node / floor: median of each round's ratio${cfg.compareConfig ? `; node+ = node with ${JSON.stringify(cfg.compareConfig)}` : ''}`,
+      header: ['msg/s', 'floor µs/msg', 'node µs/msg', 'node / floor', ...(cfg.compareConfig ? ['node+ µs/msg', 'node+ / floor'] : []), 'lost'],
+      rows: summary.map((s) => [fmt(s.rate), fmt(s.floorUsPerMsg), fmt(s.nodeUsPerMsg), s.ratio.toFixed(2), ...(s.comparedUsPerMsg !== undefined ? [fmt(s.comparedUsPerMsg), (s.comparedRatio ?? 0).toFixed(2)] : []), s.lost]),
     },
     {
       title: 'Every step',
