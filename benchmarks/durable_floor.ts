@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { bool, checkKnown, num, parseFlags, seconds, str } from '../ops/lib/args.js';
-import { processCpuUs } from './lib/proc_cpu.js';
+import { mainThreadCpuUs, processCpuUs } from './lib/proc_cpu.js';
 import { startBaseline } from './lib/baseline_server.js';
 import { startBenchNode, minter } from './lib/bench_node.js';
 import { openFastPairs, closeFastPairs } from './chat/fast_pairs.js';
@@ -56,6 +56,8 @@ interface Row {
   rate: number;
   durable: number;
   serverUsPerMsg: number;
+  /** Of which the process's main thread (the floor's uWS thread; the node's host loop). */
+  mainUsPerMsg: number;
   clientUsPerMsg: number;
   ackP50Ms: number;
   ackP99Ms: number;
@@ -83,17 +85,20 @@ async function measure(target: Target, round: number): Promise<void> {
     for (const rate of cfg.rates) {
       await new Promise((r) => setTimeout(r, 1000));
       const s0 = processCpuUs(pid) ?? 0;
+      const m0 = mainThreadCpuUs(pid) ?? 0;
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       const r = await chat.run({ rate, durationSec: cfg.durationSec, drainMs: DRAIN_MS });
       const c = process.cpuUsage(c0);
       const serverUs = (processCpuUs(pid) ?? 0) - s0;
+      const mainUs = (mainThreadCpuUs(pid) ?? 0) - m0;
       const row: Row = {
         round,
         target,
         rate,
         durable: Math.round(r.durableRate),
         serverUsPerMsg: r.acked ? serverUs / r.acked : 0,
+        mainUsPerMsg: r.acked ? mainUs / r.acked : 0,
         clientUsPerMsg: r.sent ? (c.user + c.system) / r.sent : 0,
         ackP50Ms: r.ack.p50Ms,
         ackP99Ms: r.ack.p99Ms,
@@ -101,7 +106,7 @@ async function measure(target: Target, round: number): Promise<void> {
         load1m: Number((await import('node:os')).loadavg()[0].toFixed(2)),
       };
       rows.push(row);
-      console.log(`  round ${round} ${target.padEnd(5)} ${fmt(rate)} msg/s: server ${fmt(row.serverUsPerMsg)} µs/msg, client ${fmt(row.clientUsPerMsg)} µs/msg, ack p50 ${fmt(row.ackP50Ms)} / p99 ${fmt(row.ackP99Ms)} ms, ${row.lost} lost (${fmt(performance.now() - t0)} ms, load ${row.load1m})`);
+      console.log(`  round ${round} ${target.padEnd(5)} ${fmt(rate)} msg/s: server ${fmt(row.serverUsPerMsg)} µs/msg (main thread ${fmt(row.mainUsPerMsg)}), client ${fmt(row.clientUsPerMsg)} µs/msg, ack p50 ${fmt(row.ackP50Ms)} / p99 ${fmt(row.ackP99Ms)} ms, ${row.lost} lost (${fmt(performance.now() - t0)} ms, load ${row.load1m})`);
     }
   } finally {
     closeFastPairs(pairs);
@@ -151,8 +156,8 @@ finishRun({
     },
     {
       title: 'Every step',
-      header: ['round', 'target', 'msg/s', 'durable/s', 'server µs/msg', 'client µs/msg', 'ack p50 ms', 'ack p99 ms', 'lost', 'load1m'],
-      rows: rows.map((r) => [r.round, r.target, fmt(r.rate), fmt(r.durable), fmt(r.serverUsPerMsg), fmt(r.clientUsPerMsg), fmt(r.ackP50Ms), fmt(r.ackP99Ms), r.lost, r.load1m]),
+      header: ['round', 'target', 'msg/s', 'durable/s', 'server µs/msg', 'main thread', 'client µs/msg', 'ack p50 ms', 'ack p99 ms', 'lost', 'load1m'],
+      rows: rows.map((r) => [r.round, r.target, fmt(r.rate), fmt(r.durable), fmt(r.serverUsPerMsg), fmt(r.mainUsPerMsg), fmt(r.clientUsPerMsg), fmt(r.ackP50Ms), fmt(r.ackP99Ms), r.lost, r.load1m]),
     },
   ],
   charts: [],

@@ -19,3 +19,15 @@ export function processCpuUs(pid: number): number | null {
     return null;
   }
 }
+
+/** µs of CPU the process's main thread (tid = pid) has used so far, or null when unknown. */
+export function mainThreadCpuUs(pid: number): number | null {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
