@@ -27,6 +27,7 @@ import { openFastPairs, closeFastPairs } from './chat/fast_pairs.js';
 import { FastOpenLoop } from './chat/fast_loop.js';
 import { finishRun, startRun } from './lib/run_output.js';
 import { fmt } from './lib/table.js';
+import { scrapeNode } from './lib/node_metrics.js';
 import { merge } from '../node/config.js';
 
 const FLAGS = ['rates', 'duration', 'warmup', 'rounds', 'pairs', 'node-config', 'compare-config', 'smoke', 'out'];
@@ -61,6 +62,9 @@ interface Row {
   clientUsPerMsg: number;
   ackP50Ms: number;
   ackP99Ms: number;
+  /** The main loop's longest block in the step and its p99 (2 ms sampling, both targets alike); -1 unknown. */
+  loopMaxMs: number;
+  loopP99Ms: number;
   lost: number;
   load1m: number;
 }
@@ -74,8 +78,8 @@ async function measure(target: Target, round: number): Promise<void> {
   const secret = randomBytes(32).toString('base64url');
   const server =
     target === 'floor'
-      ? await startBaseline('durable')
-      : await startBenchNode({ secret, config: target === 'node+' ? merge(cfg.nodeConfig, cfg.compareConfig!) as Record<string, unknown> : cfg.nodeConfig }).then((n) => ({ url: n.url, proc: n.proc, stop: () => n.stop() }));
+      ? await startBaseline('durable').then((b) => ({ ...b, httpUrl: b.url.replace(/^ws/, 'http').replace(/\/$/, '') }))
+      : await startBenchNode({ secret, config: target === 'node+' ? merge(cfg.nodeConfig, cfg.compareConfig!) as Record<string, unknown> : cfg.nodeConfig }).then((n) => ({ url: n.url, httpUrl: n.httpUrl, proc: n.proc, stop: () => n.stop() }));
   const pid = server.proc.pid!;
   const tag = `f${randomBytes(3).toString('hex')}`;
   const pairs = await openFastPairs({ url: server.url, pairs: cfg.pairs, tag, token: minter(secret), bodyBytes: 100 });
@@ -84,6 +88,7 @@ async function measure(target: Target, round: number): Promise<void> {
     if (cfg.warmupSec > 0) await chat.run({ rate: cfg.rates[0], durationSec: cfg.warmupSec, drainMs: DRAIN_MS });
     for (const rate of cfg.rates) {
       await new Promise((r) => setTimeout(r, 1000));
+      await scrapeNode(server.httpUrl); // resets the loop-delay histogram
       const s0 = processCpuUs(pid) ?? 0;
       const m0 = mainThreadCpuUs(pid) ?? 0;
       const c0 = process.cpuUsage();
@@ -92,6 +97,7 @@ async function measure(target: Target, round: number): Promise<void> {
       const c = process.cpuUsage(c0);
       const serverUs = (processCpuUs(pid) ?? 0) - s0;
       const mainUs = (mainThreadCpuUs(pid) ?? 0) - m0;
+      const loop = (await scrapeNode(server.httpUrl))?.loopDelay ?? null;
       const row: Row = {
         round,
         target,
@@ -102,11 +108,13 @@ async function measure(target: Target, round: number): Promise<void> {
         clientUsPerMsg: r.sent ? (c.user + c.system) / r.sent : 0,
         ackP50Ms: r.ack.p50Ms,
         ackP99Ms: r.ack.p99Ms,
+        loopMaxMs: loop?.maxMs ?? -1,
+        loopP99Ms: loop?.p99Ms ?? -1,
         lost: r.unacked + r.undelivered,
         load1m: Number((await import('node:os')).loadavg()[0].toFixed(2)),
       };
       rows.push(row);
-      console.log(`  round ${round} ${target.padEnd(5)} ${fmt(rate)} msg/s: server ${fmt(row.serverUsPerMsg)} µs/msg (main thread ${fmt(row.mainUsPerMsg)}), client ${fmt(row.clientUsPerMsg)} µs/msg, ack p50 ${fmt(row.ackP50Ms)} / p99 ${fmt(row.ackP99Ms)} ms, ${row.lost} lost (${fmt(performance.now() - t0)} ms, load ${row.load1m})`);
+      console.log(`  round ${round} ${target.padEnd(5)} ${fmt(rate)} msg/s: server ${fmt(row.serverUsPerMsg)} µs/msg (main thread ${fmt(row.mainUsPerMsg)}), client ${fmt(row.clientUsPerMsg)} µs/msg, ack p50 ${fmt(row.ackP50Ms)} / p99 ${fmt(row.ackP99Ms)} ms, main loop p99 ${fmt(row.loopP99Ms)} / max ${fmt(row.loopMaxMs)} ms, ${row.lost} lost (${fmt(performance.now() - t0)} ms, load ${row.load1m})`);
     }
   } finally {
     closeFastPairs(pairs);
@@ -156,8 +164,8 @@ finishRun({
     },
     {
       title: 'Every step',
-      header: ['round', 'target', 'msg/s', 'durable/s', 'server µs/msg', 'main thread', 'client µs/msg', 'ack p50 ms', 'ack p99 ms', 'lost', 'load1m'],
-      rows: rows.map((r) => [r.round, r.target, fmt(r.rate), fmt(r.durable), fmt(r.serverUsPerMsg), fmt(r.mainUsPerMsg), fmt(r.clientUsPerMsg), fmt(r.ackP50Ms), fmt(r.ackP99Ms), r.lost, r.load1m]),
+      header: ['round', 'target', 'msg/s', 'durable/s', 'server µs/msg', 'main thread', 'client µs/msg', 'ack p50 ms', 'ack p99 ms', 'loop p99 ms', 'loop max ms', 'lost', 'load1m'],
+      rows: rows.map((r) => [r.round, r.target, fmt(r.rate), fmt(r.durable), fmt(r.serverUsPerMsg), fmt(r.mainUsPerMsg), fmt(r.clientUsPerMsg), fmt(r.ackP50Ms), fmt(r.ackP99Ms), fmt(r.loopP99Ms), fmt(r.loopMaxMs), r.lost, r.load1m]),
     },
   ],
   charts: [],

@@ -126,6 +126,7 @@ test('durable_floor.ts --smoke', () => {
     assert.ok(row, `a step against the ${target}`);
     assert.ok(row.durable > 0 && row.serverUsPerMsg > 0, `${target}: ${JSON.stringify(row)}`);
     assert.equal(row.lost, 0, `${target} lost messages`);
+    assert.ok(row.loopMaxMs >= 0, `${target}: its loop delay was read from /metrics`);
   }
 });
 

@@ -16,10 +16,15 @@
  * Group commit: the first send of a batch starts a timer of BATCH_DELAY_MS (the node's
  * store.batch.maxDelayMs), so at a given rate it commits as many rows per commit as the
  * node does. Prints `ready <port>` once listening.
+ *
+ * GET /metrics gives its loop delay in the node's own metric and resolution
+ * (switchboard_host_loop_delay_seconds, 2 ms sampling, reset by each scrape), so the
+ * bench reads the floor's longest loop block exactly as it reads the node's.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import uWS from 'uWebSockets.js';
 import { create } from '@bufbuild/protobuf';
 import { ServerFrameSchema, type ServerFrame } from '../../protocol/gen/client_pb.js';
@@ -121,7 +126,23 @@ function userOf(authorization: string): string {
   return (JSON.parse(Buffer.from(payload, 'base64url').toString()) as { sub: string }).sub;
 }
 
+const LOOP_RESOLUTION_MS = 2;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+loopDelay.enable();
+
 const app = uWS.App();
+app.get('/metrics', (res) => {
+  // As node/host/metrics.ts: the histogram holds whole timer intervals; less the resolution is the delay.
+  const q = (ns: number): number => Math.max(0, ns / 1e9 - LOOP_RESOLUTION_MS / 1000);
+  const n = loopDelay.count;
+  const lines = [
+    ['0.5', n ? q(loopDelay.percentile(50)) : 0],
+    ['0.99', n ? q(loopDelay.percentile(99)) : 0],
+    ['1', n ? q(loopDelay.max) : 0],
+  ].map(([k, v]) => `switchboard_host_loop_delay_seconds{quantile="${k}"} ${v}`);
+  loopDelay.reset();
+  res.end(lines.join('\n') + '\n');
+});
 app.ws<Conn>('/*', {
   compression: uWS.DISABLED,
   maxPayloadLength: 64 * 1024,
