@@ -49,6 +49,7 @@ describe('validateConfig', () => {
   it('names the key of a value out of range', () => {
     rejects(() => validateConfig(withOverride({ listen: { port: 65536 } })), 'listen.port', /between 0 and 65535/);
     rejects(() => validateConfig(withOverride({ shards: { count: 257 } })), 'shards.count');
+    rejects(() => validateConfig(withOverride({ push: { webpush: { endpointHosts: ['fcm.googleapis.com', 'https://evil.example'] } } })), 'push.webpush.endpointHosts[1]', /host name or IP address/);
     rejects(() => validateConfig(withOverride({ limits: { maxFrameBytes: 100 } })), 'limits.maxFrameBytes');
     rejects(() => validateConfig(withOverride({ store: { kind: 'postgres' } })), 'store.kind', /sqlite, cassandra/);
     rejects(() => validateConfig(withOverride({ log: { level: 'verbose' } })), 'log.level');

@@ -4,6 +4,7 @@
 import { AUTH_LIMITS } from '../auth/config.js';
 import { defaultClusterConfig } from '../cluster_config.js';
 import type { Config } from './types.js';
+import { DEFAULT_WEBPUSH_HOSTS } from '../push/endpoint_hosts.js';
 export function defaultConfig(): Config {
   return {
     node: { id: 'node-1', dataDir: './data' },
@@ -178,6 +179,10 @@ export function defaultConfig(): Config {
         // false: subscription endpoints come from browsers, and a real push service is
         // always https; plain http is for local test servers only.
         allowHttp: false,
+        // The browsers' push services (node/push/endpoint_hosts.ts): a subscription's
+        // endpoint comes from the client, and without a list the node would POST to any
+        // host a user names (SSRF).
+        endpointHosts: [...DEFAULT_WEBPUSH_HOSTS],
         // 10 s: push services answer 201 in well under a second.
         timeoutMs: 10_000,
       },

@@ -125,6 +125,7 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   'push.webpush.vapidPrivateKeyFile': 'File holding that base64url private key. Set this or vapidPrivateKey.',
   'push.webpush.subject': 'VAPID `sub`: a `mailto:` or `https:` contact for the push service operator.',
   'push.webpush.allowHttp': 'Accept subscription endpoints over plain http (local test servers only); false refuses them (the push is rejected).',
+  'push.webpush.endpointHosts': 'Hosts a subscription endpoint may point at: a host name or IP address, or `*.domain` for any host under it. The default lists the browsers\' push services (FCM, Mozilla, Apple, Windows). A subscription elsewhere is refused at registration (invalid_argument) and rejected unsent if already stored. Empty = any host: the node then POSTs wherever a client says (server-side request forgery), so only for closed deployments.',
   'push.webpush.timeoutMs': 'A push with no answer after this long is abandoned and retried later by the outbox.',
   'push.webhook.enabled': 'POST `webhook` pushes to the URL each device registered (the app\'s own backend), signed with HMAC-SHA256 (node/push/PROVIDERS.md documents the headers and the replay window). When true, the secret is required.',
   'push.webhook.secret': 'HMAC-SHA256 key shared with the app backends, at least 32 bytes. Set this or secretFile. Never logged.',

@@ -2,6 +2,7 @@
  * The config schema: one check per key (checks.ts), nested as the config is.
  */
 import { AUTH_LIMITS } from '../auth/config.js';
+import { isHostPattern } from '../push/endpoint_hosts.js';
 import { bool, checkAuthKey, ConfigError, docFields, documented, hostPort, int, secretStr, str, strList, url, validateAgainst, type Schema } from './checks.js';
 /** The schema mirrors Config; a nested object is a schema, a function checks a leaf. */
 
@@ -196,7 +197,15 @@ const schema: Schema = {
         if (v !== '' && !/^(mailto:.+|https:\/\/.+)$/.test(v as string)) throw new ConfigError(key, 'must be a mailto: or https: URL');
         return v;
       }, { type: 'string', rule: 'empty, or a `mailto:` or `https:` URL' }),
-      allowHttp: bool, timeoutMs: int(100, 600_000),
+      allowHttp: bool,
+      endpointHosts: documented((v, key) => {
+        strList(v, key);
+        (v as string[]).forEach((h, i) => {
+          if (!isHostPattern(h)) throw new ConfigError(`${key}[${i}]`, 'must be a lower-case host name or IP address, or *.domain for any host under it');
+        });
+        return v;
+      }, { type: 'list of strings', rule: 'each a host, or `*.domain`' }),
+      timeoutMs: int(100, 600_000),
     },
     webhook: {
       enabled: bool, secret: secretStr, secretFile: str(),

@@ -152,7 +152,7 @@ export interface PushConfig {
   /** Web Push (RFC 8030/8291/8292) to each subscription's own endpoint (node/push/providers/webpush.ts). */
   webpush: {
     enabled: boolean; vapidPublicKey: string; vapidPrivateKey: string; vapidPrivateKeyFile: string; subject: string;
-    allowHttp: boolean; timeoutMs: number;
+    allowHttp: boolean; endpointHosts: string[]; timeoutMs: number;
   };
   /** HMAC-signed POST to the app backend's URL (node/push/providers/webhook.ts). */
   webhook: { enabled: boolean; secret: string; secretFile: string; allowedOrigins: string[]; allowHttp: boolean; timeoutMs: number };

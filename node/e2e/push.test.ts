@@ -78,7 +78,7 @@ describe('push notifications, one node', () => {
         rescanMs: 1_000,
         apns: { enabled: true, endpoint: apns.url, teamId: key.teamId, keyId: key.keyId, topic: 'com.example.chat', keyPem: key.pem, caFile },
         fcm: { enabled: true, endpoint: fcm.url, serviceAccountJson: sa.json, tokenUri: fcm.tokenUri },
-        webpush: { enabled: true, vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, subject: 'mailto:ops@example.com', allowHttp: true },
+        webpush: { enabled: true, vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, subject: 'mailto:ops@example.com', allowHttp: true, endpointHosts: ['127.0.0.1'] },
         webhook: { enabled: true, secret: hookSecret, allowHttp: true, allowedOrigins: [new URL(webhook.url).origin] },
       },
     };
@@ -194,6 +194,12 @@ describe('push notifications, one node', () => {
     const s = JSON.parse(sub.token) as { endpoint: string; keys: { p256dh: string; auth: string } };
     const reg = await node.api('PUT', `/v1/users/${bob}/devices/browser/push`, { platform: 'webpush', subscription: s });
     assert.equal(reg.status, 200, show(reg.body));
+    // The same push service under a host name not in push.webpush.endpointHosts: refused,
+    // so a client cannot make the node POST to a host of its choosing (SSRF).
+    const elsewhere = { ...s, endpoint: s.endpoint.replace('//127.0.0.1:', '//localhost:') };
+    const bad = await node.api('PUT', `/v1/users/${bob}/devices/elsewhere/push`, { platform: 'webpush', subscription: elsewhere });
+    assert.equal(bad.status, 400, show(bad.body));
+    assert.match(bad.body.message, /^subscription.endpoint: host localhost is not a push service/);
     const seq = await send(alice, conv, 'do not leak me');
     await until(() => webpush.delivered.some((r) => r.path.endsWith(sub.id)), 10_000, () => `a Web Push; records ${show(webpush.records.map((x) => [x.path, x.status, x.reason]))}`);
     const r = webpush.delivered.find((x) => x.path.endsWith(sub.id))!;

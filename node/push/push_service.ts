@@ -68,6 +68,7 @@ export class PushService {
       enabled: new Set(Object.keys(deps.providers) as PushPlatform[]),
       allowHttp: { webpush: p.webpush.allowHttp, webhook: p.webhook.allowHttp },
       webhookOrigins: p.webhook.allowedOrigins,
+      webpushHosts: p.webpush.endpointHosts,
     };
     this.outbox = new PushOutbox(
       {

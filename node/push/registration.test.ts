@@ -3,8 +3,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CatalogError } from '../../protocol/errors.js';
 import { checkDeviceCap, checkMute, checkRegistration, type RegistrationPolicy } from './registration.js';
+import { DEFAULT_WEBPUSH_HOSTS, hostAllowed, isHostPattern } from './endpoint_hosts.js';
 
-const all: RegistrationPolicy = { enabled: new Set(['apns', 'fcm', 'webpush', 'webhook']), allowHttp: { webpush: false, webhook: false }, webhookOrigins: [] };
+const all: RegistrationPolicy = { enabled: new Set(['apns', 'fcm', 'webpush', 'webhook']), allowHttp: { webpush: false, webhook: false }, webhookOrigins: [], webpushHosts: [] };
 const p256dh = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url');
 const auth = Buffer.alloc(16, 1).toString('base64url');
 const refused = (fn: () => unknown, code: string, field: RegExp) =>
@@ -55,5 +56,43 @@ describe('push registration checks', () => {
     const regs = ['a', 'b'].map((device) => ({ user: 'u', device, platform: 'apns' as const, token: 't', appId: '', mode: 'wake' as const, updatedAt: 0 }));
     checkDeviceCap(regs, 'a', 2);
     refused(() => checkDeviceCap(regs, 'c', 2), 'limit_exceeded', /at most 2/);
+  });
+});
+
+describe('Web Push endpoint hosts (SSRF guard)', () => {
+  const keys = { p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url'), auth: Buffer.alloc(16, 1).toString('base64url') };
+  const browsers: RegistrationPolicy = { ...all, webpushHosts: DEFAULT_WEBPUSH_HOSTS };
+  const register = (endpoint: string): unknown => checkRegistration('bob', 'b', { platform: 'webpush', subscription: { endpoint, keys } }, browsers, 0);
+
+  it('accepts the browsers\' push services by default, Edge\'s regional WNS hosts included', () => {
+    for (const e of ['https://fcm.googleapis.com/fcm/send/abc:def', 'https://updates.push.services.mozilla.com/wpush/v2/gAAA', 'https://web.push.apple.com/QGuQ', 'https://wns2-by3p.notify.windows.com/w/?token=BQYAAA']) {
+      assert.doesNotThrow(() => register(e), e);
+    }
+  });
+
+  it('refuses any other host, naming it: internal addresses, look-alike names, the bare wildcard domain', () => {
+    for (const [e, host] of [
+      ['https://10.0.0.5/admin', '10.0.0.5'],
+      ['https://169.254.169.254/latest/meta-data/', '169.254.169.254'],
+      ['https://[::1]:8443/x', '[::1]'],
+      ['https://fcm.googleapis.com.evil.example/x', 'fcm.googleapis.com.evil.example'],
+      ['https://notify.windows.com/w/', 'notify.windows.com'],
+      ['https://evilnotify.windows.com/w/', 'evilnotify.windows.com'],
+    ]) {
+      assert.throws(() => register(e), (err: Error) => err.message === `subscription.endpoint: host ${host} is not a push service this server sends to`, e);
+    }
+  });
+
+  it('matches hosts case-blind and without a trailing dot; an empty list allows any host', () => {
+    assert.equal(hostAllowed('FCM.googleapis.com', DEFAULT_WEBPUSH_HOSTS), true);
+    assert.equal(hostAllowed('fcm.googleapis.com.', DEFAULT_WEBPUSH_HOSTS), true);
+    assert.equal(hostAllowed('a.b.notify.windows.com', DEFAULT_WEBPUSH_HOSTS), true);
+    assert.equal(hostAllowed('10.0.0.5', []), true);
+    assert.equal(hostAllowed('10.0.0.5', ['10.0.0.6']), false);
+  });
+
+  it('list entries are host names, IP addresses or *.domain, nothing else', () => {
+    for (const ok of ['push.example', '*.push.example', '127.0.0.1', '[::1]']) assert.equal(isHostPattern(ok), true, ok);
+    for (const bad of ['https://push.example', 'push.example/x', '*', '*.', 'Push.Example', 'a..b', '']) assert.equal(isHostPattern(bad), false, bad);
   });
 });

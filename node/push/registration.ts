@@ -7,6 +7,7 @@
  */
 import { CatalogError } from '../../protocol/errors.js';
 import type { PushMode, PushPlatform, PushRegistration } from './types.js';
+import { hostAllowed } from './endpoint_hosts.js';
 
 export const PLATFORMS: readonly PushPlatform[] = ['apns', 'fcm', 'webpush', 'webhook'];
 
@@ -28,6 +29,8 @@ export interface RegistrationPolicy {
   allowHttp: { webpush: boolean; webhook: boolean };
   /** Webhook origins allowed; empty = any. */
   webhookOrigins: readonly string[];
+  /** Web Push endpoint hosts allowed (endpoint_hosts.ts); empty = any. */
+  webpushHosts: readonly string[];
 }
 
 const APNS_TOKEN = /^[0-9a-fA-F]{64,200}$/;
@@ -58,7 +61,7 @@ export function checkRegistration(user: string, device: string, input: Registrat
       if (!FCM_TOKEN.test(token)) throw bad('token', 'an FCM registration token is 20..4096 chars of [A-Za-z0-9_:-]');
       break;
     case 'webpush':
-      token = subscriptionToken(input.subscription, policy.allowHttp.webpush);
+      token = subscriptionToken(input.subscription, policy);
       break;
     case 'webhook':
       token = webhookUrl(input.token ?? '', policy);
@@ -67,9 +70,11 @@ export function checkRegistration(user: string, device: string, input: Registrat
   return { user, device, platform, token, appId, mode, updatedAt: now };
 }
 
-function subscriptionToken(sub: RegistrationInput['subscription'], allowHttp: boolean): string {
+function subscriptionToken(sub: RegistrationInput['subscription'], policy: RegistrationPolicy): string {
   if (!sub || typeof sub !== 'object') throw bad('subscription', 'required for webpush: {endpoint, keys: {p256dh, auth}}');
-  const endpoint = httpUrl('subscription.endpoint', sub.endpoint ?? '', allowHttp);
+  const endpoint = httpUrl('subscription.endpoint', sub.endpoint ?? '', policy.allowHttp.webpush);
+  const host = new URL(endpoint).hostname;
+  if (!hostAllowed(host, policy.webpushHosts)) throw bad('subscription.endpoint', `host ${host} is not a push service this server sends to`);
   const p256dh = sub.keys?.p256dh ?? '';
   const auth = sub.keys?.auth ?? '';
   // RFC 8291: p256dh is an uncompressed P-256 point (65 bytes), auth a 16-byte secret.

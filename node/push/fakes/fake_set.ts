@@ -54,7 +54,7 @@ export async function startPushFakes(o: PushFakesOptions): Promise<PushFakes> {
   const config: PushProvidersConfig = {
     apns: { ...d.apns, enabled: true, endpoint: apns.url, teamId: apnsKey.teamId, keyId: apnsKey.keyId, topic, keyPem: apnsKey.pem, caFile },
     fcm: { ...d.fcm, enabled: true, endpoint: fcm.url, serviceAccountJson: sa.json, tokenUri: fcm.tokenUri },
-    webpush: { ...d.webpush, enabled: true, vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, subject: 'mailto:push-tests@example.com', allowHttp: true },
+    webpush: { ...d.webpush, enabled: true, vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, subject: 'mailto:push-tests@example.com', allowHttp: true, endpointHosts: ['127.0.0.1'] },
     webhook: { ...d.webhook, enabled: true, secret, allowHttp: true },
   };
   return {

@@ -25,7 +25,7 @@ export function buildPushProviders(push: PushProvidersConfig, env: ProviderEnv =
   if (creds.fcm) out.fcm = new FcmProvider({ ...env, endpoint: push.fcm.endpoint, serviceAccount: creds.fcm, timeoutMs: push.fcm.timeoutMs });
   if (creds.webpush) {
     const w = push.webpush;
-    out.webpush = new WebPushProvider({ ...env, vapid: creds.webpush, subject: w.subject, allowHttp: w.allowHttp, timeoutMs: w.timeoutMs });
+    out.webpush = new WebPushProvider({ ...env, vapid: creds.webpush, subject: w.subject, allowHttp: w.allowHttp, endpointHosts: w.endpointHosts, timeoutMs: w.timeoutMs });
   }
   if (creds.webhook) {
     const h = push.webhook;

@@ -49,10 +49,10 @@ describe('Web Push provider against the fake push service', () => {
   const logs: string[] = [];
   const providers: WebPushProvider[] = [];
 
-  const provider = (keys: VapidFixture = vapid, allowHttp = true): WebPushProvider => {
+  const provider = (keys: VapidFixture = vapid, allowHttp = true, endpointHosts: string[] = ['127.0.0.1']): WebPushProvider => {
     const cfg = { ...defaultConfig().push.webpush, enabled: true, vapidPublicKey: keys.publicKey, vapidPrivateKey: keys.privateKey, subject: 'mailto:ops@example.com', allowHttp };
     const p = new WebPushProvider({
-      vapid: loadVapidKeys(cfg), subject: cfg.subject, allowHttp, timeoutMs: 5000, now: () => clock,
+      vapid: loadVapidKeys(cfg), subject: cfg.subject, allowHttp, endpointHosts, timeoutMs: 5000, now: () => clock,
       log: (level, msg, fields) => logs.push(JSON.stringify({ level, msg, ...fields })),
     });
     providers.push(p);
@@ -177,6 +177,17 @@ describe('Web Push provider against the fake push service', () => {
     assert.equal((await strict.send(request('not json'))).kind, 'unregistered');
     assert.throws(() => parseSubscription('{"endpoint":"ftp://x"}', true), /https/);
     assert.equal(fake.records.length, 0);
+    await done();
+  });
+
+  it('a stored subscription whose host is not in endpointHosts is rejected unsent (the list changed after it was registered)', async () => {
+    const listed = provider(vapid, true, ['push.example']);
+    const sub = fake.subscribe();
+    const out = await listed.send(request(sub.token));
+    assert.equal(out.kind, 'rejected');
+    assert.match(out.kind === 'rejected' ? out.reason : '', /push.webpush.endpointHosts/);
+    assert.equal(fake.records.length, 0, 'nothing reached the endpoint');
+    assert.equal((await provider().send(request(sub.token))).kind, 'sent', 'with the host listed it goes out');
     await done();
   });
 

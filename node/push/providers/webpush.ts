@@ -11,11 +11,14 @@ import { HttpClient, type HttpResponse } from './http_client.js';
 import { fitBody, retryAfterMs, ttlSeconds, wakeBody, webPushTopic } from './payload.js';
 import { VapidSigner } from './vapid.js';
 import { encryptWebPush, WEBPUSH_MAX_PLAINTEXT } from './webpush_crypto.js';
+import { hostAllowed } from '../endpoint_hosts.js';
 
 export interface WebPushOptions extends ProviderEnv {
   vapid: VapidKeys;
   subject: string;
   allowHttp: boolean;
+  /** Hosts an endpoint may point at (push.webpush.endpointHosts, ../endpoint_hosts.ts); empty = any. */
+  endpointHosts: readonly string[];
   timeoutMs: number;
 }
 
@@ -24,8 +27,14 @@ export interface WebPushSubscription {
   keys: { p256dh: string; auth: string };
 }
 
-/** Parses PushDevice.token for webpush (the browser's PushSubscription JSON); throws with what is wrong. */
-export function parseSubscription(token: string, allowHttp: boolean): WebPushSubscription {
+/** This node's policy refuses the endpoint (plain http, a host not listed): the subscription may be fine elsewhere. */
+export class EndpointPolicyError extends Error {}
+
+/**
+ * Parses PushDevice.token for webpush (the browser's PushSubscription JSON); throws with
+ * what is wrong (an EndpointPolicyError when only this node's policy refuses it).
+ */
+export function parseSubscription(token: string, allowHttp: boolean, endpointHosts: readonly string[] = []): WebPushSubscription {
   let o: { endpoint?: unknown; keys?: { p256dh?: unknown; auth?: unknown } };
   try {
     o = JSON.parse(token) as typeof o;
@@ -39,11 +48,13 @@ export function parseSubscription(token: string, allowHttp: boolean): WebPushSub
   } catch {
     throw new Error('subscription endpoint is not a URL');
   }
-  if (u.protocol !== 'https:' && !(allowHttp && u.protocol === 'http:')) throw new Error('subscription endpoint must be https');
+  if (u.protocol !== 'https:' && !(allowHttp && u.protocol === 'http:')) throw new EndpointPolicyError('subscription endpoint must be https (push.webpush.allowHttp)');
   const p256dh = typeof o.keys?.p256dh === 'string' ? Buffer.from(o.keys.p256dh, 'base64url') : Buffer.alloc(0);
   const auth = typeof o.keys?.auth === 'string' ? Buffer.from(o.keys.auth, 'base64url') : Buffer.alloc(0);
   if (p256dh.length !== 65 || p256dh[0] !== 4) throw new Error('subscription keys.p256dh must be a 65-byte P-256 point');
   if (auth.length !== 16) throw new Error('subscription keys.auth must be 16 bytes');
+  // After the shape checks: a malformed subscription is dead anywhere, a host off the list only here.
+  if (!hostAllowed(u.hostname, endpointHosts)) throw new EndpointPolicyError('subscription endpoint host is not in push.webpush.endpointHosts');
   return { endpoint: o.endpoint, keys: { p256dh: o.keys!.p256dh as string, auth: o.keys!.auth as string } };
 }
 
@@ -88,11 +99,11 @@ export class WebPushProvider implements PushProvider {
     if (expired) return expired;
     let sub: WebPushSubscription;
     try {
-      sub = parseSubscription(req.device.token, this.opts.allowHttp);
+      sub = parseSubscription(req.device.token, this.opts.allowHttp, this.opts.endpointHosts);
     } catch (e) {
-      // An http endpoint is this node's policy, not a dead subscription; anything else can never work.
+      // An endpoint this node's policy refuses is not a dead subscription; anything else can never work.
       const msg = (e as Error).message;
-      return /https/.test(msg) ? { kind: 'rejected', reason: `${msg} (push.webpush.allowHttp)`, status: 0 } : { kind: 'unregistered', reason: msg, status: 0 };
+      return e instanceof EndpointPolicyError ? { kind: 'rejected', reason: msg, status: 0 } : { kind: 'unregistered', reason: msg, status: 0 };
     }
     const text = webPushPlaintext(req);
     if (text === null) return { kind: 'rejected', reason: `payload over ${WEBPUSH_MAX_PLAINTEXT} bytes before sending`, status: 0 };
