@@ -130,7 +130,7 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   'push.webhook.enabled': 'POST `webhook` pushes to the URL each device registered (the app\'s own backend), signed with HMAC-SHA256 (node/push/PROVIDERS.md documents the headers and the replay window). When true, the secret is required.',
   'push.webhook.secret': 'HMAC-SHA256 key shared with the app backends, at least 32 bytes. Set this or secretFile. Never logged.',
   'push.webhook.secretFile': 'File holding that secret. Set this or secret.',
-  'push.webhook.allowedOrigins': 'Origins (`https://host[:port]`) a webhook URL may point at; a push to any other is rejected. Empty = any origin (device registration is then the only guard).',
+  'push.webhook.allowedOrigins': 'Origins (`https://host[:port]`) a webhook URL may point at; registering any other is refused and a push to one is rejected. Required when push.webhook.enabled (the node refuses to start without it): webhook URLs come from clients, and with no list the node would POST wherever one says (server-side request forgery).',
   'push.webhook.allowHttp': 'Accept plain-http webhook URLs (local test receivers only).',
   'push.webhook.timeoutMs': 'A webhook with no answer after this long is abandoned and retried later by the outbox (10 s: the backend should answer at once and push asynchronously).',
   'media.enabled': 'Serve media attachments: the media slot and download-URL frames and API, and the media listener thread (tus uploads, signed downloads, GC). node/media/MEDIA.md, PROTOCOL.md §13.',

@@ -55,7 +55,7 @@ export async function startPushFakes(o: PushFakesOptions): Promise<PushFakes> {
     apns: { ...d.apns, enabled: true, endpoint: apns.url, teamId: apnsKey.teamId, keyId: apnsKey.keyId, topic, keyPem: apnsKey.pem, caFile },
     fcm: { ...d.fcm, enabled: true, endpoint: fcm.url, serviceAccountJson: sa.json, tokenUri: fcm.tokenUri },
     webpush: { ...d.webpush, enabled: true, vapidPublicKey: vapid.publicKey, vapidPrivateKey: vapid.privateKey, subject: 'mailto:push-tests@example.com', allowHttp: true, endpointHosts: ['127.0.0.1'] },
-    webhook: { ...d.webhook, enabled: true, secret, allowHttp: true },
+    webhook: { ...d.webhook, enabled: true, secret, allowHttp: true, allowedOrigins: [new URL(webhook.url).origin] },
   };
   return {
     apns, fcm, webpush, webhook, config,

@@ -85,6 +85,7 @@ describe('push provider config', () => {
   it('webhook: a secret of at least 32 bytes, never echoed; allowedOrigins must be bare origins', () => {
     refused({ webhook: { enabled: true, secret: 'short-secret-value' } }, 'push.webhook.secret', /at least 32 bytes/, 'short-secret-value');
     refused({ webhook: { enabled: true } }, 'push.webhook.secretFile', /is required \(or push.webhook.secret\)/);
+    refused({ webhook: { enabled: true, secret: webhookSecret() } }, 'push.webhook.allowedOrigins', /is required when push.webhook.enabled/);
     refused({ webhook: { enabled: false, allowedOrigins: ['https://hooks.example.com/path'] } }, 'push.webhook.allowedOrigins[0]', /must be an origin/);
     refused({ webhook: { enabled: false, secret: 12345 } }, 'push.webhook.secret', /^push.webhook.secret: must be a string$/);
   });

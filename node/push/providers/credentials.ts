@@ -160,6 +160,15 @@ export function loadPushCredentials(p: PushProvidersConfig): PushCredentials {
     apns: p.apns.enabled ? loadApnsCredentials(p.apns) : null,
     fcm: p.fcm.enabled ? loadServiceAccount(p.fcm) : null,
     webpush: p.webpush.enabled ? loadVapidKeys(p.webpush) : null,
-    webhook: p.webhook.enabled ? loadWebhookSecret(p.webhook) : null,
+    webhook: p.webhook.enabled ? loadWebhook(p.webhook) : null,
   };
+}
+
+/** The secret, and an origin list: webhook URLs come from clients (SSRF without one). */
+function loadWebhook(c: PushProvidersConfig['webhook']): { secret: Buffer } {
+  const out = loadWebhookSecret(c);
+  if (c.allowedOrigins.length === 0) {
+    throw new PushCredentialError('push.webhook.allowedOrigins', 'is required when push.webhook.enabled: webhook URLs come from clients, and with no list the node would POST wherever one says');
+  }
+  return out;
 }
