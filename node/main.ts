@@ -23,7 +23,7 @@
  * writes the crash report and exits non-zero for its OS-level restarter.
  */
 import { mkdirSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { Supervisor, exitHostOnGiveUp, formatTree } from '../supervisor/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { devAuthConfig } from './auth/dev.js';
@@ -66,7 +66,7 @@ try {
   console.error(`switchboard: bad configuration: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(2);
 }
-const shardCount = cfg.shards.count > 0 ? cfg.shards.count : cpus().length;
+const shardCount = cfg.shards.count > 0 ? cfg.shards.count : availableParallelism();
 // Media attachments: a service in the host (slots, references, URLs) and the media
 // listener thread (upload and download bytes, GC) on its own port (node/media/MEDIA.md).
 const media = cfg.media.enabled
@@ -114,7 +114,7 @@ const root: Supervisor = new Supervisor({
     ...(cluster ? [cluster.ownershipChild(), cluster.linksChild()] : []),
     // Push notifications (node/push/): the outbox follows the shards this node owns.
     ...(host.push.enabled ? [host.push.child(() => host.services.get('writePath').store)] : []),
-    host.tasksChild(cfg.tasks.threads > 0 ? cfg.tasks.threads : cpus().length),
+    host.tasksChild(cfg.tasks.threads > 0 ? cfg.tasks.threads : availableParallelism()),
     host.shardsChild(shardCount, http),
     // Last: a media restart never takes the socket shards down with it.
     ...(media ? [media.serviceChild(), media.listenerChild()] : []),

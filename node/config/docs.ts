@@ -24,8 +24,8 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   'listen.tls.passphrase': 'Passphrase of an encrypted key file; empty when the key is not encrypted.',
   'listen.tls.watchDebounceMs': 'The directories of certFile and keyFile are watched; after a change, this much quiet before the pair is re-read and, if its bytes changed, reloaded. 0 = no watch (SIGHUP only). 1 s: a renewal writes the certificate and the key in separate steps, and reading in between would refuse a new certificate with the old key.',
 
-  'shards.count': 'Socket shards: uWebSockets.js worker threads, each serving its share of the connections on the one port. 0 = one per CPU core. Flag: `--shards`.',
-  'tasks.threads': 'Threads of the task pool (piscina) that verifies EdDSA tokens off the socket threads. 0 = one per CPU core.',
+  'shards.count': 'Socket shards: uWebSockets.js worker threads, each serving its share of the connections on the one port. 0 = one per CPU the process may use (`os.availableParallelism()`: honours CPU affinity). Flag: `--shards`.',
+  'tasks.threads': 'Threads of the task pool (piscina) that verifies EdDSA tokens off the socket threads. 0 = one per CPU the process may use (`os.availableParallelism()`).',
 
   'limits.maxFrameBytes': 'Largest inbound WebSocket frame (sent to clients as `welcome.max_frame_bytes`; also caps HTTP request bodies). Up to 4x this: `frame_too_large` and the socket stays open; up to 8x: close 1009; beyond: dropped (PROTOCOL.md §8.2).',
   'limits.maxMessageBytes': 'Largest body + meta of one message; a bigger send gets `limit_exceeded`. Must not exceed limits.maxFrameBytes.',
