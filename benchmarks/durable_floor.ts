@@ -18,6 +18,7 @@
  * The ratio node / floor per rate is the figure to compare across runs and boxes.
  */
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { bool, checkKnown, num, parseFlags, seconds, str } from '../ops/lib/args.js';
 import { mainThreadCpuUs, processCpuUs } from './lib/proc_cpu.js';
@@ -25,6 +26,7 @@ import { startBaseline } from './lib/baseline_server.js';
 import { startBenchNode, minter } from './lib/bench_node.js';
 import { openFastPairs, closeFastPairs } from './chat/fast_pairs.js';
 import { FastOpenLoop } from './chat/fast_loop.js';
+import type { Progress } from './chat/open_loop.js';
 import { finishRun, startRun } from './lib/run_output.js';
 import { fmt } from './lib/table.js';
 import { scrapeNode } from './lib/node_metrics.js';
@@ -72,6 +74,8 @@ interface Row {
 const { startedAt, machine } = startRun();
 console.log(`durable floor: ${cfg.pairs} pairs, ${cfg.rates.join(', ')} msg/s for ${cfg.durationSec} s each, ${cfg.rounds} round(s) of ${TARGETS.join(', ')}, ${cfg.warmupSec} s warm-up each`);
 const rows: Row[] = [];
+/** Ack latency by percentile, the last round's step of each target and rate (for the report's plot). */
+const curves = new Map<string, Array<[number, number]>>();
 const DRAIN_MS = 10_000;
 
 async function measure(target: Target, round: number): Promise<void> {
@@ -85,7 +89,12 @@ async function measure(target: Target, round: number): Promise<void> {
   const pairs = await openFastPairs({ url: server.url, pairs: cfg.pairs, tag, token: minter(secret), bodyBytes: 100 });
   try {
     const chat = new FastOpenLoop(pairs);
-    if (cfg.warmupSec > 0) await chat.run({ rate: cfg.rates[0], durationSec: cfg.warmupSec, drainMs: DRAIN_MS });
+    // One line a second while a step runs (the warm-up included): a long run shows it is alive.
+    const progress = (what: string) => (p: Progress): void => console.log(`    ${what} t=${p.tSec}s sent ${fmt(p.sent)} acked ${fmt(p.acked)} delivered ${fmt(p.delivered)} errors ${p.errors}`);
+    if (cfg.warmupSec > 0) {
+      console.log(`  round ${round} ${target}: warm-up ${fmt(cfg.rates[0])} msg/s for ${cfg.warmupSec} s (not recorded)`);
+      await chat.run({ rate: cfg.rates[0], durationSec: cfg.warmupSec, drainMs: DRAIN_MS, onSecond: progress('warm-up') });
+    }
     for (const rate of cfg.rates) {
       await new Promise((r) => setTimeout(r, 1000));
       await scrapeNode(server.httpUrl); // resets the loop-delay histogram
@@ -93,7 +102,7 @@ async function measure(target: Target, round: number): Promise<void> {
       const m0 = mainThreadCpuUs(pid) ?? 0;
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      const r = await chat.run({ rate, durationSec: cfg.durationSec, drainMs: DRAIN_MS });
+      const r = await chat.run({ rate, durationSec: cfg.durationSec, drainMs: DRAIN_MS, onSecond: progress(`${fmt(rate)} msg/s`) });
       const c = process.cpuUsage(c0);
       const serverUs = (processCpuUs(pid) ?? 0) - s0;
       const mainUs = (mainThreadCpuUs(pid) ?? 0) - m0;
@@ -111,9 +120,10 @@ async function measure(target: Target, round: number): Promise<void> {
         loopMaxMs: loop?.maxMs ?? -1,
         loopP99Ms: loop?.p99Ms ?? -1,
         lost: r.unacked + r.undelivered,
-        load1m: Number((await import('node:os')).loadavg()[0].toFixed(2)),
+        load1m: Number(loadavg()[0].toFixed(2)),
       };
       rows.push(row);
+      curves.set(`${target} ${fmt(rate)} msg/s`, r.ackCurve);
       console.log(`  round ${round} ${target.padEnd(5)} ${fmt(rate)} msg/s: server ${fmt(row.serverUsPerMsg)} µs/msg (main thread ${fmt(row.mainUsPerMsg)}), client ${fmt(row.clientUsPerMsg)} µs/msg, ack p50 ${fmt(row.ackP50Ms)} / p99 ${fmt(row.ackP99Ms)} ms, main loop p99 ${fmt(row.loopP99Ms)} / max ${fmt(row.loopMaxMs)} ms, ${row.lost} lost (${fmt(performance.now() - t0)} ms, load ${row.load1m})`);
     }
   } finally {
@@ -168,7 +178,19 @@ finishRun({
       rows: rows.map((r) => [r.round, r.target, fmt(r.rate), fmt(r.durable), fmt(r.serverUsPerMsg), fmt(r.mainUsPerMsg), fmt(r.clientUsPerMsg), fmt(r.ackP50Ms), fmt(r.ackP99Ms), fmt(r.loopP99Ms), fmt(r.loopMaxMs), r.lost, r.load1m]),
     },
   ],
-  charts: [],
+  charts: [
+    {
+      title: 'server CPU per durable message by rate (median of the rounds)',
+      xLabel: 'msg/s',
+      yLabel: 'µs per message',
+      series: [
+        { label: 'floor', points: summary.map((x) => [x.rate, x.floorUsPerMsg] as [number, number]) },
+        { label: 'node', points: summary.map((x) => [x.rate, x.nodeUsPerMsg] as [number, number]) },
+        ...(cfg.compareConfig ? [{ label: 'node+', points: summary.map((x) => [x.rate, x.comparedUsPerMsg ?? 0] as [number, number]) }] : []),
+      ],
+    },
+    { title: 'send -> ack latency by percentile (last round)', xLabel: 'percentile', yLabel: 'ms', xKind: 'nines', logY: true, series: [...curves].map(([label, points]) => ({ label, points })) },
+  ],
   notes: [
     'floor = benchmarks/baselines/durable_chat.ts: one uWS thread and the node\'s SQLite store thread, same rows, synchronous=FULL, a 5 ms group commit, ack after the commit; no auth check, limits, dedup, receipts, presence, metrics or host/shard split.',
   ],
