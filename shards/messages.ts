@@ -40,6 +40,8 @@ export type ShardToHost =
   | { t: 'req'; conn: number; reqId: number; user: string; device: string; op: CoreOp; t0: number }
   /** `req`s of send, ack and read packed (channel_codec.ts readOps), transferred. */
   | { t: 'ops'; buf: ArrayBuffer }
+  /** Op buffers wait in the shared ring (op_ring.ts): drain it. */
+  | { t: 'bell' }
   | { t: 'http'; id: number; req: HttpRequest }
   | { t: 'redeem'; id: number; ticket: string }
   /** Verify an asymmetric-key token in the host's task pool. */
@@ -91,6 +93,8 @@ export interface ShardInit {
   tls: { certFile: string; keyFile: string; passphrase: string } | null;
   limits: ShardLimits;
   auth: ShardAuth;
+  /** This thread's op ring to the host (op_ring.ts), or null: ops go as `ops` messages. */
+  opRing: SharedArrayBuffer | null;
   /** The host's log level when the shard starts (supervisor/log.ts). */
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Test-only faults (SWITCHBOARD_TEST_FAULT), inert when empty. */

@@ -19,12 +19,20 @@ import { Listener, type AuthOutcome } from './listener.js';
 import { ShardMetrics } from './metrics.js';
 import type { HostToShard, HttpResponse, ShardInit, ShardToHost } from './messages.js';
 import { ChannelBatch } from './channel_batch.js';
+import { RingWriter } from './op_ring.js';
 import { isHotOp, readReplies } from './channel_codec.js';
 
 const init = workerData as ShardInit;
 const port = parentPort!;
 /** send, ack and read to the host, packed per tick (channel_codec.ts); flushed before any other message, so the host sees everything in order. */
-const ops = new ChannelBatch((buf) => port.postMessage({ t: 'ops', buf } satisfies ShardToHost, [buf]));
+const ring = init.opRing ? new RingWriter(init.opRing) : null;
+const ops = new ChannelBatch((buf) => {
+  if (ring?.write(new Uint8Array(buf))) {
+    if (!ring.hostArmed() && ring.claimBell()) port.postMessage({ t: 'bell' } satisfies ShardToHost);
+    return;
+  }
+  port.postMessage({ t: 'ops', buf } satisfies ShardToHost, [buf]);
+});
 const post = (m: ShardToHost): void => {
   ops.flush();
   port.postMessage(m);

@@ -39,8 +39,12 @@ export interface HeartbeatOptions {
 export interface ThreadChildOptions {
   /** The thread's entry: a path (resolved against the cwd) or a file URL. */
   readonly entry: string | URL;
-  /** Passed to the thread as `workerData` (plus `__entry` for TypeScript entries). */
-  readonly workerData?: Record<string, unknown>;
+  /**
+   * Passed to the thread as `workerData` (plus `__entry` for TypeScript entries). A
+   * function is called for each spawn: for what each thread must get fresh (shared
+   * memory a crashed predecessor may have left half-written).
+   */
+  readonly workerData?: Record<string, unknown> | (() => Record<string, unknown>);
   /** Other Worker options (name, resourceLimits, env, stdout...). */
   readonly workerOptions?: Omit<WorkerOptions, 'workerData'>;
   /** Resolve start on the thread's `$sup:ready` instead of on `online`. */
@@ -64,7 +68,8 @@ export function threadChild(options: ThreadChildOptions): StartFn {
   const entry = typeof options.entry === 'string' ? pathToFileURL(resolvePath(options.entry)) : options.entry;
   const isTypeScript = /\.m?ts$/.test(entry.pathname);
   return async (ctx) => {
-    const workerData = isTypeScript ? { ...options.workerData, __entry: entry.href } : options.workerData;
+    const data = typeof options.workerData === 'function' ? options.workerData() : options.workerData;
+    const workerData = isTypeScript ? { ...data, __entry: entry.href } : data;
     const worker = new Worker(isTypeScript ? BOOT_URL : entry, { ...options.workerOptions, workerData });
     const handle = new ThreadHandle(worker, ctx.clock, options, `worker thread '${ctx.supervisor}/${ctx.childId}'`);
     options.onSpawn?.(worker);

@@ -24,6 +24,7 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   'listen.tls.passphrase': 'Passphrase of an encrypted key file; empty when the key is not encrypted.',
   'listen.tls.watchDebounceMs': 'The directories of certFile and keyFile are watched; after a change, this much quiet before the pair is re-read and, if its bytes changed, reloaded. 0 = no watch (SIGHUP only). 1 s: a renewal writes the certificate and the key in separate steps, and reading in between would refuse a new certificate with the old key.',
 
+  'shards.opRingMs': 'How client ops (send, ack, read) reach the host from a socket shard. N > 0: through a shared-memory ring (shards/op_ring.ts) that the host drains every N ms while ops flow; the shard wakes the host only when it is idle, so an op waits up to N ms more, and neither thread wakes once per op. 0: one postMessage per shard tick (each wakes the host).',
   'shards.count': 'Socket shards: uWebSockets.js worker threads, each serving its share of the connections on the one port. 0 = one per CPU the process may use (`os.availableParallelism()`: honours CPU affinity). Flag: `--shards`.',
   'tasks.threads': 'Threads of the task pool (piscina) that verifies EdDSA tokens off the socket threads. 0 = one per CPU the process may use (`os.availableParallelism()`).',
 

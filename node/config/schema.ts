@@ -42,7 +42,7 @@ const schema: Schema = {
       { type: 'object or null', rule: 'null, or an object with the keys below', fields: docFields(tlsSchema, tlsDefaults) },
     ),
   },
-  shards: { count: int(0, 256) },
+  shards: { count: int(0, 256), opRingMs: int(0, 50) },
   tasks: { threads: int(0, 256) },
   limits: {
     maxFrameBytes: int(1024, 16 * 1024 * 1024),

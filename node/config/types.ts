@@ -15,8 +15,8 @@ export interface TlsConfig {
 export interface Config {
   node: { id: string; dataDir: string };
   listen: { host: string; port: number; tls: TlsConfig | null };
-  /** Socket shards (worker threads); 0 = one per core. */
-  shards: { count: number };
+  /** Socket shards (worker threads); 0 = one per core. opRingMs: how often the host drains a shard's op ring while ops flow (0 = no ring; shards/op_ring.ts). */
+  shards: { count: number; opRingMs: number };
   /** The piscina task pool (EdDSA token verification); 0 threads = one per core. */
   tasks: { threads: number };
   /**

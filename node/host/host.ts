@@ -37,6 +37,7 @@ import { ClusterNode } from '../cluster/cluster_node.js';
 import type { FenceClaim } from '../cluster/fence.js';
 import { BatchingOutbox } from './outbox.js';
 import { ShardLink } from './shard_link.js';
+import { createOpRing } from '../../shards/op_ring.js';
 import { HostMetrics } from './metrics.js';
 import { faultHook } from './faults.js';
 import { TlsReloader } from './tls_reload.js';
@@ -316,23 +317,31 @@ export class Host {
       tls: this.tls?.live ?? null,
       limits: this.cfg.limits,
       auth: this.cfg.auth,
+      opRing: null,
       fault: process.env.SWITCHBOARD_TEST_FAULT ?? '',
       logLevel: logLevel(),
     };
+    /** The ring of the thread being spawned (workerData runs just before onSpawn). */
+    let ring: SharedArrayBuffer | null = null;
     return {
       id: `shard-${shard}`,
       // Long enough for the shard to send goaway and close its sockets.
       shutdown: 10_000,
       start: threadChild({
         entry: new URL('../../shards/shard_main.ts', import.meta.url),
-        workerData: init as unknown as Record<string, unknown>,
+        // A fresh op ring per thread: a crashed shard's unread ops die with it (its clients
+        // were never acked and resend), and never reach the host under its successor's conn ids.
+        workerData: () => {
+          ring = this.cfg.shards.opRingMs > 0 ? createOpRing() : null;
+          return { ...init, opRing: ring } as unknown as Record<string, unknown>;
+        },
         awaitReady: true,
         startTimeoutMs: 30_000,
         // A uWS thread that stops answering cannot be killed safely: the supervisor
         // escalates and the host exits for its OS-level restarter.
         heartbeat: { intervalMs: 2_000, timeoutMs: 20_000 },
         onSpawn: (worker) => {
-          this.links[shard] = new ShardLink(shard, worker, {
+          this.links[shard] = new ShardLink(shard, worker, ring, this.cfg.shards.opRingMs, {
             run: (caller, op) => this.run(caller, op),
             registry: this.registry,
             http,

@@ -12,6 +12,7 @@ import type { CoreOp, CoreResult } from '../core/ops.js';
 import { PendingCalls } from '../../supervisor/pending_calls.js';
 import { ChannelBatch } from '../../shards/channel_batch.js';
 import { isHotResult, readOps } from '../../shards/channel_codec.js';
+import { RingReader } from '../../shards/op_ring.js';
 
 export interface LinkDeps {
   /** Runs a client's op: here, or at the owner of its conversation (node/cluster/forwarder.ts). */
@@ -34,16 +35,60 @@ export class ShardLink {
   /** send_ack, ok and error replies, packed per tick (shards/channel_codec.ts); flushed before any other message. */
   private readonly replies: ChannelBatch;
 
+  /**
+   * The shard's op ring (shards/op_ring.ts), or null (shards.opRingMs 0: ops come as
+   * `ops` messages). Drained on a doorbell, before any other message from the shard (so
+   * ops keep their order with the object messages posted after them), and every
+   * `ringMs` while ops flow; the shard rings only when this side is disarmed.
+   */
+  private readonly ring: RingReader | null;
+  private ringTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly onOps = (conn: number, reqId: number, user: string, device: string, t0: number, op: CoreOp): void => this.run(conn, reqId, user, device, op, t0);
+  private readonly onChunk = (buf: ArrayBuffer): void => readOps(buf, this.onOps);
+
   constructor(
     readonly shard: number,
     private readonly worker: Worker,
+    opRing: SharedArrayBuffer | null,
+    private readonly ringMs: number,
     private readonly deps: LinkDeps,
   ) {
+    this.ring = opRing ? new RingReader(opRing) : null;
     this.replies = new ChannelBatch((buf) => this.worker.postMessage({ t: 'replies', buf } satisfies HostToShard, [buf]));
     worker.on('message', (m: ShardToHost | { type: string }) => {
-      if ('t' in m) this.onMessage(m);
+      if (!('t' in m)) return;
+      if (this.ring) this.drainRing();
+      if (m.t !== 'bell') this.onMessage(m);
+    });
+    worker.once('exit', () => {
+      if (this.ringTimer) clearTimeout(this.ringTimer);
+      this.ringTimer = null;
     });
   }
+
+  /** Drain; while ops flow stay armed and look again in ringMs; when a look finds none, disarm and look once more (the shard may have written before it saw the disarm). */
+  private drainRing(): void {
+    const ring = this.ring!;
+    if (ring.drain(this.onChunk) > 0) {
+      ring.setArmed(true);
+      this.ringTimer ??= setTimeout(this.onRingTimer, this.ringMs);
+    }
+  }
+
+  private readonly onRingTimer = (): void => {
+    this.ringTimer = null;
+    if (this.worker.threadId === -1) return; // the thread has ended: nothing more comes
+    const ring = this.ring!;
+    if (ring.drain(this.onChunk) > 0) {
+      this.ringTimer = setTimeout(this.onRingTimer, this.ringMs);
+      return;
+    }
+    ring.setArmed(false);
+    if (ring.drain(this.onChunk) > 0) {
+      ring.setArmed(true);
+      this.ringTimer = setTimeout(this.onRingTimer, this.ringMs);
+    }
+  };
 
   /**
    * Every message to the shard goes through here: packed replies written before it go
