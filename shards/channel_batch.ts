@@ -4,14 +4,13 @@
  * setImmediate; the sender calls flush() before any other message it posts, so the
  * link keeps the order in which everything was posted.
  *
- * Why a transferred ArrayBuffer per tick and not a SharedArrayBuffer ring with
- * Atomics.notify: both ends are event loops, not threads blocked in Atomics.wait, so
- * the receiver still needs a wake-up in its loop (a postMessage, or Atomics.waitAsync,
- * which is itself a loop task), and a ring adds what a transfer does not need: a
- * full-ring policy (block, drop or spill: backpressure of its own) and shared mutable
- * state to get right. A transfer costs one allocation and one postMessage per tick,
- * which at a few records per tick is already the measured 0.22 µs a record; and it
- * keeps one ordered channel with the object messages, which a ring beside it would not.
+ * Replies (host -> shard) go as a transferred ArrayBuffer per tick: one allocation and
+ * one postMessage per tick, the measured 0.22 µs a record at a few records per tick,
+ * in one ordered channel with the object messages. Ops (shard -> host) take the same
+ * buffer into the shard's op ring (op_ring.ts) when shards.opRingMs > 0, so that the
+ * host, where every shard's ops meet, is not woken once per shard tick; the ring needs
+ * what a transfer does not (a full-ring fallback, shared state, a drain interval), and
+ * measured ~6 % less CPU per message at 2,000 msg/s for it (docs/CAPACITY.md §8).
  */
 import { ChannelWriter } from './channel_codec.js';
 
